@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both install what they
+# need (idempotently); slow builds are cached outside the checkout (see toolchain/).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BENCH_SCALE ?= all
+LEGACY_DUMP ?=
+# The directory holding pulumi, pulumi-language-python and pulumi-resource-postgresql.
+TOOLBIN = $(shell bash toolchain/bootstrap.sh --bin-dir)
+RUN = PATH="$(TOOLBIN):$(CURDIR)/$(VENV)/bin:$$PATH" PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+
+.PHONY: venv postgres toolchain test demo bench lint
+
+venv: $(STAMP)
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+postgres:
+	@bash toolchain/ensure-postgres.sh
+
+toolchain:
+	@bash toolchain/bootstrap.sh
+
+test: venv postgres toolchain
+	$(RUN) $(PY) -m pytest
+
+demo: venv postgres toolchain
+	$(RUN) $(PY) -m demo $(if $(LEGACY_DUMP),--legacy-dump "$(LEGACY_DUMP)")
+
+bench: venv postgres
+	$(RUN) $(PY) -m bench --scale $(BENCH_SCALE)
+
+lint: venv
+	$(VENV)/bin/ruff check .
