@@ -15,6 +15,7 @@ from catalog.roles import (
     privileges,
     role_named,
 )
+from catalog.registry import REGISTRY, RegistryEntry, table_registry
 from catalog.schemas import (
     LEGACY_SCHEMAS,
     MIGRATION_LOG_TABLE,
@@ -27,6 +28,9 @@ from catalog.schemas import (
 
 __all__ = [
     "ACCESS_LEVELS",
+    "REGISTRY",
+    "RegistryEntry",
+    "table_registry",
     "LEGACY_SCHEMAS",
     "MIGRATION_LOG_TABLE",
     "NEVER_DROPPED_SCHEMAS",
