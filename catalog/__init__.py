@@ -3,6 +3,7 @@
 Everything else (Pulumi components, data_copy, the registry, tests) derives from here.
 """
 
+from catalog.registry import REGISTRY, RegistryEntry, table_registry
 from catalog.roles import (
     ACCESS_LEVELS,
     OWNER_ROLE,
@@ -15,7 +16,6 @@ from catalog.roles import (
     privileges,
     role_named,
 )
-from catalog.registry import REGISTRY, RegistryEntry, table_registry
 from catalog.schemas import (
     LEGACY_SCHEMAS,
     MIGRATION_LOG_TABLE,
