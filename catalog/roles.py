@@ -33,9 +33,7 @@ _ROW_WRITE = ("SELECT", "INSERT", "UPDATE", "DELETE")
 
 ACCESS_LEVELS: dict[Access, Privileges] = {
     Access.READ: Privileges(("USAGE",), ("SELECT",), ("SELECT",), ("EXECUTE",)),
-    Access.COLLECT: Privileges(
-        ("USAGE",), ("SELECT", "INSERT"), ("SELECT", "USAGE"), ("EXECUTE",)
-    ),
+    Access.COLLECT: Privileges(("USAGE",), ("SELECT", "INSERT"), ("SELECT", "USAGE"), ("EXECUTE",)),
     Access.WRITE: Privileges(("USAGE",), _ROW_WRITE, ("SELECT", "UPDATE", "USAGE"), ("EXECUTE",)),
     Access.BROAD: Privileges(("USAGE",), _ROW_WRITE, ("SELECT", "UPDATE", "USAGE"), ("EXECUTE",)),
     Access.FULL: Privileges(

@@ -1,0 +1,242 @@
+"""Legacy -> consolidated mappings: the guide's "Source Schema.Table" column, column by column.
+
+Every legacy column lands in a target column: by default the one with the same name,
+else the one named in `renames`. Values are cast explicitly to the target column's type;
+a value the cast would change (too long, rounded, out of range, NULL into NOT NULL) is
+reported with its key instead of being copied. `derived` fills target columns that have
+no legacy column of their own from an SQL expression over legacy columns ({name} stands
+for a legacy column; naive timestamps are read in the configured legacy time zone).
+`game_refs` resolve a legacy text game id to the unified core_betting.games id.
+"""
+
+from dataclasses import dataclass, field
+
+from catalog.legacy import legacy_table
+from catalog.tables import table
+
+
+@dataclass(frozen=True)
+class GamesMerge:
+    """How splits.games joins public.games in core_betting.games (see that table's notes)."""
+
+    source: str  # the secondary legacy table
+    key: tuple[str, str]  # (target column, legacy column) that identifies its rows
+    renames: dict[str, str]  # legacy column -> target column
+    match_on_id: tuple[str, str]  # (primary legacy column, secondary legacy column)
+    match_on_fields: tuple[tuple[str, str], ...]  # fallback natural key, pairwise equal
+    derived: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    name: str  # the registry's logical name of the target
+    target: str
+    source: str
+    key: tuple[str, str]  # (target column, legacy column): the row identity across both
+    renames: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, str] = field(default_factory=dict)
+    game_refs: dict[str, str] = field(default_factory=dict)  # target col -> legacy text id
+    keep: dict[str, str] = field(default_factory=dict)  # extra copy: legacy col -> target col
+    changed_at: tuple[str, ...] = ()  # legacy columns that advance when a row changes
+    merge: GamesMerge | None = None
+
+    def column_pairs(self) -> list[tuple[str, str]]:
+        """(target column, legacy column) for every plainly copied legacy column."""
+        source = legacy_table(self.source)
+        pairs = []
+        for col in source.columns:
+            if col.name in self.game_refs.values():
+                continue
+            pairs.append((self.renames.get(col.name, col.name), col.name))
+        pairs.extend((target, legacy) for legacy, target in self.keep.items())
+        return pairs
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.source, self.merge.source) if self.merge else (self.source,)
+
+
+_LEGACY_STATUS_TO_PROCESSING = (
+    "CASE WHEN {status} IN ('pending', 'processed', 'failed', 'skipped') THEN {status}"
+    " WHEN {status} = 'new' THEN 'pending' WHEN {status} IN ('parsed', 'done') THEN 'processed'"
+    " WHEN {status} IN ('error', 'failed') THEN 'failed' ELSE 'skipped' END"
+)
+
+MAPPINGS: tuple[Mapping, ...] = (
+    Mapping(
+        "sbr_raw_html",
+        "raw_data.sbr_raw_html",
+        "public.sbr_raw_html",
+        key=("id", "id"),
+        renames={
+            "source_url": "url",
+            "html_content": "response_html",
+            "scraped_at": "scrape_timestamp",
+            "status": "legacy_status",
+        },
+        derived={
+            "date_scraped": "CAST({scraped_at} AS date)",
+            "processing_status": _LEGACY_STATUS_TO_PROCESSING,
+        },
+        changed_at=("scraped_at",),
+    ),
+    Mapping(
+        "sbr_parsed_games",
+        "raw_data.sbr_parsed_games",
+        "public.sbr_parsed_games",
+        key=("id", "id"),
+        renames={
+            "game_data": "parsed_data",
+            "parsed_at": "parsing_timestamp",
+            "status": "legacy_status",
+        },
+        derived={
+            "game_date": "CASE WHEN {game_data}->>'game_date' ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}$' THEN CAST({game_data}->>'game_date' AS date) END",
+            "home_team": "CASE WHEN length({game_data}->>'home_team') <= 10 THEN {game_data}->>'home_team' END",
+            "away_team": "CASE WHEN length({game_data}->>'away_team') <= 10 THEN {game_data}->>'away_team' END",
+            "game_time": "CASE WHEN length({game_data}->>'game_time') <= 20 THEN {game_data}->>'game_time' END",
+        },
+        changed_at=("parsed_at",),
+    ),
+    Mapping(
+        "raw_betting_splits",
+        "raw_data.raw_mlb_betting_splits",
+        "splits.raw_mlb_betting_splits",
+        key=("id", "id"),
+        changed_at=("updated_at", "last_updated"),
+    ),
+    Mapping(
+        "teams",
+        "core_betting.teams",
+        "action.dim_teams",
+        key=("id", "id"),
+        changed_at=("updated_at",),
+    ),
+    Mapping(
+        "games",
+        "core_betting.games",
+        "public.games",
+        key=("id", "id"),
+        changed_at=("updated_at",),
+        merge=GamesMerge(
+            source="splits.games",
+            key=("legacy_splits_id", "id"),
+            renames={
+                "id": "legacy_splits_id",
+                "game_id": "mlb_stats_api_game_id",
+                "status": "game_status",
+                "venue": "venue_name",
+                "weather_conditions": "weather_condition",
+            },
+            match_on_id=("mlb_stats_api_game_id", "game_id"),
+            match_on_fields=(
+                ("home_team", "home_team"),
+                ("away_team", "away_team"),
+                ("game_datetime", "game_datetime"),
+            ),
+            derived={
+                "game_date": "CAST({game_datetime} AS date)",
+                "season": "CAST(extract(year FROM {game_datetime}) AS integer)",
+            },
+        ),
+    ),
+    Mapping(
+        "game_outcomes",
+        "core_betting.game_outcomes",
+        "public.game_outcomes",
+        key=("id", "id"),
+        game_refs={"game_id": "game_id"},
+        keep={"game_id": "legacy_game_id"},
+        changed_at=("updated_at",),
+    ),
+    Mapping(
+        "moneyline",
+        "core_betting.betting_lines_moneyline",
+        "mlb_betting.moneyline",
+        key=("id", "id"),
+        changed_at=("updated_at",),
+    ),
+    Mapping(
+        "spreads",
+        "core_betting.betting_lines_spreads",
+        "mlb_betting.spreads",
+        key=("id", "id"),
+        changed_at=("updated_at",),
+    ),
+    Mapping(
+        "totals",
+        "core_betting.betting_lines_totals",
+        "mlb_betting.totals",
+        key=("id", "id"),
+        renames={"final_total": "total_score"},
+        changed_at=("updated_at",),
+    ),
+    Mapping(
+        "betting_recommendations",
+        "analytics.betting_recommendations",
+        "clean.betting_recommendations",
+        key=("id", "id"),
+        game_refs={"game_id": "game_id"},
+        keep={"game_id": "legacy_game_id"},
+        changed_at=("last_updated",),
+    ),
+    Mapping(
+        "timing_analysis_results",
+        "analytics.timing_analysis_results",
+        "timing_analysis.timing_bucket_performance",
+        key=("id", "id"),
+        derived={
+            "analysis_name": "{timing_bucket} || ' ' || {analysis_start_date} || '..' || {analysis_end_date}",
+        },
+        changed_at=("updated_at",),
+    ),
+    Mapping(
+        "strategy_performance",
+        "operational.strategy_performance",
+        "backtesting.strategy_performance",
+        key=("id", "id"),
+        changed_at=("last_updated",),
+    ),
+    Mapping(
+        "pre_game_recommendations",
+        "operational.pre_game_recommendations",
+        "tracking.pre_game_recommendations",
+        key=("recommendation_id", "recommendation_id"),
+        changed_at=("updated_at",),
+    ),
+    Mapping(
+        "orchestrator_update_triggers",
+        "operational.orchestrator_update_triggers",
+        "backtesting.orchestrator_update_triggers",
+        key=("id", "id"),
+        renames={"status": "legacy_status"},
+        derived={
+            "status": "CASE upper({status}) WHEN 'PENDING' THEN 'pending' WHEN 'FAILED' THEN 'failed' ELSE 'processed' END",
+        },
+        changed_at=("triggered_at",),
+    ),
+)
+
+MAPPINGS_BY_NAME: dict[str, Mapping] = {m.name: m for m in MAPPINGS}
+
+
+def mapping(name: str) -> Mapping:
+    return MAPPINGS_BY_NAME[name]
+
+
+def copy_order() -> tuple[Mapping, ...]:
+    """Mappings ordered so every foreign key's referenced mapped table is filled first."""
+    targets = {m.target for m in MAPPINGS}
+    done: list[Mapping] = []
+    pending = list(MAPPINGS)
+    while pending:
+        filled = {m.target for m in done}
+        for m in pending:
+            refs = {fk.references for fk in table(m.target).foreign_keys} & targets
+            if refs - {m.target} <= filled:
+                done.append(m)
+                pending.remove(m)
+                break
+        else:  # pragma: no cover - a cycle would be a catalog mistake
+            raise ValueError("foreign keys between mapped tables form a cycle")
+    return tuple(done)
