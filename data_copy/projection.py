@@ -1,0 +1,272 @@
+"""A mapping as SQL: which legacy rows become which target rows, composed with psycopg.sql.
+
+A `Part` is one INSERT ... SELECT shape: most mappings have one; the games merge has two
+(public.games rows keyed by id, and splits.games rows that match no public game, keyed by
+legacy_splits_id). The copier, the validator and the planner all read the same Part, so a
+mapping's SQL exists once.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from psycopg import sql
+
+from catalog.legacy import legacy_table
+from catalog.mappings import Mapping
+from catalog.tables import Table, table
+
+SOURCE = "s"  # alias of the legacy table in every SELECT
+GAMES = "core_betting.games"
+INTEGER_TYPES = {"integer", "bigint", "smallint"}
+
+
+def ident(qualified: str) -> sql.Identifier:
+    return sql.Identifier(*qualified.split("."))
+
+
+def col(name: str, alias: str = SOURCE) -> sql.Identifier:
+    return sql.Identifier(alias, name)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A condition a legacy row must meet to be copied faithfully, and why."""
+
+    condition: sql.Composable
+    reason: str
+
+
+@dataclass
+class Part:
+    mapping: Mapping
+    label: str
+    target: Table
+    target_key: str
+    source_table: str
+    source_key: str  # legacy column the target key comes from (chunking, samples)
+    source_key_is_int: bool
+    columns: list[str]  # target columns written
+    exprs: list[sql.Composable]  # their values, over the legacy row aliased `s`
+    joins: sql.Composable = field(default_factory=lambda: sql.SQL(""))
+    with_clause: sql.Composable = field(default_factory=lambda: sql.SQL(""))
+    where: sql.Composable = field(default_factory=lambda: sql.SQL("TRUE"))
+    target_where: sql.Composable = field(default_factory=lambda: sql.SQL("TRUE"))
+    fits: list[Fit] = field(default_factory=list)
+    changed_at: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.mapping.name if self.label == "" else f"{self.mapping.name}/{self.label}"
+
+    def from_clause(self) -> sql.Composable:
+        return sql.SQL("{} AS {} {}").format(
+            ident(self.source_table), sql.Identifier(SOURCE), self.joins
+        )
+
+    def fits_condition(self) -> sql.Composable:
+        if not self.fits:
+            return sql.SQL("TRUE")
+        return sql.SQL(" AND ").join(sql.SQL("({})").format(f.condition) for f in self.fits)
+
+    def key_expr(self) -> sql.Composable:
+        return self.exprs[self.columns.index(self.target_key)]
+
+    def hashed_columns(self) -> list[str]:
+        """Columns compared by checksum: all written columns except an assigned id."""
+        return self.columns
+
+
+def _type_fits(value: sql.Composable, source_type: str, target_type: str) -> sql.Composable | None:
+    """A condition that is true when `value` survives the cast unchanged, or None if it always does."""
+    if source_type == target_type:
+        return None
+    m = re.fullmatch(r"(?:character varying|character)\((\d+)\)", target_type)
+    if m:
+        return sql.SQL("length({}) <= {}").format(value, sql.Literal(int(m.group(1))))
+    m = re.fullmatch(r"numeric\((\d+),(\d+)\)", target_type)
+    if m:
+        precision, scale = int(m.group(1)), int(m.group(2))
+        src_numeric = re.fullmatch(r"numeric\((\d+),(\d+)\)", source_type)
+        if src_numeric and int(src_numeric.group(2)) <= scale and (
+            int(src_numeric.group(1)) - int(src_numeric.group(2)) <= precision - scale
+        ):
+            return None
+        return sql.SQL(
+            "abs(CAST({v} AS numeric)) < {limit} AND CAST({v} AS numeric) = round(CAST({v} AS numeric), {scale})"
+        ).format(v=value, limit=sql.Literal(10 ** (precision - scale)), scale=sql.Literal(scale))
+    if target_type == "integer" and source_type == "bigint":
+        return sql.SQL("{} BETWEEN -2147483648 AND 2147483647").format(value)
+    if target_type == "integer" and source_type in ("character varying", "text"):
+        return sql.SQL("{} ~ '^-?[0-9]{{1,9}}$'").format(value)
+    return None
+
+
+def _cast(value: sql.Composable, target_type: str) -> sql.Composable:
+    return sql.SQL("CAST({} AS {})").format(value, sql.SQL(target_type))
+
+
+def _derived(template: str) -> sql.Composable:
+    names = set(re.findall(r"{(\w+)}", template))
+    return sql.SQL(template).format(**{n: col(n) for n in names})
+
+
+def _not_null(part: Part, target_col: str, value: sql.Composable) -> None:
+    if not part.target.column(target_col).nullable:
+        part.fits.append(Fit(sql.SQL("{} IS NOT NULL").format(value), f"NULL into NOT NULL {target_col}"))
+
+
+def _copy_column(part: Part, target_col: str, legacy_col: str, source: str) -> None:
+    target_type = part.target.column(target_col).type
+    source_type = legacy_table(source).column(legacy_col).type
+    value = col(legacy_col)
+    part.columns.append(target_col)
+    part.exprs.append(_cast(value, target_type))
+    fit = _type_fits(value, source_type, target_type)
+    if fit is not None:
+        part.fits.append(
+            Fit(sql.SQL("{} IS NULL OR ({})").format(value, fit), f"{legacy_col} does not fit {target_type}")
+        )
+    if legacy_table(source).column(legacy_col).nullable:
+        _not_null(part, target_col, value)
+
+
+def _game_lookup(alias: str, legacy_col: str) -> tuple[sql.Composable, sql.Composable]:
+    """Join resolving a legacy text game id to exactly one unified game, and the id expr."""
+    join = sql.SQL(
+        " LEFT JOIN (SELECT mlb_stats_api_game_id AS k, min(id) AS id, count(*) AS n"
+        " FROM {games} WHERE mlb_stats_api_game_id IS NOT NULL GROUP BY 1) AS {a}"
+        " ON {a}.k = CAST({src} AS text)"
+    ).format(games=ident(GAMES), a=sql.Identifier(alias), src=col(legacy_col))
+    return join, sql.SQL("{}.id").format(sql.Identifier(alias))
+
+
+def _simple_part(m: Mapping) -> Part:
+    target = table(m.target)
+    source = legacy_table(m.source)
+    key_type = source.column(m.key[1]).type
+    part = Part(
+        mapping=m,
+        label="",
+        target=target,
+        target_key=m.key[0],
+        source_table=m.source,
+        source_key=m.key[1],
+        source_key_is_int=key_type in INTEGER_TYPES,
+        columns=[],
+        exprs=[],
+        changed_at=m.changed_at,
+    )
+    for target_col, legacy_col in m.column_pairs():
+        _copy_column(part, target_col, legacy_col, m.source)
+    for target_col, template in m.derived.items():
+        part.columns.append(target_col)
+        part.exprs.append(_cast(_derived(template), target.column(target_col).type))
+    joins = []
+    for i, (target_col, legacy_col) in enumerate(m.game_refs.items()):
+        alias = f"g{i}"
+        join, expr = _game_lookup(alias, legacy_col)
+        joins.append(join)
+        part.columns.append(target_col)
+        part.exprs.append(expr)
+        part.fits.append(
+            Fit(
+                sql.SQL("{a}.id IS NOT NULL AND {a}.n = 1").format(a=sql.Identifier(alias)),
+                f"{legacy_col} matches no game (or several) in {GAMES}",
+            )
+        )
+    part.joins = sql.SQL("").join(joins)
+    return part
+
+
+_PAIRS = """pairs AS (
+  SELECT DISTINCT ON (pid) pid, sid FROM (
+    SELECT DISTINCT ON (s2.{s_key}) s2.{s_key} AS sid, p2.id AS pid,
+           (p2.{p_id} = s2.{s_id}) AS by_id
+    FROM {secondary} AS s2 JOIN {primary} AS p2
+      ON p2.{p_id} = s2.{s_id} OR ({fields})
+    ORDER BY s2.{s_key}, (p2.{p_id} = s2.{s_id}) DESC NULLS LAST, p2.id
+  ) AS candidates ORDER BY pid, by_id DESC NULLS LAST, sid
+)"""
+
+
+def _pairs_cte(m: Mapping) -> sql.Composable:
+    merge = m.merge
+    assert merge is not None
+    fields = sql.SQL(" AND ").join(
+        sql.SQL("p2.{} = CAST(s2.{} AS {})").format(
+            sql.Identifier(p),
+            sql.Identifier(s),
+            sql.SQL(legacy_table(m.source).column(p).type),
+        )
+        for p, s in merge.match_on_fields
+    )
+    return sql.SQL(_PAIRS).format(
+        s_key=sql.Identifier(merge.key[1]),
+        p_id=sql.Identifier(merge.match_on_id[0]),
+        s_id=sql.Identifier(merge.match_on_id[1]),
+        secondary=ident(merge.source),
+        primary=ident(m.source),
+        fields=fields,
+    )
+
+
+def _merge_parts(m: Mapping) -> list[Part]:
+    """core_betting.games: public.games rows (secondary fills their NULLs) + unmatched splits rows."""
+    merge = m.merge
+    assert merge is not None
+    target = table(m.target)
+    secondary = legacy_table(merge.source)
+    pairs = _pairs_cte(m)
+    with_clause = sql.SQL("WITH {} ").format(pairs)
+    # Part A: every primary row; the matched secondary row (alias x) fills NULLs.
+    primary = _simple_part(m)
+    primary.label = "public"
+    primary.with_clause = with_clause
+    primary.joins = sql.SQL(
+        " LEFT JOIN pairs ON pairs.pid = {s}.id LEFT JOIN {sec} AS x ON x.{skey} = pairs.sid"
+    ).format(s=sql.Identifier(SOURCE), sec=ident(merge.source), skey=sql.Identifier(merge.key[1]))
+    from_secondary = {merge.renames.get(c.name, c.name): c for c in secondary.columns}
+    for i, target_col in enumerate(primary.columns):
+        sec_col = from_secondary.get(target_col)
+        if sec_col is None:
+            continue
+        filler = _cast(col(sec_col.name, "x"), target.column(target_col).type)
+        primary.exprs[i] = sql.SQL("COALESCE({}, {})").format(primary.exprs[i], filler)
+    # the secondary's own id column, kept for every matched row
+    if merge.key[0] not in primary.columns:
+        primary.columns.append(merge.key[0])
+        primary.exprs.append(_cast(col(merge.key[1], "x"), target.column(merge.key[0]).type))
+    primary.target_where = sql.SQL("{} IN (SELECT id FROM {})").format(
+        sql.Identifier("id"), ident(m.source)
+    )
+    # Part B: secondary rows that match no primary row; their id is assigned by the target.
+    only = Part(
+        mapping=m,
+        label="splits_only",
+        target=target,
+        target_key=merge.key[0],
+        source_table=merge.source,
+        source_key=merge.key[1],
+        source_key_is_int=False,
+        columns=[],
+        exprs=[],
+        with_clause=with_clause,
+        where=sql.SQL("NOT EXISTS (SELECT 1 FROM pairs WHERE pairs.sid = {}.{})").format(
+            sql.Identifier(SOURCE), sql.Identifier(merge.key[1])
+        ),
+        target_where=sql.SQL("id NOT IN (SELECT id FROM {})").format(ident(m.source)),
+        changed_at=m.changed_at,
+    )
+    for c in secondary.columns:
+        _copy_column(only, merge.renames.get(c.name, c.name), c.name, merge.source)
+    for target_col, template in merge.derived.items():
+        only.columns.append(target_col)
+        only.exprs.append(_cast(_derived(template), target.column(target_col).type))
+    for c in target.columns:  # NOT NULL target columns the secondary cannot fill
+        if not c.nullable and c.name not in only.columns and not c.identity and c.default is None:
+            raise ValueError(f"{m.target}.{c.name} has no source in {merge.source}")
+    return [primary, only]
+
+
+def parts(m: Mapping) -> list[Part]:
+    return _merge_parts(m) if m.merge else [_simple_part(m)]

@@ -1,0 +1,20 @@
+"""What a data_copy command needs to know about its environment (stack config or defaults)."""
+
+from dataclasses import dataclass, field
+
+from catalog.roles import OWNER_ROLE
+
+
+@dataclass(frozen=True)
+class Settings:
+    phase: int = 1
+    role_prefix: str = ""
+    lock_timeout: str = "2s"  # the live application never waits longer than this behind us
+    statement_timeout: str = "30min"
+    legacy_timezone: str = "UTC"  # the zone naive legacy TIMESTAMPs were written in
+    backup_dir: str = ".state/backups"
+    disposable_tables: tuple[str, ...] = field(default=())
+
+    @property
+    def owner_role(self) -> str:
+        return self.role_prefix + OWNER_ROLE
