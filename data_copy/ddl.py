@@ -33,9 +33,7 @@ def create_table_sql(t: Table) -> sql.Composable:
         items.append(sql.SQL("PRIMARY KEY ({})").format(_names(t.primary_key)))
     items += [sql.SQL("UNIQUE ({})").format(_names(u)) for u in t.unique]
     items += [sql.SQL(check) for check in t.checks]
-    return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
-        ident(t.qualified), sql.SQL(", ").join(items)
-    )
+    return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(ident(t.qualified), sql.SQL(", ").join(items))
 
 
 def _index_column(spec: str) -> sql.Composable:
@@ -112,8 +110,7 @@ def finish_tables(conn: psycopg.Connection, owner_role: str) -> None:
                 if c.identity:
                     conn.execute(
                         sql.SQL(
-                            "SELECT setval(pg_get_serial_sequence({t}, {c}),"
-                            " greatest((SELECT max({ci}) FROM {ti}), 1))"
+                            "SELECT setval(pg_get_serial_sequence({t}, {c}), greatest((SELECT max({ci}) FROM {ti}), 1))"
                         ).format(
                             t=sql.Literal(t.qualified),
                             c=sql.Literal(c.name),

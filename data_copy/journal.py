@@ -75,8 +75,13 @@ class Journal:
         self.phase = phase
         self.run_id = run_id or uuid.uuid4()
 
-    def start(self, step: str, mapping: str | None = None, source: str | None = None,
-              destination: str | None = None) -> Entry:
+    def start(
+        self,
+        step: str,
+        mapping: str | None = None,
+        source: str | None = None,
+        destination: str | None = None,
+    ) -> Entry:
         row = self.conn.execute(
             sql.SQL(
                 "INSERT INTO {} (run_id, migration_phase, step, mapping, table_source,"
@@ -91,8 +96,11 @@ class Journal:
     def finish(self, entry: Entry, status: str, **fields: Any) -> None:
         if "details" in fields and fields["details"] is not None:
             fields["details"] = json.dumps(fields["details"], default=str)
-        assignments = [sql.SQL("status = %s"), sql.SQL("completed_at = clock_timestamp()"),
-                       sql.SQL("duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint")]
+        assignments = [
+            sql.SQL("status = %s"),
+            sql.SQL("completed_at = clock_timestamp()"),
+            sql.SQL("duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint"),
+        ]
         values: list[Any] = [status]
         for name, value in fields.items():
             assignments.append(sql.SQL("{} = %s").format(sql.Identifier(name)))

@@ -59,9 +59,7 @@ class Part:
         return self.mapping.name if self.label == "" else f"{self.mapping.name}/{self.label}"
 
     def from_clause(self) -> sql.Composable:
-        return sql.SQL("{} AS {} {}").format(
-            ident(self.source_table), sql.Identifier(SOURCE), self.joins
-        )
+        return sql.SQL("{} AS {} {}").format(ident(self.source_table), sql.Identifier(SOURCE), self.joins)
 
     def fits_condition(self) -> sql.Composable:
         if not self.fits:
@@ -87,8 +85,10 @@ def _type_fits(value: sql.Composable, source_type: str, target_type: str) -> sql
     if m:
         precision, scale = int(m.group(1)), int(m.group(2))
         src_numeric = re.fullmatch(r"numeric\((\d+),(\d+)\)", source_type)
-        if src_numeric and int(src_numeric.group(2)) <= scale and (
-            int(src_numeric.group(1)) - int(src_numeric.group(2)) <= precision - scale
+        if (
+            src_numeric
+            and int(src_numeric.group(2)) <= scale
+            and (int(src_numeric.group(1)) - int(src_numeric.group(2)) <= precision - scale)
         ):
             return None
         return sql.SQL(
@@ -124,7 +124,10 @@ def _copy_column(part: Part, target_col: str, legacy_col: str, source: str) -> N
     fit = _type_fits(value, source_type, target_type)
     if fit is not None:
         part.fits.append(
-            Fit(sql.SQL("{} IS NULL OR ({})").format(value, fit), f"{legacy_col} does not fit {target_type}")
+            Fit(
+                sql.SQL("{} IS NULL OR ({})").format(value, fit),
+                f"{legacy_col} does not fit {target_type}",
+            )
         )
     if legacy_table(source).column(legacy_col).nullable:
         _not_null(part, target_col, value)
@@ -236,9 +239,7 @@ def _merge_parts(m: Mapping) -> list[Part]:
     if merge.key[0] not in primary.columns:
         primary.columns.append(merge.key[0])
         primary.exprs.append(_cast(col(merge.key[1], "x"), target.column(merge.key[0]).type))
-    primary.target_where = sql.SQL("{} IN (SELECT id FROM {})").format(
-        sql.Identifier("id"), ident(m.source)
-    )
+    primary.target_where = sql.SQL("{} IN (SELECT id FROM {})").format(sql.Identifier("id"), ident(m.source))
     # Part B: secondary rows that match no primary row; their id is assigned by the target.
     only = Part(
         mapping=m,

@@ -1,0 +1,3 @@
+from data_copy.cli import main
+
+main()

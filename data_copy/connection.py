@@ -1,0 +1,33 @@
+"""Opening the database: one clear error for every way it can fail, session settings set."""
+
+import psycopg
+
+from data_copy.errors import BadDsn, ConnectionFailed
+from data_copy.settings import Settings
+
+
+def connect(dsn: str, settings: Settings) -> psycopg.Connection:
+    try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as error:
+        raise BadDsn(f"invalid connection string: {str(error).splitlines()[0]}") from None
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10, application_name="data_copy")
+    except psycopg.OperationalError as error:
+        lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+        detail = lines[-1] if lines else "connection failed"
+        raise ConnectionFailed(f"cannot connect to the database: {detail}") from None
+    for name, value in (
+        ("lock_timeout", settings.lock_timeout),
+        ("statement_timeout", settings.statement_timeout),
+        ("TimeZone", settings.legacy_timezone),
+    ):
+        try:
+            conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+        except psycopg.Error as error:
+            conn.close()
+            raise BadDsn(
+                f"bad setting {name}={value!r}: {str(error).splitlines()[0]}",
+                fix="fix the value in the stack config (consolidation:*)",
+            ) from None
+    return conn
