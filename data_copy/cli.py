@@ -1,6 +1,7 @@
 """`python -m data_copy COMMAND (--stack NAME | --dsn DSN)`: the post-deploy step."""
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -133,7 +134,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except DataCopyError as error:
-        report.err_console.print(error.line(), highlight=False, markup=False)
+        print(error.line(), file=sys.stderr)
         raise SystemExit(error.exit_code) from None
     except (typer.Exit, typer.Abort) as stop:
         raise SystemExit(getattr(stop, "exit_code", 1)) from None

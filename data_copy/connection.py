@@ -15,7 +15,7 @@ def connect(dsn: str, settings: Settings) -> psycopg.Connection:
         conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10, application_name="data_copy")
     except psycopg.OperationalError as error:
         lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
-        detail = lines[-1] if lines else "connection failed"
+        detail = lines[0] if lines else "connection failed"
         raise ConnectionFailed(f"cannot connect to the database: {detail}") from None
     for name, value in (
         ("lock_timeout", settings.lock_timeout),

@@ -96,7 +96,8 @@ def _key_between(part: Part, lo: int, hi: int) -> sql.Composable:
 def _duplicate_keys(conn: psycopg.Connection, part: Part) -> sql.Composable:
     """Legacy keys that occur more than once (only possible without a unique index): excluded."""
     return sql.SQL(
-        "({s}.{k} IS NULL OR {s}.{k} NOT IN (SELECT {k} FROM {src} WHERE {k} IS NOT NULL GROUP BY {k} HAVING count(*) > 1))"
+        "({s}.{k} IS NULL OR {s}.{k} NOT IN"
+        " (SELECT {k} FROM {src} WHERE {k} IS NOT NULL GROUP BY {k} HAVING count(*) > 1))"
     ).format(s=sql.Identifier(SOURCE), k=sql.Identifier(part.source_key), src=ident(part.source_table))
 
 
