@@ -1,0 +1,112 @@
+"""make demo: local cluster under .state/, legacy database, `pulumi up` (phase 1, dev stack),
+`python -m data_copy run --stack dev`, the report and `pulumi stack output`; the last line
+printed is the demo database's connection URL. Safe to run again: every step converges."""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from pgcluster import Cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / ".state"
+PORT = 55432
+DATABASE = "mlb_betting"
+STACK = "dev"
+
+
+def _say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def _database(cluster: Cluster) -> str:
+    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    return cluster.dsn(DATABASE)
+
+
+def _load_legacy(dsn: str, dump: Path | None, bindir: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        present = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'splits'").fetchone()
+    if present:
+        _say("legacy schemas already present: kept as they are")
+        return
+    if dump is None:
+        import legacy_fixture
+
+        _say("generating the legacy database (scale 'demo')")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            counts = legacy_fixture.build(conn, "demo")
+        _say(f"legacy rows: {sum(counts.values()):,} in {len(counts)} tables")
+        return
+    _say(f"loading the legacy dump {dump}")
+    with open(dump, "rb") as fh:
+        head = fh.read(5)
+    if head == b"PGDMP":
+        cmd = [f"{bindir}/pg_restore", "--no-owner", "--no-privileges", "-d", dsn, str(dump)]
+    else:
+        cmd = [f"{bindir}/psql", "-v", "ON_ERROR_STOP=1", "-q", "-d", dsn, "-f", str(dump)]
+    subprocess.run(cmd, check=True)
+
+
+def _pulumi_env(cluster: Cluster) -> dict[str, str]:
+    backend = STATE / "pulumi"
+    backend.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("PULUMI_BACKEND_URL", f"file://{backend}")
+    env.setdefault("PULUMI_CONFIG_PASSPHRASE", "demo-only-passphrase")
+    env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
+    env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
+    return env
+
+
+def _pulumi(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["pulumi", *args, "--non-interactive"], cwd=ROOT, env=env, text=True, check=check)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="make demo")
+    parser.add_argument("--legacy-dump", type=Path, help="rehearse on your own legacy schemas (SQL or pg_dump file)")
+    args = parser.parse_args()
+    if args.legacy_dump and not args.legacy_dump.is_file():
+        print(f"error: no such file: {args.legacy_dump}", file=sys.stderr)
+        return 2
+    _say("starting the local PostgreSQL under .state/pg")
+    cluster = Cluster.start(STATE / "pg" / "data", port=PORT)
+    dsn = _database(cluster)
+    _load_legacy(dsn, args.legacy_dump, str(cluster.bindir))
+    env = _pulumi_env(cluster)
+    if shutil.which("pulumi", path=env.get("PATH")) is None:
+        print("error: pulumi not on PATH (run `make toolchain`)", file=sys.stderr)
+        return 2
+    if _pulumi(["stack", "select", STACK], env, check=False).returncode != 0:
+        _pulumi(["stack", "init", STACK], env)
+    for key, value in (
+        ("postgresql:host", cluster.host),
+        ("postgresql:port", str(cluster.port)),
+        ("postgresql:username", cluster.user),
+        ("postgresql:database", DATABASE),
+        ("postgresql:sslmode", "disable"),
+    ):
+        _pulumi(["config", "set", "--stack", STACK, key, value], env)
+    _pulumi(["config", "set", "--stack", STACK, "--secret", "postgresql:password", cluster.password], env)
+    _say("pulumi up (phase 1)")
+    _pulumi(["up", "--yes", "--stack", STACK, "--skip-preview"], env)
+    _say("python -m data_copy run --stack dev")
+    copy = subprocess.run([sys.executable, "-m", "data_copy", "run", "--stack", STACK], cwd=ROOT, env=env)
+    _say("pulumi up (records the validation in the stack outputs)")
+    _pulumi(["up", "--yes", "--stack", STACK, "--skip-preview"], env)
+    _pulumi(["stack", "output", "--stack", STACK], env)
+    print(dsn)
+    return copy.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
