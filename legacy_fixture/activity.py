@@ -1,0 +1,3 @@
+"""placeholder"""
+def add_activity(*a, **k):  # noqa
+    raise NotImplementedError
