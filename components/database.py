@@ -1,0 +1,110 @@
+"""ConsolidatedDatabase: everything the stack manages in one database, and its provider."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_postgresql as postgresql
+
+from components.grants import Grants, GrantsArgs
+from components.naming import RoleNames
+from components.permission_functions import PermissionFunctions, PermissionFunctionsArgs
+from components.roles import Roles, RolesArgs
+from components.schemas import Schemas, SchemasArgs
+from components.serial import SerialChain
+from components.settings import Connection
+
+PROVIDER_CONNECT_TIMEOUT_S = 15
+
+
+def make_provider(
+    name: str, connection: Connection, password: pulumi.Input[str] | None
+) -> postgresql.Provider:
+    """An explicit provider configured from the stack's postgresql:* keys.
+
+    Explicit so that every resource uses exactly this connection (and the config keys
+    are validated by components/settings.py); superuser=True because the project's
+    connecting user is the cluster's superuser (it creates roles and sets owners).
+    """
+    return postgresql.Provider(
+        name,
+        host=connection.host,
+        port=connection.port,
+        username=connection.username,
+        password=password,
+        database=connection.database,
+        sslmode=connection.sslmode,
+        superuser=True,
+        connect_timeout=PROVIDER_CONNECT_TIMEOUT_S,
+    )
+
+
+def function_connection(
+    connection: Connection, password: pulumi.Input[str] | None
+) -> pulumi.Output[Mapping[str, Any]]:
+    """The same connection for the SQL-function resources; secret when a password is set."""
+    plain = connection.as_output()
+    if password is None:
+        return pulumi.Output.from_input({**plain, "password": None})
+    return pulumi.Output.secret(password).apply(lambda pw: {**plain, "password": pw})
+
+
+@dataclass
+class ConsolidatedDatabaseArgs:
+    database: str
+    names: RoleNames
+    connection: pulumi.Input[Mapping[str, Any]]  # for the SQL-function resources
+
+
+class ConsolidatedDatabase(pulumi.ComponentResource):
+    """Roles, schemas, grants + default privileges and the two permission functions."""
+
+    def __init__(
+        self,
+        name: str,
+        args: ConsolidatedDatabaseArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("consolidation:index:ConsolidatedDatabase", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        chain = SerialChain()
+        self.roles = Roles(f"{name}-roles", RolesArgs(names=args.names, chain=chain), opts=child)
+        self.schemas = Schemas(
+            f"{name}-schemas",
+            SchemasArgs(database=args.database, owner=self.roles.owner.name),
+            opts=child,
+        )
+        self.grants = Grants(
+            f"{name}-grants",
+            GrantsArgs(
+                database=args.database,
+                owner=self.roles.owner.name,
+                roles={k: r.name for k, r in self.roles.groups.items()},
+                schemas={k: s.name for k, s in self.schemas.schemas.items()},
+                chain=chain,
+            ),
+            opts=child,
+        )
+        self.functions = PermissionFunctions(
+            f"{name}-functions",
+            PermissionFunctionsArgs(
+                names=args.names,
+                connection=args.connection,
+                chain=chain,
+                depends_on=[self.roles.owner, *self.roles.groups.values()],
+            ),
+            opts=child,
+        )
+        self.chain_length = chain.length
+        self.role_names = args.names.all()
+        self.owner_role = args.names.owner
+        self.schema_names = list(self.schemas.schemas)
+        self.register_outputs(
+            {
+                "roles": self.role_names,
+                "ownerRole": self.owner_role,
+                "schemas": self.schema_names,
+                "permissionFunctions": self.functions.summary,
+            }
+        )

@@ -1,0 +1,101 @@
+"""Privileges of the group roles on the consolidated schemas, from catalog.privileges().
+
+For every (role, schema) the catalog gives access to:
+  postgresql.Grant             schema USAGE/CREATE; table, sequence and function
+                               privileges on what exists now (no object list = all)
+  postgresql.DefaultPrivileges the same table/sequence/function privileges for what the
+                               owner role creates later (data_copy creates the tables
+                               under SET ROLE <owner>)
+and once: default privileges FOR ROLE <owner> revoking EXECUTE on new functions from
+PUBLIC (PostgreSQL grants it to PUBLIC by default; a per-schema default cannot take a
+global one away, so this one has no schema). Schemas, tables and sequences give PUBLIC
+nothing by default, so nothing else needs revoking.
+
+All of these are put in the shared SerialChain (see components/serial.py).
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_postgresql as postgresql
+
+from catalog import ROLES, SCHEMA_NAMES, privileges
+from components.serial import SerialChain
+
+GRANT_OBJECT_TYPES = ("schema", "table", "sequence", "function")
+DEFAULT_OBJECT_TYPES = ("table", "sequence", "function")
+
+
+@dataclass
+class GrantsArgs:
+    database: str
+    owner: pulumi.Input[str]  # the owner role's name
+    roles: dict[str, pulumi.Input[str]]  # logical group role -> actual name (Outputs)
+    schemas: dict[str, pulumi.Input[str]]  # schema -> name (Outputs, for the dependency)
+    chain: SerialChain
+
+
+class Grants(pulumi.ComponentResource):
+    grants: list[postgresql.Grant]
+    default_privileges: list[postgresql.DefaultPrivileges]
+
+    def __init__(
+        self, name: str, args: GrantsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("consolidation:index:Grants", name, None, opts)
+        self.grants = []
+        self.default_privileges = []
+        chain = args.chain
+
+        revoke = postgresql.DefaultPrivileges(
+            f"{name}-public-no-execute-on-new-functions",
+            database=args.database,
+            owner=args.owner,
+            role="public",
+            object_type="function",
+            privileges=[],
+            opts=chain.opts(self),
+        )
+        chain.add(revoke)
+        self.default_privileges.append(revoke)
+
+        matrix: dict[str, dict[str, dict[str, list[str]]]] = {}
+        for schema in SCHEMA_NAMES:
+            for role in ROLES:
+                granted = privileges(role, schema)
+                if granted is None:
+                    continue
+                by_type = {
+                    "schema": sorted(granted.schema),
+                    "table": sorted(granted.table),
+                    "sequence": sorted(granted.sequence),
+                    "function": sorted(granted.function),
+                }
+                matrix.setdefault(role.name, {})[schema] = by_type
+                for object_type in GRANT_OBJECT_TYPES:
+                    grant = postgresql.Grant(
+                        f"{name}-{role.name}-{schema}-{object_type}",
+                        database=args.database,
+                        role=args.roles[role.name],
+                        schema=args.schemas[schema],
+                        object_type=object_type,
+                        privileges=by_type[object_type],
+                        opts=chain.opts(self),
+                    )
+                    chain.add(grant)
+                    self.grants.append(grant)
+                for object_type in DEFAULT_OBJECT_TYPES:
+                    default = postgresql.DefaultPrivileges(
+                        f"{name}-{role.name}-{schema}-default-{object_type}",
+                        database=args.database,
+                        owner=args.owner,
+                        role=args.roles[role.name],
+                        schema=args.schemas[schema],
+                        object_type=object_type,
+                        privileges=by_type[object_type],
+                        opts=chain.opts(self),
+                    )
+                    chain.add(default)
+                    self.default_privileges.append(default)
+        self.matrix = matrix
+        self.register_outputs({"matrix": matrix})

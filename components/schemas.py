@@ -1,0 +1,45 @@
+"""The four consolidated schemas (catalog.SCHEMAS), owned by the owner role."""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_postgresql as postgresql
+
+from catalog import SCHEMAS
+
+
+@dataclass
+class SchemasArgs:
+    database: str
+    owner: pulumi.Input[str]  # the owner role's name (an Output: creates the dependency)
+
+
+class Schemas(pulumi.ComponentResource):
+    """CREATE SCHEMA ... AUTHORIZATION <owner>; dropped only when empty (RESTRICT).
+
+    No privilege is granted to PUBLIC: PostgreSQL gives a new schema none, and the Grants
+    component grants USAGE/CREATE to the group roles only. `destroy` never drops data:
+    drop_cascade stays false, so a schema that still holds tables makes `destroy` fail
+    with PostgreSQL's own "other objects depend on it" instead.
+    """
+
+    schemas: dict[str, postgresql.Schema]
+
+    def __init__(
+        self, name: str, args: SchemasArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("consolidation:index:Schemas", name, None, opts)
+        self.schemas = {
+            schema.name: postgresql.Schema(
+                f"{name}-{schema.name}",
+                name=schema.name,
+                database=args.database,
+                owner=args.owner,
+                if_not_exists=False,
+                drop_cascade=False,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for schema in SCHEMAS
+        }
+        self.names = pulumi.Output.from_input([s.name for s in SCHEMAS])
+        self.register_outputs({"names": self.names})

@@ -1,0 +1,99 @@
+"""What __main__ builds and exports, as functions the unit tests can call under mocks."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+from catalog import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS, REGISTRY, table_registry
+from components.database import (
+    ConsolidatedDatabase,
+    ConsolidatedDatabaseArgs,
+    function_connection,
+    make_provider,
+)
+from components.migration_state import read_latest_validations
+from components.settings import ConfigError, Connection, StackSettings, parse_settings
+
+PROJECT_COMPONENT_NAME = "consolidation"
+
+ValidationReader = Callable[[Connection, str | None, Callable[[str], None]], dict[str, Any]]
+
+
+def current_config() -> dict[str, Any]:
+    """Every config value of the running stack, "namespace:key" -> value.
+
+    pulumi.Config only answers for keys one already knows; spotting an unknown key needs
+    the whole set, which the SDK keeps in pulumi.runtime.config.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    values: dict[str, Any] = dict(runtime_config.get_config_env())
+    values.update(runtime_config.CONFIG.get())
+    return values
+
+
+def load_settings(config: dict[str, Any] | None = None) -> StackSettings:
+    """The validated settings; a bad config becomes ONE pulumi.RunError line (no traceback)."""
+    try:
+        return parse_settings(current_config() if config is None else config)
+    except ConfigError as exc:
+        raise pulumi.RunError(str(exc)) from None
+
+
+def legacy_drop(phase: int) -> dict[str, list[str]]:
+    """What `python -m data_copy cleanup` drops in phase 3 (nothing is dropped before).
+
+    The mapped legacy source tables, and the legacy schemas other than public (dropped once
+    phase 3 has emptied them). data_copy decides and checks the final list.
+    """
+    if phase != 3:
+        return {"tables": [], "schemas": []}
+    tables = sorted({source for entry in REGISTRY for source in entry.legacy})
+    schemas = [s for s in LEGACY_SCHEMAS if s not in NEVER_DROPPED_SCHEMAS]
+    return {"tables": tables, "schemas": schemas}
+
+
+def build_stack(
+    settings: StackSettings,
+    password: pulumi.Output[str] | None,
+    read_validations: ValidationReader | None = None,
+) -> dict[str, Any]:
+    """Create the provider and the components; return the stack outputs by name.
+
+    `read_validations` defaults to the read-only migration_log lookup
+    (components/migration_state.py); unit tests pass a stub so they do no I/O.
+    """
+    reader = read_validations or read_latest_validations
+    names = settings.role_names
+    provider = make_provider("postgresql", settings.connection, password)
+    database = ConsolidatedDatabase(
+        PROJECT_COMPONENT_NAME,
+        ConsolidatedDatabaseArgs(
+            database=settings.connection.database,
+            names=names,
+            connection=function_connection(settings.connection, password),
+        ),
+        opts=pulumi.ResourceOptions(providers=[provider]),
+    )
+
+    def validations(pw: str | None) -> dict[str, Any]:
+        return reader(settings.connection, pw, pulumi.log.warn)
+
+    if password is None:
+        validation: Any = pulumi.Output.from_input(None).apply(validations)
+    else:
+        validation = pulumi.Output.unsecret(password.apply(validations))
+
+    return {
+        "phase": settings.phase,
+        "schemas": database.schema_names,
+        "roles": database.role_names,
+        "ownerRole": database.owner_role,
+        "tableRegistry": table_registry(settings.phase),
+        "permissionFunctions": database.functions.summary,
+        "connection": settings.connection.as_output(),
+        "dataCopy": settings.data_copy.as_output(),
+        "legacyDrop": legacy_drop(settings.phase),
+        "validation": validation,
+    }
