@@ -1,0 +1,75 @@
+"""Server-side profile of a timed step: the statements that took the time (pg_stat_statements).
+
+The benchmark's cluster preloads pg_stat_statements (bench.cluster); on a cluster without
+it (the smoke test's) profiling is simply off and every function here returns nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg
+
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class StatementProfile:
+    query: str  # normalised by pg_stat_statements, whitespace collapsed, shortened
+    calls: int
+    total_ms: float
+    mean_ms: float
+    rows: int
+    shared_read_mb: float
+    temp_written_mb: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def enable(dsn: str) -> bool:
+    """CREATE EXTENSION pg_stat_statements if the server preloads it; True if usable."""
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("SELECT pg_stat_statements_reset()")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def reset(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+
+
+def top(dsn: str, limit: int = 8, width: int = 240) -> list[StatementProfile]:
+    """The statements of this database with the most execution time since the last reset."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            """
+            SELECT query, calls, total_exec_time, mean_exec_time, rows,
+                   (shared_blks_read * current_setting('block_size')::bigint) / 1048576.0,
+                   (temp_blks_written * current_setting('block_size')::bigint) / 1048576.0
+              FROM pg_stat_statements
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND query !~* 'pg_stat_statements'
+             ORDER BY total_exec_time DESC
+             LIMIT %s
+            """,
+            (limit,),
+        ).fetchall()
+    result = []
+    for query, calls, total, mean, nrows, read_mb, temp_mb in rows:
+        text = _SPACES.sub(" ", query).strip()
+        if len(text) > width:
+            text = text[: width - 3] + "..."
+        result.append(
+            StatementProfile(
+                text, int(calls), float(total), float(mean), int(nrows), float(read_mb),
+                float(temp_mb),
+            )
+        )
+    return result

@@ -1,0 +1,332 @@
+"""One scale, end to end, on one empty database: every measurement of the issue, in one run.
+
+Order (each timed copy starts from the same state: legacy data, empty structure, a
+CHECKPOINT just before):
+
+1. legacy built with legacy_fixture (seed 42), then VACUUM (FREEZE, ANALYZE), so no
+   copy pays for hint bits or autovacuum of the freshly loaded legacy tables;
+2. baseline: the hand-written script (bench.baseline) into tables from data_copy's DDL;
+3. ``python -m data_copy run --count-only`` (a child process: wall time, peak RSS);
+4. ``python -m data_copy run`` (checksum validation);
+5. ``count(*)`` of every legacy and new table vs ``data_copy.api.validate`` (checksums),
+   both on warm caches;
+6. re-sync: ``legacy_fixture.add_activity`` (1 % new rows + some updates), then
+   ``data_copy run`` again (checksums), and once more with ``--count-only``;
+7. the writer: on the idle database, then during a full ``data_copy run`` (checksums).
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from bench import baseline, child, profile, structure
+from bench.writer import WRITER_TABLES, Writer, WriterStats
+from catalog.mappings import copy_order
+from data_copy.ddl import create_tables
+from data_copy.settings import Settings
+
+Log = Callable[[str], None]
+
+SEED = 42
+ACTIVITY_FRACTION = 0.01
+BETTING_LINES = ("mlb_betting.moneyline", "mlb_betting.spreads", "mlb_betting.totals")
+RAW_SPLITS = "splits.raw_mlb_betting_splits"
+
+
+@dataclass
+class Options:
+    writer_interval: float = 0.01  # seconds between two writer inserts (≤ 100 inserts/s)
+    idle_seconds: float = 10.0  # how long the writer runs on the idle database
+    profile_limit: int = 8
+
+
+@dataclass
+class ScaleResult:
+    scale: str
+    metrics: dict[str, float] = field(default_factory=dict)  # the issue's keys + extras
+    rows: dict[str, int] = field(default_factory=dict)  # legacy table -> rows after build
+    steps: dict[str, float] = field(default_factory=dict)  # every timed step, seconds
+    profiles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    baseline_statements: list[dict[str, Any]] = field(default_factory=list)
+    rss_samples_mb: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def _timed(log: Log, label: str, fn: Callable[[], Any]) -> tuple[float, Any]:
+    log(f"{label} ...")
+    start = time.perf_counter()
+    value = fn()
+    elapsed = time.perf_counter() - start
+    log(f"{label}: {elapsed:.2f} s")
+    return elapsed, value
+
+
+def _lock_timeout_ms(dsn: str, settings: Settings) -> float:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", (settings.lock_timeout,))
+        row = conn.execute(
+            "SELECT setting::float8 FROM pg_settings WHERE name = 'lock_timeout'"
+        ).fetchone()
+    return float(row[0]) if row else math.nan  # pg_settings reports lock_timeout in ms
+
+
+def _build(dsn: str, scale: str) -> dict[str, int]:
+    import legacy_fixture
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        counts = legacy_fixture.build(conn, scale, seed=SEED)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM (FREEZE, ANALYZE)")
+        conn.execute("CHECKPOINT")
+    return {str(k): int(v) for k, v in dict(counts).items()}
+
+
+def _add_activity(dsn: str) -> dict[str, int]:
+    import legacy_fixture
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        counts = legacy_fixture.add_activity(conn, fraction=ACTIVITY_FRACTION)
+    return {str(k): int(v) for k, v in dict(counts or {}).items()}
+
+
+def _table_rows(dsn: str, tables: list[str]) -> dict[str, int]:
+    rows: dict[str, int] = {}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for name in tables:
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*name.split(".")))
+            ).fetchone()
+            rows[name] = int(row[0]) if row else 0
+    return rows
+
+
+def _count_both_sides(dsn: str) -> int:
+    """``SELECT count(*)`` of every mapped legacy table and every target, one after another."""
+    total = 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for m in copy_order():
+            for name in (*m.sources, m.target):
+                row = conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*name.split(".")))
+                ).fetchone()
+                total += int(row[0]) if row else 0
+    return total
+
+
+def _empty_structure(dsn: str, settings: Settings) -> None:
+    structure.reset(dsn, settings)
+    structure.checkpoint(dsn)
+
+
+class _Runner:
+    def __init__(
+        self, dsn: str, scale: str, settings: Settings, options: Options, log: Log
+    ) -> None:
+        self.dsn = dsn
+        self.settings = settings
+        self.options = options
+        self.log = log
+        self.result = ScaleResult(scale)
+        self.profiling = profile.enable(dsn)
+        self.peak_rss: list[float] = []
+
+    # ------------------------------------------------------------------ helpers
+    def _profile(self, step: str) -> None:
+        if self.profiling:
+            self.result.profiles[step] = [
+                p.as_dict() for p in profile.top(self.dsn, self.options.profile_limit)
+            ]
+
+    def _reset_profile(self) -> None:
+        if self.profiling:
+            profile.reset(self.dsn)
+
+    def _data_copy(self, step: str, *extra: str, allowed: tuple[int, ...] = (0,)) -> float:
+        """``python -m data_copy run --dsn DSN [extra]`` as a child; returns seconds."""
+        self._reset_profile()
+        argv = child.data_copy_argv("run", self.dsn, *extra)
+        self.log(f"{step}: python -m data_copy run {' '.join(extra)} ...")
+        run = child.run(argv)
+        self.log(
+            f"{step}: {run.seconds:.2f} s, exit {run.returncode}, peak RSS {run.peak_rss_mb:.1f} MB"
+        )
+        self._profile(step)
+        self.result.steps[step] = run.seconds
+        self.result.metrics[f"{step}_peak_rss_mb"] = run.peak_rss_mb
+        self.result.rss_samples_mb[step] = [round(v, 1) for v in run.rss_samples_mb[::10]]
+        self.peak_rss.append(run.peak_rss_mb)
+        if run.returncode not in allowed:
+            self.result.errors.append(f"{step}: data_copy exited {run.returncode}: {run.tail(6)}")
+            self.log(f"{step}: FAILED (exit {run.returncode})\n{run.tail()}")
+        return run.seconds
+
+    # -------------------------------------------------------------------- steps
+    def build(self, scale: str) -> None:
+        seconds, counts = _timed(self.log, f"build legacy ({scale})", lambda: _build(self.dsn, scale))
+        self.result.steps["build_legacy"] = seconds
+        mapped = sorted({s for m in copy_order() for s in m.sources})
+        self.result.rows = _table_rows(self.dsn, mapped)
+        self.result.metrics["fixture_rows_reported"] = float(sum(counts.values()))
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        self.result.metrics["database_mb"] = (row[0] if row else 0) / 1048576
+
+    def run_baseline(self) -> float:
+        _empty_structure(self.dsn, self.settings)
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            create_tables(conn, self.settings.owner_role)
+        structure.checkpoint(self.dsn)
+        self._reset_profile()
+        self.log("baseline: hand-written INSERT ... SELECT script ...")
+        timings = baseline.run(self.dsn, self.settings.legacy_timezone)
+        inserts = sum(t.seconds for t in timings if t.phase != "finish")
+        finish = sum(t.seconds for t in timings if t.phase == "finish")
+        self.result.steps["baseline_insert"] = inserts
+        self.result.steps["baseline_finish"] = finish
+        self.result.metrics["baseline_rows"] = float(sum(t.rows for t in timings))
+        self.result.baseline_statements = [
+            {"label": t.label, "phase": t.phase, "seconds": t.seconds, "rows": t.rows}
+            for t in timings
+        ]
+        self._profile("baseline")
+        self.log(f"baseline: {inserts + finish:.2f} s (inserts {inserts:.2f} s, indexes+keys {finish:.2f} s)")
+        return inserts + finish
+
+    def run_copies(self) -> tuple[float, float]:
+        _empty_structure(self.dsn, self.settings)
+        count_s = self._data_copy("copy_count", "--count-only")
+        _empty_structure(self.dsn, self.settings)
+        checksum_s = self._data_copy("copy_checksum")
+        return count_s, checksum_s
+
+    def run_validate(self) -> tuple[float, float]:
+        from data_copy import api
+
+        _count_both_sides(self.dsn)  # warm the caches the same way for both
+        count_s, rows = _timed(self.log, "count(*) both sides", lambda: _count_both_sides(self.dsn))
+        self.result.metrics["counted_rows"] = float(rows)
+        self._reset_profile()
+        validate_s, results = _timed(
+            self.log, "validate (checksums)", lambda: api.validate(self.dsn, self.settings, True)
+        )
+        self._profile("validate")
+        failed = [r.name for r in results if r.status != "passed"]
+        if failed:
+            self.result.errors.append(f"validate: failed for {', '.join(failed)}")
+        self.result.metrics["target_rows"] = float(sum(r.target_count for r in results))
+        count_only_s, _ = _timed(
+            self.log, "validate (counts only)", lambda: api.validate(self.dsn, self.settings, False)
+        )
+        self.result.steps["count_both_sides"] = count_s
+        self.result.steps["validate_checksum"] = validate_s
+        self.result.steps["validate_count"] = count_only_s
+        return count_s, validate_s
+
+    def run_resync(self) -> tuple[float, float]:
+        seconds, counts = _timed(self.log, "add_activity (1 %)", lambda: _add_activity(self.dsn))
+        self.result.steps["add_activity_checksum"] = seconds
+        self.result.metrics["activity_rows_checksum"] = float(sum(counts.values()))
+        structure.checkpoint(self.dsn)
+        resync_s = self._data_copy("resync_checksum")
+        seconds, counts = _timed(self.log, "add_activity (1 %)", lambda: _add_activity(self.dsn))
+        self.result.steps["add_activity_count"] = seconds
+        self.result.metrics["activity_rows_count"] = float(sum(counts.values()))
+        structure.checkpoint(self.dsn)
+        resync_count_s = self._data_copy("resync_count", "--count-only")
+        return resync_s, resync_count_s
+
+    def run_writer(self) -> tuple[WriterStats, WriterStats]:
+        _empty_structure(self.dsn, self.settings)
+        self.log(f"writer on the idle database ({self.options.idle_seconds:.0f} s) ...")
+        idle = Writer(self.dsn, interval=self.options.writer_interval).run_for(
+            self.options.idle_seconds
+        )
+        self.log(f"writer idle: {idle.rows} inserts, p50 {idle.p50_ms:.2f} ms, p99 {idle.p99_ms:.2f} ms")
+        structure.checkpoint(self.dsn)
+        writer = Writer(self.dsn, interval=self.options.writer_interval).start()
+        # the writer's rows arrive during the copy: a run may end before it sees the last
+        # of them, so a validation mismatch (exit 1) is expected here, not a failure
+        try:
+            self._data_copy("copy_under_load", allowed=(0, 1))
+        finally:
+            loaded = writer.stop()
+        self.log(
+            f"writer during copy: {loaded.rows} inserts, p50 {loaded.p50_ms:.2f} ms,"
+            f" p99 {loaded.p99_ms:.2f} ms, max {loaded.max_ms:.1f} ms"
+        )
+        for stats, label in ((idle, "idle"), (loaded, "loaded")):
+            if stats.errors:
+                self.result.errors.append(
+                    f"writer ({label}): {len(stats.errors)} failed inserts, e.g. {stats.errors[0]}"
+                )
+        return idle, loaded
+
+
+def run_scale(
+    dsn: str, scale: str, settings: Settings | None = None, options: Options | None = None,
+    log: Log = print,
+) -> ScaleResult:
+    """Every measurement for ``scale`` on the empty database ``dsn``."""
+    settings = settings or Settings()
+    options = options or Options()
+    r = _Runner(dsn, scale, settings, options, lambda msg: log(f"[{scale}] {msg}"))
+    r.build(scale)
+    baseline_s = r.run_baseline()
+    count_s, checksum_s = r.run_copies()
+    counts_s, validate_s = r.run_validate()
+    resync_s, resync_count_s = r.run_resync()
+    idle, loaded = r.run_writer()
+
+    m = r.result.metrics
+    m["baseline_s"] = baseline_s
+    m["baseline_insert_s"] = r.result.steps["baseline_insert"]
+    m["copy_count_s"] = count_s
+    m["copy_checksum_s"] = checksum_s
+    m["copy_count_ratio"] = count_s / baseline_s
+    m["copy_checksum_ratio"] = checksum_s / baseline_s
+    m["count_both_sides_s"] = counts_s
+    m["validate_s"] = validate_s
+    m["validate_vs_count_ratio"] = validate_s / counts_s
+    m["resync_s"] = resync_s
+    m["resync_ratio"] = resync_s / checksum_s
+    m["resync_count_s"] = resync_count_s
+    m["resync_count_ratio"] = resync_count_s / count_s
+    m["peak_rss_mb"] = max(r.peak_rss)
+    m["writer_idle_p50_ms"] = idle.p50_ms
+    m["writer_idle_p99_ms"] = idle.p99_ms
+    m["writer_p50_ms"] = loaded.p50_ms
+    m["writer_p99_ms"] = loaded.p99_ms
+    m["writer_p50_ratio"] = loaded.p50_ms / idle.p50_ms
+    m["writer_p99_ratio"] = loaded.p99_ms / idle.p99_ms
+    m["writer_max_wait_ms"] = loaded.max_ms
+    m["writer_idle_max_ms"] = idle.max_ms
+    m["writer_inserts"] = float(loaded.rows)
+    m["writer_idle_inserts"] = float(idle.rows)
+    m["copy_under_load_s"] = r.result.steps["copy_under_load"]
+    m["lock_timeout_ms"] = _lock_timeout_ms(dsn, settings)
+    m["rows_raw_splits"] = float(r.result.rows.get(RAW_SPLITS, 0))
+    m["rows_betting_lines"] = float(sum(r.result.rows.get(t, 0) for t in BETTING_LINES))
+    m["rows_legacy_mapped"] = float(sum(r.result.rows.values()))
+    return r.result
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=child.REPO_ROOT, capture_output=True,
+            text=True, check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+__all__ = ["Options", "ScaleResult", "WRITER_TABLES", "git_commit", "run_scale"]
