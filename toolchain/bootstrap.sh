@@ -49,7 +49,7 @@ req_pg=$(req_pin pulumi-postgresql)
     "pulumi-postgresql==${req_pg:-?} but toolchain/versions.env pins" \
     "PULUMI_POSTGRESQL_VERSION=$PULUMI_POSTGRESQL_VERSION; they must be equal"
 
-CACHE_ROOT=${CONSOLIDATION_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/consolidation-toolchain}
+CACHE_ROOT=${CONSOLIDATION_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/consolidation-toolchain}
 KEY="pulumi-${PULUMI_VERSION}_postgresql-${PULUMI_POSTGRESQL_VERSION}"
 BIN="$CACHE_ROOT/$KEY/bin"
 WORK="$CACHE_ROOT/$KEY/build"
@@ -100,6 +100,9 @@ if complete_in_bin && [[ -f $BIN/.stamp && $(cat "$BIN/.stamp") == "$KEY" ]]; th
     exit 0
 fi
 
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+    PATH="$PATH:/usr/local/go/bin"
+fi
 command -v go >/dev/null || die "Go is needed to build the Pulumi engine and is not on PATH"
 mkdir -p "$BIN" "$WORK"
 # One bootstrap at a time per cache entry (make may call us more than once).
