@@ -1,0 +1,212 @@
+"""The project's stack on the real engine and a real (throwaway) PostgreSQL.
+
+- phase 1 `up` on an empty database; `preview` right after shows no changes; `refresh`
+  shows no drift; the database holds what the catalog says; `destroy` leaves no role,
+  no new schema and no permission function behind;
+- 10 consecutive up/destroy cycles from an empty database, all green (the parallel-grant
+  trap); timings are printed (pytest -s) and kept in the test report;
+- phase 1 -> 2 -> 1 switches tableRegistry, changes no resource, shows in stack history;
+- a bad config value fails preview with one clear line.
+
+Each test uses its own database and rolePrefix on the session's cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from pulumi import automation as auto
+from test_stack_support import (
+    ENGINE,
+    changes,
+    functions,
+    managed_roles,
+    new_schemas,
+    public_privileges_on_new_schemas,
+    stack_on,
+    unique,
+)
+
+from catalog import OWNER_ROLE, ROLES, SCHEMA_NAMES, table_registry
+from pgcluster import Cluster
+
+pytestmark = pytest.mark.e2e
+
+CYCLES = 10
+
+
+def _dbname(dsn: str) -> str:
+    return dsn.rsplit("/", 1)[1]
+
+
+def test_phase1_up_preview_refresh_destroy(
+    require_engine: Callable[..., None],
+    pg_cluster: Cluster,
+    fresh_dsn: str,
+    pulumi_env: dict[str, str],
+    pulumi_command: auto.PulumiCommand,
+    record_property: Callable[[str, object], None],
+) -> None:
+    require_engine(*ENGINE)
+    prefix = unique("p") + "_"
+    with stack_on(pg_cluster, _dbname(fresh_dsn), pulumi_env, pulumi_command, prefix) as d:
+        up, seconds = d.up()
+        record_property("up_seconds", round(seconds, 1))
+        print(f"\nphase 1 up on an empty database: {seconds:.1f}s {up.summary.resource_changes}")
+        assert up.summary.result == "succeeded"
+        out = {k: v.value for k, v in up.outputs.items()}
+        assert out["phase"] == 1
+        assert out["tableRegistry"] == table_registry(1)
+        assert out["roles"][OWNER_ROLE] == prefix + OWNER_ROLE
+        assert out["ownerRole"] == prefix + OWNER_ROLE
+        assert out["schemas"] == list(SCHEMA_NAMES)
+        assert out["connection"]["database"] == d.database
+        assert "password" not in str(out["connection"])
+        assert out["validation"] == {}, "no migration_log yet"
+        assert out["dataCopy"]["lockTimeout"] == "2s"
+
+        with d.connect() as conn:
+            roles = managed_roles(conn, prefix)
+            assert set(roles) == {prefix + r.name for r in ROLES} | {prefix + OWNER_ROLE}
+            assert not any(a["login"] or a["super"] or a["createrole"] for a in roles.values())
+            assert new_schemas(conn) == {s: prefix + OWNER_ROLE for s in SCHEMA_NAMES}
+            assert public_privileges_on_new_schemas(conn) == []
+            fns = functions(conn)
+            assert set(fns) == {"grant_user_permissions", "check_user_permissions"}
+            grant = fns["grant_user_permissions"]
+            assert grant["owner"] == prefix + OWNER_ROLE
+            assert grant["security_definer"] is True
+            assert grant["config"] == ["search_path=pg_catalog, pg_temp"]
+            assert not any(a.startswith("=") for a in grant["acl"]), "no EXECUTE for PUBLIC"
+            admins = conn.execute(
+                "SELECT rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid"
+                " WHERE m.member = %s::regrole AND m.admin_option",
+                (prefix + OWNER_ROLE,),
+            ).fetchall()
+            assert {a[0] for a in admins} == {prefix + r.name for r in ROLES}
+
+        preview = d.stack.preview(on_output=lambda _line: None)
+        assert changes(preview.change_summary) == {}, f"preview after up: {preview.change_summary}"
+
+        refresh = d.stack.refresh(on_output=lambda _line: None)
+        assert refresh.summary.result == "succeeded"
+        assert changes(refresh.summary.resource_changes) == {}, (
+            f"refresh found drift: {refresh.summary.resource_changes}"
+        )
+        preview = d.stack.preview(on_output=lambda _line: None)
+        assert changes(preview.change_summary) == {}, f"preview after refresh: {preview.change_summary}"
+
+        destroy, seconds = d.destroy()
+        print(f"destroy: {seconds:.1f}s")
+        assert destroy.summary.result == "succeeded"
+        with d.connect() as conn:
+            assert managed_roles(conn, prefix) == {}
+            assert new_schemas(conn) == {}
+            assert functions(conn) == {}
+            assert conn.execute(
+                "SELECT count(*) FROM pg_default_acl WHERE defaclrole::regrole::text LIKE %s",
+                (prefix + "%",),
+            ).fetchone() == (0,)
+
+
+def test_ten_up_destroy_cycles(
+    require_engine: Callable[..., None],
+    pg_cluster: Cluster,
+    fresh_dsn: str,
+    pulumi_env: dict[str, str],
+    pulumi_command: auto.PulumiCommand,
+    record_property: Callable[[str, object], None],
+) -> None:
+    """The provider's 'tuple concurrently updated' trap: 10 cycles from empty, default parallelism."""
+    require_engine(*ENGINE)
+    prefix = unique("c") + "_"
+    timings: list[tuple[float, float]] = []
+    start = time.monotonic()
+    with stack_on(pg_cluster, _dbname(fresh_dsn), pulumi_env, pulumi_command, prefix) as d:
+        for cycle in range(1, CYCLES + 1):
+            up, up_s = d.up()
+            assert up.summary.result == "succeeded", f"cycle {cycle}: up {up.summary}"
+            with d.connect() as conn:
+                assert len(managed_roles(conn, prefix)) == len(ROLES) + 1, f"cycle {cycle}"
+                assert len(new_schemas(conn)) == len(SCHEMA_NAMES), f"cycle {cycle}"
+            destroy, destroy_s = d.destroy()
+            assert destroy.summary.result == "succeeded", f"cycle {cycle}: destroy"
+            with d.connect() as conn:
+                assert managed_roles(conn, prefix) == {}, f"cycle {cycle}: roles left"
+                assert new_schemas(conn) == {}, f"cycle {cycle}: schemas left"
+            timings.append((up_s, destroy_s))
+    total = time.monotonic() - start
+    record_property("cycles", CYCLES)
+    record_property("cycle_seconds", [(round(u, 1), round(x, 1)) for u, x in timings])
+    print(f"\n{CYCLES} up/destroy cycles green in {total:.0f}s; (up, destroy) seconds: "
+          + ", ".join(f"({u:.1f}, {x:.1f})" for u, x in timings))
+
+
+def test_phase_switch_is_outputs_only_and_in_history(
+    require_engine: Callable[..., None],
+    pg_cluster: Cluster,
+    fresh_dsn: str,
+    pulumi_env: dict[str, str],
+    pulumi_command: auto.PulumiCommand,
+) -> None:
+    require_engine(*ENGINE)
+    prefix = unique("s") + "_"
+    with stack_on(pg_cluster, _dbname(fresh_dsn), pulumi_env, pulumi_command, prefix) as d:
+        registries = []
+        for phase in (1, 2, 1):
+            d.set_phase(phase)
+            up, _ = d.up()
+            assert up.summary.result == "succeeded"
+            registry = up.outputs["tableRegistry"].value
+            assert up.outputs["phase"].value == phase
+            assert registry == table_registry(phase)
+            registries.append(registry)
+            if len(registries) > 1:
+                assert changes(up.summary.resource_changes) == {}, (
+                    f"switching the phase must change no resource: {up.summary.resource_changes}"
+                )
+        assert registries[0]["raw_betting_splits"] == "splits.raw_mlb_betting_splits"
+        assert registries[1]["raw_betting_splits"] == "raw_data.raw_mlb_betting_splits"
+        assert registries[2] == registries[0], "2 -> 1 is the rollback"
+        assert registries[1]["legacy_raw_betting_splits"] == "splits.raw_mlb_betting_splits"
+
+        history = d.stack.history()
+        updates = [h for h in history if h.kind == "update"]
+        assert len(updates) >= 3
+        phases = [h.config["consolidation:phase"].value for h in reversed(updates[:3])]
+        assert phases == ["1", "2", "1"], f"stack history shows the phases {phases}"
+        assert all(h.result == "succeeded" for h in updates[:3])
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("consolidation:phase", "4", "consolidation:phase: '4' is not a phase; use 1, 2 or 3"),
+        ("consolidation:rolePrefix", "Bad-Prefix", "consolidation:rolePrefix: 'Bad-Prefix'"),
+        ("consolidation:lockTimout", "2s", "consolidation:lockTimout: unknown key"),
+    ],
+)
+def test_bad_config_fails_preview_with_one_line(
+    require_engine: Callable[..., None],
+    pg_cluster: Cluster,
+    fresh_dsn: str,
+    pulumi_env: dict[str, str],
+    pulumi_command: auto.PulumiCommand,
+    key: str,
+    value: str,
+    words: str,
+) -> None:
+    require_engine(*ENGINE)
+    prefix = unique("b") + "_"
+    with stack_on(pg_cluster, _dbname(fresh_dsn), pulumi_env, pulumi_command, prefix) as d:
+        d.stack.set_config(key, auto.ConfigValue(value))
+        with pytest.raises(auto.errors.CommandError) as info:
+            d.stack.preview(on_output=lambda _line: None)
+        text = str(info.value)
+        assert words in text
+        assert "Traceback" not in text
+        lines = [line for line in text.splitlines() if "invalid stack config" in line]
+        assert len(lines) == 1, text
+        d.stack.remove_config(key)

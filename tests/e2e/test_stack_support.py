@@ -1,0 +1,262 @@
+"""Helpers for the stack e2e tests (no tests here): the real project through the Automation API.
+
+The project directory is the repository root (Pulumi.yaml, __main__.py run by the Python
+language host in .venv); every test gets its own file backend, its own stack name, its own
+database on the shared throwaway cluster and its own rolePrefix, so tests never collide
+(roles are cluster-wide). `pulumi stack rm` at the end also removes the stack's
+Pulumi.<stack>.yaml from the repository root.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from pulumi import automation as auto
+
+from catalog import OWNER_ROLE, ROLES, SCHEMA_NAMES
+from pgcluster import Cluster
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ENGINE = ("pulumi", "pulumi-language-python", "pulumi-resource-postgresql")
+FUNCTIONS = ("grant_user_permissions", "check_user_permissions")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def engine_env(bin_dir: Path, pulumi_home: Path, backend: Path) -> dict[str, str]:
+    """Like tests/conftest.py's pulumi_env, for fixtures wider than one test."""
+    backend.mkdir(parents=True, exist_ok=True)
+    venv_bin = REPO_ROOT / ".venv" / "bin"
+    return {
+        "PULUMI_BACKEND_URL": f"file://{backend}",
+        "PULUMI_CONFIG_PASSPHRASE": "consolidation-tests-only",
+        "PULUMI_HOME": str(pulumi_home),
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PATH": os.pathsep.join([str(bin_dir), str(venv_bin), os.environ.get("PATH", "")]),
+    }
+
+
+@dataclass
+class Deployed:
+    """One stack of this project on one database of the test cluster."""
+
+    stack: auto.Stack
+    cluster: Cluster
+    database: str
+    prefix: str
+
+    @property
+    def owner(self) -> str:
+        return self.prefix + OWNER_ROLE
+
+    def role(self, logical: str) -> str:
+        return self.prefix + logical
+
+    def dsn(self) -> str:
+        return self.cluster.dsn(self.database)
+
+    def connect(self, user: str | None = None, password: str | None = None) -> psycopg.Connection:
+        params = self.cluster.params(self.database)
+        if user is not None:
+            params = {**params, "user": user, "password": password or ""}
+        return psycopg.connect(**params, autocommit=True)  # type: ignore[arg-type]
+
+    def set_phase(self, phase: int) -> None:
+        self.stack.set_config("consolidation:phase", auto.ConfigValue(str(phase)))
+
+    def up(self, **kwargs: Any) -> tuple[auto.UpResult, float]:
+        start = time.monotonic()
+        result = self.stack.up(on_output=lambda _line: None, **kwargs)
+        return result, time.monotonic() - start
+
+    def destroy(self) -> tuple[auto.DestroyResult, float]:
+        start = time.monotonic()
+        result = self.stack.destroy(on_output=lambda _line: None)
+        return result, time.monotonic() - start
+
+
+def create_stack(
+    cluster: Cluster,
+    database: str,
+    env: dict[str, str],
+    command: auto.PulumiCommand,
+    prefix: str,
+    phase: int = 1,
+) -> Deployed:
+    name = unique("e2e")
+    stack = auto.create_stack(
+        stack_name=name,
+        work_dir=str(REPO_ROOT),
+        opts=auto.LocalWorkspaceOptions(
+            work_dir=str(REPO_ROOT), env_vars=env, pulumi_command=command
+        ),
+    )
+    stack.set_all_config(
+        {
+            "consolidation:phase": auto.ConfigValue(str(phase)),
+            "consolidation:rolePrefix": auto.ConfigValue(prefix),
+            "postgresql:host": auto.ConfigValue(cluster.host),
+            "postgresql:port": auto.ConfigValue(str(cluster.port)),
+            "postgresql:username": auto.ConfigValue(cluster.user),
+            "postgresql:password": auto.ConfigValue(cluster.password, secret=True),
+            "postgresql:database": auto.ConfigValue(database),
+            "postgresql:sslmode": auto.ConfigValue("disable"),
+        }
+    )
+    return Deployed(stack=stack, cluster=cluster, database=database, prefix=prefix)
+
+
+def remove_stack(deployed: Deployed) -> None:
+    """Destroy what is left (best effort) and remove the stack and its config file."""
+    name = deployed.stack.name
+    try:
+        deployed.stack.destroy(on_output=lambda _line: None)
+    finally:
+        deployed.stack.workspace.remove_stack(name, force=True)
+        (REPO_ROOT / f"Pulumi.{name}.yaml").unlink(missing_ok=True)
+
+
+@contextmanager
+def stack_on(
+    cluster: Cluster, database: str, env: dict[str, str], command: auto.PulumiCommand,
+    prefix: str, phase: int = 1,
+) -> Iterator[Deployed]:
+    deployed = create_stack(cluster, database, env, command, prefix, phase)
+    try:
+        yield deployed
+    finally:
+        drop_test_objects(deployed)
+        remove_stack(deployed)
+        drop_login_roles(cluster, prefix)
+
+
+def changes(summary: dict[str, int] | None) -> dict[str, int]:
+    """The resource changes of an operation, without the unchanged ones."""
+    return {k: v for k, v in (summary or {}).items() if k != "same" and v}
+
+
+# ------------------------------------------------------------------ database inspection
+
+
+def managed_roles(conn: psycopg.Connection, prefix: str) -> dict[str, dict[str, Any]]:
+    """Our roles (the 8 groups + the owner) that exist: name -> attributes."""
+    names = [prefix + r.name for r in ROLES] + [prefix + OWNER_ROLE]
+    rows = conn.execute(
+        "SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolinherit"
+        " FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)",
+        (names,),
+    ).fetchall()
+    return {
+        r[0]: {"login": r[1], "super": r[2], "createrole": r[3], "inherit": r[4]} for r in rows
+    }
+
+
+def new_schemas(conn: psycopg.Connection) -> dict[str, str]:
+    """The consolidated schemas that exist: name -> owner."""
+    rows = conn.execute(
+        "SELECT nspname, pg_catalog.pg_get_userbyid(nspowner) FROM pg_catalog.pg_namespace"
+        " WHERE nspname = ANY(%s)",
+        (list(SCHEMA_NAMES),),
+    ).fetchall()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def functions(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT p.proname, pg_catalog.pg_get_userbyid(p.proowner), p.prosecdef, p.proconfig,"
+        " p.proacl::text[] FROM pg_catalog.pg_proc p"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = 'public' AND p.proname = ANY(%s)",
+        (list(FUNCTIONS),),
+    ).fetchall()
+    return {
+        r[0]: {"owner": r[1], "security_definer": r[2], "config": r[3], "acl": r[4]} for r in rows
+    }
+
+
+def public_privileges_on_new_schemas(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    """(schema, privilege) pairs PUBLIC holds on the consolidated schemas (must be none)."""
+    rows = conn.execute(
+        "SELECT n.nspname, a.privilege_type FROM pg_catalog.pg_namespace n,"
+        " pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a"
+        " WHERE n.nspname = ANY(%s) AND a.grantee = 0",
+        (list(SCHEMA_NAMES),),
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+# ------------------------------------------------------------- test objects and users
+
+TEST_TABLE = "e2e_probe"
+TEST_SEQUENCE = "e2e_probe_seq"
+
+
+def create_owner_tables(deployed: Deployed, table: str = TEST_TABLE) -> None:
+    """As data_copy does: SET ROLE <owner>, then create a table (+ a sequence) per schema."""
+    with deployed.connect() as conn, conn.transaction():
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(deployed.owner)))
+        for schema in SCHEMA_NAMES:
+            conn.execute(
+                sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, v text)").format(
+                    sql.Identifier(schema, table)
+                )
+            )
+            conn.execute(sql.SQL("INSERT INTO {} VALUES (1, 'one')").format(
+                sql.Identifier(schema, table)
+            ))
+            conn.execute(
+                sql.SQL("CREATE SEQUENCE {}").format(sql.Identifier(schema, f"{table}_seq"))
+            )
+
+
+def drop_test_objects(deployed: Deployed) -> None:
+    """Drop whatever the tests created in the new schemas, so destroy (RESTRICT) can work."""
+    try:
+        with deployed.connect() as conn:
+            rows = conn.execute(
+                "SELECT n.nspname, c.relname, c.relkind FROM pg_catalog.pg_class c"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'S')"
+                " ORDER BY c.relkind DESC",
+                (list(SCHEMA_NAMES),),
+            ).fetchall()
+            for schema, name, kind in rows:
+                what = sql.SQL("TABLE" if kind == "r" else "SEQUENCE")
+                conn.execute(
+                    sql.SQL("DROP {} IF EXISTS {} CASCADE").format(
+                        what, sql.Identifier(schema, name)
+                    )
+                )
+    except psycopg.OperationalError:
+        pass
+
+
+def create_login(conn: psycopg.Connection, name: str, password: str) -> None:
+    conn.execute(
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(name), sql.Literal(password)
+        )
+    )
+
+
+def drop_login_roles(cluster: Cluster, prefix: str) -> None:
+    """Drop the LOGIN roles a test created (all named <prefix>u_...); they are cluster-wide."""
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname LIKE %s",
+            (prefix.replace("_", r"\_") + r"u\_%",),
+        ).fetchall()
+        for (name,) in rows:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
