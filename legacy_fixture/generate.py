@@ -675,7 +675,8 @@ def orchestrator_triggers(conn: psycopg.Connection, rows: int) -> None:
 
 
 def sbr(conn: psycopg.Connection, size: UniverseSize, parsed_rows: int) -> None:
-    """One odds page per game day and market, one parsed game per public game and market.
+    """One odds page per game day and market; parsed games spread evenly over the public
+    games (three markets each).
 
     status: pages 'processed' / 'failed' / 'new'; parsed games 'processed' / 'new'.
     game_data holds game_date (YYYY-MM-DD), game_time, home_team, away_team.
@@ -715,7 +716,7 @@ def sbr(conn: psycopg.Connection, size: UniverseSize, parsed_rows: int) -> None:
         WITH x AS (
             SELECT m, u.*, (m % 3)::int AS k
               FROM generate_series(0::bigint, {rows} - 1) AS m
-              JOIN pg_temp.fx_games u ON u.pidx = m / 3
+              JOIN pg_temp.fx_games u ON u.pidx = (m / 3) * {games} / (({rows} + 2) / 3)
         )
         SELECT x.m + 1, x.day_index * 3 + x.k + 1,
                jsonb_build_object(
@@ -739,6 +740,7 @@ def sbr(conn: psycopg.Connection, size: UniverseSize, parsed_rows: int) -> None:
          ORDER BY x.m
         """,
         rows=min(parsed_rows, 3 * size.public_games),
+        games=size.public_games,
         markets=array(SBR_MARKETS),
     )
 
