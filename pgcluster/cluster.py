@@ -86,9 +86,7 @@ def find_bindir() -> Path:
     pg_config = shutil.which("pg_config")
     if pg_config:
         with contextlib.suppress(OSError, subprocess.CalledProcessError):
-            out = subprocess.run(
-                [pg_config, "--bindir"], check=True, capture_output=True, text=True
-            ).stdout.strip()
+            out = subprocess.run([pg_config, "--bindir"], check=True, capture_output=True, text=True).stdout.strip()
             if out:
                 candidates.append(Path(out))
     versioned = sorted(
@@ -137,9 +135,7 @@ def _server_cmd(args: Sequence[str]) -> list[str]:
     return list(args)
 
 
-def _run_server_cmd(
-    args: Sequence[str], *, what: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
+def _run_server_cmd(args: Sequence[str], *, what: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a server-side tool (initdb, pg_ctl) as the server's OS user."""
     proc = subprocess.run(
         _server_cmd(args),
@@ -257,9 +253,7 @@ class Cluster:
 
     @classmethod
     @contextlib.contextmanager
-    def throwaway(
-        cls, *, settings: ServerSettings | None = None, prefix: str = "pgcluster-"
-    ) -> Iterator[Cluster]:
+    def throwaway(cls, *, settings: ServerSettings | None = None, prefix: str = "pgcluster-") -> Iterator[Cluster]:
         """A new cluster in a fresh temporary directory, stopped and removed on exit."""
         base = Path(tempfile.mkdtemp(prefix=prefix))
         _give_to_server(base)
@@ -344,9 +338,7 @@ class Cluster:
         import psycopg
         from psycopg import sql
 
-        query = sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
-            sql.Identifier(name)
-        )
+        query = sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(name))
         if owner is not None:
             query = sql.SQL("{} OWNER {}").format(query, sql.Identifier(owner))
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
@@ -359,9 +351,7 @@ class Cluster:
         from psycopg import sql
 
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 start = Cluster.start
@@ -387,9 +377,7 @@ def _running_server(datadir: Path, bindir: Path) -> tuple[int, Path] | None:
     pidfile = datadir / "postmaster.pid"
     if not pidfile.is_file():
         return None
-    status = _run_server_cmd(
-        [str(bindir / "pg_ctl"), "status", "-D", str(datadir)], what="pg_ctl status", check=False
-    )
+    status = _run_server_cmd([str(bindir / "pg_ctl"), "status", "-D", str(datadir)], what="pg_ctl status", check=False)
     if status.returncode != 0:
         return None  # stale pid file; pg_ctl start copes with it
     try:

@@ -85,9 +85,7 @@ def test_engine_runs_inline_program(
 
 def _schema_exists(dsn: str, schema: str) -> bool:
     with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = %s", (schema,)
-        ).fetchone()
+        row = conn.execute("SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = %s", (schema,)).fetchone()
     return row is not None and row[0] == 1
 
 
