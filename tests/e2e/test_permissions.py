@@ -152,6 +152,10 @@ def deployed(
 
 @pytest.fixture(scope="module")
 def users(deployed: Deployed) -> dict[str, tuple[str, str]]:
+    return make_users(deployed)
+
+
+def make_users(deployed: Deployed) -> dict[str, tuple[str, str]]:
     """Group role -> (login user, password), each granted by an admin via the function."""
     admin, admin_pw = deployed.prefix + "u_admin", "admin-pw"
     with deployed.connect() as conn:
