@@ -10,6 +10,7 @@ Pulumi.<stack>.yaml from the repository root.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 from pulumi import automation as auto
 
@@ -87,6 +89,20 @@ class Deployed:
         return result, time.monotonic() - start
 
 
+DYNAMIC_PROVIDER = "pulumi-resource-pulumi-python"
+
+
+def require_dynamic_provider(env: dict[str, str]) -> None:
+    """The permission functions are a Pulumi dynamic resource: the engine runs them through
+    the Python SDK's `pulumi-resource-pulumi-python` script, which must be on PATH."""
+    if shutil.which(DYNAMIC_PROVIDER, path=env.get("PATH")) is None:
+        pytest.fail(
+            f"{DYNAMIC_PROVIDER} is not on the engine's PATH; the toolchain must install it "
+            "next to pulumi-language-python-exec (it ships in the sdk/v3 module at "
+            "python/dist/, like the exec shim)"
+        )
+
+
 def create_stack(
     cluster: Cluster,
     database: str,
@@ -95,6 +111,7 @@ def create_stack(
     prefix: str,
     phase: int = 1,
 ) -> Deployed:
+    require_dynamic_provider(env)
     name = unique("e2e")
     stack = auto.create_stack(
         stack_name=name,
