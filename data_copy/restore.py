@@ -1,0 +1,304 @@
+"""Rollback after phase 3: bring back what cleanup dropped, from its backup, and prove it.
+
+    restore(conn, settings, journal, dsn, dump=None) -> RestoreReport
+
+The dump (default: the newest in settings.backup_dir) must be one cleanup wrote: its
+migration_log 'backup' rows (same run id, which is in the file name) say which schemas
+and which objects of `public` were dropped, and each table's count and checksum before
+the drop. pg_restore brings back exactly those (the dump also holds `public`'s other
+objects, which never went away and are left alone), in one transaction; then every
+restored table's count and checksum must equal the recorded ones, else RestoreFailed.
+
+Re-running after a successful restore only re-verifies (nothing is restored twice).
+Every step is logged in migration_log as Phase3 'restore'.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from catalog.schemas import NEVER_DROPPED_SCHEMAS
+from data_copy import guards
+from data_copy import journal as journal_mod
+from data_copy.cleanup import DUMP_SUFFIX, PHASE, libpq_args
+from data_copy.connection import connect
+from data_copy.errors import RestoreFailed
+from data_copy.guards import TocEntry
+from data_copy.journal import Journal
+from data_copy.settings import Settings
+
+_RUN_ID = re.compile(r"-(?P<run>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.dump$")
+
+# TOC entries that belong to one relation, named first in their tag ("games games_pkey")
+_RELATION_KINDS = frozenset(
+    {
+        "TABLE", "TABLE DATA", "VIEW", "MATERIALIZED VIEW", "MATERIALIZED VIEW DATA", "FOREIGN TABLE",
+        "SEQUENCE", "SEQUENCE OWNED BY", "SEQUENCE SET", "DEFAULT", "CONSTRAINT", "FK CONSTRAINT",
+        "CHECK CONSTRAINT", "INDEX", "TRIGGER", "RULE", "POLICY", "ROW SECURITY",
+    }
+)
+_ABOUT_KINDS = frozenset({"COMMENT", "ACL", "SECURITY LABEL"})  # tag: "<object kind> <name>"
+_OBJECT_WORDS = ("MATERIALIZED VIEW", "FOREIGN TABLE", "TABLE", "VIEW", "SEQUENCE", "COLUMN", "INDEX",
+                 "CONSTRAINT", "TRIGGER", "RULE", "POLICY")
+_ALWAYS = frozenset({"ENCODING", "STDSTRINGS", "SEARCHPATH"})
+
+
+def _bare(name: str) -> str:
+    return name.strip().strip('"')
+
+
+def _about(entry: TocEntry) -> tuple[str, str] | None:
+    """(object kind, relation name) a COMMENT / ACL / SECURITY LABEL entry is about."""
+    for word in _OBJECT_WORDS:
+        if entry.tag.startswith(word + " "):
+            rest = entry.tag[len(word) + 1 :]
+            if " ON " in rest:
+                return word, _bare(rest.split(" ON ", 1)[1].split(" ", 1)[0])
+            name = rest.split(" ", 1)[0]
+            if word == "COLUMN":
+                name = name.rsplit(".", 1)[0]
+            return word, _bare(name)
+    return None
+
+
+def restore_entries(entries: list[TocEntry], schemas: set[str], kept_names: set[str],
+                    existing_schemas: set[str]) -> list[TocEntry]:
+    """The dump's entries for what cleanup dropped: everything of the dropped `schemas`
+    (their CREATE SCHEMA only if the schema is absent), and in the schemas that stay only
+    the entries of the relations in `kept_names` ("public.games", their indexes...)."""
+    chosen: list[TocEntry] = []
+    for e in entries:
+        if e.kind in _ALWAYS or e.schema in schemas:
+            chosen.append(e)
+        elif e.schema == "-":
+            if e.kind == "SCHEMA" and e.first_word in schemas and e.first_word not in existing_schemas:
+                chosen.append(e)
+            elif e.kind in _ABOUT_KINDS and e.tag.startswith("SCHEMA ") and _bare(e.tag.split(" ")[1]) in schemas:
+                chosen.append(e)
+        elif e.kind in _RELATION_KINDS and f"{e.schema}.{_bare(e.first_word)}" in kept_names:
+            chosen.append(e)
+        elif e.kind in _ABOUT_KINDS:
+            about = _about(e)
+            if about is not None and f"{e.schema}.{about[1]}" in kept_names:
+                chosen.append(e)
+    return chosen
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    run_id: str
+    dump: Path
+    sha256: str | None
+    schemas: tuple[str, ...]
+    kept_names: tuple[str, ...]
+    views: tuple[str, ...]
+    tables: dict[str, tuple[int, str]]  # recorded before the drop
+
+
+def latest_dump(settings: Settings) -> Path:
+    directory = Path(settings.backup_dir).expanduser().absolute()
+    dumps = sorted(p for p in directory.glob(f"*{DUMP_SUFFIX}") if _RUN_ID.search(p.name)) if directory.is_dir() else []
+    if not dumps:
+        raise RestoreFailed(
+            f"no backup found in {directory}",
+            fix="pass --dump FILE, or point consolidation:backupDir at the directory cleanup wrote to",
+        )
+    return dumps[-1]
+
+
+def backup_record(conn: psycopg.Connection, dump: Path) -> BackupRecord:
+    """What cleanup logged in migration_log when it wrote `dump`."""
+    match = _RUN_ID.search(dump.name)
+    run_id = match.group("run") if match else None
+    query = sql.SQL(
+        "SELECT run_id::text, details FROM {} WHERE migration_phase = %s AND step = 'backup'"
+        " AND table_source IS NULL AND status = 'completed'"
+        " AND (run_id::text = %s OR details->>'file' = %s) ORDER BY id DESC LIMIT 1"
+    ).format(journal_mod.LOG)
+    row = conn.execute(query, (PHASE, run_id, dump.name)).fetchone()
+    if row is None:
+        raise RestoreFailed(
+            f"migration_log has no record of backup {dump.name}",
+            fix="give the dump cleanup wrote for this database (--dump), or restore it by hand with pg_restore",
+        )
+    found_run, details = row
+    tables = {
+        str(t): (int(c), str(s))
+        for t, c, s in conn.execute(
+            sql.SQL(
+                "SELECT DISTINCT ON (table_source) table_source, source_count, source_checksum FROM {}"
+                " WHERE run_id = %s AND step = 'backup' AND table_source IS NOT NULL ORDER BY table_source, id DESC"
+            ).format(journal_mod.LOG),
+            (uuid.UUID(found_run),),
+        )
+    }
+    plan: dict[str, Any] = details.get("plan", {})
+    return BackupRecord(
+        run_id=found_run,
+        dump=dump,
+        sha256=details.get("sha256"),
+        schemas=tuple(plan.get("schemas", ())),
+        kept_names=tuple(plan.get("kept_schema_names", ())),
+        views=tuple(plan.get("views", ())),
+        tables=tables,
+    )
+
+
+# --------------------------------------------------------------------------- restore
+
+
+@dataclass
+class RestoreReport:
+    run_id: str
+    dump: Path
+    restored: bool  # False when everything was already there (a re-run): verified only
+    tables: dict[str, tuple[int, str]] = field(default_factory=dict)  # as found after the restore
+    seconds: float = 0.0
+
+
+def _present(conn: psycopg.Connection, tables: list[str]) -> set[str]:
+    return set(guards.existing_tables(conn, {t.partition(".")[0] for t in tables})) & set(tables)
+
+
+def _pg_restore(conn: psycopg.Connection, dsn: str, record: BackupRecord, pg_restore: Path) -> int:
+    _, entries = guards.read_toc(record.dump, pg_restore)
+    existing = set(guards.existing_schemas(conn, record.schemas))
+    chosen = restore_entries(entries, set(record.schemas), set(record.kept_names), existing)
+    with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as handle:
+        handle.write("".join(e.line + "\n" for e in chosen))
+        listing = Path(handle.name)
+    try:
+        db_args, env = libpq_args(dsn)
+        proc = subprocess.run(
+            [str(pg_restore), "--single-transaction", "--exit-on-error", "--no-password",
+             f"--use-list={listing}", *db_args, str(record.dump)],
+            capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+        )
+    finally:
+        listing.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if "error" in ln.lower()] or proc.stderr.splitlines()
+        detail = " ".join(" ".join(lines[:2]).split())[:400]
+        raise RestoreFailed(
+            f"pg_restore of {record.dump.name} failed, nothing restored: {detail}",
+            fix="fix the cause (missing role, object in the way) and run restore again",
+        )
+    return len(chosen)
+
+
+def restore(
+    conn: psycopg.Connection, settings: Settings, journal: Journal, dsn: str, dump: Path | None = None
+) -> RestoreReport:
+    """Restore the legacy objects cleanup dropped and check every table's count and
+    checksum against the ones recorded before the drop. RestoreFailed, one line, otherwise."""
+    started = time.monotonic()
+    journal_mod.ensure(conn)
+    path = Path(dump).expanduser().absolute() if dump is not None else latest_dump(settings)
+    if not path.is_file():
+        raise RestoreFailed(f"backup {path} does not exist", fix="pass the dump cleanup wrote (--dump FILE)")
+    record = backup_record(conn, path)
+    entry = journal.start("restore", None, str(path), None)
+    try:
+        if record.sha256 is not None and guards.sha256(path) != record.sha256:
+            raise RestoreFailed(
+                f"backup {path.name} changed since cleanup wrote it (sha256 differs)",
+                fix="use an intact copy of the dump",
+            )
+        names = sorted(record.tables)
+        present = _present(conn, names)
+        restored = False
+        pieces = 0
+        if not present:
+            pg_restore = guards.pg_tool("pg_restore", guards.server_major(conn))
+            pieces = _pg_restore(conn, dsn, record, pg_restore)
+            restored = True
+        elif present != set(names):
+            missing = sorted(set(names) - present)
+            raise RestoreFailed(
+                f"legacy tables are partly back ({len(present)} of {len(names)};"
+                f" missing e.g. {', '.join(missing[:5])})",
+                fix="drop the ones that are back (they are in the dump) and run restore again",
+            )
+        report = RestoreReport(record.run_id, path, restored)
+        mismatches = _verify(conn, journal, record, report)
+        missing_views = [v for v in record.views if not guards.relation_oids(conn, [v])]
+        if missing_views:
+            mismatches.append(f"views not restored: {', '.join(missing_views)}")
+        if mismatches:
+            raise RestoreFailed(
+                "restored data differs from what was recorded before the drop: " + "; ".join(mismatches[:8]),
+                fix="keep the dump; compare it with `pg_restore --list` and migration_log step 'backup'",
+            )
+    except RestoreFailed as error:
+        journal.finish(entry, "failed", error_message=str(error))
+        raise
+    except guards.PgToolMissing as error:
+        journal.finish(entry, "failed", error_message=str(error))
+        raise RestoreFailed(str(error), fix=error.fix) from None
+    report.seconds = time.monotonic() - started
+    journal.finish(
+        entry,
+        "completed" if restored else "verified",
+        records_migrated=sum(c for c, _ in report.tables.values()),
+        details={"dump": str(path), "backup_run": record.run_id, "toc_entries": pieces, "restored": restored},
+    )
+    return report
+
+
+def _verify(conn: psycopg.Connection, journal: Journal, record: BackupRecord, report: RestoreReport) -> list[str]:
+    mismatches: list[str] = []
+    for table in sorted(record.tables):
+        count, checksum = record.tables[table]
+        step = journal.start("restore", None, str(record.dump), table)
+        now = guards.table_fingerprint(conn, table)
+        report.tables[table] = now
+        same = now == (count, checksum)
+        journal.finish(
+            step,
+            "passed" if same else "failed",
+            source_count=count,
+            source_checksum=checksum,
+            target_count=now[0],
+            target_checksum=now[1],
+            details={"backup_run": record.run_id},
+        )
+        if not same:
+            what = f"{now[0]} rows vs {count} recorded" if now[0] != count else "checksum differs"
+            mismatches.append(f"{table}: {what}")
+    return mismatches
+
+
+# ------------------------------------------------------------------------------- CLI
+
+
+def main(dsn: str, settings: Settings, dump: str | None = None) -> RestoreReport:
+    """`python -m data_copy restore`: restore, verify, print a summary."""
+    from data_copy.report import console
+
+    with connect(dsn, settings) as conn:
+        journal_mod.ensure(conn)
+        report = restore(conn, settings, Journal(conn, PHASE), dsn, Path(dump) if dump else None)
+    verb = "restored" if report.restored else "already restored; verified"
+    console.print(
+        f"{verb} {len(report.tables)} legacy tables from {report.dump} in {report.seconds:.1f}s: "
+        "every count and checksum equals the one recorded before the drop",
+        highlight=False,
+        markup=False,
+    )
+    never = ", ".join(sorted(NEVER_DROPPED_SCHEMAS))
+    console.print(f"({never} was never dropped; set the stack's phase back to 2 and `pulumi up` to point "
+                  "the registry where you want it)", highlight=False, markup=False)
+    return report
