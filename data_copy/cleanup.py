@@ -69,7 +69,8 @@ class CleanupPlan:
     schemas: tuple[str, ...] = ()  # legacy schemas dropped with everything left in them
     schema_tables: tuple[str, ...] = ()  # unmapped tables going with their schema
     schema_objects: tuple[str, ...] = ()  # other objects going with their schema ("view splits.v")
-    disposable: tuple[str, ...] = ()  # schema_tables holding rows, listed as disposable
+    holding: tuple[str, ...] = ()  # schema_tables that hold rows
+    disposable: tuple[str, ...] = ()  # those of them listed in settings.disposable_tables
     kept: tuple[str, ...] = ()  # unmapped tables of `public`, which stay
     kept_schema_names: tuple[str, ...] = ()  # "public.name" the backup restores: relations, indexes, sequences
     mapping_of: dict[str, str] = field(default_factory=dict)  # legacy table -> mapping name
@@ -95,11 +96,16 @@ class CleanupPlan:
         for s in self.schemas:
             inside = [t for t in self.schema_tables if t.startswith(s + ".")]
             others = [o for o in self.schema_objects if re.search(rf"\b{re.escape(s)}\.", o)]
-            what = [f"{t} ({'disposable' if t in self.disposable else 'empty'})" for t in inside] + others
+            what = [f"{t} ({self._state(t)})" for t in inside] + others
             out.append(f"drop schema {s}" + (f" with {', '.join(what)}" if what else " (empty)"))
         stays = ", ".join(self.kept) if self.kept else "no unmapped tables"
         out.append(f"keep schema {', '.join(sorted(NEVER_DROPPED_SCHEMAS))} ({stays}; migration_log)")
         return out
+
+    def _state(self, table: str) -> str:
+        if table in self.disposable:
+            return "holds rows, disposable"
+        return "holds rows: cleanup refuses" if table in self.holding else "empty"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,8 +186,7 @@ def plan_cleanup(conn: psycopg.Connection, settings: Settings) -> CleanupPlan:
     tables = tuple(t for t in guards.mapped_sources() if t in present)
     schemas = tuple(guards.existing_schemas(conn, guards.droppable_schemas()))
     schema_tables = tuple(guards.unmapped_tables(conn, schemas))
-    disposable = set(settings.disposable_tables)
-    holding = tuple(t for t in schema_tables if t in disposable and guards._limited_count(conn, t, 1))
+    holding = tuple(t for t in schema_tables if guards._limited_count(conn, t, 1))
     views = tuple(_views_depending(conn, tables, schemas))
     in_kept = [r for r in (*tables, *views) if r.partition(".")[0] not in schemas]
     return CleanupPlan(
@@ -190,7 +195,8 @@ def plan_cleanup(conn: psycopg.Connection, settings: Settings) -> CleanupPlan:
         schemas=schemas,
         schema_tables=schema_tables,
         schema_objects=tuple(_schema_objects(conn, list(schemas))) if schemas else (),
-        disposable=holding,
+        holding=holding,
+        disposable=tuple(t for t in holding if t in settings.disposable_tables),
         kept=tuple(guards.unmapped_tables(conn, _kept_legacy_schemas())),
         kept_schema_names=tuple(_kept_schema_names(conn, in_kept)),
         mapping_of={s: m.name for m in MAPPINGS for s in m.sources if s in tables},
