@@ -35,8 +35,8 @@ def row_counts(conn: psycopg.Connection) -> dict[str, int]:
         )
         for t in catalog.tables()
     ]
-    rows = conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()
-    return {name: int(count) for name, count in rows}
+    rows = dict(conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall())
+    return {t.qualname: int(rows[t.qualname]) for t in catalog.tables()}
 
 
 def build(

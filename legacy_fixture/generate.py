@@ -155,12 +155,12 @@ def game_outcomes(conn: psycopg.Connection) -> None:
 _LINE_ROWS = """
     r AS (
         SELECT n, (n * {games}) / {rows} AS pidx
-          FROM generate_series({first}::bigint, {first} + {count} - 1) AS n
+          FROM generate_series({first}::bigint, {first} + {count} - 1) AS n OFFSET 0
     ), x AS (
         SELECT r.n, u.g, u.pidx, u.start_utc, u.status, u.home_score, u.away_score,
                u.home_team, u.away_team, u.p_home, u.total_base,
                r.n - (r.pidx * {rows} + {games} - 1) / {games} AS k
-          FROM r JOIN pg_temp.fx_games u ON u.pidx = r.pidx
+          FROM r JOIN pg_temp.fx_games u ON u.pidx = r.pidx OFFSET 0
     ), y AS (
         SELECT x.*, (x.k % 6)::int AS bi, (x.k / 6)::int AS snap, x.g * 8 + x.k % 6 AS gb,
                100 + floor(pg_temp.fx_rand(x.n, 23) * 4900)::int AS hb,
@@ -170,12 +170,12 @@ _LINE_ROWS = """
                    - floor(pg_temp.fx_rand(x.n, 27) * 3000) * interval '1 second' AS ts,
                pg_temp.fx_pick(ARRAY['HIGH', 'HIGH', 'HIGH', 'MEDIUM', 'MEDIUM', 'LOW'],
                                pg_temp.fx_rand(x.n, 28)) AS dq
-          FROM x
+          FROM x OFFSET 0
     ), z AS (
         SELECT y.*, ({books})[y.bi + 1] AS book,
                round(100.0 * y.hb / (y.hb + y.ab), 2) AS hbp,
                least(12, y.snap) / 12.0 AS drift
-          FROM y
+          FROM y OFFSET 0
     )
 """
 
@@ -208,12 +208,12 @@ def moneyline(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                    least(0.78, greatest(0.22, z.p_home
                        + (pg_temp.fx_rand(z.gb, 21) - 0.5) * 0.04
                        + (pg_temp.fx_rand(z.gb, 22) - 0.5) * 0.06)) AS p_close
-              FROM z
+              FROM z OFFSET 0
         ), q AS (
             SELECT p.*, p.p_close + (p.p_open - p.p_close) * p.drift AS p_now,
                    pg_temp.fx_american(p.p_close + 0.0225) AS close_home,
                    pg_temp.fx_american(1.0 - p.p_close + 0.0225) AS close_away
-              FROM p
+              FROM p OFFSET 0
         )
         SELECT q.n + 1, q.pidx + 1, q.book,
                pg_temp.fx_american(q.p_now + 0.0225),
@@ -234,7 +234,6 @@ def moneyline(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                     ELSE q.ts + interval '20 seconds' END,
                q.start_utc, q.home_team, q.away_team
           FROM q
-         ORDER BY q.n
         """,
         **_line_params(size, rows, 0, rows),
     )
@@ -259,13 +258,13 @@ def spreads(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                    0.5 + (pg_temp.fx_rand(z.gb, 31) - 0.5) * 0.16 AS q_open,
                    0.5 + (pg_temp.fx_rand(z.gb, 31) - 0.5) * 0.16
                        + (pg_temp.fx_rand(z.gb, 32) - 0.5) * 0.06 AS q_close
-              FROM z
+              FROM z OFFSET 0
         ), q AS (
             SELECT p.*, p.q_close + (p.q_open - p.q_close) * p.drift AS q_now,
                    pg_temp.fx_american(p.q_close + 0.0225) AS close_home,
                    CASE WHEN p.status = 'final'
                         THEN (p.home_score - p.away_score + p.hs) > 0 END AS cover
-              FROM p
+              FROM p OFFSET 0
         )
         SELECT q.n + 1, q.pidx + 1, q.book, q.hs, -q.hs,
                pg_temp.fx_american(q.q_now + 0.0225),
@@ -288,7 +287,6 @@ def spreads(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                     ELSE q.ts + interval '20 seconds' END,
                q.start_utc, q.home_team, q.away_team
           FROM q
-         ORDER BY q.n
         """,
         **_line_params(size, rows, 0, rows),
     )
@@ -314,11 +312,11 @@ def totals(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                    0.5 + (pg_temp.fx_rand(z.gb, 42) - 0.5) * 0.08
                        + (pg_temp.fx_rand(z.gb, 43) - 0.5) * 0.04 AS o_close,
                    CASE WHEN z.status = 'final' THEN z.home_score + z.away_score END AS ft
-              FROM z
+              FROM z OFFSET 0
         ), q AS (
             SELECT p.*, p.o_close + (p.o_open - p.o_close) * p.drift AS o_now,
                    pg_temp.fx_american(p.o_close + 0.0225) AS close_over
-              FROM p
+              FROM p OFFSET 0
         )
         SELECT q.n + 1, q.pidx + 1, q.book,
                CASE WHEN q.snap < 4 THEN q.line_close ELSE q.total_base END,
@@ -343,7 +341,6 @@ def totals(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                     ELSE q.ts + interval '20 seconds' END,
                q.start_utc, q.home_team, q.away_team
           FROM q
-         ORDER BY q.n
         """,
         **_line_params(size, rows, 0, rows),
     )
@@ -361,12 +358,12 @@ def raw_splits(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
             sharp_action, outcome, created_at, updated_at)
         WITH r AS (
             SELECT n, (n * {games}) / {rows} AS sidx
-              FROM generate_series(0::bigint, {rows} - 1) AS n
+              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
         ), x AS (
             SELECT r.n, u.g, u.mlb_pk, u.home_team, u.away_team, u.start_utc, u.status,
                    u.p_home, u.total_base,
                    r.n - (r.sidx * {rows} + {games} - 1) / {games} AS k
-              FROM r JOIN pg_temp.fx_games u ON u.sidx = r.sidx
+              FROM r JOIN pg_temp.fx_games u ON u.sidx = r.sidx OFFSET 0
         ), y AS (
             SELECT x.*, (x.k % 3)::int AS ti, ((x.k / 3) % 3)::int AS ci,
                    (x.start_utc AT TIME ZONE 'UTC') - (x.k / 9 + 1) * interval '15 minutes'
@@ -374,18 +371,18 @@ def raw_splits(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                    50 + floor(pg_temp.fx_rand(x.n, 52) * 3000)::int AS hb,
                    50 + floor(pg_temp.fx_rand(x.n, 53) * 3000)::int AS ab,
                    round((15 + 70 * pg_temp.fx_rand(x.n, 54))::numeric, 2) AS hsp
-              FROM x
+              FROM x OFFSET 0
         ), z AS (
             SELECT y.*, round(100.0 * y.hb / (y.hb + y.ab), 2) AS hbp,
                    ({split_types})[y.ti + 1] AS split_type
-              FROM y
+              FROM y OFFSET 0
         ), s AS (
             SELECT z.*,
                    CASE WHEN z.hsp - z.hbp >= 10
                         THEN CASE WHEN z.ti = 2 THEN 'over' ELSE 'home' END
                         WHEN z.hsp - z.hbp <= -10
                         THEN CASE WHEN z.ti = 2 THEN 'under' ELSE 'away' END END AS sharp
-              FROM z
+              FROM z OFFSET 0
         )
         SELECT s.n + 1, s.mlb_pk::text, s.home_team, s.away_team,
                s.start_utc AT TIME ZONE 'UTC', s.split_type, s.lu,
@@ -403,7 +400,6 @@ def raw_splits(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                    CASE WHEN pg_temp.fx_rand(s.n, 55) < 0.53 THEN 'win' ELSE 'loss' END END,
                s.lu + interval '5 seconds', s.lu + interval '5 seconds'
           FROM s
-         ORDER BY s.n
         """,
         games=size.splits_games,
         rows=rows,
@@ -423,7 +419,7 @@ def betting_recommendations(conn: psycopg.Connection, size: UniverseSize, rows: 
             minutes_before_game, signal_strength, consensus_boost, last_updated, created_at)
         WITH r AS (
             SELECT n, (n * {games}) / {rows} AS ridx
-              FROM generate_series(0::bigint, {rows} - 1) AS n
+              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
         ), x AS (
             SELECT r.n, u.g, u.mlb_pk, u.home_team, u.away_team, u.start_utc, u.p_home,
                    u.total_base, (r.n % 3)::int AS mi,
@@ -432,7 +428,7 @@ def betting_recommendations(conn: psycopg.Connection, size: UniverseSize, rows: 
                    15 + floor(pg_temp.fx_rand(r.n, 63) * 705)::int AS mins,
                    round((10 + 80 * pg_temp.fx_rand(r.n, 64))::numeric, 2) AS bet_pct,
                    round((10 + 80 * pg_temp.fx_rand(r.n, 65))::numeric, 2) AS stake_pct
-              FROM r JOIN pg_temp.fx_games u ON u.ridx = r.ridx
+              FROM r JOIN pg_temp.fx_games u ON u.ridx = r.ridx OFFSET 0
         )
         SELECT x.n + 1, x.mlb_pk::text, x.home_team, x.away_team,
                x.start_utc AT TIME ZONE 'UTC', ({split_types})[x.mi + 1],
@@ -477,14 +473,14 @@ def pre_game_recommendations(conn: psycopg.Connection, size: UniverseSize, rows:
             strategy_source_id, auto_integrated)
         WITH r AS (
             SELECT n, (n * {games}) / {rows} AS ridx
-              FROM generate_series(0::bigint, {rows} - 1) AS n
+              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
         ), x AS (
             SELECT r.n, u.g, u.mlb_pk, u.home_team, u.away_team, u.start_utc, u.status,
                    u.home_score, u.away_score, u.p_home, u.total_base,
                    (r.n % 3)::int AS bi, pg_temp.fx_rand(r.n, 71) < 0.5 AS first_side,
                    30 + floor(pg_temp.fx_rand(r.n, 72) * 600)::int AS mins,
                    CASE WHEN u.p_home >= 0.5 THEN -1.5 ELSE 1.5 END AS hsl
-              FROM r JOIN pg_temp.fx_games u ON u.ridx = r.ridx
+              FROM r JOIN pg_temp.fx_games u ON u.ridx = r.ridx OFFSET 0
         ), y AS (
             SELECT x.*, ({split_types})[x.bi + 1] AS bet_type,
                    CASE WHEN x.bi = 2 THEN CASE WHEN x.first_side THEN 'OVER' ELSE 'UNDER' END
@@ -498,7 +494,7 @@ def pre_game_recommendations(conn: psycopg.Connection, size: UniverseSize, rows:
                    END AS won,
                    ({signals})[1 + floor(pg_temp.fx_rand(x.n, 73) * 5)::int] AS signal,
                    pg_temp.fx_rand(x.n, 74) < 0.7 AS integrated
-              FROM x
+              FROM x OFFSET 0
         )
         SELECT 'pgr_' || y.mlb_pk || '_' || lpad(y.n::text, 7, '0'), y.mlb_pk::text,
                y.home_team, y.away_team, y.start_utc,
@@ -554,13 +550,13 @@ def strategy_performance(conn: psycopg.Connection, rows: int, awkward: bool) -> 
         WITH x AS (
             SELECT n, (n % {combos})::int AS c, (n / {combos})::int AS day,
                    20 + floor(pg_temp.fx_rand(n, 81) * 480)::int AS bets
-              FROM generate_series(0::bigint, {rows} - 1) AS n
+              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
         ), y AS (
             SELECT x.*, floor(x.bets * (0.42 + 0.18 * pg_temp.fx_rand(x.n, 82)))::int AS w,
                    date '2025-09-28' - ({days} - 1 - x.day) AS d
-              FROM x
+              FROM x OFFSET 0
         ), z AS (
-            SELECT y.*, round(y.w::numeric / y.bets, 4) AS wr FROM y
+            SELECT y.*, round(y.w::numeric / y.bets, 4) AS wr FROM y OFFSET 0
         )
         SELECT z.n + 1, ({strategies})[z.c / 9 + 1], ({book_types})[(z.c / 3) % 3 + 1],
                ({split_types})[z.c % 3 + 1], z.d, z.wr,
@@ -600,12 +596,12 @@ def timing_performance(conn: psycopg.Connection, rows: int) -> None:
                    5 + floor(pg_temp.fx_rand(n, 92) * 395)::int AS bets,
                    date '2024-04-01' + (n / 4 % 540)::int AS d0,
                    7 + floor(pg_temp.fx_rand(n, 93) * 24)::int AS span
-              FROM generate_series(0::bigint, {rows} - 1) AS n
+              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
         ), y AS (
             SELECT x.*, floor(x.bets * (0.4 + 0.2 * pg_temp.fx_rand(x.n, 94)))::int AS w,
                    floor(x.bets * 0.03 * pg_temp.fx_rand(x.n, 95))::int AS p,
                    round((x.bets * (0.8 + 0.4 * pg_temp.fx_rand(x.n, 96)))::numeric, 2) AS units
-              FROM x
+              FROM x OFFSET 0
         )
         SELECT y.n + 1, ({buckets})[y.b + 1], ({sources})[y.ci + 1], ({books})[y.ci + 1],
                ({split_types})[1 + floor(pg_temp.fx_rand(y.n, 97) * 3)::int],
@@ -643,7 +639,7 @@ def orchestrator_triggers(conn: psycopg.Connection, rows: int) -> None:
                    ({types})[1 + floor(pg_temp.fx_rand(n, 112) * 4)::int] AS ttype,
                    pg_temp.fx_rand(n, 113) AS sr,
                    timestamptz '2024-04-01 09:00:00+00' + n * interval '7 hours' AS ts
-              FROM generate_series(0::bigint, {rows} - 1) AS n
+              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
         )
         SELECT x.n + 1, x.ttype,
                CASE x.ttype
@@ -690,10 +686,10 @@ def sbr(conn: psycopg.Connection, size: UniverseSize, parsed_rows: int) -> None:
                    string_agg('<tr class="game"><td class="away">' || away_team
                               || '</td><td class="home">' || home_team || '</td></tr>', ''
                               ORDER BY start_utc, g) AS rows_html
-              FROM pg_temp.fx_games GROUP BY day_index
+              FROM pg_temp.fx_games GROUP BY day_index OFFSET 0
         ), p AS (
             SELECT days.*, m.k, ({markets})[m.k + 1] AS market, days.day_index * 3 + m.k AS pn
-              FROM days CROSS JOIN generate_series(0, 2) AS m(k)
+              FROM days CROSS JOIN generate_series(0, 2) AS m(k) OFFSET 0
         )
         SELECT p.pn + 1,
                'https://www.sportsbookreview.com/betting-odds/mlb-baseball/' || p.market
@@ -716,7 +712,7 @@ def sbr(conn: psycopg.Connection, size: UniverseSize, parsed_rows: int) -> None:
         WITH x AS (
             SELECT m, u.*, (m % 3)::int AS k
               FROM generate_series(0::bigint, {rows} - 1) AS m
-              JOIN pg_temp.fx_games u ON u.pidx = (m / 3) * {games} / (({rows} + 2) / 3)
+              JOIN pg_temp.fx_games u ON u.pidx = (m / 3) * {games} / (({rows} + 2) / 3) OFFSET 0
         )
         SELECT x.m + 1, x.day_index * 3 + x.k + 1,
                jsonb_build_object(

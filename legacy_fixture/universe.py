@@ -110,7 +110,7 @@ def create(conn: psycopg.Connection, scale: Scale, awkward: bool) -> UniverseSiz
             CREATE TEMP TABLE fx_games AS
             WITH base AS (
                 SELECT s.g, s.day_index, s.game_number, s.dh_of,
-                       EXISTS (SELECT 1 FROM fx_sched d WHERE d.dh_of = s.g) AS dh_base,
+                       s.g IN (SELECT d.dh_of FROM fx_sched d WHERE d.dh_of IS NOT NULL) AS dh_base,
                        ht.abbr AS home_team, aw.abbr AS away_team,
                        ht.team_id AS home_team_id, aw.team_id AS away_team_id,
                        ht.tz, ht.venue, ht.venue_id, ht.location AS home_location,
