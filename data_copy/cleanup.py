@@ -620,7 +620,7 @@ def main(dsn: str, settings: Settings, dry_run: bool = False) -> CleanupReport |
         plan = plan_cleanup(conn, settings)
         console.print("[bold]phase 3 cleanup plan[/bold]" + (" (dry run, nothing changes)" if dry_run else ""))
         for line in plan.lines():
-            console.print(f"  {line}", highlight=False, markup=False)
+            console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
         if dry_run:
             if plan.empty:
                 return None
@@ -632,7 +632,7 @@ def main(dsn: str, settings: Settings, dry_run: bool = False) -> CleanupReport |
     if report.nothing_done:
         console.print("nothing to drop: the legacy objects were dropped by an earlier cleanup")
     else:
-        console.print(f"backup: {report.dump}", highlight=False, markup=False)
+        console.print(f"backup: {report.dump}", highlight=False, markup=False, soft_wrap=True)
         console.print(
             f"dropped {len(report.dropped_tables)} tables, {len(report.dropped_views)} views, "
             f"{len(report.dropped_schemas)} schemas in {report.seconds:.1f}s (logged in migration_log as {PHASE})"

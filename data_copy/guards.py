@@ -318,7 +318,13 @@ def validation_problems(conn: psycopg.Connection, settings: Settings) -> list[Pr
                             f"validated at {when}")
                 )
                 continue
-            count, checksum = current_source_state(conn, m)
+            try:
+                with conn.transaction():  # a savepoint: an error here spoils nothing else
+                    count, checksum = current_source_state(conn, m)
+            except psycopg.Error as error:
+                first = str(error).splitlines()[0] if str(error) else type(error).__name__
+                problems.append(Problem("validation_failed", m.name, f"cannot recompute its legacy checksum: {first}"))
+                continue
             if count != v.source_count:
                 problems.append(
                     Problem("validation_stale", m.name, f"{count} legacy rows now, {v.source_count} at {when}")

@@ -297,6 +297,7 @@ def main(dsn: str, settings: Settings, dump: str | None = None) -> RestoreReport
         "every count and checksum equals the one recorded before the drop",
         highlight=False,
         markup=False,
+        soft_wrap=True,
     )
     never = ", ".join(sorted(NEVER_DROPPED_SCHEMAS))
     console.print(f"({never} was never dropped; set the stack's phase back to 2 and `pulumi up` to point "

@@ -1,0 +1,415 @@
+"""Phase 3 cleanup against a real PostgreSQL: every refusal separately, then the success.
+
+Each refusal test checks the one line (reason and fix), that the legacy schemas are
+exactly as before (relations, columns, constraints, indexes, views, sequences) and that
+the refusal is logged in migration_log as Phase3.
+"""
+
+from __future__ import annotations
+
+import stat
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from test_cleanup_support import (
+    UNMAPPED,
+    build_legacy,
+    create_database,
+    database_from,
+    legacy_fingerprints,
+    legacy_shape,
+    phase3_log,
+    settings_for,
+)
+
+from catalog.mappings import MAPPINGS
+from catalog.schemas import LEGACY_SCHEMAS
+from data_copy import cleanup, guards
+from data_copy.connection import connect
+from data_copy.errors import CleanupRefused, LegacyTableMissing
+from data_copy.journal import Journal
+from data_copy.settings import Settings
+from pgcluster import Cluster
+
+DROPPABLE = [s for s in LEGACY_SCHEMAS if s != "public"]
+
+
+@pytest.fixture(scope="session")
+def legacy_template(pg_cluster: Cluster) -> Iterator[str]:
+    """A tiny legacy database with a passing validation per mapping, used as a template."""
+    name = f"tmpl_cleanup_{uuid.uuid4().hex[:8]}"
+    build_legacy(create_database(pg_cluster, name))
+    yield name
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def legacy_dsn(pg_cluster: Cluster, legacy_template: str) -> Iterator[str]:
+    with database_from(pg_cluster, legacy_template) as dsn:
+        yield dsn
+
+
+def run_cleanup(dsn: str, settings: Settings, **kwargs: Any) -> cleanup.CleanupReport:
+    with connect(dsn, settings) as conn:
+        return cleanup.cleanup(conn, settings, Journal(conn, "Phase3"), dsn, **kwargs)
+
+
+def execute(dsn: str, *statements: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def refused(dsn: str, settings: Settings, **kwargs: Any) -> CleanupRefused:
+    """Run cleanup, expect a refusal; check that nothing legacy changed and it is logged."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        before = legacy_shape(conn)
+        rows_before = legacy_fingerprints(conn)
+    with pytest.raises(CleanupRefused) as caught:
+        run_cleanup(dsn, settings, **kwargs)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert legacy_shape(conn) == before
+        assert legacy_fingerprints(conn) == rows_before
+        assert ("guard", "refused", None) in phase3_log(conn)
+        assert not [row for row in phase3_log(conn) if row[1] == "dropped"]
+    line = caught.value.line()
+    assert "\n" not in line and line.startswith("error: cleanup refused, nothing dropped: ")
+    return caught.value
+
+
+# ------------------------------------------------------------------ (a) validations
+
+
+def test_refuses_when_a_validation_is_missing(legacy_dsn: str, tmp_path: Path) -> None:
+    execute(legacy_dsn, "DELETE FROM public.migration_log WHERE step = 'validate' AND mapping = 'teams'")
+    error = refused(legacy_dsn, settings_for(tmp_path))
+    assert "never validated: teams" in str(error)
+    assert "run `python -m data_copy run`" in error.fix
+
+
+def test_database_still_in_phase_1_refuses_and_drops_nothing(fresh_dsn: str, tmp_path: Path) -> None:
+    """The check of the issue: validation never ran (no migration_log at all)."""
+    build_legacy(fresh_dsn, validated=False)
+    error = refused(fresh_dsn, settings_for(tmp_path))
+    assert "never validated: " in str(error)
+    assert f"and {len(MAPPINGS) - 8} more" in str(error)  # every mapping, 8 named
+    assert not (tmp_path / "backups").exists()
+
+
+def test_refuses_when_the_latest_validation_failed(legacy_dsn: str, tmp_path: Path) -> None:
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        j = Journal(conn, "Phase2")
+        entry = j.start("validate", "totals", "mlb_betting.totals", "core_betting.betting_lines_totals")
+        j.finish(entry, "failed", source_count=300, target_count=299, error_message="count 300 legacy vs 299 new")
+    error = refused(legacy_dsn, settings_for(tmp_path))
+    assert "latest validation failed: totals: count 300 legacy vs 299 new" in str(error)
+    assert "fix what the validation reports" in error.fix
+
+
+def test_refuses_a_count_only_validation(legacy_dsn: str, tmp_path: Path) -> None:
+    execute(
+        legacy_dsn,
+        "UPDATE public.migration_log SET source_checksum = NULL, target_checksum = NULL"
+        " WHERE step = 'validate' AND mapping = 'spreads'",
+    )
+    error = refused(legacy_dsn, settings_for(tmp_path))
+    assert "latest validation compared counts only: spreads" in str(error)
+    assert "without --count-only" in error.fix
+
+
+def test_refuses_after_a_legacy_insert_since_the_validation(legacy_dsn: str, tmp_path: Path) -> None:
+    execute(
+        legacy_dsn,
+        "INSERT INTO backtesting.orchestrator_update_triggers (trigger_type, trigger_reason, triggered_at, status)"
+        " VALUES ('manual', 'late write from the application', now(), 'PENDING')",
+    )
+    error = refused(legacy_dsn, settings_for(tmp_path))
+    assert "legacy data written after the latest validation: orchestrator_update_triggers:" in str(error)
+    assert "backtesting.orchestrator_update_triggers written at" in str(error)
+    assert "re-sync and re-validate" in error.fix
+
+
+def test_refuses_after_an_update_that_left_the_timestamps_alone(legacy_dsn: str, tmp_path: Path) -> None:
+    execute(
+        legacy_dsn,
+        "UPDATE mlb_betting.totals SET sportsbook = 'changed' WHERE id = (SELECT min(id) FROM mlb_betting.totals)",
+    )
+    error = refused(legacy_dsn, settings_for(tmp_path))
+    assert "totals: legacy rows changed since" in str(error)
+
+
+def test_refuses_after_a_legacy_delete(legacy_dsn: str, tmp_path: Path) -> None:
+    execute(
+        legacy_dsn,
+        "DELETE FROM clean.betting_recommendations WHERE id = (SELECT min(id) FROM clean.betting_recommendations)",
+    )
+    error = refused(legacy_dsn, settings_for(tmp_path))
+    assert "betting_recommendations: 299 legacy rows now, 300 at" in str(error)
+
+
+# ------------------------------------------------------------ (b) unmapped tables
+
+
+def test_unmapped_tables_with_rows_refuse_until_marked_disposable(legacy_dsn: str, tmp_path: Path) -> None:
+    """The issue's check: an extra unmapped table holding rows in a legacy schema is named;
+    marked disposable, cleanup succeeds and `public` (with its own unmapped table) stays."""
+    execute(
+        legacy_dsn,
+        "CREATE TABLE tracking.scratch_notes (id int PRIMARY KEY, note text)",
+        "INSERT INTO tracking.scratch_notes VALUES (1, 'keep?'), (2, 'maybe')",
+        "CREATE TABLE public.app_notes (id int PRIMARY KEY, note text)",
+        "INSERT INTO public.app_notes VALUES (1, 'the application''s own table')",
+    )
+    error = refused(legacy_dsn, settings_for(tmp_path, disposable=UNMAPPED))
+    assert "unmapped legacy tables hold rows: tracking.scratch_notes: 2 rows, not in the legacy catalog" in str(error)
+    assert "consolidation:disposableTables" in error.fix
+    assert "public.app_notes" not in str(error)  # public is never dropped: its tables are safe
+
+    error = refused(legacy_dsn, settings_for(tmp_path, disposable=()))
+    for table in ("backtesting.alert_history: 12 rows", "action.fact_games: 12 rows"):
+        assert table in str(error)
+
+    report = run_cleanup(legacy_dsn, settings_for(tmp_path, disposable=(*UNMAPPED, "tracking.scratch_notes")))
+    assert "tracking" in report.dropped_schemas
+    assert "tracking.scratch_notes" in report.plan.disposable
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT note FROM public.app_notes").fetchall() == [("the application's own table",)]
+        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+
+
+def test_an_empty_unmapped_table_goes_with_its_schema(legacy_dsn: str, tmp_path: Path) -> None:
+    execute(legacy_dsn, *(f"TRUNCATE {t} CASCADE" for t in UNMAPPED))
+    report = run_cleanup(legacy_dsn, settings_for(tmp_path, disposable=()))
+    assert set(UNMAPPED) <= set(report.plan.schema_tables)
+    assert report.plan.disposable == ()
+    assert report.fingerprints["backtesting.alert_history"] == (0, "0")
+
+
+# ------------------------------------------------------------- (c) dependencies
+
+
+def test_refuses_a_view_outside_the_legacy_schemas(legacy_dsn: str, tmp_path: Path) -> None:
+    execute(
+        legacy_dsn,
+        "CREATE VIEW analytics.games_by_day AS SELECT game_datetime::date AS day, count(*) AS n"
+        " FROM splits.games GROUP BY 1",
+    )
+    error = refused(legacy_dsn, settings_for(tmp_path))
+    assert "objects that stay depend on legacy objects: view analytics.games_by_day: depends on table splits.games" in (
+        str(error)
+    )
+    assert "drop those objects or point them at the new tables" in error.fix
+
+
+def test_refuses_a_foreign_key_from_outside(legacy_dsn: str, tmp_path: Path) -> None:
+    execute(
+        legacy_dsn,
+        "CREATE TABLE core_betting.notes (id int PRIMARY KEY, game_id int REFERENCES public.games (id))",
+    )
+    error = refused(legacy_dsn, settings_for(tmp_path))
+    assert "table constraint notes_game_id_fkey on core_betting.notes: depends on" in str(error)
+    assert "public.games" in str(error)
+
+
+def test_refuses_a_foreign_key_from_a_table_public_keeps(legacy_dsn: str, tmp_path: Path) -> None:
+    execute(legacy_dsn, "CREATE TABLE public.app_picks (id int PRIMARY KEY, game_id int REFERENCES public.games (id))")
+    error = refused(legacy_dsn, settings_for(tmp_path))
+    assert "table constraint app_picks_game_id_fkey on public.app_picks: depends on" in str(error)
+
+
+def test_refuses_a_function_and_a_trigger_that_depend_on_legacy_objects(legacy_dsn: str, tmp_path: Path) -> None:
+    execute(
+        legacy_dsn,
+        # a PL/pgSQL body: invisible to pg_depend, found by the text heuristic
+        "CREATE FUNCTION operational.splits_rows() RETURNS bigint LANGUAGE plpgsql AS"
+        " $$BEGIN RETURN (SELECT count(*) FROM splits.raw_mlb_betting_splits); END$$",
+        # a signature using a legacy row type, and a trigger calling a legacy function: pg_depend
+        "CREATE FUNCTION operational.home(g public.games) RETURNS text LANGUAGE sql AS 'SELECT g.home_team'",
+        "CREATE FUNCTION action.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$",
+        "CREATE TABLE operational.audit (id int)",
+        "CREATE TRIGGER audit_touch BEFORE INSERT ON operational.audit FOR EACH ROW EXECUTE FUNCTION action.touch()",
+    )
+    error = str(refused(legacy_dsn, settings_for(tmp_path)))
+    assert "functions that stay mention legacy objects: function operational.splits_rows(): mentions splits." in error
+    assert "function operational.home(public.games): depends on" in error
+    assert "trigger audit_touch on operational.audit: depends on function action.touch()" in error
+
+
+def test_a_view_in_public_on_a_migrated_table_is_dropped_and_backed_up(legacy_dsn: str, tmp_path: Path) -> None:
+    """Views inside the legacy schemas go with their tables (the guide's public view does)."""
+    report = run_cleanup(legacy_dsn, settings_for(tmp_path))
+    assert report.dropped_views == ["public.games_with_betting_data"]
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        assert guards.relation_oids(conn, ["public.games_with_betting_data"]) == []
+        major = guards.server_major(conn)
+    _, toc = guards.read_toc(report.dump, guards.pg_tool("pg_restore", major))  # type: ignore[arg-type]
+    assert any(e.kind == "VIEW" and e.schema == "public" and e.first_word == "games_with_betting_data" for e in toc)
+
+
+# ------------------------------------------------------------------- (d) backup
+
+
+def test_refuses_when_the_backup_cannot_be_written(legacy_dsn: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the backup directory should be")
+    error = refused(legacy_dsn, Settings(backup_dir=str(blocker / "backups"), disposable_tables=UNMAPPED))
+    assert "backup missing or unreadable" in str(error)
+    assert "consolidation:backupDir is writable" in error.fix
+
+
+def test_refuses_when_the_backup_is_corrupted_before_the_drop(legacy_dsn: str, tmp_path: Path) -> None:
+    seen: list[Path] = []
+
+    def corrupt(backup: cleanup.Backup) -> None:
+        seen.append(backup.path)
+        data = bytearray(backup.path.read_bytes())
+        data[len(data) // 2 : len(data) // 2 + 64] = b"\0" * 64
+        backup.path.write_bytes(bytes(data))
+
+    error = refused(legacy_dsn, settings_for(tmp_path), after_backup=corrupt)
+    assert seen and f"backup {seen[0]}: changed since it was written" in str(error)
+
+
+def test_refuses_when_the_backup_is_replaced_by_an_unreadable_file(legacy_dsn: str, tmp_path: Path) -> None:
+    def replace(backup: cleanup.Backup) -> None:
+        backup.path.write_bytes(b"PGDMP" + b"\xff" * 100)
+
+    error = refused(legacy_dsn, settings_for(tmp_path), after_backup=replace)
+    assert "backup missing or unreadable" in str(error)
+
+
+def test_backup_guard_on_its_own(legacy_dsn: str, tmp_path: Path) -> None:
+    """(d) without the sha256 shortcut: missing, empty, not a dump, lacking a table."""
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        pg_restore = guards.pg_tool("pg_restore", guards.server_major(conn))
+    missing = tmp_path / "absent.dump"
+    assert guards.backup_problems(missing, pg_restore, [], [])[0].detail == "does not exist"
+    empty = tmp_path / "empty.dump"
+    empty.write_bytes(b"")
+    assert guards.backup_problems(empty, pg_restore, [], [])[0].detail == "is empty"
+    garbage = tmp_path / "garbage.dump"
+    garbage.write_bytes(b"this is not a pg_dump archive")
+    problem = guards.backup_problems(garbage, pg_restore, [], [])[0]
+    assert problem.kind == "backup" and "unreadable" in problem.detail
+    report = run_cleanup(legacy_dsn, settings_for(tmp_path))
+    assert report.dump is not None
+    assert guards.backup_problems(report.dump, pg_restore, list(report.plan.dropped_tables), report.plan.schemas) == []
+    lacking = guards.backup_problems(report.dump, pg_restore, ["splits.not_there"], ["nowhere"])
+    assert lacking[0].detail == "lacks splits.not_there, schema nowhere"
+
+
+# --------------------------------------------------------------------- the rest
+
+
+def test_refuses_while_the_application_still_writes_a_legacy_table(legacy_dsn: str, tmp_path: Path) -> None:
+    with psycopg.connect(legacy_dsn) as writer:  # an open transaction that writes splits.games
+        writer.execute("LOCK TABLE splits.games IN ROW EXCLUSIVE MODE")
+        error = refused(legacy_dsn, settings_for(tmp_path, lock_timeout="300ms"))
+        writer.rollback()
+    assert isinstance(error, cleanup.LegacyTablesBusy)
+    assert "a legacy table is in use (lock_timeout 300ms)" in str(error)
+
+
+def test_an_empty_database_is_not_taken_for_a_cleaned_up_one(fresh_dsn: str, tmp_path: Path) -> None:
+    with pytest.raises(LegacyTableMissing, match="has no legacy table or schema"):
+        run_cleanup(fresh_dsn, settings_for(tmp_path))
+
+
+def test_dry_run_prints_the_plan_and_the_refusal_and_changes_nothing(
+    legacy_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        before = legacy_shape(conn)
+    with pytest.raises(CleanupRefused, match="unmapped legacy tables hold rows"):
+        cleanup.main(legacy_dsn, settings_for(tmp_path, disposable=()), dry_run=True)
+    out = capsys.readouterr().out
+    assert "drop table splits.raw_mlb_betting_splits (migrated to raw_data.raw_mlb_betting_splits)" in out
+    assert "backtesting.alert_history (holds rows: cleanup refuses)" in out
+    assert cleanup.main(legacy_dsn, settings_for(tmp_path), dry_run=True) is None
+    assert "all guards pass" in capsys.readouterr().out
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        assert legacy_shape(conn) == before
+    assert not (tmp_path / "backups").exists()
+
+
+def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
+    """Drops exactly the migrated tables and the legacy schemas; keeps public, its unmapped
+    tables, migration_log and functions; logs every step; the backup is a readable dump."""
+    execute(
+        legacy_dsn,
+        "CREATE FUNCTION public.check_user_permissions(name text) RETURNS text LANGUAGE sql AS 'SELECT name'",
+        "CREATE TABLE public.app_settings (key text PRIMARY KEY, value text)",
+        "INSERT INTO public.app_settings VALUES ('theme', 'dark')",
+    )
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        before = legacy_fingerprints(conn)
+    settings = settings_for(tmp_path)
+    report = run_cleanup(legacy_dsn, settings)
+    sources = {s for m in MAPPINGS for s in m.sources}
+    assert set(report.dropped_tables) == sources
+    assert report.dropped_schemas == DROPPABLE
+    assert report.dump is not None and report.dump.parent == tmp_path / "backups"
+    assert report.dump.name.endswith(f"-{report.run_id}.dump")
+    assert stat.S_IMODE(report.dump.stat().st_mode) == 0o600
+    assert report.fingerprints == {t: before[t] for t in report.plan.dropped_tables}
+
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+        public = set(guards.existing_tables(conn, ["public"]))
+        assert public == {"public.app_settings", "public.migration_log", "public.migration_rejects",
+                          "public.migration_state"}
+        assert conn.execute("SELECT public.check_user_permissions('x')").fetchone() == ("x",)
+        assert conn.execute("SELECT value FROM public.app_settings").fetchone() == ("dark",)
+        log = phase3_log(conn)
+        backups = conn.execute(
+            "SELECT table_source, source_count, source_checksum FROM public.migration_log"
+            " WHERE migration_phase = 'Phase3' AND step = 'backup' AND table_source IS NOT NULL"
+        ).fetchall()
+    assert {t: (c, s) for t, c, s in backups} == report.fingerprints
+    assert [(step, status) for step, status, _ in log if step == "drop_schema"] == [("drop_schema", "dropped")] * 8
+    assert {src for step, status, src in log if step == "drop_table" and status == "dropped"} == sources
+    assert log[-1] == ("cleanup", "completed", None)
+
+    again = run_cleanup(legacy_dsn, settings)  # idempotent: nothing left, nothing refused
+    assert again.nothing_done and again.dump is None
+
+
+def test_plan_names_everything_and_changes_nothing(legacy_dsn: str) -> None:
+    settings = Settings(disposable_tables=UNMAPPED)
+    with connect(legacy_dsn, settings) as conn:
+        before = legacy_shape(conn)
+        plan = cleanup.plan_cleanup(conn, settings)
+        assert legacy_shape(conn) == before
+    assert plan.schemas == tuple(DROPPABLE)
+    assert plan.views == ("public.games_with_betting_data",)
+    assert "public.games_id_seq" in plan.kept_schema_names and "public.games" in plan.kept_schema_names
+    lines = plan.lines()
+    assert lines[0] == "drop table public.sbr_raw_html (migrated to raw_data.sbr_raw_html)"
+    assert any(ln.startswith("drop schema action with action.fact_games (holds rows, disposable)") for ln in lines)
+    assert lines[-1].startswith("keep schema public")
+    assert plan.as_dict()["schemas"] == list(DROPPABLE) or plan.as_dict()["schemas"] == tuple(DROPPABLE)
+
+
+def test_pg_tools_match_the_server(legacy_dsn: str) -> None:
+    with psycopg.connect(legacy_dsn) as conn:
+        major = guards.server_major(conn)
+    for tool in ("pg_dump", "pg_restore"):
+        path = guards.pg_tool(tool, major)
+        assert path.name == tool and (guards._tool_major(path) or 0) >= major
+    with pytest.raises(guards.PgToolMissing, match="pg_dump for PostgreSQL 99 not found"):
+        guards.pg_tool("pg_dump", 99)
+
+
+def test_sql_is_composed_not_formatted() -> None:
+    """No identifier reaches SQL through str.format / f-strings in these modules."""
+    root = Path(cleanup.__file__).parent
+    for name in ("cleanup.py", "restore.py", "guards.py"):
+        text = (root / name).read_text()
+        for bad in ('execute(f"', "execute(f'", '.format(schema', "% (schema"):
+            assert bad not in text, (name, bad)
+    assert sql.Identifier  # the modules use psycopg.sql throughout
