@@ -35,6 +35,15 @@ class ChildRun:
         text = (self.stderr.strip() + "\n" + self.stdout.strip()).strip()
         return "\n".join(text.splitlines()[-lines:])
 
+    def summary(self) -> str:
+        """data_copy's own verdict: its `error:` line and its per-mapping failure bullets."""
+        picked = [
+            line.strip()
+            for line in (self.stdout + "\n" + self.stderr).splitlines()
+            if line.lstrip().startswith(("error:", "•"))
+        ]
+        return " | ".join(picked) if picked else self.tail(5).replace("\n", " | ")
+
 
 def _rss_mb(pid: int) -> float | None:
     try:

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         "--writer-interval", type=float, default=0.01, help="seconds between writer inserts"
     )
     parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="with --dsn: build the legacy data and the empty new tables, then stop"
+        " (for an independent run of --print-baseline-sql)",
+    )
+    parser.add_argument(
         "--print-baseline-sql",
         action="store_true",
         help="print the baseline script (for psql -f) and exit",
@@ -68,8 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.dsn and len(scales) > 1:
         print("error: --dsn runs one scale; pass --scale too", file=sys.stderr)
         return 2
+    if args.prepare_only:
+        if not args.dsn:
+            print("error: --prepare-only needs --dsn", file=sys.stderr)
+            return 2
+        scenario.prepare_only(args.dsn, scales[0], settings, print)
+        print("ready: python -m bench --print-baseline-sql | psql -v ON_ERROR_STOP=1 DSN")
+        return 0
     console = Console()
+    if not console.is_terminal:  # a pipe or a CI log: do not squeeze the table into 80 columns
+        console = Console(width=200)
     err = Console(stderr=True)
+    if not err.is_terminal:
+        err = Console(stderr=True, width=200)
     started = time.perf_counter()
 
     def log(message: str) -> None:

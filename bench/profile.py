@@ -45,6 +45,19 @@ def reset(dsn: str) -> None:
         conn.execute("SELECT pg_stat_statements_reset()")
 
 
+def total_ms(dsn: str) -> float:
+    """Server time of every statement of this database since the last reset."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            """
+            SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND query !~* 'pg_stat_statements'
+            """
+        ).fetchone()
+    return float(row[0]) if row else 0.0
+
+
 def top(dsn: str, limit: int = 8, width: int = 240) -> list[StatementProfile]:
     """The statements of this database with the most execution time since the last reset."""
     with psycopg.connect(dsn, autocommit=True) as conn:

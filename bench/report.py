@@ -131,21 +131,21 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 
 COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
-    ("splits rows", "", lambda e: f"{_num(e, 'rows_raw_splits'):,.0f}"),
-    ("betting lines", "", lambda e: f"{_num(e, 'rows_betting_lines'):,.0f}"),
-    ("baseline s", "", lambda e: _fmt(_num(e, "baseline_s"), 1)),
-    ("copy+count ×", "copy_count_ratio", lambda e: _fmt(_num(e, "copy_count_ratio"))),
-    ("copy+checksum ×", "copy_checksum_ratio", lambda e: _fmt(_num(e, "copy_checksum_ratio"))),
-    ("validate / count(*) ×", "validate_vs_count_ratio",
+    ("splits\nrows", "", lambda e: f"{_num(e, 'rows_raw_splits'):,.0f}"),
+    ("betting\nlines", "", lambda e: f"{_num(e, 'rows_betting_lines'):,.0f}"),
+    ("baseline\ns", "", lambda e: _fmt(_num(e, "baseline_s"), 1)),
+    ("copy+count\n× baseline", "copy_count_ratio", lambda e: _fmt(_num(e, "copy_count_ratio"))),
+    ("copy+checksum\n× baseline", "copy_checksum_ratio", lambda e: _fmt(_num(e, "copy_checksum_ratio"))),
+    ("validate\n÷ count(*)", "validate_vs_count_ratio",
      lambda e: _fmt(_num(e, "validate_vs_count_ratio"))),
-    ("re-sync 1 % ×", "resync_ratio", lambda e: _fmt(_num(e, "resync_ratio"), 3)),
-    ("peak RSS MB", "peak_rss_mb", lambda e: _fmt(_num(e, "peak_rss_mb"), 0)),
-    ("writer p50 ms idle→copy", "",
-     lambda e: f"{_fmt(_num(e, 'writer_idle_p50_ms'))}→{_fmt(_num(e, 'writer_p50_ms'))}"),
-    ("writer p99 ms idle→copy", "",
-     lambda e: f"{_fmt(_num(e, 'writer_idle_p99_ms'))}→{_fmt(_num(e, 'writer_p99_ms'))}"),
-    ("writer p99 ×", "writer_p99_ratio", lambda e: _fmt(_num(e, "writer_p99_ratio"))),
-    ("longest wait ms", "writer_max_wait_ms", lambda e: _fmt(_num(e, "writer_max_wait_ms"), 0)),
+    ("re-sync 1 %\n× full copy", "resync_ratio", lambda e: _fmt(_num(e, "resync_ratio"), 3)),
+    ("peak RSS\nMB", "peak_rss_mb", lambda e: _fmt(_num(e, "peak_rss_mb"), 0)),
+    ("writer p50 ms\nidle→copy", "",
+     lambda e: f"{_fmt(_num(e, 'writer_idle_p50_ms'), 1)}→{_fmt(_num(e, 'writer_p50_ms'), 1)}"),
+    ("writer p99 ms\nidle→copy", "",
+     lambda e: f"{_fmt(_num(e, 'writer_idle_p99_ms'), 1)}→{_fmt(_num(e, 'writer_p99_ms'), 1)}"),
+    ("writer p99\n× idle", "writer_p99_ratio", lambda e: _fmt(_num(e, "writer_p99_ratio"))),
+    ("longest\nwait ms", "writer_max_wait_ms", lambda e: _fmt(_num(e, "writer_max_wait_ms"), 0)),
 )
 
 
@@ -158,9 +158,9 @@ def _passed(entry: dict[str, Any], key: str) -> bool | None:
 
 def rich_table(data: dict[str, Any]) -> Table:
     table = Table(title="data_copy vs the hand-written SQL script (✓/✗ = target met)")
-    table.add_column("scale")
+    table.add_column("scale", no_wrap=True)
     for name, _, _ in COLUMNS:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
     for scale, entry in ((s, scales_of(data)[s]) for s in _ordered(scales_of(data))):
         cells = [scale]
         for _, key, render in COLUMNS:
@@ -193,7 +193,7 @@ def print_summary(data: dict[str, Any], console: Console) -> None:
 
 
 def _md_table(data: dict[str, Any]) -> list[str]:
-    header = ["scale", *(name for name, _, _ in COLUMNS)]
+    header = ["scale", *(name.replace("\n", " ") for name, _, _ in COLUMNS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for scale in _ordered(scales_of(data)):
         entry = scales_of(data)[scale]

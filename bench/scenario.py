@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,6 +127,21 @@ def _empty_structure(dsn: str, settings: Settings) -> None:
     structure.checkpoint(dsn)
 
 
+def prepare_baseline(dsn: str, settings: Settings) -> None:
+    """The baseline's starting point: empty structure plus data_copy's empty tables."""
+    _empty_structure(dsn, settings)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        create_tables(conn, settings.owner_role)
+    structure.checkpoint(dsn)
+
+
+def prepare_only(dsn: str, scale: str, settings: Settings | None = None, log: Log = print) -> None:
+    """Legacy data + empty consolidated tables, for an independent run of the baseline script."""
+    settings = settings or Settings()
+    _timed(log, f"build legacy ({scale})", lambda: _build(dsn, scale))
+    prepare_baseline(dsn, settings)
+
+
 class _Runner:
     def __init__(
         self, dsn: str, scale: str, settings: Settings, options: Options, log: Log
@@ -144,6 +160,7 @@ class _Runner:
             self.result.profiles[step] = [
                 p.as_dict() for p in profile.top(self.dsn, self.options.profile_limit)
             ]
+            self.result.steps[f"{step}_server"] = profile.total_ms(self.dsn) / 1000
 
     def _reset_profile(self) -> None:
         if self.profiling:
@@ -164,8 +181,8 @@ class _Runner:
         self.result.rss_samples_mb[step] = [round(v, 1) for v in run.rss_samples_mb[::10]]
         self.peak_rss.append(run.peak_rss_mb)
         if run.returncode not in allowed:
-            self.result.errors.append(f"{step}: data_copy exited {run.returncode}: {run.tail(6)}")
-            self.log(f"{step}: FAILED (exit {run.returncode})\n{run.tail()}")
+            self.result.errors.append(f"{step}: data_copy exited {run.returncode}: {run.summary()}")
+            self.log(f"{step}: FAILED (exit {run.returncode}): {run.summary()}")
         return run.seconds
 
     # -------------------------------------------------------------------- steps
@@ -179,11 +196,15 @@ class _Runner:
             row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
         self.result.metrics["database_mb"] = (row[0] if row else 0) / 1048576
 
+    def startup(self) -> None:
+        """What every data_copy child pays before its first query: Python + imports."""
+        run = child.run([sys.executable, "-c", "import data_copy.cli, data_copy.api"])
+        self.result.steps["data_copy_startup"] = run.seconds
+        self.result.metrics["data_copy_startup_s"] = run.seconds
+        self.result.metrics["data_copy_idle_rss_mb"] = run.peak_rss_mb
+
     def run_baseline(self) -> float:
-        _empty_structure(self.dsn, self.settings)
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            create_tables(conn, self.settings.owner_role)
-        structure.checkpoint(self.dsn)
+        prepare_baseline(self.dsn, self.settings)
         self._reset_profile()
         self.log("baseline: hand-written INSERT ... SELECT script ...")
         timings = baseline.run(self.dsn, self.settings.legacy_timezone)
@@ -279,6 +300,7 @@ def run_scale(
     options = options or Options()
     r = _Runner(dsn, scale, settings, options, lambda msg: log(f"[{scale}] {msg}"))
     r.build(scale)
+    r.startup()
     baseline_s = r.run_baseline()
     count_s, checksum_s = r.run_copies()
     counts_s, validate_s = r.run_validate()
@@ -329,4 +351,4 @@ def git_commit() -> str:
         return "unknown"
 
 
-__all__ = ["Options", "ScaleResult", "WRITER_TABLES", "git_commit", "run_scale"]
+__all__ = ["Options", "ScaleResult", "WRITER_TABLES", "git_commit", "prepare_only", "run_scale"]
