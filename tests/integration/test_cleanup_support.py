@@ -68,7 +68,7 @@ def legacy_shape(conn: psycopg.Connection) -> dict[str, Any]:
     columns, defaults, constraints, indexes, view definitions, sequence positions."""
     schemas = list(LEGACY_SCHEMAS)
     relations = conn.execute(
-        "SELECT n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner),"
+        "SELECT n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner), c.relacl::text,"
         " CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END"
         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'i', 'f')"
@@ -101,9 +101,13 @@ def legacy_shape(conn: psycopg.Connection) -> dict[str, Any]:
         " AND sequencename NOT LIKE 'migration\\_%%' ORDER BY 1, 2",
         (schemas,),
     ).fetchall()
-    present = [s for (s,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", (schemas,))]
+    present = conn.execute(
+        "SELECT nspname, pg_get_userbyid(nspowner), nspacl::text FROM pg_namespace WHERE nspname = ANY(%s)"
+        " ORDER BY 1",
+        (schemas,),
+    ).fetchall()
     return {
-        "schemas": sorted(present),
+        "schemas": present,
         "relations": relations,
         "columns": columns,
         "constraints": constraints,
