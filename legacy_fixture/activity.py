@@ -129,7 +129,10 @@ def _copy(
     **params: Any,
 ) -> int:
     """INSERT INTO qualname SELECT <its columns> <source>: columns come from alias t
-    unless overridden by an SQL expression; `omit` columns take their defaults."""
+    unless overridden by an SQL expression; `omit` columns take their defaults.
+
+    `source` is formatted with `params` (write literal braces as {{ }}); the override
+    expressions are used verbatim."""
     table = catalog.spec(qualname)
     names: list[sql.Composable] = []
     items: list[sql.Composable] = []
@@ -211,7 +214,7 @@ def _replay_games(conn: psycopg.Connection, games: int) -> dict[str, int]:
         {
             "id": "to_char(p.game_date + m.shift_days, 'YYYYMMDD') || '-' || t.away_team"
             " || '@' || t.home_team || '-' || coalesce(nullif(split_part(t.id, '-', 3), ''),"
-            " '1') || CASE WHEN t.id ~ '^[0-9]{{8}}-' THEN '' ELSE '-' || m.new_pk END",
+            " '1') || CASE WHEN t.id ~ '^[0-9]{8}-' THEN '' ELSE '-' || m.new_pk END",
             "game_id": "m.new_pk",
             "game_datetime": "t.game_datetime + " + _SHIFT,
             "status": "p.game_status",
@@ -346,7 +349,7 @@ def _replay_sbr(conn: psycopg.Connection, pages: int) -> dict[str, int]:
             "id": "(SELECT coalesce(max(id), 0) FROM public.sbr_parsed_games)"
             " + row_number() OVER (ORDER BY t.id)",
             "raw_html_id": "m.new_id",
-            "game_data": "CASE WHEN t.game_data->>'game_date' ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$'"
+            "game_data": "CASE WHEN t.game_data->>'game_date' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'"
             " THEN t.game_data || jsonb_build_object('game_date', to_char("
             "(t.game_data->>'game_date')::date + m.shift_days, 'YYYY-MM-DD'))"
             " ELSE t.game_data END",
