@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         "--writer-interval", type=float, default=0.01, help="seconds between writer inserts"
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the baseline and both full copies this many times, alternating; the fastest counts",
+    )
+    parser.add_argument(
         "--prepare-only",
         action="store_true",
         help="with --dsn: build the legacy data and the empty new tables, then stop"
@@ -92,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         err.print(f"[dim]{time.perf_counter() - started:7.1f}s[/dim] {message}", highlight=False)
 
-    options = scenario.Options(idle_seconds=args.idle_seconds, writer_interval=args.writer_interval)
+    options = scenario.Options(
+        idle_seconds=args.idle_seconds, writer_interval=args.writer_interval, repeat=max(args.repeat, 1)
+    )
     commit = scenario.git_commit()
     entries: dict[str, dict] = {}
     if args.dsn:

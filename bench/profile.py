@@ -45,6 +45,53 @@ def reset(dsn: str) -> None:
         conn.execute("SELECT pg_stat_statements_reset()")
 
 
+_INSERT_INTO = re.compile(r'^(?:WITH .*?\)\s*)?INSERT INTO "(\w+)"\."(\w+)"', re.DOTALL)
+
+
+def category(query: str) -> str:
+    """Where a statement's time goes: ``copy <table>``, validate, indexes+keys, ddl, other."""
+    text = _SPACES.sub(" ", query).strip()
+    match = _INSERT_INTO.match(text)
+    if match:
+        schema, table = match.groups()
+        if table in ("migration_log", "migration_rejects", "migration_state"):
+            return "journal"
+        return f"copy {schema}.{table}"
+    upper = text.upper()
+    if "HASHTEXTEXTENDED" in upper or "HASH_RECORD" in upper or upper.startswith("SELECT KIND"):
+        return "validate: checksums"
+    if upper.startswith(("CREATE INDEX", "CREATE UNIQUE INDEX")) or "FOREIGN KEY" in upper:
+        return "indexes + foreign keys"
+    if "SETVAL(" in upper:
+        return "indexes + foreign keys"
+    if upper.startswith("CREATE TABLE"):
+        return "create tables"
+    if upper.startswith("DELETE FROM") and "MIGRATION_" not in upper:
+        return "reconcile deletes"
+    if "COUNT(*)" in upper:
+        return "validate: counts"
+    if "MIGRATION_" in upper:
+        return "journal"
+    return "other"
+
+
+def breakdown(dsn: str) -> dict[str, float]:
+    """Server milliseconds per category (see :func:`category`) since the last reset."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            """
+            SELECT query, total_exec_time FROM pg_stat_statements
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND query !~* 'pg_stat_statements'
+            """
+        ).fetchall()
+    result: dict[str, float] = {}
+    for query, total in rows:
+        key = category(query)
+        result[key] = result.get(key, 0.0) + float(total)
+    return result
+
+
 def total_ms(dsn: str) -> float:
     """Server time of every statement of this database since the last reset."""
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -81,6 +81,9 @@ def scale_entry(result: ScaleResult, commit: str) -> dict[str, Any]:
     entry["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     entry["commit"] = commit
     entry["profile"] = result.profiles
+    entry["breakdown_s"] = {
+        step: {k: round(v, 3) for k, v in cats.items()} for step, cats in result.breakdown.items()
+    }
     entry["baseline_statements"] = result.baseline_statements
     entry["rss_samples_mb"] = result.rss_samples_mb
     return entry
@@ -277,6 +280,7 @@ def markdown(data: dict[str, Any]) -> str:
         ]
         for error in e.get("errors", []):
             lines.append(f"- error: {error}")
+        lines += _breakdown_table(e)
         missed = [t for t in TARGETS if not e.get("targets", {}).get(t.key)]
         profiles = e.get("profile", {})
         shown: set[str] = set()
@@ -300,6 +304,55 @@ def markdown(data: dict[str, Any]) -> str:
                     )
         lines.append("")
     return "\n".join(lines)
+
+
+BREAKDOWN_STEPS = (
+    ("baseline", "baseline"),
+    ("copy_count", "run --count-only"),
+    ("copy_checksum", "run"),
+    ("validate", "validate"),
+    ("resync_checksum", "re-sync"),
+    ("resync_count", "re-sync --count-only"),
+)
+
+
+def _breakdown_table(e: dict[str, Any]) -> list[str]:
+    """Server seconds per kind of statement and step: where each step spends its time."""
+    breakdown = e.get("breakdown_s", {})
+    steps = [(k, label) for k, label in BREAKDOWN_STEPS if k in breakdown]
+    if not steps:
+        return []
+    categories = sorted(
+        {c for k, _ in steps for c in breakdown[k]},
+        key=lambda c: -max(breakdown[k].get(c, 0.0) for k, _ in steps),
+    )
+    steps_s = e.get("steps_s", {})
+    wall = {
+        "baseline": steps_s.get("baseline_insert", 0.0) + steps_s.get("baseline_finish", 0.0),
+        "validate": steps_s.get("validate_checksum", math.nan),
+    }
+    lines = [
+        "",
+        "Where the time goes (server seconds per kind of statement, pg_stat_statements;"
+        " the last row is the step's wall time):",
+        "",
+        "| statements | " + " | ".join(label for _, label in steps) + " |",
+        "|---|" + "---:|" * len(steps),
+    ]
+    for c in categories:
+        cells = [f"{breakdown[k].get(c, 0.0):.2f}" if c in breakdown[k] else "" for k, _ in steps]
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| **total server** | "
+        + " | ".join(f"{sum(breakdown[k].values()):.2f}" for k, _ in steps)
+        + " |"
+    )
+    lines.append(
+        "| **wall** | "
+        + " | ".join(f"{wall.get(k, steps_s.get(k, math.nan)):.2f}" for k, _ in steps)
+        + " |"
+    )
+    return lines
 
 
 def write(data: dict[str, Any], json_path: Path, md_path: Path | None) -> None:
