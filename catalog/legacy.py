@@ -51,10 +51,7 @@ def _load() -> tuple[LegacyTable, ...]:
             schema=e["schema"],
             name=e["table"],
             kind=e["kind"],
-            columns=tuple(
-                LegacyColumn(c["name"], c["type"], c["nullable"], c["default"])
-                for c in e["columns"]
-            ),
+            columns=tuple(LegacyColumn(c["name"], c["type"], c["nullable"], c["default"]) for c in e["columns"]),
             primary_key=_primary_key(e),
             mapped_to=e["mapped_to"],
             raw=e,

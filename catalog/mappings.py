@@ -25,6 +25,10 @@ class GamesMerge:
     match_on_id: tuple[str, str]  # (primary legacy column, secondary legacy column)
     match_on_fields: tuple[tuple[str, str], ...]  # fallback natural key, pairwise equal
     derived: dict[str, str] = field(default_factory=dict)
+    # Ids for secondary-only rows come from this descending sequence (-1, -2, ...): the
+    # primary's ids are kept and keep growing while the application writes legacy, so a
+    # positive id given to a secondary-only row could later collide with a new primary row.
+    id_sequence: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,8 +138,10 @@ MAPPINGS: tuple[Mapping, ...] = (
                 ("away_team", "away_team"),
                 ("game_datetime", "game_datetime"),
             ),
+            id_sequence="core_betting.games_splits_only_id_seq",
             derived={
-                "game_date": "CAST({game_datetime} AS date)",
+                # public.games.game_date is the US Eastern local date of the game
+                "game_date": "CAST(timezone('America/New_York', CAST({game_datetime} AS timestamptz)) AS date)",
                 "season": "CAST(extract(year FROM {game_datetime}) AS integer)",
             },
         ),

@@ -489,6 +489,7 @@ TABLES: tuple[Table, ...] = (
             "Natural key: a splits.games row is the same real game as a public.games row when splits.games.game_id equals public.games.mlb_stats_api_game_id (the MLB Stats API gamePk, unique per game, doubleheaders included), otherwise when home_team, away_team and game_datetime (the same instant) are equal.",
             "Conflicts: public.games wins for every column it has a value for; splits.games fills the NULLs. Conflicting values are counted and reported by the merge.",
             "splits.games.id is kept in the added column legacy_splits_id (unique); splits.games.status->game_status, venue->venue_name, weather_conditions->weather_condition.",
+            "Games only in splits.games get negative ids (-1, -2, ...) from core_betting.games_splits_only_id_seq, so they never collide with public.games ids, which the application keeps issuing until phase 2. Their game_date is the US Eastern date of game_datetime, as in public.games.",
         ),
     ),
     Table(

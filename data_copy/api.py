@@ -12,7 +12,7 @@ from data_copy import ddl, journal, validator
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.errors import PhaseNotDeployed
-from data_copy.projection import GAMES, Part, ident, parts
+from data_copy.projection import Part, ident, parts
 from data_copy.settings import Settings
 
 Progress = Callable[[str, int, int], None]
@@ -71,16 +71,6 @@ def bootstrap_structure(dsn: str, settings: Settings | None = None) -> None:
                     sql.Identifier(schema), sql.Identifier(settings.owner_role)
                 )
             )
-
-
-def _sync_games_identity(conn: psycopg.Connection, m: Mapping) -> None:
-    """splits-only games get ids above every public.games id, so the two never collide."""
-    conn.execute(
-        sql.SQL(
-            "SELECT setval(pg_get_serial_sequence({g}, 'id'), greatest("
-            "(SELECT max(id) FROM {gi}), (SELECT max(id) FROM {src}), 1))"
-        ).format(g=sql.Literal(GAMES), gi=ident(GAMES), src=ident(m.source))
-    )
 
 
 def _check_mapping(conn: psycopg.Connection, m: Mapping, part_list: list[Part], checksums: bool) -> MappingResult:
@@ -155,8 +145,6 @@ def run(
                 continue
             copied = rejected = 0
             for part in parts(m):
-                if part.label == "splits_only":
-                    _sync_games_identity(conn, m)
                 r = copier.copy(part)
                 copied, rejected = copied + r.copied, rejected + r.rejected
             j.finish(

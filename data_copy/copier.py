@@ -43,8 +43,8 @@ def _insert(part: Part, condition: sql.Composable) -> sql.Composable:
     ).format(
         with_=part.with_clause,
         target=target,
-        cols=_names(part.columns),
-        exprs=sql.SQL(", ").join(part.exprs),
+        cols=_names(part.columns + list(part.assigned)),
+        exprs=sql.SQL(", ").join(part.exprs + list(part.assigned.values())),
         from_=part.from_clause(),
         where=part.where,
         fits=part.fits_condition(),

@@ -8,8 +8,11 @@ faster and lets rejected rows be reported instead of failing the load.
 import psycopg
 from psycopg import sql
 
+from catalog.mappings import MAPPINGS
 from catalog.tables import TABLES, Column, Table
 from data_copy.projection import ident
+
+MERGE_SEQUENCES = tuple(m.merge.id_sequence for m in MAPPINGS if m.merge and m.merge.id_sequence)
 
 
 def _column_sql(c: Column) -> sql.Composable:
@@ -96,6 +99,12 @@ def create_tables(conn: psycopg.Connection, owner_role: str) -> list[str]:
         for t in missing_tables(conn):
             conn.execute(create_table_sql(t))
             created.append(t.qualified)
+        for sequence in MERGE_SEQUENCES:
+            conn.execute(
+                sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} INCREMENT BY -1 MAXVALUE -1 START WITH -1").format(
+                    ident(sequence)
+                )
+            )
     return created
 
 

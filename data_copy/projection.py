@@ -53,6 +53,8 @@ class Part:
     target_where: sql.Composable = field(default_factory=lambda: sql.SQL("TRUE"))
     fits: list[Fit] = field(default_factory=list)
     changed_at: tuple[str, ...] = ()
+    # written on insert only, never updated nor compared (ids the target assigns)
+    assigned: dict[str, sql.Composable] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -70,7 +72,7 @@ class Part:
         return self.exprs[self.columns.index(self.target_key)]
 
     def hashed_columns(self) -> list[str]:
-        """Columns compared by checksum: all written columns except an assigned id."""
+        """Columns compared by checksum: every mapped column (assigned ids are not mapped)."""
         return self.columns
 
 
@@ -263,6 +265,8 @@ def _merge_parts(m: Mapping) -> list[Part]:
     for target_col, template in merge.derived.items():
         only.columns.append(target_col)
         only.exprs.append(_cast(_derived(template), target.column(target_col).type))
+    if merge.id_sequence:
+        only.assigned["id"] = sql.SQL("nextval({})").format(sql.Literal(merge.id_sequence))
     for c in target.columns:  # NOT NULL target columns the secondary cannot fill
         if not c.nullable and c.name not in only.columns and not c.identity and c.default is None:
             raise ValueError(f"{m.target}.{c.name} has no source in {merge.source}")

@@ -60,12 +60,12 @@ def test_games_merge_public_wins_and_splits_fills_nulls(legacy_dsn: str) -> None
             " FROM core_betting.games ORDER BY id"
         ).fetchall()
         outcome_games = conn.execute("SELECT game_id FROM core_betting.game_outcomes ORDER BY game_id").fetchall()
-    assert rows == [
+    assert rows[1:] == [
         (1, "745001", 5, "Yankee Stadium", "s1"),  # conflict 5 vs 6: public wins
         (2, "745002", 3, None, "s2"),  # NULL score filled from splits
-        (3, "745003", None, "Wrigley", "s3"),  # splits-only game, new id above public's
     ]
-    assert outcome_games == [(1,), (3,)]
+    assert rows[0] == (-1, "745003", None, "Wrigley", "s3")  # splits-only: its own negative ids
+    assert outcome_games == [(-1,), (1,)]
 
 
 def test_resync_brings_inserts_and_updates(legacy_dsn: str) -> None:
@@ -85,6 +85,37 @@ def test_resync_brings_inserts_and_updates(legacy_dsn: str) -> None:
             3,
         )
         assert conn.execute("SELECT home_score FROM core_betting.games WHERE id = 2").fetchone() == (9,)
+
+
+def test_new_legacy_games_never_collide_with_splits_only_games(legacy_dsn: str) -> None:
+    assert api.run(legacy_dsn).ok
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        # the application keeps writing legacy: public.games' sequence goes on (ids 3, 4, ...)
+        conn.execute(
+            "INSERT INTO public.games (id, mlb_stats_api_game_id, home_team, away_team, game_date,"
+            " game_datetime, game_status, updated_at) VALUES"
+            " (3, '745010', 'SEA', 'OAK', '2024-05-04', '2024-05-04 20:10+00', 'scheduled', now()),"
+            " (4, '745011', 'HOU', 'TEX', '2024-05-04', '2024-05-04 23:05+00', 'scheduled', now())"
+        )
+        conn.execute(
+            "INSERT INTO splits.games (id, game_id, home_team, away_team, game_datetime, updated_at)"
+            " VALUES ('s10', '745010', 'SEA', 'OAK', '2024-05-04 20:10', now()),"
+            " ('s12', '745012', 'NYM', 'PHI', '2024-05-05 17:10', now())"
+        )
+        conn.execute(
+            "INSERT INTO public.game_outcomes (game_id, home_team, away_team, home_score, away_score,"
+            " over, home_win, game_date, updated_at) VALUES ('745012', 'NYM', 'PHI', 4, 1, false, true,"
+            " '2024-05-05', now())"
+        )
+    report = api.run(legacy_dsn)
+    assert report.ok, [r.message for r in report.results if r.message]
+    with psycopg.connect(legacy_dsn) as conn:
+        games = dict(
+            conn.execute("SELECT legacy_splits_id, id FROM core_betting.games WHERE legacy_splits_id IS NOT NULL")
+        )
+        outcomes = dict(conn.execute("SELECT legacy_game_id, game_id FROM core_betting.game_outcomes"))
+    assert games["s3"] == -1 and games["s10"] == 3 and games["s12"] < -1  # (sequence gaps are fine)
+    assert outcomes == {"745001": 1, "745003": -1, "745012": games["s12"]}
 
 
 def test_update_without_timestamp_is_caught_by_checksum_and_reconciled(legacy_dsn: str) -> None:
