@@ -80,6 +80,7 @@ def scale_entry(result: ScaleResult, commit: str) -> dict[str, Any]:
     entry["errors"] = result.errors
     entry["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     entry["commit"] = commit
+    entry["writer_waits"] = result.writer_waits
     entry["profile"] = result.profiles
     entry["breakdown_s"] = {
         step: {k: round(v, 3) for k, v in cats.items()} for step, cats in result.breakdown.items()
@@ -278,6 +279,10 @@ def markdown(data: dict[str, Any]) -> str:
             f" (lock_timeout {_num(e, 'lock_timeout_ms'):.0f} ms)",
             f"- peak RSS of `python -m data_copy`: {_num(e, 'peak_rss_mb'):.0f} MB",
         ]
+        for label, waits in e.get("writer_waits", {}).items():
+            total = sum(waits.values()) or 1
+            top = ", ".join(f"{k} {100 * n / total:.0f} %" for k, n in list(waits.items())[:5])
+            lines.append(f"- writer backend {label}, sampled every 10 ms while active: {top}")
         for error in e.get("errors", []):
             lines.append(f"- error: {error}")
         lines += _breakdown_table(e)

@@ -30,7 +30,7 @@ import psycopg
 from psycopg import sql
 
 from bench import baseline, child, profile, structure
-from bench.writer import WRITER_TABLES, Writer, WriterStats
+from bench.writer import WRITER_TABLES, WaitSampler, Writer, WriterStats
 from catalog.mappings import copy_order
 from data_copy.ddl import create_tables
 from data_copy.settings import Settings
@@ -59,6 +59,7 @@ class ScaleResult:
     steps: dict[str, float] = field(default_factory=dict)  # every timed step, seconds
     profiles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     breakdown: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> category -> s
+    writer_waits: dict[str, dict[str, int]] = field(default_factory=dict)  # what the writer waited on
     baseline_statements: list[dict[str, Any]] = field(default_factory=list)
     rss_samples_mb: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -285,11 +286,14 @@ class _Runner:
     def run_writer(self) -> tuple[WriterStats, WriterStats]:
         _empty_structure(self.dsn, self.settings)
         self.log(f"writer on the idle database ({self.options.idle_seconds:.0f} s) ...")
+        sampler = WaitSampler(self.dsn).start()
         idle = Writer(self.dsn, interval=self.options.writer_interval).run_for(
             self.options.idle_seconds
         )
+        self.result.writer_waits["idle"] = sampler.stop()
         self.log(f"writer idle: {idle.rows} inserts, p50 {idle.p50_ms:.2f} ms, p99 {idle.p99_ms:.2f} ms")
         structure.checkpoint(self.dsn)
+        sampler = WaitSampler(self.dsn).start()
         writer = Writer(self.dsn, interval=self.options.writer_interval).start()
         # the writer's rows arrive during the copy: a run may end before it sees the last
         # of them, so a validation mismatch (exit 1) is expected here, not a failure
@@ -297,6 +301,10 @@ class _Runner:
             self._data_copy("copy_under_load", allowed=(0, 1))
         finally:
             loaded = writer.stop()
+            self.result.writer_waits["during copy"] = sampler.stop()
+        self.result.metrics["writer_lock_wait_samples"] = float(
+            sum(n for k, n in self.result.writer_waits["during copy"].items() if k.startswith("Lock:"))
+        )
         self.log(
             f"writer during copy: {loaded.rows} inserts, p50 {loaded.p50_ms:.2f} ms,"
             f" p99 {loaded.p99_ms:.2f} ms, max {loaded.max_ms:.1f} ms"

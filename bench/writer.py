@@ -194,3 +194,43 @@ class Writer:
         except BaseException as error:  # reported by stop()
             self._failure = error
             self._ready.set()
+
+
+class WaitSampler:
+    """What the writer's backend waits on: pg_stat_activity sampled every ``interval`` s.
+
+    Counts ``wait_event_type:wait_event`` over the samples in which the writer's backend
+    is running a statement ("CPU" when it runs without waiting): Lock:* would mean the
+    copy blocks the application; LWLock/IO:WAL* mean they share the WAL and the disk.
+    """
+
+    def __init__(self, dsn: str, application_name: str = "bench_writer", interval: float = 0.01) -> None:
+        self.dsn = dsn
+        self.application_name = application_name
+        self.interval = interval
+        self.counts: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="bench-wait-sampler", daemon=True)
+
+    def start(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[str, int]:
+        self._stop.set()
+        self._thread.join()
+        return dict(sorted(self.counts.items(), key=lambda kv: -kv[1]))
+
+    def _loop(self) -> None:
+        try:
+            with psycopg.connect(self.dsn, autocommit=True, application_name="bench_sampler") as conn:
+                while not self._stop.wait(self.interval):
+                    for kind, event in conn.execute(
+                        "SELECT wait_event_type, wait_event FROM pg_stat_activity"
+                        " WHERE application_name = %s AND state = 'active'",
+                        (self.application_name,),
+                    ):
+                        key = f"{kind}:{event}" if kind else "CPU"
+                        self.counts[key] = self.counts.get(key, 0) + 1
+        except psycopg.Error as error:
+            self.counts[f"sampler failed: {str(error).splitlines()[0]}"] = 1
