@@ -97,8 +97,6 @@ def test_live_writer_is_never_blocked_and_its_rows_arrive_by_resync(small_legacy
     second = api.run(small_legacy)
     assert second.ok, [r.message for r in second.results if r.message]
     with psycopg.connect(small_legacy) as conn:
-        arrived = conn.execute(
-            "SELECT count(*) FROM raw_data.raw_mlb_betting_splits WHERE game_id = 'live'"
-        ).fetchone()
+        arrived = conn.execute("SELECT count(*) FROM raw_data.raw_mlb_betting_splits WHERE game_id = 'live'").fetchone()
     assert arrived == (len(waits),)
     assert first.results  # the first run completed while the writer was busy
