@@ -93,14 +93,19 @@ def status(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
     target, settings = _target(stack, dsn)
     info = api.status(target, settings)
     report.console.print(f"phase: {info['phase']}")
-    report.console.print(f"last run: {info['last_run'] or 'never'}")
+    last = info["last_run"]
+    report.console.print(
+        f"last run: {f'{last[0]} ({last[1]}), finished {last[2]:%Y-%m-%d %H:%M:%S %Z}' if last else 'never'}"
+    )
     from rich.table import Table
 
     table = Table(title="latest validation per mapping")
     for name in ("mapping", "status", "legacy rows", "new rows", "at", "error"):
         table.add_column(name)
     for row in info["validations"]:
-        table.add_row(str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[6]), str(row[7] or ""))
+        table.add_row(
+            str(row[0]), str(row[1]), f"{row[2]:,}", f"{row[3]:,}", f"{row[6]:%Y-%m-%d %H:%M:%S}", str(row[7] or "")
+        )
     report.console.print(table)
 
 

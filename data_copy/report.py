@@ -7,7 +7,8 @@ from rich.table import Table
 
 from data_copy.api import MappingResult, PlanRow
 
-console = Console()
+# Not a terminal (make, CI, a pipe): rich would wrap at 80 columns and cut table names.
+console = Console(width=None if Console().is_terminal else 160)
 err_console = Console(stderr=True)
 
 
