@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".state"
 PORT = 55432
 DATABASE = "mlb_betting"
+REHEARSAL_DATABASE = "mlb_betting_rehearsal"  # LEGACY_DUMP: loaded anew on every run
 STACK = "dev"
 
 
@@ -25,11 +26,14 @@ def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def _database(cluster: Cluster) -> str:
+def _database(cluster: Cluster, name: str, fresh: bool) -> str:
+    """The demo database (kept between runs), or a rehearsal one made anew from a dump."""
     with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-    return cluster.dsn(DATABASE)
+        if fresh:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return cluster.dsn(name)
 
 
 def _load_legacy(dsn: str, dump: Path | None, bindir: str) -> None:
@@ -53,7 +57,13 @@ def _load_legacy(dsn: str, dump: Path | None, bindir: str) -> None:
         cmd = [f"{bindir}/pg_restore", "--no-owner", "--no-privileges", "-d", dsn, str(dump)]
     else:
         cmd = [f"{bindir}/psql", "-v", "ON_ERROR_STOP=1", "-q", "-d", dsn, "-f", str(dump)]
-    subprocess.run(cmd, check=True)
+    with psycopg.connect(dsn, autocommit=True) as conn:  # a fresh database: the dump brings public
+        conn.execute("DROP SCHEMA public CASCADE")
+    loaded = subprocess.run(cmd).returncode == 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS public")
+    if not loaded:
+        raise SystemExit(f"error: loading {dump} failed (see the messages above)")
 
 
 def _pulumi_env(cluster: Cluster) -> dict[str, str]:
@@ -102,7 +112,8 @@ def main() -> int:
         return 2
     _say("starting the local PostgreSQL under .state/pg")
     cluster = Cluster.start(STATE / "pg" / "data", port=PORT)
-    dsn = _database(cluster)
+    rehearsal = args.legacy_dump is not None
+    dsn = _database(cluster, REHEARSAL_DATABASE if rehearsal else DATABASE, fresh=rehearsal)
     _load_legacy(dsn, args.legacy_dump, str(cluster.bindir))
     env = _pulumi_env(cluster)
     missing = [b for b in ENGINE if shutil.which(b, path=env.get("PATH")) is None]
@@ -114,7 +125,7 @@ def main() -> int:
         ("postgresql:host", cluster.host),
         ("postgresql:port", str(cluster.port)),
         ("postgresql:username", cluster.user),
-        ("postgresql:database", DATABASE),
+        ("postgresql:database", REHEARSAL_DATABASE if rehearsal else DATABASE),
         ("postgresql:sslmode", "disable"),
     ):
         _pulumi(["config", "set", "--stack", STACK, key, value], env)
