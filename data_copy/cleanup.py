@@ -52,6 +52,17 @@ DUMP_SUFFIX = ".dump"
 _PLAN_ATTEMPTS = 3
 
 
+class CleanupTimedOut(CleanupRefused):
+    fix = "raise consolidation:statementTimeout (the guards and the backup read every legacy table)"
+
+
+def _timed_out(settings: Settings, error: psycopg.Error) -> CleanupTimedOut:
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return CleanupTimedOut(
+        f"cleanup refused, nothing dropped: statement_timeout {settings.statement_timeout} reached ({first})"
+    )
+
+
 class LegacyTablesBusy(CleanupRefused):
     fix = (
         "the application (or another session) still uses the legacy tables: stop it or wait, "
@@ -260,11 +271,22 @@ def dump_path(settings: Settings, run_id: str) -> Path:
 
 
 def _run_pg_dump(
-    conn: psycopg.Connection, dsn: str, plan: CleanupPlan, snapshot: str, path: Path, pg_dump: Path,
+    conn: psycopg.Connection,
+    dsn: str,
+    plan: CleanupPlan,
+    snapshot: str,
+    path: Path,
+    pg_dump: Path,
     lock_timeout: str,
 ) -> None:
-    args = [str(pg_dump), "--format=custom", f"--snapshot={snapshot}", "--no-password", f"--file={path}",
-            f"--lock-wait-timeout={lock_timeout}"]
+    args = [
+        str(pg_dump),
+        "--format=custom",
+        f"--snapshot={snapshot}",
+        "--no-password",
+        f"--file={path}",
+        f"--lock-wait-timeout={lock_timeout}",
+    ]
     for schema in plan.schemas:
         args.append(f"--schema={_pattern(schema)}")
     kept_parts = {n.partition(".")[0] for n in plan.kept_schema_names}
@@ -475,6 +497,19 @@ def cleanup(
     backup and the drops happen on a second connection opened from `dsn` ("" = PG*
     variables). `after_backup` is called with the backup before it is checked (a test hook).
     """
+    try:
+        return _cleanup(conn, settings, journal, dsn, after_backup)
+    except psycopg.errors.QueryCanceled as error:
+        raise _logged(journal, _timed_out(settings, error)) from None
+
+
+def _cleanup(
+    conn: psycopg.Connection,
+    settings: Settings,
+    journal: Journal,
+    dsn: str,
+    after_backup: Callable[[Backup], None] | None,
+) -> CleanupReport:
     started = time.monotonic()
     journal_mod.ensure(conn)
     run_id = str(journal.run_id)
@@ -537,8 +572,11 @@ def cleanup(
                     raise _refuse_logged(journal, problems, plan)
                 created = _new_in_dropped_schemas(work, plan, backup)
                 if created:
-                    problem = Problem("backup", f"backup {backup.path}", "lacks " + ", ".join(created[:8])
-                                      + " (created during cleanup)")
+                    problem = Problem(
+                        "backup",
+                        f"backup {backup.path}",
+                        "lacks " + ", ".join(created[:8]) + " (created during cleanup)",
+                    )
                     raise _refuse_logged(journal, [problem], plan)
 
                 # the last look, right before the drops
@@ -562,7 +600,8 @@ def cleanup(
                     lost = sorted(names.get(o, str(o)) for o in gone)
                     raise CleanupRefused(
                         "cleanup refused, nothing dropped: the drops would also remove "
-                        + ", ".join(lost[:8]) + (" ..." if len(lost) > 8 else ""),
+                        + ", ".join(lost[:8])
+                        + (" ..." if len(lost) > 8 else ""),
                         fix=guards.FIXES["dependency"],
                     )
         except psycopg.errors.LockNotAvailable as error:
@@ -572,6 +611,9 @@ def cleanup(
                 f"(lock_timeout {settings.lock_timeout}): {str(error).splitlines()[0]}"
             )
             raise _logged(journal, busy) from None
+        except psycopg.errors.QueryCanceled as error:
+            _fail(journal, entries, str(error))
+            raise _logged(journal, _timed_out(settings, error)) from None
         except Exception as error:
             _fail(journal, entries, str(error).splitlines()[0] if str(error) else type(error).__name__)
             raise

@@ -42,14 +42,40 @@ _RUN_ID = re.compile(r"-(?P<run>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 # TOC entries that belong to one relation, named first in their tag ("games games_pkey")
 _RELATION_KINDS = frozenset(
     {
-        "TABLE", "TABLE DATA", "VIEW", "MATERIALIZED VIEW", "MATERIALIZED VIEW DATA", "FOREIGN TABLE",
-        "SEQUENCE", "SEQUENCE OWNED BY", "SEQUENCE SET", "DEFAULT", "CONSTRAINT", "FK CONSTRAINT",
-        "CHECK CONSTRAINT", "INDEX", "TRIGGER", "RULE", "POLICY", "ROW SECURITY",
+        "TABLE",
+        "TABLE DATA",
+        "VIEW",
+        "MATERIALIZED VIEW",
+        "MATERIALIZED VIEW DATA",
+        "FOREIGN TABLE",
+        "SEQUENCE",
+        "SEQUENCE OWNED BY",
+        "SEQUENCE SET",
+        "DEFAULT",
+        "CONSTRAINT",
+        "FK CONSTRAINT",
+        "CHECK CONSTRAINT",
+        "INDEX",
+        "TRIGGER",
+        "RULE",
+        "POLICY",
+        "ROW SECURITY",
     }
 )
 _ABOUT_KINDS = frozenset({"COMMENT", "ACL", "SECURITY LABEL"})  # tag: "<object kind> <name>"
-_OBJECT_WORDS = ("MATERIALIZED VIEW", "FOREIGN TABLE", "TABLE", "VIEW", "SEQUENCE", "COLUMN", "INDEX",
-                 "CONSTRAINT", "TRIGGER", "RULE", "POLICY")
+_OBJECT_WORDS = (
+    "MATERIALIZED VIEW",
+    "FOREIGN TABLE",
+    "TABLE",
+    "VIEW",
+    "SEQUENCE",
+    "COLUMN",
+    "INDEX",
+    "CONSTRAINT",
+    "TRIGGER",
+    "RULE",
+    "POLICY",
+)
 _ALWAYS = frozenset({"ENCODING", "STDSTRINGS", "SEARCHPATH"})
 
 
@@ -71,8 +97,9 @@ def _about(entry: TocEntry) -> tuple[str, str] | None:
     return None
 
 
-def restore_entries(entries: list[TocEntry], schemas: set[str], kept_names: set[str],
-                    existing_schemas: set[str]) -> list[TocEntry]:
+def restore_entries(
+    entries: list[TocEntry], schemas: set[str], kept_names: set[str], existing_schemas: set[str]
+) -> list[TocEntry]:
     """The dump's entries for what cleanup dropped: everything of the dropped `schemas`
     (their CREATE SCHEMA only if the schema is absent), and in the schemas that stay only
     the entries of the relations in `kept_names` ("public.games", their indexes...)."""
@@ -183,9 +210,19 @@ def _pg_restore(conn: psycopg.Connection, dsn: str, record: BackupRecord, pg_res
     try:
         db_args, env = libpq_args(dsn)
         proc = subprocess.run(
-            [str(pg_restore), "--single-transaction", "--exit-on-error", "--no-password",
-             f"--use-list={listing}", *db_args, str(record.dump)],
-            capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+            [
+                str(pg_restore),
+                "--single-transaction",
+                "--exit-on-error",
+                "--no-password",
+                f"--use-list={listing}",
+                *db_args,
+                str(record.dump),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
     finally:
         listing.unlink(missing_ok=True)
@@ -248,6 +285,13 @@ def restore(
     except guards.PgToolMissing as error:
         journal.finish(entry, "failed", error_message=str(error))
         raise RestoreFailed(str(error), fix=error.fix) from None
+    except psycopg.errors.QueryCanceled as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        journal.finish(entry, "failed", error_message=first)
+        raise RestoreFailed(
+            f"verifying the restored tables hit statement_timeout {settings.statement_timeout} ({first})",
+            fix="raise consolidation:statementTimeout and run restore again (it only re-verifies)",
+        ) from None
     report.seconds = time.monotonic() - started
     journal.finish(
         entry,
@@ -300,6 +344,10 @@ def main(dsn: str, settings: Settings, dump: str | None = None) -> RestoreReport
         soft_wrap=True,
     )
     never = ", ".join(sorted(NEVER_DROPPED_SCHEMAS))
-    console.print(f"({never} was never dropped; set the stack's phase back to 2 and `pulumi up` to point "
-                  "the registry where you want it)", highlight=False, markup=False)
+    console.print(
+        f"({never} was never dropped; set the stack's phase back to 2 and `pulumi up` to point "
+        "the registry where you want it)",
+        highlight=False,
+        markup=False,
+    )
     return report

@@ -413,3 +413,42 @@ def test_sql_is_composed_not_formatted() -> None:
         for bad in ('execute(f"', "execute(f'", '.format(schema', "% (schema"):
             assert bad not in text, (name, bad)
     assert sql.Identifier  # the modules use psycopg.sql throughout
+
+
+def test_the_command_line_refuses_with_one_line_and_exit_code_3(legacy_dsn: str, tmp_path: Path) -> None:
+    """`python -m data_copy cleanup --dsn DSN` (the defaults: nothing disposable) refuses."""
+    import subprocess
+    import sys
+
+    root = Path(cleanup.__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "data_copy", "cleanup", "--dsn", legacy_dsn],
+        cwd=tmp_path, env={**env, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+    )
+    assert proc.returncode == 3, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cleanup refused, nothing dropped: unmapped legacy tables")
+    assert "Traceback" not in proc.stderr
+    dry = subprocess.run(
+        [sys.executable, "-m", "data_copy", "cleanup", "--dsn", legacy_dsn, "--dry-run"],
+        cwd=tmp_path, env={**env, "PYTHONPATH": str(root), "COLUMNS": "200"}, capture_output=True, text=True,
+    )
+    assert dry.returncode == 3 and "drop schema splits" in dry.stdout
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == list(LEGACY_SCHEMAS)
+
+
+def test_a_statement_timeout_is_a_refusal_not_a_traceback(legacy_dsn: str, tmp_path: Path) -> None:
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        before = legacy_fingerprints(conn)
+    with psycopg.connect(legacy_dsn) as holder:  # e.g. a long migration of the application
+        holder.execute("LOCK TABLE splits.games IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(cleanup.CleanupTimedOut) as caught:
+            run_cleanup(legacy_dsn, settings_for(tmp_path, statement_timeout="300ms", lock_timeout="5s"))
+        holder.rollback()
+    error = caught.value
+    assert "statement_timeout 300ms reached" in str(error) and "consolidation:statementTimeout" in error.fix
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        assert legacy_fingerprints(conn) == before
+        assert ("guard", "refused", None) in phase3_log(conn)
