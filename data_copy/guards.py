@@ -156,9 +156,9 @@ def table_fingerprint(conn: psycopg.Connection, table: str) -> tuple[int, str]:
     Server-side: count(*) and sum(hashtextextended(row::text, 0)); an empty table has
     checksum "0". Output settings are pinned so the value does not depend on the session.
     """
-    query = sql.SQL(
-        "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} AS t"
-    ).format(qualified_ident(table))
+    query = sql.SQL("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} AS t").format(
+        qualified_ident(table)
+    )
     with _pinned_output(conn):
         row = conn.execute(query).fetchone()
     assert row is not None
@@ -268,9 +268,7 @@ def current_source_state(conn: psycopg.Connection, m: Mapping) -> tuple[int, str
     for part in parts(m):
         row = conn.execute(validator._source_select(part, sql.SQL("count(*)"), with_fits=False)).fetchone()
         count += int(row[0]) if row else 0
-        agg = sql.SQL("coalesce(sum({}::numeric), 0)::text").format(
-            validator._row_hash(sql.SQL(", ").join(part.exprs))
-        )
+        agg = sql.SQL("coalesce(sum({}::numeric), 0)::text").format(validator._row_hash(sql.SQL(", ").join(part.exprs)))
         row = conn.execute(validator._source_select(part, agg)).fetchone()
         checksums.append(str(row[0]) if row else "")
     return count, "+".join(checksums)
@@ -314,8 +312,11 @@ def validation_problems(conn: psycopg.Connection, settings: Settings) -> list[Pr
             written, table = latest_write(conn, m, settings)
             if written is not None and written > v.completed_at:
                 problems.append(
-                    Problem("validation_stale", m.name, f"{table} written at {written:%Y-%m-%d %H:%M:%S%z}, "
-                            f"validated at {when}")
+                    Problem(
+                        "validation_stale",
+                        m.name,
+                        f"{table} written at {written:%Y-%m-%d %H:%M:%S%z}, validated at {when}",
+                    )
                 )
                 continue
             try:
@@ -350,10 +351,7 @@ def unmapped_tables(conn: psycopg.Connection, schemas: Iterable[str]) -> list[st
     """Tables in `schemas` no mapping copies from (the catalog's unmapped ones and any
     the catalog does not know), data_copy's own tables excepted."""
     mapped = set(mapped_sources())
-    return [
-        t for t in existing_tables(conn, schemas)
-        if t not in mapped and t.partition(".")[2] not in OUR_TABLES
-    ]
+    return [t for t in existing_tables(conn, schemas) if t not in mapped and t.partition(".")[2] not in OUR_TABLES]
 
 
 def unmapped_problems(conn: psycopg.Connection, settings: Settings) -> list[Problem]:
@@ -489,18 +487,25 @@ def dependency_problems(conn: psycopg.Connection, relations: Iterable[str], sche
     ]
 
 
+def _word(name: str) -> str:
+    """PostgreSQL ARE for one identifier, quoted ("Name") or not (a whole word, any case)."""
+    quoted = '"' + re.escape(name).replace('"', '""') + '"'
+    return rf"(?:{quoted}|\m{re.escape(name)}\M)"
+
+
 def _mention_pattern(relations: Iterable[str], schemas: Iterable[str]) -> str | None:
     """A PostgreSQL regular expression matching `schema.` for a dropped schema, or
-    `schema.table` for a dropped table of a schema that stays (quotes allowed)."""
-    alternatives = [rf'"?{re.escape(s)}"?\s*\.' for s in schemas]
+    `schema.table` for a dropped table of a schema that stays."""
+    schemas = list(schemas)
+    alternatives = [rf"{_word(s)}\s*\." for s in schemas]
     alternatives += [
-        rf'"?{re.escape(s)}"?\s*\.\s*"?{re.escape(t)}"?\M'
+        rf"{_word(s)}\s*\.\s*{_word(t)}"
         for s, _, t in (r.partition(".") for r in relations)
         if s not in schemas
     ]
     if not alternatives:
         return None
-    return r"\m(" + "|".join(alternatives) + ")"
+    return "(" + "|".join(alternatives) + ")"
 
 
 def function_body_problems(conn: psycopg.Connection, relations: Iterable[str], schemas: Iterable[str]) -> list[Problem]:
@@ -611,17 +616,70 @@ class TocEntry:
 # longest first, so "TABLE DATA" is not read as "TABLE"
 _TOC_KINDS = sorted(
     (
-        "ACCESS METHOD", "ACL", "AGGREGATE", "BLOB", "BLOB METADATA", "BLOBS", "CAST", "CHECK CONSTRAINT",
-        "COLLATION", "COMMENT", "CONSTRAINT", "CONVERSION", "DATABASE", "DATABASE PROPERTIES", "DEFAULT",
-        "DEFAULT ACL", "DOMAIN", "ENCODING", "EVENT TRIGGER", "EXTENSION", "FK CONSTRAINT",
-        "FOREIGN DATA WRAPPER", "FOREIGN SERVER", "FOREIGN TABLE", "FUNCTION", "INDEX", "INDEX ATTACH",
-        "LARGE OBJECT", "MATERIALIZED VIEW", "MATERIALIZED VIEW DATA", "OPERATOR", "OPERATOR CLASS",
-        "OPERATOR FAMILY", "POLICY", "PROCEDURE", "PROCEDURAL LANGUAGE", "PUBLICATION", "PUBLICATION TABLE",
-        "PUBLICATION TABLES IN SCHEMA", "ROW SECURITY", "RULE", "SCHEMA", "SEARCHPATH", "SECURITY LABEL",
-        "SEQUENCE", "SEQUENCE OWNED BY", "SEQUENCE SET", "SERVER", "SHELL TYPE", "STATISTICS",
-        "STDSTRINGS", "SUBSCRIPTION", "TABLE", "TABLE ATTACH", "TABLE DATA", "TEXT SEARCH CONFIGURATION",
-        "TEXT SEARCH DICTIONARY", "TEXT SEARCH PARSER", "TEXT SEARCH TEMPLATE", "TRANSFORM", "TRIGGER",
-        "TYPE", "USER MAPPING", "VIEW",
+        "ACCESS METHOD",
+        "ACL",
+        "AGGREGATE",
+        "BLOB",
+        "BLOB METADATA",
+        "BLOBS",
+        "CAST",
+        "CHECK CONSTRAINT",
+        "COLLATION",
+        "COMMENT",
+        "CONSTRAINT",
+        "CONVERSION",
+        "DATABASE",
+        "DATABASE PROPERTIES",
+        "DEFAULT",
+        "DEFAULT ACL",
+        "DOMAIN",
+        "ENCODING",
+        "EVENT TRIGGER",
+        "EXTENSION",
+        "FK CONSTRAINT",
+        "FOREIGN DATA WRAPPER",
+        "FOREIGN SERVER",
+        "FOREIGN TABLE",
+        "FUNCTION",
+        "INDEX",
+        "INDEX ATTACH",
+        "LARGE OBJECT",
+        "MATERIALIZED VIEW",
+        "MATERIALIZED VIEW DATA",
+        "OPERATOR",
+        "OPERATOR CLASS",
+        "OPERATOR FAMILY",
+        "POLICY",
+        "PROCEDURE",
+        "PROCEDURAL LANGUAGE",
+        "PUBLICATION",
+        "PUBLICATION TABLE",
+        "PUBLICATION TABLES IN SCHEMA",
+        "ROW SECURITY",
+        "RULE",
+        "SCHEMA",
+        "SEARCHPATH",
+        "SECURITY LABEL",
+        "SEQUENCE",
+        "SEQUENCE OWNED BY",
+        "SEQUENCE SET",
+        "SERVER",
+        "SHELL TYPE",
+        "STATISTICS",
+        "STDSTRINGS",
+        "SUBSCRIPTION",
+        "TABLE",
+        "TABLE ATTACH",
+        "TABLE DATA",
+        "TEXT SEARCH CONFIGURATION",
+        "TEXT SEARCH DICTIONARY",
+        "TEXT SEARCH PARSER",
+        "TEXT SEARCH TEMPLATE",
+        "TRANSFORM",
+        "TRIGGER",
+        "TYPE",
+        "USER MAPPING",
+        "VIEW",
     ),
     key=len,
     reverse=True,

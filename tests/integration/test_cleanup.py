@@ -225,9 +225,15 @@ def test_refuses_a_foreign_key_from_a_table_public_keeps(legacy_dsn: str, tmp_pa
 def test_refuses_a_function_and_a_trigger_that_depend_on_legacy_objects(legacy_dsn: str, tmp_path: Path) -> None:
     execute(
         legacy_dsn,
+        "CREATE TABLE public.app (id int)",
         # a PL/pgSQL body: invisible to pg_depend, found by the text heuristic
         "CREATE FUNCTION operational.splits_rows() RETURNS bigint LANGUAGE plpgsql AS"
         " $$BEGIN RETURN (SELECT count(*) FROM splits.raw_mlb_betting_splits); END$$",
+        "CREATE FUNCTION operational.quoted() RETURNS bigint LANGUAGE sql AS"
+        " 'SELECT count(*) FROM \"mlb_betting\".\"totals\"'",
+        "CREATE FUNCTION operational.public_games() RETURNS bigint LANGUAGE plpgsql AS"
+        " $$BEGIN RETURN (SELECT count(*) FROM public.games); END$$",
+        "CREATE FUNCTION operational.unrelated() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM public.app'",
         # a signature using a legacy row type, and a trigger calling a legacy function: pg_depend
         "CREATE FUNCTION operational.home(g public.games) RETURNS text LANGUAGE sql AS 'SELECT g.home_team'",
         "CREATE FUNCTION action.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$",
@@ -235,7 +241,11 @@ def test_refuses_a_function_and_a_trigger_that_depend_on_legacy_objects(legacy_d
         "CREATE TRIGGER audit_touch BEFORE INSERT ON operational.audit FOR EACH ROW EXECUTE FUNCTION action.touch()",
     )
     error = str(refused(legacy_dsn, settings_for(tmp_path)))
-    assert "functions that stay mention legacy objects: function operational.splits_rows(): mentions splits." in error
+    assert "functions that stay mention legacy objects: function operational." in error
+    assert "function operational.splits_rows(): mentions splits." in error
+    assert 'function operational.quoted(): mentions "mlb_betting".' in error
+    assert "function operational.public_games(): mentions public.games" in error
+    assert "operational.unrelated" not in error
     assert "function operational.home(public.games): depends on" in error
     assert "trigger audit_touch on operational.audit: depends on function action.touch()" in error
 
