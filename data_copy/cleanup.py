@@ -650,6 +650,13 @@ def _logged(journal: Journal, error: CleanupRefused) -> CleanupRefused:
     return error
 
 
+def preview(dsn: str, settings: Settings) -> list[str]:
+    """What cleanup would drop, one line each, for `pulumi preview` of phase 3 (catalog
+    queries only: the guards, which read every legacy row, run in cleanup / --dry-run)."""
+    with connect(dsn, settings) as conn:
+        return plan_cleanup(conn, settings).lines()
+
+
 # ------------------------------------------------------------------------------- CLI
 
 

@@ -405,6 +405,12 @@ def test_plan_names_everything_and_changes_nothing(legacy_dsn: str) -> None:
     assert plan.as_dict()["schemas"] == list(DROPPABLE) or plan.as_dict()["schemas"] == tuple(DROPPABLE)
 
 
+def test_preview_lines_for_pulumi(legacy_dsn: str) -> None:
+    lines = cleanup.preview(legacy_dsn, Settings(disposable_tables=UNMAPPED))
+    assert "drop view public.games_with_betting_data (depends on dropped tables)" in lines
+    assert sum(ln.startswith("drop schema ") for ln in lines) == len(DROPPABLE)
+
+
 def test_pg_tools_match_the_server(legacy_dsn: str) -> None:
     with psycopg.connect(legacy_dsn) as conn:
         major = guards.server_major(conn)
