@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from data_copy import api, report
-from data_copy.errors import BadArguments, DataCopyError, ValidationFailed
+from data_copy.errors import BadArguments, CleanupRefused, DataCopyError, ValidationFailed
 from data_copy.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -119,6 +119,11 @@ def cleanup(
     from data_copy import cleanup as cleanup_module
 
     target, settings = _target(stack, dsn)
+    if stack and settings.phase != 3 and not dry_run:
+        raise CleanupRefused(
+            f"stack {stack!r} is deployed at phase {settings.phase}, not 3",
+            fix="`pulumi config set consolidation:phase 3` and `pulumi up` first (its preview lists the drops)",
+        )
     cleanup_module.main(target, settings, dry_run=dry_run)
 
 

@@ -40,7 +40,6 @@ from catalog.mappings import MAPPINGS, Mapping
 from catalog.schemas import LEGACY_SCHEMAS, MIGRATION_LOG_TABLE, NEVER_DROPPED_SCHEMAS
 from data_copy import journal, validator
 from data_copy.errors import CleanupRefused, DataCopyError
-from data_copy.projection import parts
 from data_copy.settings import Settings
 
 # --------------------------------------------------------------------------- problems
@@ -261,17 +260,8 @@ def latest_write(conn: psycopg.Connection, m: Mapping, settings: Settings) -> tu
 
 
 def current_source_state(conn: psycopg.Connection, m: Mapping) -> tuple[int, str]:
-    """(count, checksum) of the mapping's legacy side now, computed exactly as the
-    validator records them in migration_log (source_count, source_checksum)."""
-    count = 0
-    checksums: list[str] = []
-    for part in parts(m):
-        row = conn.execute(validator._source_select(part, sql.SQL("count(*)"), with_fits=False)).fetchone()
-        count += int(row[0]) if row else 0
-        agg = sql.SQL("coalesce(sum({}::numeric), 0)::text").format(validator._row_hash(sql.SQL(", ").join(part.exprs)))
-        row = conn.execute(validator._source_select(part, agg)).fetchone()
-        checksums.append(str(row[0]) if row else "")
-    return count, "+".join(checksums)
+    """(count, checksum) of the mapping's legacy side now, exactly as validation records them."""
+    return validator.source_state(conn, m)
 
 
 def validation_problems(conn: psycopg.Connection, settings: Settings) -> list[Problem]:
@@ -499,9 +489,7 @@ def _mention_pattern(relations: Iterable[str], schemas: Iterable[str]) -> str | 
     schemas = list(schemas)
     alternatives = [rf"{_word(s)}\s*\." for s in schemas]
     alternatives += [
-        rf"{_word(s)}\s*\.\s*{_word(t)}"
-        for s, _, t in (r.partition(".") for r in relations)
-        if s not in schemas
+        rf"{_word(s)}\s*\.\s*{_word(t)}" for s, _, t in (r.partition(".") for r in relations) if s not in schemas
     ]
     if not alternatives:
         return None

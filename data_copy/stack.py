@@ -48,7 +48,8 @@ def from_stack(name: str, work_dir: Path = PROJECT_DIR) -> tuple[str, Settings]:
         lock_timeout=get("consolidation:lockTimeout", "2s"),
         statement_timeout=get("consolidation:statementTimeout", "30min"),
         legacy_timezone=get("consolidation:legacyTimezone", "UTC"),
-        backup_dir=get("consolidation:backupDir", ".state/backups"),
+        # relative to the project, so cleanup and restore find the same dumps from anywhere
+        backup_dir=str(work_dir / get("consolidation:backupDir", ".state/backups")),
         disposable_tables=tuple(disposable),
     )
     return dsn, settings

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from catalog.mappings import Mapping
 from data_copy.journal import REJECTS
-from data_copy.projection import Part, ident
+from data_copy.projection import Part, ident, parts
 
 SAMPLES = 5
 
@@ -71,25 +72,47 @@ def _target_select(part: Part, what: sql.Composable) -> sql.Composable:
     )
 
 
+_CHECKSUM = "coalesce(sum({}::numeric), 0)::text"
+
+
+def source_count(conn: psycopg.Connection, part: Part) -> int:
+    """Every legacy row of the part, copyable or not."""
+    row = conn.execute(_source_select(part, sql.SQL("count(*)"), with_fits=False)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def source_checksum(conn: psycopg.Connection, part: Part) -> str:
+    """Checksum of what the copyable legacy rows should become (cast, merged)."""
+    row = conn.execute(
+        _source_select(part, sql.SQL(_CHECKSUM).format(_row_hash(sql.SQL(", ").join(part.exprs))))
+    ).fetchone()
+    return str(row[0]) if row else ""
+
+
+def target_checksum(conn: psycopg.Connection, part: Part) -> str:
+    row = conn.execute(_target_select(part, sql.SQL(_CHECKSUM).format(_row_hash(_target_columns(part))))).fetchone()
+    return str(row[0]) if row else ""
+
+
+def source_state(conn: psycopg.Connection, m: Mapping) -> tuple[int, str]:
+    """(count, checksum) of a mapping's legacy side now, as validation records them."""
+    part_list = parts(m)
+    return (
+        sum(source_count(conn, p) for p in part_list),
+        "+".join(source_checksum(conn, p) for p in part_list),
+    )
+
+
 def check(conn: psycopg.Connection, part: Part, checksums: bool = True) -> PartCheck:
-    count = sql.SQL("count(*)")
-    src_total = conn.execute(_source_select(part, count, with_fits=False)).fetchone()
-    tgt_total = conn.execute(_target_select(part, count)).fetchone()
+    target = conn.execute(_target_select(part, sql.SQL("count(*)"))).fetchone()
     rejected = conn.execute(
         sql.SQL("SELECT count(*) FROM {} WHERE mapping = %s").format(REJECTS), (part.name,)
     ).fetchone()
-    assert src_total and tgt_total and rejected
-    result = PartCheck(part.name, src_total[0], tgt_total[0], rejected=rejected[0])
+    assert target and rejected
+    result = PartCheck(part.name, source_count(conn, part), target[0], rejected=rejected[0])
     if checksums:
-        agg = "coalesce(sum({}::numeric), 0)::text"
-        src_sum = conn.execute(
-            _source_select(part, sql.SQL(agg).format(_row_hash(sql.SQL(", ").join(part.exprs))))
-        ).fetchone()
-        tgt_sum = conn.execute(_target_select(part, sql.SQL(agg).format(_row_hash(_target_columns(part))))).fetchone()
-        assert src_sum and tgt_sum
-        result.source_checksum, result.target_checksum = src_sum[0], tgt_sum[0]
-    else:
-        result.source_checksum = result.target_checksum = None
+        result.source_checksum = source_checksum(conn, part)
+        result.target_checksum = target_checksum(conn, part)
     if not result.passed:
         _explain(conn, part, result)
     return result

@@ -89,3 +89,23 @@ def test_unknown_stack_is_one_clear_line(
     assert proc.returncode != 0
     assert "no-such-stack" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cleanup_refuses_a_stack_not_deployed_at_phase_3(
+    fresh_dsn: str,
+    pulumi_env: dict[str, str],
+    pulumi_command: auto.PulumiCommand,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in pulumi_env.items():
+        monkeypatch.setenv(key, value)
+    _deploy("staging", 2, tmp_path, pulumi_env, pulumi_command, fresh_dsn)
+    dsn, settings = from_stack("staging", work_dir=tmp_path)
+    assert settings.backup_dir == str(tmp_path / ".state/backups")
+    from data_copy import cli
+
+    with pytest.raises(cli.CleanupRefused, match="phase 2, not 3"):
+        monkeypatch.setattr("data_copy.stack.PROJECT_DIR", tmp_path)
+        monkeypatch.setattr(cli, "_target", lambda stack, dsn_: (dsn, settings))
+        cli.cleanup(stack="staging", dsn=None, dry_run=False)
