@@ -28,9 +28,7 @@ from legacy_fixture.build import _session_settings
 
 def _count(conn: psycopg.Connection, qualname: str) -> int:
     schema, name = qualname.split(".")
-    row = conn.execute(
-        sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
-    ).fetchone()
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -48,10 +46,8 @@ def _exec(conn: psycopg.Connection, template: str, **params: Any) -> int:
 # table -> (key column, SET clause). The SET clauses change a value and bump the row's
 # own change timestamp where the table has one.
 _UPDATES: dict[str, tuple[str, str]] = {
-    "action.dim_teams": (
-        "id", "logo = replace(logo, '/100/', '/200/'), updated_at = now()"),
-    "public.games": (
-        "id", "temperature = coalesce(temperature, 70) + 1, updated_at = now()"),
+    "action.dim_teams": ("id", "logo = replace(logo, '/100/', '/200/'), updated_at = now()"),
+    "public.games": ("id", "temperature = coalesce(temperature, 70) + 1, updated_at = now()"),
     "splits.games": (
         "id",
         "weather_conditions = CASE WHEN weather_conditions = 'Clear' THEN 'Cloudy'"
@@ -59,18 +55,20 @@ _UPDATES: dict[str, tuple[str, str]] = {
     ),
     "public.game_outcomes": (
         "id",
-        "total_line = total_line + 0.5, over = (home_score + away_score) > total_line + 0.5,"
-        " updated_at = now()",
+        "total_line = total_line + 0.5, over = (home_score + away_score) > total_line + 0.5, updated_at = now()",
     ),
     "mlb_betting.moneyline": (
-        "id", "reverse_line_movement = NOT coalesce(reverse_line_movement, false),"
-        " updated_at = now()"),
+        "id",
+        "reverse_line_movement = NOT coalesce(reverse_line_movement, false), updated_at = now()",
+    ),
     "mlb_betting.spreads": (
-        "id", "reverse_line_movement = NOT coalesce(reverse_line_movement, false),"
-        " updated_at = now()"),
+        "id",
+        "reverse_line_movement = NOT coalesce(reverse_line_movement, false), updated_at = now()",
+    ),
     "mlb_betting.totals": (
-        "id", "reverse_line_movement = NOT coalesce(reverse_line_movement, false),"
-        " updated_at = now()"),
+        "id",
+        "reverse_line_movement = NOT coalesce(reverse_line_movement, false), updated_at = now()",
+    ),
     "splits.raw_mlb_betting_splits": (
         "id",
         "home_or_over_bets = home_or_over_bets + 1, updated_at = now() AT TIME ZONE 'UTC'",
@@ -82,20 +80,24 @@ _UPDATES: dict[str, tuple[str, str]] = {
         "::double precision, last_updated = now() AT TIME ZONE 'UTC'",
     ),
     "tracking.pre_game_recommendations": (
-        "recommendation_id", "email_sent = NOT coalesce(email_sent, false), updated_at = now()"),
+        "recommendation_id",
+        "email_sent = NOT coalesce(email_sent, false), updated_at = now()",
+    ),
     "backtesting.strategy_performance": (
-        "id", "sharpe_ratio = round(coalesce(sharpe_ratio, 0) + 0.01, 4), last_updated = now()"),
+        "id",
+        "sharpe_ratio = round(coalesce(sharpe_ratio, 0) + 0.01, 4), last_updated = now()",
+    ),
     "timing_analysis.timing_bucket_performance": (
-        "id", "total_profit_loss = total_profit_loss + 1.00, updated_at = now()"),
+        "id",
+        "total_profit_loss = total_profit_loss + 1.00, updated_at = now()",
+    ),
     "backtesting.orchestrator_update_triggers": (
         "id",
         "status = CASE WHEN status = 'PENDING' THEN 'COMPLETED' ELSE status END,"
         " strategies_affected = coalesce(strategies_affected, 0) + 1",
     ),
-    "public.sbr_raw_html": (
-        "id", "status = CASE WHEN status = 'processed' THEN 'new' ELSE 'processed' END"),
-    "public.sbr_parsed_games": (
-        "id", "status = CASE WHEN status = 'processed' THEN 'new' ELSE 'processed' END"),
+    "public.sbr_raw_html": ("id", "status = CASE WHEN status = 'processed' THEN 'new' ELSE 'processed' END"),
+    "public.sbr_parsed_games": ("id", "status = CASE WHEN status = 'processed' THEN 'new' ELSE 'processed' END"),
 }
 
 
@@ -141,9 +143,7 @@ def _copy(
             continue
         names.append(sql.Identifier(column.name))
         override = overrides.get(column.name)
-        items.append(
-            sql.SQL(override) if override else sql.SQL("t.{}").format(sql.Identifier(column.name))
-        )
+        items.append(sql.SQL(override) if override else sql.SQL("t.{}").format(sql.Identifier(column.name)))
     statement = sql.SQL("INSERT INTO {} ({}) SELECT {} ").format(
         sql.Identifier(table.schema, table.name),
         sql.SQL(", ").join(names),
@@ -335,8 +335,7 @@ def _replay_sbr(conn: psycopg.Connection, pages: int) -> dict[str, int]:
             "source_url": "CASE WHEN t.source_url ~ 'date=[0-9-]+' THEN regexp_replace("
             "t.source_url, 'date=[0-9-]+', 'date=' || " + new_date + ") ELSE t.source_url"
             " || '#replay-' || m.new_id END",
-            "html_content": "replace(t.html_content, to_char(m.page_date, 'YYYY-MM-DD'), "
-            + new_date + ")",
+            "html_content": "replace(t.html_content, to_char(m.page_date, 'YYYY-MM-DD'), " + new_date + ")",
             "scraped_at": "t.scraped_at + " + _SHIFT,
             "status": "'new'",
         },
@@ -346,8 +345,7 @@ def _replay_sbr(conn: psycopg.Connection, pages: int) -> dict[str, int]:
         "public.sbr_parsed_games",
         "FROM public.sbr_parsed_games t JOIN pg_temp.fx_act_pages m ON m.src_id = t.raw_html_id",
         {
-            "id": "(SELECT coalesce(max(id), 0) FROM public.sbr_parsed_games)"
-            " + row_number() OVER (ORDER BY t.id)",
+            "id": "(SELECT coalesce(max(id), 0) FROM public.sbr_parsed_games) + row_number() OVER (ORDER BY t.id)",
             "raw_html_id": "m.new_id",
             "game_data": "CASE WHEN t.game_data->>'game_date' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'"
             " THEN t.game_data || jsonb_build_object('game_date', to_char("
@@ -427,9 +425,7 @@ def _replay_latest(conn: psycopg.Connection, rows: dict[str, int]) -> dict[str, 
     return out
 
 
-def add_activity(
-    conn: psycopg.Connection, fraction: float = 0.01, seed: int = 7
-) -> dict[str, int]:
+def add_activity(conn: psycopg.Connection, fraction: float = 0.01, seed: int = 7) -> dict[str, int]:
     """Insert and update about `fraction` of every mapped legacy table, as the app would.
 
     Returns {"<schema>.<table>.inserted": n, "<schema>.<table>.updated": n} for every

@@ -19,20 +19,19 @@ QUERIES: dict[str, str] = {
     "games_public": "SELECT count(*) FROM public.games",
     "games_splits": "SELECT count(*) FROM splits.games",
     "games_in_both": "SELECT count(*)" + _MATCH,
-    "games_in_both_same_teams_and_start": "SELECT count(*)" + _MATCH
+    "games_in_both_same_teams_and_start": "SELECT count(*)"
+    + _MATCH
     + " WHERE s.home_team = p.home_team AND s.away_team = p.away_team"
     " AND s.game_datetime = p.game_datetime AT TIME ZONE 'UTC'",
     "games_public_only_with_mlb_id": """
         SELECT count(*) FROM public.games p WHERE p.mlb_stats_api_game_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM splits.games s
                             WHERE s.game_id = p.mlb_stats_api_game_id)""",
-    "games_public_only_without_mlb_id":
-        "SELECT count(*) FROM public.games WHERE mlb_stats_api_game_id IS NULL",
+    "games_public_only_without_mlb_id": "SELECT count(*) FROM public.games WHERE mlb_stats_api_game_id IS NULL",
     "games_splits_only": """
         SELECT count(*) FROM splits.games s WHERE NOT EXISTS (
             SELECT 1 FROM public.games p WHERE p.mlb_stats_api_game_id = s.game_id)""",
-    "conflict_score": "SELECT count(*)" + _MATCH
-    + " WHERE s.status = p.game_status AND (s.home_score, s.away_score)"
+    "conflict_score": "SELECT count(*)" + _MATCH + " WHERE s.status = p.game_status AND (s.home_score, s.away_score)"
     " IS DISTINCT FROM (p.home_score, p.away_score)",
     "conflict_status": "SELECT count(*)" + _MATCH + " WHERE s.status <> p.game_status",
     "conflict_venue": "SELECT count(*)" + _MATCH + " WHERE s.venue <> p.venue_name",
@@ -76,12 +75,9 @@ QUERIES: dict[str, str] = {
          WHERE NOT EXISTS (SELECT 1 FROM public.games p
                             WHERE p.mlb_stats_api_game_id = r.game_id)
            AND NOT EXISTS (SELECT 1 FROM splits.games s WHERE s.game_id = r.game_id)""",
-    "strategy_performance_wins_null":
-        "SELECT count(*) FROM backtesting.strategy_performance WHERE wins IS NULL",
-    "raw_splits_book_null":
-        "SELECT count(*) FROM splits.raw_mlb_betting_splits WHERE book IS NULL",
-    "raw_splits_id_null":
-        "SELECT count(*) FROM splits.raw_mlb_betting_splits WHERE id IS NULL",
+    "strategy_performance_wins_null": "SELECT count(*) FROM backtesting.strategy_performance WHERE wins IS NULL",
+    "raw_splits_book_null": "SELECT count(*) FROM splits.raw_mlb_betting_splits WHERE book IS NULL",
+    "raw_splits_id_null": "SELECT count(*) FROM splits.raw_mlb_betting_splits WHERE id IS NULL",
     "raw_splits_id_duplicated": """
         SELECT coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c
           FROM splits.raw_mlb_betting_splits WHERE id IS NOT NULL

@@ -35,9 +35,7 @@ def inject_bad_rows(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]
             " WHERE game_id ~ '^[0-9]+$' ORDER BY game_datetime, id LIMIT 1"
         ).fetchone()
         if game is None:
-            raise LegacyFixtureError(
-                "inject_bad_rows needs a built legacy database (legacy_fixture.build first)"
-            )
+            raise LegacyFixtureError("inject_bad_rows needs a built legacy database (legacy_fixture.build first)")
         game_id, home, away, start = game
         result: dict[str, list[dict[str, Any]]] = {
             "splits.games": [],
@@ -59,8 +57,7 @@ def inject_bad_rows(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]
             {"id": bad_game, "game_id": str(999_000_000 + serial)},
         )
         result["splits.games"].append(
-            {"key": {"id": bad_game},
-             "problem": "home_team 'YANKEES' is longer than the 5 characters of a team code"}
+            {"key": {"id": bad_game}, "problem": "home_team 'YANKEES' is longer than the 5 characters of a team code"}
         )
 
         next_id = int(_one(conn, "SELECT coalesce(max(id), 0) FROM clean.betting_recommendations"))
@@ -76,12 +73,18 @@ def inject_bad_rows(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]
                 %(start)s - interval '45 minutes')
         """
         cases = [
-            ({"side": None, "confidence": 0.75, "game_id": game_id},
-             "recommended_side is NULL; the target column is NOT NULL"),
-            ({"side": home, "confidence": 0.75, "game_id": "999999999"},
-             "game_id '999999999' matches no game in public.games or splits.games"),
-            ({"side": home, "confidence": 0.12345, "game_id": game_id},
-             "confidence_score 0.12345 has more decimals than numeric(5,3) keeps"),
+            (
+                {"side": None, "confidence": 0.75, "game_id": game_id},
+                "recommended_side is NULL; the target column is NOT NULL",
+            ),
+            (
+                {"side": home, "confidence": 0.75, "game_id": "999999999"},
+                "game_id '999999999' matches no game in public.games or splits.games",
+            ),
+            (
+                {"side": home, "confidence": 0.12345, "game_id": game_id},
+                "confidence_score 0.12345 has more decimals than numeric(5,3) keeps",
+            ),
         ]
         for offset, (values, problem) in enumerate(cases, start=1):
             row_id = next_id + offset
@@ -89,9 +92,7 @@ def inject_bad_rows(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]
                 recommendation,
                 {"id": row_id, "home": home, "away": away, "start": start, **values},
             )
-            result["clean.betting_recommendations"].append(
-                {"key": {"id": row_id}, "problem": problem}
-            )
+            result["clean.betting_recommendations"].append({"key": {"id": row_id}, "problem": problem})
 
         splits_row = """
             INSERT INTO splits.raw_mlb_betting_splits (id, game_id, home_team, away_team,
@@ -117,12 +118,26 @@ def inject_bad_rows(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]
             )
             conn.execute(
                 splits_row,
-                {"id": row_id, "game_id": game_id, "home": home, "away": away,
-                 "start": naive_start, "updated": updated},
+                {
+                    "id": row_id,
+                    "game_id": game_id,
+                    "home": home,
+                    "away": away,
+                    "start": naive_start,
+                    "updated": updated,
+                },
             )
             result["splits.raw_mlb_betting_splits"].append(
-                {"key": {"id": row_id, "game_id": game_id, "source": "VSIN",
-                         "book": "Circa", "split_type": "moneyline", "last_updated": updated},
-                 "problem": problem}
+                {
+                    "key": {
+                        "id": row_id,
+                        "game_id": game_id,
+                        "source": "VSIN",
+                        "book": "Circa",
+                        "split_type": "moneyline",
+                        "last_updated": updated,
+                    },
+                    "problem": problem,
+                }
             )
     return result

@@ -30,9 +30,7 @@ def _session_settings(conn: psycopg.Connection) -> None:
 def row_counts(conn: psycopg.Connection) -> dict[str, int]:
     """Exact row counts of every legacy table, keyed "schema.table"."""
     parts = [
-        sql.SQL("SELECT {}, count(*) FROM {}").format(
-            sql.Literal(t.qualname), sql.Identifier(t.schema, t.name)
-        )
+        sql.SQL("SELECT {}, count(*) FROM {}").format(sql.Literal(t.qualname), sql.Identifier(t.schema, t.name))
         for t in catalog.tables()
     ]
     rows = dict(conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall())

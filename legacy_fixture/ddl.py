@@ -58,28 +58,16 @@ def drop_legacy(conn: psycopg.Connection) -> None:
     """Drop every legacy schema except public, and public's legacy objects."""
     for schema in catalog.LEGACY_SCHEMAS:
         if schema != "public":
-            conn.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-            )
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
     for view in catalog.views():
         if view.schema == "public":
-            conn.execute(
-                sql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(
-                    sql.Identifier(view.schema, view.name)
-                )
-            )
+            conn.execute(sql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(sql.Identifier(view.schema, view.name)))
     for table in catalog.tables():
         if table.schema == "public":
-            conn.execute(
-                sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(
-                    sql.Identifier(table.schema, table.name)
-                )
-            )
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(table.schema, table.name)))
     for _, _, (schema, seq) in sequences():
         if schema == "public":
-            conn.execute(
-                sql.SQL("DROP SEQUENCE IF EXISTS {} CASCADE").format(sql.Identifier(schema, seq))
-            )
+            conn.execute(sql.SQL("DROP SEQUENCE IF EXISTS {} CASCADE").format(sql.Identifier(schema, seq)))
 
 
 def create_schemas(conn: psycopg.Connection) -> None:
@@ -94,9 +82,7 @@ def _column_ddl(conn: psycopg.Connection, table: TableSpec, column: Column) -> s
         regclass = sql.Identifier(*seq).as_string(conn)
         parts.append(sql.SQL("DEFAULT nextval({}::regclass)").format(sql.Literal(regclass)))
     elif column.generated:
-        parts.append(
-            sql.SQL("GENERATED ALWAYS AS ({}) STORED").format(sql.SQL(column.default or ""))
-        )
+        parts.append(sql.SQL("GENERATED ALWAYS AS ({}) STORED").format(sql.SQL(column.default or "")))
     elif column.default is not None:
         parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(column.default)))
     if not column.nullable:
@@ -116,9 +102,7 @@ def create_tables(conn: psycopg.Connection) -> None:
         items: list[sql.Composable] = [_column_ddl(conn, table, c) for c in table.columns]
         items += [sql.SQL(check) for check in table.checks]
         conn.execute(
-            sql.SQL("CREATE TABLE {} ({})").format(
-                sql.Identifier(table.schema, table.name), sql.SQL(", ").join(items)
-            )
+            sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table.schema, table.name), sql.SQL(", ").join(items))
         )
     for table, column, seq in sequences():
         conn.execute(
@@ -137,15 +121,9 @@ def add_keys(conn: psycopg.Connection) -> None:
     for table in catalog.tables():
         target = sql.Identifier(table.schema, table.name)
         if table.primary_key:
-            conn.execute(
-                sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-                    target, _idents(table.primary_key)
-                )
-            )
+            conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(target, _idents(table.primary_key)))
         for unique in table.unique:
-            conn.execute(
-                sql.SQL("ALTER TABLE {} ADD UNIQUE ({})").format(target, _idents(unique))
-            )
+            conn.execute(sql.SQL("ALTER TABLE {} ADD UNIQUE ({})").format(target, _idents(unique)))
     known = {(t.schema, t.name) for t in catalog.tables()}
     for table in catalog.tables():
         for fk in table.foreign_keys:
@@ -166,9 +144,7 @@ def sync_sequences(conn: psycopg.Connection) -> None:
     """Set every serial sequence past the largest id already in its table."""
     for table, column, seq in sequences():
         conn.execute(
-            sql.SQL(
-                "SELECT setval({seq}, coalesce((SELECT max({col}) FROM {tab}), 0) + 1, false)"
-            ).format(
+            sql.SQL("SELECT setval({seq}, coalesce((SELECT max({col}) FROM {tab}), 0) + 1, false)").format(
                 seq=sql.Literal(sql.Identifier(*seq).as_string(conn)),
                 col=sql.Identifier(column.name),
                 tab=sql.Identifier(table.schema, table.name),
@@ -226,6 +202,4 @@ def create_views(conn: psycopg.Connection) -> None:
             )
         else:
             body = sql.SQL("SELECT {} WHERE false").format(sql.SQL(", ").join(items))
-        conn.execute(
-            sql.SQL("CREATE VIEW {} AS {}").format(sql.Identifier(view.schema, view.name), body)
-        )
+        conn.execute(sql.SQL("CREATE VIEW {} AS {}").format(sql.Identifier(view.schema, view.name), body))

@@ -37,9 +37,7 @@ def array(values: Sequence[Any]) -> sql.Composable:
 
 
 def run(conn: psycopg.Connection, template: str, **params: Any) -> None:
-    values = {
-        k: v if isinstance(v, sql.Composable) else sql.Literal(v) for k, v in params.items()
-    }
+    values = {k: v if isinstance(v, sql.Composable) else sql.Literal(v) for k, v in params.items()}
     conn.execute(sql.SQL(template).format(**values))
 
 
@@ -47,16 +45,25 @@ def teams(conn: psycopg.Connection) -> None:
     rows = []
     for i, t in enumerate(TEAMS):
         values = (
-            i + 1, ACTION_TEAM_ID_BASE + i, t.full_name, t.nickname,
-            f"{t.abbr} {t.nickname}", t.location, t.abbr,
+            i + 1,
+            ACTION_TEAM_ID_BASE + i,
+            t.full_name,
+            t.nickname,
+            f"{t.abbr} {t.nickname}",
+            t.location,
+            t.abbr,
             f"https://static.sprtactn.co/teamlogos/mlb/100/{t.abbr.lower()}.png",
-            t.primary, t.secondary, t.league, t.division, t.slug,
+            t.primary,
+            t.secondary,
+            t.league,
+            t.division,
+            t.slug,
         )
         rows.append(
-            sql.SQL("({}, timestamptz '2024-02-15 12:00:00+00' + {} * interval '1 minute',"
-                    " timestamptz '2025-03-20 09:00:00+00' + {} * interval '1 minute')").format(
-                sql.SQL(", ").join(sql.Literal(v) for v in values), sql.Literal(i), sql.Literal(i)
-            )
+            sql.SQL(
+                "({}, timestamptz '2024-02-15 12:00:00+00' + {} * interval '1 minute',"
+                " timestamptz '2025-03-20 09:00:00+00' + {} * interval '1 minute')"
+            ).format(sql.SQL(", ").join(sql.Literal(v) for v in values), sql.Literal(i), sql.Literal(i))
         )
     conn.execute(
         sql.SQL(
@@ -201,7 +208,9 @@ def moneyline(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
             sharp_action, reverse_line_movement, steam_move, winning_side, profit_loss,
             source, data_quality, created_at, updated_at, game_datetime, home_team,
             away_team)
-        WITH """ + _LINE_ROWS + """, p AS (
+        WITH """
+        + _LINE_ROWS
+        + """, p AS (
             SELECT z.*,
                    least(0.78, greatest(0.22, z.p_home
                        + (pg_temp.fx_rand(z.gb, 21) - 0.5) * 0.04)) AS p_open,
@@ -252,7 +261,9 @@ def spreads(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
             away_money_percentage, sharp_action, reverse_line_movement, steam_move,
             winning_side, profit_loss, home_cover, margin_of_victory, source, data_quality,
             created_at, updated_at, game_datetime, home_team, away_team)
-        WITH """ + _LINE_ROWS + """, p AS (
+        WITH """
+        + _LINE_ROWS
+        + """, p AS (
             SELECT z.*,
                    CASE WHEN z.p_home >= 0.5 THEN -1.5 ELSE 1.5 END::numeric(3, 1) AS hs,
                    0.5 + (pg_temp.fx_rand(z.gb, 31) - 0.5) * 0.16 AS q_open,
@@ -304,7 +315,9 @@ def totals(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
             reverse_line_movement, steam_move, winning_side, profit_loss, final_total,
             went_over, source, data_quality, created_at, updated_at, game_datetime,
             home_team, away_team)
-        WITH """ + _LINE_ROWS + """, p AS (
+        WITH """
+        + _LINE_ROWS
+        + """, p AS (
             SELECT z.*,
                    (z.total_base + 0.5 * (floor(pg_temp.fx_rand(z.gb, 41) * 3) - 1))
                        ::numeric(3, 1) AS line_close,
@@ -525,8 +538,7 @@ def pre_game_recommendations(conn: psycopg.Connection, size: UniverseSize, rows:
         games=size.pk_games,
         rows=rows,
         split_types=array(SPLIT_TYPES),
-        signals=array(("SHARP_ACTION", "OPPOSING_MARKETS", "STEAM_MOVE", "BOOK_CONFLICTS",
-                       "PUBLIC_FADE")),
+        signals=array(("SHARP_ACTION", "OPPOSING_MARKETS", "STEAM_MOVE", "BOOK_CONFLICTS", "PUBLIC_FADE")),
         confidence=array(("LOW", "MODERATE", "HIGH")),
     )
 
@@ -665,8 +677,7 @@ def orchestrator_triggers(conn: psycopg.Connection, rows: int) -> None:
         """,
         rows=rows,
         strategies=array(STRATEGIES),
-        types=array(("PERFORMANCE_UPDATE", "THRESHOLD_ADJUSTMENT", "STRATEGY_DISABLED",
-                     "SCHEDULED_REFRESH")),
+        types=array(("PERFORMANCE_UPDATE", "THRESHOLD_ADJUSTMENT", "STRATEGY_DISABLED", "SCHEDULED_REFRESH")),
     )
 
 

@@ -46,12 +46,32 @@ SCALES: dict[str, Scale] = {
         Scale("small", 2_775, 3, 100_000, 40_000, 5_000, 3_000, 7_200, 2_000, 500, 5_000, 50),
         Scale("demo", 5_550, 4, 300_000, 120_000, 15_000, 8_000, 14_400, 4_000, 1_000, 10_000, 100),
         Scale(
-            "medium", 8_325, 6, 1_000_000, 400_000, 40_000, 20_000, 36_000, 8_000, 2_000, 20_000,
+            "medium",
+            8_325,
+            6,
+            1_000_000,
+            400_000,
+            40_000,
+            20_000,
+            36_000,
+            8_000,
+            2_000,
+            20_000,
             200,
         ),
         Scale(
-            "large", 13_875, 10, 5_000_000, 1_000_000, 100_000, 50_000, 72_000, 16_000, 5_000,
-            40_000, 500,
+            "large",
+            13_875,
+            10,
+            5_000_000,
+            1_000_000,
+            100_000,
+            50_000,
+            72_000,
+            16_000,
+            5_000,
+            40_000,
+            500,
         ),
     )
 }
@@ -63,6 +83,4 @@ def resolve(scale: str | Scale) -> Scale:
     try:
         return SCALES[scale]
     except KeyError:
-        raise ValueError(
-            f"unknown fixture scale {scale!r}: use one of {', '.join(SCALES)}"
-        ) from None
+        raise ValueError(f"unknown fixture scale {scale!r}: use one of {', '.join(SCALES)}") from None

@@ -8,27 +8,13 @@ them with psycopg.sql.Identifier.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-CATALOG_PATH = Path(__file__).resolve().parent.parent / "catalog" / "data" / "legacy_catalog.json"
-
-# The nine legacy schemas, in the guide's order. `validation` was "planned": it has no
-# objects but is created anyway.
-LEGACY_SCHEMAS: tuple[str, ...] = (
-    "public",
-    "splits",
-    "mlb_betting",
-    "backtesting",
-    "tracking",
-    "timing_analysis",
-    "clean",
-    "action",
-    "validation",
-)
+# The nine legacy schemas and the catalog entries come from catalog/, their one source.
+from catalog.legacy import LEGACY_TABLES
+from catalog.schemas import LEGACY_SCHEMAS  # noqa: F401 - re-exported
 
 _NEXTVAL = re.compile(r"^nextval\('(?P<seq>[^']+)'::regclass\)$")
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
@@ -169,7 +155,7 @@ def _parse_index(fragment: str) -> Index:
 @cache
 def load_specs() -> tuple[TableSpec, ...]:
     """Every legacy table and view, in the catalog's order."""
-    entries = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["tables"]
+    entries = [t.raw for t in LEGACY_TABLES]
     known = {(e["schema"], e["table"]) for e in entries}
     specs: list[TableSpec] = []
     for e in entries:
@@ -196,9 +182,7 @@ def load_specs() -> tuple[TableSpec, ...]:
                 columns=columns,
                 primary_key=pk,
                 unique=unique,
-                foreign_keys=tuple(
-                    _parse_foreign_key(f, e["schema"], known) for f in e.get("foreign_keys") or []
-                ),
+                foreign_keys=tuple(_parse_foreign_key(f, e["schema"], known) for f in e.get("foreign_keys") or []),
                 checks=tuple(e.get("checks") or []),
                 indexes=tuple(_parse_index(f) for f in e.get("indexes") or []),
                 mapped_to=e.get("mapped_to"),

@@ -59,7 +59,13 @@ def create(conn: psycopg.Connection, scale: Scale, awkward: bool) -> UniverseSiz
             sql.SQL(", ").join(
                 sql.Literal(v)
                 for v in (
-                    i, ACTION_TEAM_ID_BASE + i, t.abbr, t.location, t.nickname, t.tz, t.venue,
+                    i,
+                    ACTION_TEAM_ID_BASE + i,
+                    t.abbr,
+                    t.location,
+                    t.nickname,
+                    t.tz,
+                    t.venue,
                     VENUE_ID_BASE + i,
                 )
             )
@@ -184,13 +190,10 @@ def create(conn: psycopg.Connection, scale: Scale, awkward: bool) -> UniverseSiz
         ).format(**params)
     )
     for column in ("g", "pidx", "sidx", "ridx", "oidx"):
-        conn.execute(
-            sql.SQL("CREATE INDEX ON pg_temp.fx_games ({})").format(sql.Identifier(column))
-        )
+        conn.execute(sql.SQL("CREATE INDEX ON pg_temp.fx_games ({})").format(sql.Identifier(column)))
     conn.execute("ANALYZE pg_temp.fx_games")
     row = conn.execute(
-        "SELECT count(pidx), count(sidx), count(ridx), count(oidx), max(day_index) + 1"
-        " FROM pg_temp.fx_games"
+        "SELECT count(pidx), count(sidx), count(ridx), count(oidx), max(day_index) + 1 FROM pg_temp.fx_games"
     ).fetchone()
     assert row is not None
     return UniverseSize(*(int(v) for v in row))

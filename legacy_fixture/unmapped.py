@@ -21,9 +21,7 @@ _STRATEGY = (
     "pg_temp.fx_pick(ARRAY['sharp_action', 'opposing_markets', 'book_conflicts',"
     " 'public_money_fade', 'late_sharp_flip', 'consensus_moneyline'], pg_temp.fx_rand(n, 901))"
 )
-_BOOK_TYPE = (
-    "pg_temp.fx_pick(ARRAY['VSIN-circa', 'VSIN-draftkings', 'SBD'], pg_temp.fx_rand(n, 902))"
-)
+_BOOK_TYPE = "pg_temp.fx_pick(ARRAY['VSIN-circa', 'VSIN-draftkings', 'SBD'], pg_temp.fx_rand(n, 902))"
 _SPLIT = "pg_temp.fx_pick(ARRAY['moneyline', 'spread', 'total'], pg_temp.fx_rand(n, 903))"
 _BUCKET = "pg_temp.fx_pick(ARRAY['0-2h', '2-6h', '6-24h', '24h+'], pg_temp.fx_rand(n, 904))"
 _TEAM = (
@@ -39,8 +37,7 @@ OVERRIDES: dict[str, dict[str, str]] = {
         "id": "'alert_' || lpad(n::text, 6, '0')",
         "alert_type": "pg_temp.fx_pick(ARRAY['PERFORMANCE_DECLINE', 'THRESHOLD_BREACH',"
         " 'DATA_FRESHNESS', 'STRATEGY_DISABLED'], pg_temp.fx_rand(n, 1))",
-        "severity": "pg_temp.fx_pick(ARRAY['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'],"
-        " pg_temp.fx_rand(n, 2))",
+        "severity": "pg_temp.fx_pick(ARRAY['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], pg_temp.fx_rand(n, 2))",
         "title": "'Strategy alert #' || n",
         "message": "'ROI dropped below the configured floor over the last 7 days'",
         "strategy_name": _STRATEGY,
@@ -74,13 +71,11 @@ OVERRIDES: dict[str, dict[str, str]] = {
     },
     "backtesting.strategy_alerts": {
         "strategy_name": _STRATEGY,
-        "alert_level": "pg_temp.fx_pick(ARRAY['INFO', 'WARNING', 'CRITICAL'],"
-        " pg_temp.fx_rand(n, 6))",
+        "alert_level": "pg_temp.fx_pick(ARRAY['INFO', 'WARNING', 'CRITICAL'], pg_temp.fx_rand(n, 6))",
         "message": "'Win rate trending down'",
         "current_roi": _ROI2,
         "current_win_rate": _RATE4,
-        "performance_trend": "pg_temp.fx_pick(ARRAY['DECLINING', 'STABLE', 'IMPROVING'],"
-        " pg_temp.fx_rand(n, 7))",
+        "performance_trend": "pg_temp.fx_pick(ARRAY['DECLINING', 'STABLE', 'IMPROVING'], pg_temp.fx_rand(n, 7))",
         "recommended_action": "'Raise the minimum differential'",
         "configuration_version": "'v2025.' || lpad(n::text, 4, '0')",
         "acknowledged_by": "CASE WHEN n % 3 = 0 THEN 'ops' END",
@@ -104,8 +99,7 @@ OVERRIDES: dict[str, dict[str, str]] = {
     },
     "backtesting.strategy_lifecycle_events": {
         "strategy_name": _STRATEGY,
-        "event_type": "pg_temp.fx_pick(ARRAY['ENABLED', 'DISABLED', 'THRESHOLD_CHANGED'],"
-        " pg_temp.fx_rand(n, 8))",
+        "event_type": "pg_temp.fx_pick(ARRAY['ENABLED', 'DISABLED', 'THRESHOLD_CHANGED'], pg_temp.fx_rand(n, 8))",
         "event_reason": "'automatic evaluation'",
         "previous_status": "'ACTIVE'",
         "new_status": "'ACTIVE'",
@@ -116,8 +110,7 @@ OVERRIDES: dict[str, dict[str, str]] = {
     "backtesting.threshold_history": {
         "id": "'th_' || lpad(n::text, 6, '0')",
         "strategy_name": _STRATEGY,
-        "threshold_type": "pg_temp.fx_pick(ARRAY['min_differential', 'min_bets'],"
-        " pg_temp.fx_rand(n, 9))",
+        "threshold_type": "pg_temp.fx_pick(ARRAY['min_differential', 'min_bets'], pg_temp.fx_rand(n, 9))",
         "old_value": "10.0",
         "new_value": "12.5",
         "change_percent": "25.0",
@@ -130,8 +123,7 @@ OVERRIDES: dict[str, dict[str, str]] = {
     "backtesting.threshold_recommendations": {
         "strategy_name": _STRATEGY,
         "recommended_threshold": "round((8 + 10 * pg_temp.fx_rand(n, 10))::numeric, 2)",
-        "confidence_level": "pg_temp.fx_pick(ARRAY['LOW', 'MODERATE', 'HIGH'],"
-        " pg_temp.fx_rand(n, 11))",
+        "confidence_level": "pg_temp.fx_pick(ARRAY['LOW', 'MODERATE', 'HIGH'], pg_temp.fx_rand(n, 11))",
         "justification": "'30-day ROI supports a higher differential'",
         "approved_by": "CASE WHEN n % 2 = 0 THEN 'analyst' END",
         "approved_at": "CASE WHEN n % 2 = 0 THEN " + _TS + " + interval '1 day' END",
@@ -164,8 +156,7 @@ OVERRIDES: dict[str, dict[str, str]] = {
         "book": "'circa'",
         "split_type": _SPLIT,
         "strategy_name": _STRATEGY,
-        "recommended_side": "pg_temp.fx_pick(ARRAY['home', 'away', 'over', 'under'],"
-        " pg_temp.fx_rand(n, 15))",
+        "recommended_side": "pg_temp.fx_pick(ARRAY['home', 'away', 'over', 'under'], pg_temp.fx_rand(n, 15))",
         "odds_at_recommendation": "-110.00",
         "closing_odds": "-118.00",
         "outcome": "pg_temp.fx_pick(ARRAY['win', 'loss', 'push', NULL], pg_temp.fx_rand(n, 16))",
@@ -200,8 +191,7 @@ OVERRIDES: dict[str, dict[str, str]] = {
         "min_threshold": "10.00",
         "high_threshold": "20.00",
         "avg_odds": "-108.40",
-        "integration_status": "pg_temp.fx_pick(ARRAY['PENDING', 'ACTIVE', 'PAUSED'],"
-        " pg_temp.fx_rand(n, 23))",
+        "integration_status": "pg_temp.fx_pick(ARRAY['PENDING', 'ACTIVE', 'PAUSED'], pg_temp.fx_rand(n, 23))",
     },
     "tracking.active_strategy_configs": {
         "strategy_id": "'strat_' || lpad(n::text, 4, '0')",
@@ -210,8 +200,7 @@ OVERRIDES: dict[str, dict[str, str]] = {
     },
     "tracking.strategy_integration_log": {
         "strategy_id": "'strat_' || lpad(n::text, 4, '0')",
-        "action": "pg_temp.fx_pick(ARRAY['INTEGRATED', 'UPDATED', 'REMOVED'],"
-        " pg_temp.fx_rand(n, 24))",
+        "action": "pg_temp.fx_pick(ARRAY['INTEGRATED', 'UPDATED', 'REMOVED'], pg_temp.fx_rand(n, 24))",
         "roi_per_100_unit": _ROI2,
         "total_bets": "40 + n",
         "min_threshold": "10.00",
@@ -285,8 +274,7 @@ def fill(conn: psycopg.Connection, table: TableSpec, rows: int) -> None:
         override = overrides.get(column.name)
         values.append(sql.SQL(override) if override else _generic(column, position))
     conn.execute(
-        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM generate_series(0::bigint, {} - 1) AS n"
-                " ORDER BY n").format(
+        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM generate_series(0::bigint, {} - 1) AS n ORDER BY n").format(
             sql.Identifier(table.schema, table.name),
             sql.SQL(", ").join(names),
             sql.SQL(", ").join(values),
