@@ -75,7 +75,7 @@ tool_version() {
 complete_in_bin() {
     local t
     for t in "${TOOLS[@]}"; do [[ -x $BIN/$t ]] || return 1; done
-    [[ -x $BIN/pulumi-language-python-exec ]]
+    [[ -x $BIN/pulumi-language-python-exec && -x $BIN/pulumi-resource-pulumi-python ]]
 }
 
 print_result() {
@@ -237,6 +237,16 @@ install_exec_shim() {
     install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
 }
 
+# The host of Pulumi dynamic providers (the permission functions are one); a shell script
+# in the sdk/v3 module at the same tag, like the exec shim.
+install_dynamic_provider_host() {
+    local sdkdir
+    sdkdir=$(module_dir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")
+    [[ -f $sdkdir/python/dist/pulumi-resource-pulumi-python ]] \
+        || die "pulumi-resource-pulumi-python not found in the sdk/v3 module at $sdkdir"
+    install -m 0755 "$sdkdir/python/dist/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pulumi-python"
+}
+
 failed=()
 rm -f "$BIN/.stamp"
 for t in "${TOOLS[@]}"; do
@@ -267,6 +277,8 @@ if [[ ! -x $BIN/pulumi-language-python-exec ]]; then
         install_exec_shim
     fi
 fi
+
+[[ -x $BIN/pulumi-resource-pulumi-python ]] || install_dynamic_provider_host
 
 if ((${#failed[@]} == 0)) && complete_in_bin; then
     printf '%s\n' "$KEY" >"$BIN/.stamp"
