@@ -54,7 +54,9 @@ def category(query: str) -> str:
     match = _INSERT_INTO.match(text)
     if match:
         schema, table = match.groups()
-        if table in ("migration_log", "migration_rejects", "migration_state"):
+        if table == "migration_rejects":
+            return "rejects + duplicate legacy keys"
+        if table in ("migration_log", "migration_state"):
             return "journal"
         return f"copy {schema}.{table}"
     upper = text.upper()

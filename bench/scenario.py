@@ -258,9 +258,9 @@ class _Runner:
             self.log, "validate (checksums)", lambda: api.validate(self.dsn, self.settings, True)
         )
         self._profile("validate")
-        failed = [r.name for r in results if r.status != "passed"]
+        failed = [f"{r.name} ({r.message})" for r in results if r.status != "passed"]
         if failed:
-            self.result.errors.append(f"validate: failed for {', '.join(failed)}")
+            self.result.errors.append(f"validate right after a passing copy failed: {'; '.join(failed)}")
         self.result.metrics["target_rows"] = float(sum(r.target_count for r in results))
         count_only_s, _ = _timed(
             self.log, "validate (counts only)", lambda: api.validate(self.dsn, self.settings, False)
