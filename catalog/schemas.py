@@ -36,3 +36,12 @@ NEVER_DROPPED_SCHEMAS: frozenset[str] = frozenset({"public"})
 # functions are called without a schema in the guide, so they go on the default search_path.
 UNQUALIFIED_SCHEMA = "public"
 MIGRATION_LOG_TABLE = "migration_log"
+
+# The newest finished validation per mapping, read by `data_copy status` and by the stack's
+# `validation` output: written once here ({log} is the migration_log table's identifier).
+LATEST_VALIDATIONS_SQL = (
+    "SELECT DISTINCT ON (mapping) mapping, status, source_count, target_count,"
+    " source_checksum, target_checksum, completed_at, error_message FROM {log}"
+    " WHERE step = 'validate' AND completed_at IS NOT NULL AND mapping IS NOT NULL"
+    " ORDER BY mapping, completed_at DESC, id DESC"
+)

@@ -18,9 +18,7 @@ from components.settings import Connection
 PROVIDER_CONNECT_TIMEOUT_S = 15
 
 
-def make_provider(
-    name: str, connection: Connection, password: pulumi.Input[str] | None
-) -> postgresql.Provider:
+def make_provider(name: str, connection: Connection, password: pulumi.Input[str] | None) -> postgresql.Provider:
     """An explicit provider configured from the stack's postgresql:* keys.
 
     Explicit so that every resource uses exactly this connection (and the config keys
@@ -40,9 +38,7 @@ def make_provider(
     )
 
 
-def function_connection(
-    connection: Connection, password: pulumi.Input[str] | None
-) -> pulumi.Output[Mapping[str, Any]]:
+def function_connection(connection: Connection, password: pulumi.Input[str] | None) -> pulumi.Output[Mapping[str, Any]]:
     """The same connection for the SQL-function resources; secret when a password is set."""
     plain = connection.as_output()
     if password is None:

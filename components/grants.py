@@ -39,9 +39,7 @@ class Grants(pulumi.ComponentResource):
     grants: list[postgresql.Grant]
     default_privileges: list[postgresql.DefaultPrivileges]
 
-    def __init__(
-        self, name: str, args: GrantsArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: GrantsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("consolidation:index:Grants", name, None, opts)
         self.grants = []
         self.default_privileges = []

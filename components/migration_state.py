@@ -15,15 +15,11 @@ import psycopg
 from psycopg import sql
 
 from catalog import MIGRATION_LOG_TABLE, UNQUALIFIED_SCHEMA
+from catalog.schemas import LATEST_VALIDATIONS_SQL
 from components.settings import Connection
 
 CONNECT_TIMEOUT_S = 5
-_QUERY = sql.SQL(
-    "SELECT DISTINCT ON (mapping) mapping, status, source_count, target_count,"
-    " source_checksum, target_checksum, completed_at, error_message FROM {}"
-    " WHERE step = 'validate' AND completed_at IS NOT NULL AND mapping IS NOT NULL"
-    " ORDER BY mapping, completed_at DESC, id DESC"
-).format(sql.Identifier(UNQUALIFIED_SCHEMA, MIGRATION_LOG_TABLE))
+_QUERY = sql.SQL(LATEST_VALIDATIONS_SQL).format(log=sql.Identifier(UNQUALIFIED_SCHEMA, MIGRATION_LOG_TABLE))
 _TABLE = f"{UNQUALIFIED_SCHEMA}.{MIGRATION_LOG_TABLE}"
 
 

@@ -25,9 +25,7 @@ def prefix_problem(prefix: str) -> str | None:
     if prefix == "":
         return None
     if not _PREFIX_PATTERN.fullmatch(prefix):
-        return (
-            f"{prefix!r} is not a lower-case identifier prefix (a-z or _ first, then a-z, 0-9, _)"
-        )
+        return f"{prefix!r} is not a lower-case identifier prefix (a-z or _ first, then a-z, 0-9, _)"
     if len(prefix) > MAX_PREFIX_LENGTH:
         return (
             f"{prefix!r} is {len(prefix)} characters; at most {MAX_PREFIX_LENGTH} keep every "

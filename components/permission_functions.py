@@ -21,9 +21,7 @@ class PermissionFunctionsArgs:
 
 
 class PermissionFunctions(pulumi.ComponentResource):
-    def __init__(
-        self, name: str, args: PermissionFunctionsArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: PermissionFunctionsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("consolidation:index:PermissionFunctions", name, None, opts)
         grant_spec = grant_function(args.names)
         check_spec = check_function(args.names)

@@ -70,18 +70,12 @@ class FunctionSpec:
         return f"{self.schema}.{self.name}({', '.join(t for _, t in self.args)})"
 
     def signature(self) -> sql.Composable:
-        args = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in self.args
-        )
-        return sql.SQL("{}.{}({})").format(
-            sql.Identifier(self.schema), sql.Identifier(self.name), args
-        )
+        args = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in self.args)
+        return sql.SQL("{}.{}({})").format(sql.Identifier(self.schema), sql.Identifier(self.name), args)
 
     def identity_sql(self) -> sql.Composable:
         types = sql.SQL(", ").join(sql.SQL(t) for _, t in self.args)
-        return sql.SQL("{}.{}({})").format(
-            sql.Identifier(self.schema), sql.Identifier(self.name), types
-        )
+        return sql.SQL("{}.{}({})").format(sql.Identifier(self.schema), sql.Identifier(self.name), types)
 
     def create_statement(self) -> sql.Composable:
         """CREATE OR REPLACE FUNCTION ... (types and keywords are our constants, not input)."""
@@ -142,10 +136,7 @@ def _text_array(values: list[str] | tuple[str, ...]) -> str:
 
 def grant_function(names: RoleNames) -> FunctionSpec:
     user_types = names.user_types()
-    cases = "\n".join(
-        f"        WHEN {_lit(user_type)} THEN {_lit(role)}"
-        for user_type, role in user_types.items()
-    )
+    cases = "\n".join(f"        WHEN {_lit(user_type)} THEN {_lit(role)}" for user_type, role in user_types.items())
     known_types = ", ".join(user_types)
     managed = _text_array(list(names.all().values()))
     body = f"""
@@ -191,9 +182,7 @@ END
 
 
 def check_function(names: RoleNames) -> FunctionSpec:
-    schemas = ",\n            ".join(
-        f"({_lit(s)}, {i})" for i, s in enumerate(SCHEMA_NAMES, start=1)
-    )
+    schemas = ",\n            ".join(f"({_lit(s)}, {i})" for i, s in enumerate(SCHEMA_NAMES, start=1))
     groups = _text_array(list(names.groups().values()))
     columns = ", ".join(f"{n} {t}" for n, t in CHECK_COLUMNS)
     body = f"""

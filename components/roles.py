@@ -31,9 +31,7 @@ class Roles(pulumi.ComponentResource):
     owner: postgresql.Role
     admin_grants: list[postgresql.GrantRole]
 
-    def __init__(
-        self, name: str, args: RolesArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: RolesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("consolidation:index:Roles", name, None, opts)
         names = args.names
         child = pulumi.ResourceOptions(parent=self)

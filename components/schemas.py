@@ -25,9 +25,7 @@ class Schemas(pulumi.ComponentResource):
 
     schemas: dict[str, postgresql.Schema]
 
-    def __init__(
-        self, name: str, args: SchemasArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: SchemasArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("consolidation:index:Schemas", name, None, opts)
         self.schemas = {
             schema.name: postgresql.Schema(

@@ -21,9 +21,7 @@ class SerialChain:
         self._last: list[pulumi.Resource] = list(after or [])
         self.length = 0
 
-    def opts(
-        self, parent: pulumi.Resource, depends_on: list[pulumi.Resource] | None = None
-    ) -> pulumi.ResourceOptions:
+    def opts(self, parent: pulumi.Resource, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=parent, depends_on=[*self._last, *(depends_on or [])])
 
     def add(self, resource: pulumi.Resource) -> None:

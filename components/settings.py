@@ -206,7 +206,7 @@ def _parse_disposable(r: _Reader) -> tuple[str, ...]:
     if raw is None:
         return ()
     how = (
-        "give a list of legacy \"schema.table\", e.g. "
+        'give a list of legacy "schema.table", e.g. '
         "pulumi config set --path 'consolidation:disposableTables[0]' public.test_table"
     )
     try:
@@ -220,7 +220,7 @@ def _parse_disposable(r: _Reader) -> tuple[str, ...]:
     for item in value:
         match = _QUALIFIED_TABLE.fullmatch(item)
         if not match:
-            r.problem(NAMESPACE, "disposableTables", f"{item!r} is not \"schema.table\"; {how}")
+            r.problem(NAMESPACE, "disposableTables", f'{item!r} is not "schema.table"; {how}')
         elif match.group(1) not in LEGACY_SCHEMAS:
             r.problem(
                 NAMESPACE,

@@ -64,9 +64,7 @@ def apply_function(conn: psycopg.Connection, spec: FunctionSpec) -> None:
     with conn.transaction():
         conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
         conn.execute(spec.create_statement())
-        conn.execute(
-            sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(identity, sql.Identifier(spec.owner))
-        )
+        conn.execute(sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(identity, sql.Identifier(spec.owner)))
         grantees = conn.execute(
             "SELECT DISTINCT a.grantee = 0, pg_catalog.pg_get_userbyid(a.grantee)"
             " FROM pg_catalog.pg_proc AS p, pg_catalog.aclexplode(p.proacl) AS a"
@@ -75,20 +73,12 @@ def apply_function(conn: psycopg.Connection, spec: FunctionSpec) -> None:
         ).fetchall()
         revoke_from: list[sql.Composable] = [sql.SQL("PUBLIC")]
         revoke_from += [sql.Identifier(name) for is_public, name in grantees if not is_public]
-        conn.execute(
-            sql.SQL("REVOKE ALL ON FUNCTION {} FROM {}").format(
-                identity, sql.SQL(", ").join(revoke_from)
-            )
-        )
+        conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM {}").format(identity, sql.SQL(", ").join(revoke_from)))
         grant_to: list[sql.Composable] = [sql.Identifier(r) for r in spec.execute_roles]
         if spec.public_execute:
             grant_to.append(sql.SQL("PUBLIC"))
         if grant_to:
-            conn.execute(
-                sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
-                    identity, sql.SQL(", ").join(grant_to)
-                )
-            )
+            conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(identity, sql.SQL(", ").join(grant_to)))
 
 
 def drop_function(conn: psycopg.Connection, spec: FunctionSpec) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from catalog.schemas import MIGRATION_LOG_TABLE, UNQUALIFIED_SCHEMA
+from catalog.schemas import LATEST_VALIDATIONS_SQL, MIGRATION_LOG_TABLE, UNQUALIFIED_SCHEMA
 
 LOG = sql.Identifier(UNQUALIFIED_SCHEMA, MIGRATION_LOG_TABLE)
 REJECTS = sql.Identifier(UNQUALIFIED_SCHEMA, "migration_rejects")
@@ -116,11 +116,4 @@ def latest_validations(conn: psycopg.Connection) -> list[tuple]:
     exists = conn.execute("SELECT to_regclass('public.migration_log')").fetchone()
     if not exists or exists[0] is None:
         return []
-    return conn.execute(
-        sql.SQL(
-            "SELECT DISTINCT ON (mapping) mapping, status, source_count, target_count,"
-            " source_checksum, target_checksum, completed_at, error_message FROM {}"
-            " WHERE step = 'validate' AND completed_at IS NOT NULL"
-            " ORDER BY mapping, completed_at DESC"
-        ).format(LOG)
-    ).fetchall()
+    return conn.execute(sql.SQL(LATEST_VALIDATIONS_SQL).format(log=LOG)).fetchall()
