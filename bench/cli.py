@@ -22,6 +22,7 @@ from data_copy.settings import Settings
 from pgcluster import Cluster
 
 SCALES = ("tiny", "small", "demo", "medium", "large")
+AUTO_REPEAT = 3
 ALL = ("small", "large")  # medium: --scale medium (about a fifth of large)
 
 
@@ -53,8 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=1,
-        help="run the baseline and both full copies this many times, alternating; the fastest counts",
+        default=None,
+        help="run the baseline and both full copies this many times, alternating; the fastest"
+        f" counts (default: {AUTO_REPEAT} for scales up to small, where noise is largest, else 1)",
     )
     parser.add_argument(
         "--prepare-only",
@@ -98,14 +100,17 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         err.print(f"[dim]{time.perf_counter() - started:7.1f}s[/dim] {message}", highlight=False)
 
-    options = scenario.Options(
-        idle_seconds=args.idle_seconds, writer_interval=args.writer_interval, repeat=max(args.repeat, 1)
-    )
+    def options(scale: str) -> scenario.Options:
+        repeat = args.repeat if args.repeat is not None else (AUTO_REPEAT if scale in ("tiny", "small") else 1)
+        return scenario.Options(
+            idle_seconds=args.idle_seconds, writer_interval=args.writer_interval, repeat=max(repeat, 1)
+        )
+
     commit = scenario.git_commit()
     entries: dict[str, dict] = {}
     if args.dsn:
         machine = cluster.machine(args.dsn)
-        result = scenario.run_scale(args.dsn, scales[0], settings, options, log)
+        result = scenario.run_scale(args.dsn, scales[0], settings, options(scales[0]), log)
         entries[scales[0]] = report.scale_entry(result, commit)
     else:
         with cluster.throwaway(fsync=not args.no_fsync) as pg:
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"bench_{scale}"
                 dsn = pg.create_database(name)
                 try:
-                    result = scenario.run_scale(dsn, scale, settings, options, log)
+                    result = scenario.run_scale(dsn, scale, settings, options(scale), log)
                 finally:
                     _drop(pg, name)
                 entries[scale] = report.scale_entry(result, commit)

@@ -217,11 +217,12 @@ def markdown(data: dict[str, Any]) -> str:
         "# Benchmark results",
         "",
         "`make bench` (or `make bench BENCH_SCALE=small`) regenerates this page and",
-        "`bench/results.json`. Every number below comes from one run per scale, on a fresh",
-        "throwaway cluster; the baseline is the hand-written per-mapping",
-        "`INSERT INTO new SELECT ... FROM legacy` script (`python -m bench --print-baseline-sql`),",
-        "timed in the same run, including the same secondary indexes and foreign keys",
-        "data_copy creates after its load. Ratios are data_copy ÷ baseline (lower is better).",
+        "`bench/results.json` (and [PROFILE.md](PROFILE.md)). Each scale runs on a fresh database",
+        "of a throwaway cluster. The baseline is the hand-written per-mapping",
+        "`INSERT INTO new SELECT ... FROM legacy` script (`python -m bench --print-baseline-sql`)",
+        "into the same empty tables, plus the same secondary indexes and foreign keys data_copy",
+        "creates after its load, timed in the same run; baseline and both copies alternate",
+        "`repeat` times and the fastest of each counts. Ratios: lower is better.",
         "",
         "## Machine",
         "",
@@ -251,12 +252,38 @@ def markdown(data: dict[str, Any]) -> str:
         )
     flat, text = rss_flat(data)
     lines += ["", f"Peak RSS flat across scales: {'pass' if flat else '**FAIL**'} — {text}.", ""]
-    lines += ["## Per scale", ""]
+    for scale in _ordered(scales_of(data)):
+        e = scales_of(data)[scale]
+        lines.append(
+            f"- {scale}: measured {e.get('measured_at', '?')} at commit {e.get('commit', '?')},"
+            f" repeat {_num(e, 'repeat'):.0f},"
+            f" load average {_num(e, 'loadavg_1m_start'):.1f} → {_num(e, 'loadavg_1m_end'):.1f}"
+            + (f"; {len(e['errors'])} error(s), see PROFILE.md" if e.get("errors") else "")
+        )
+    lines += [
+        "",
+        "What each step did, where its time went (pg_stat_statements) and the slowest",
+        "statements of every missed target: [PROFILE.md](PROFILE.md).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def profile_markdown(data: dict[str, Any]) -> str:
+    """The details page: per scale, every step's numbers, time per kind of statement, profiles."""
+    lines = [
+        "# Benchmark details and profiles",
+        "",
+        "Generated with [RESULTS.md](RESULTS.md) by `python -m bench`. Server times come from",
+        "pg_stat_statements (reset before each step); wall times include the data_copy process",
+        "start-up and its round trips.",
+        "",
+    ]
     for scale in _ordered(scales_of(data)):
         e = scales_of(data)[scale]
         steps = e.get("steps_s", {})
         lines += [
-            f"### {scale} (measured {e.get('measured_at', '?')}, commit {e.get('commit', '?')})",
+            f"## {scale} (measured {e.get('measured_at', '?')}, commit {e.get('commit', '?')})",
             "",
             f"- legacy rows in mapped tables: {_num(e, 'rows_legacy_mapped'):,.0f}"
             f" (splits {_num(e, 'rows_raw_splits'):,.0f}, betting lines"
@@ -267,7 +294,8 @@ def markdown(data: dict[str, Any]) -> str:
             f" with checksums {_num(e, 'copy_checksum_s'):.2f} s",
             f"- count(*) both sides {_num(e, 'count_both_sides_s'):.2f} s;"
             f" validate (checksums) {_num(e, 'validate_s'):.2f} s;"
-            f" validate (counts) {steps.get('validate_count', math.nan):.2f} s",
+            f" validate (counts) {steps.get('validate_count', math.nan):.2f} s"
+            f" ({_num(e, 'validate_count_only_vs_count_ratio'):.2f}× count(*))",
             f"- re-sync after 1 % activity: {_num(e, 'resync_s'):.2f} s with checksums"
             f" ({_num(e, 'resync_ratio'):.3f}× the full copy), {_num(e, 'resync_count_s'):.2f} s"
             f" count-only ({_num(e, 'resync_count_ratio'):.3f}×)",
@@ -361,9 +389,11 @@ def _breakdown_table(e: dict[str, Any]) -> list[str]:
 
 
 def write(data: dict[str, Any], json_path: Path, md_path: Path | None) -> None:
+    """results.json; RESULTS.md at ``md_path`` and PROFILE.md beside it."""
     json_path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
     if md_path is not None:
         md_path.write_text(markdown(data))
+        md_path.with_name("PROFILE.md").write_text(profile_markdown(data))
 
 
 def _json_default(value: Any) -> Any:

@@ -338,6 +338,7 @@ def run_scale(
     idle, loaded = r.run_writer()
 
     m = r.result.metrics
+    m["repeat"] = float(options.repeat)
     m["baseline_s"] = baseline_s
     m["baseline_insert_s"] = r.result.steps["baseline_insert"]
     m["copy_count_s"] = count_s
