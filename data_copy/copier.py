@@ -1,9 +1,13 @@
 """Copies and re-syncs one mapping Part inside PostgreSQL: keyed, chunked, idempotent.
 
-Every chunk is one INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE ... WHERE changed,
-committed on its own, so a killed run loses at most the chunk in flight and a re-run
-neither duplicates nor skips a row. Rows that cannot be copied faithfully are recorded in
-migration_rejects with their key and reason, never truncated or dropped silently.
+Each chunk is one INSERT ... SELECT committed on its own: a plain INSERT while the target
+part is still empty (the fast path, as fast as a hand-written script), otherwise
+INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE changed. A killed run loses at most the
+chunk in flight; the re-run finds a non-empty target and upserts, so no row is lost or
+duplicated. Rows that cannot be copied faithfully never reach the target: the projection's
+fit conditions keep them out, and a target constraint that still refuses a row makes the
+chunk split until that row is isolated. Why a legacy row was left out (migration_rejects)
+is worked out only when validation finds a difference, so a clean copy pays nothing for it.
 Re-sync reads only rows past the last copied key or changed since the last pass (the
 mapping's changed_at columns), so its cost follows the change, not the table.
 """
@@ -20,6 +24,8 @@ from data_copy.projection import SOURCE, Part, ident
 CHUNK_KEYS = 250_000
 RESYNC_OVERLAP = "5 minutes"  # rows committed late with an older timestamp are re-read
 ROW_ERRORS = (psycopg.errors.IntegrityError, psycopg.errors.DataError)
+# a key that occurs twice in the legacy table (possible only without a unique index)
+DUPLICATE_ERRORS = (psycopg.errors.UniqueViolation, psycopg.errors.CardinalityViolation)
 
 
 @dataclass
@@ -33,33 +39,38 @@ def _names(cols: list[str]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(c) for c in cols)
 
 
-def _insert(part: Part, condition: sql.Composable) -> sql.Composable:
-    updates = [c for c in part.columns if c != part.target_key]
-    target = ident(part.target.qualified)
-    return sql.SQL(
-        "{with_}INSERT INTO {target} AS t ({cols}) SELECT {exprs} FROM {from_}"
-        " WHERE ({where}) AND ({fits}) AND ({cond})"
-        " ON CONFLICT ({key}) DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new})"
+def _key(part: Part) -> sql.Composable:
+    return sql.Identifier(SOURCE, part.source_key)
+
+
+def _insert(part: Part, condition: sql.Composable, upsert: bool) -> sql.Composable:
+    statement = sql.SQL(
+        "{with_}INSERT INTO {target} AS t ({cols})"
+        " SELECT {exprs} FROM {from_} WHERE ({where}) AND ({fits}) AND ({cond})"
     ).format(
         with_=part.with_clause,
-        target=target,
+        target=ident(part.target.qualified),
         cols=_names(part.columns + list(part.assigned)),
         exprs=sql.SQL(", ").join(part.exprs + list(part.assigned.values())),
         from_=part.from_clause(),
         where=part.where,
         fits=part.fits_condition(),
         cond=condition,
-        key=sql.Identifier(part.target_key),
-        sets=sql.SQL(", ").join(
-            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updates
-        ),
-        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in updates),
-        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in updates),
+    )
+    if not upsert:
+        return statement
+    updates = [c for c in part.columns if c != part.target_key]
+    return sql.SQL("{} ON CONFLICT ({}) DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})").format(
+        statement,
+        sql.Identifier(part.target_key),
+        sql.SQL(", ").join(sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updates),
+        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in updates),
+        sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in updates),
     )
 
 
-def _reject_rows(part: Part, condition: sql.Composable, run_id: object) -> sql.Composable:
-    """Records rows failing a fit condition, with the first failing reason."""
+def _reject_rows(part: Part, run_id: object) -> sql.Composable:
+    """Records every legacy row failing a fit condition, with the first failing reason."""
     reason = sql.SQL("CASE {} END").format(
         sql.SQL(" ").join(
             sql.SQL("WHEN NOT ({}) THEN {}").format(f.condition, sql.Literal(f.reason)) for f in part.fits
@@ -67,38 +78,23 @@ def _reject_rows(part: Part, condition: sql.Composable, run_id: object) -> sql.C
     )
     return sql.SQL(
         "{with_}INSERT INTO {rejects} (run_id, mapping, legacy_key, reason)"
-        " SELECT {run}, {mapping}, CAST({s}.{key} AS text), {reason} FROM {from_}"
-        " WHERE ({where}) AND ({cond}) AND NOT ({fits})"
+        " SELECT {run}, {mapping}, CAST({key} AS text), {reason} FROM {from_}"
+        " WHERE ({where}) AND NOT ({fits})"
     ).format(
         with_=part.with_clause,
         rejects=REJECTS,
         run=sql.Literal(str(run_id)),
         mapping=sql.Literal(part.name),
-        s=sql.Identifier(SOURCE),
-        key=sql.Identifier(part.source_key),
+        key=_key(part),
         reason=reason,
         from_=part.from_clause(),
         where=part.where,
-        cond=condition,
         fits=part.fits_condition(),
     )
 
 
 def _key_between(part: Part, lo: int, hi: int) -> sql.Composable:
-    return sql.SQL("{s}.{k} BETWEEN {lo} AND {hi}").format(
-        s=sql.Identifier(SOURCE),
-        k=sql.Identifier(part.source_key),
-        lo=sql.Literal(lo),
-        hi=sql.Literal(hi),
-    )
-
-
-def _duplicate_keys(conn: psycopg.Connection, part: Part) -> sql.Composable:
-    """Legacy keys that occur more than once (only possible without a unique index): excluded."""
-    return sql.SQL(
-        "({s}.{k} IS NULL OR {s}.{k} NOT IN"
-        " (SELECT {k} FROM {src} WHERE {k} IS NOT NULL GROUP BY {k} HAVING count(*) > 1))"
-    ).format(s=sql.Identifier(SOURCE), k=sql.Identifier(part.source_key), src=ident(part.source_table))
+    return sql.SQL("{} BETWEEN {} AND {}").format(_key(part), sql.Literal(lo), sql.Literal(hi))
 
 
 def _has_unique_key_index(conn: psycopg.Connection, part: Part) -> bool:
@@ -121,6 +117,8 @@ class Copier:
         self.conn = conn
         self.run_id = run_id
         self.on_progress = on_progress or (lambda name, done, total: None)
+        self._duplicates: dict[str, sql.Composable] = {}  # part -> condition excluding them
+        self._temp_tables = 0
 
     # -- state ---------------------------------------------------------------------------
     def _state(self, part: Part) -> tuple[int | None, object] | None:
@@ -140,144 +138,173 @@ class Copier:
             (part.name, max_key, changed_since),
         )
 
-    def _source_marks(self, part: Part) -> tuple[int | None, object]:
-        """(max key, max changed_at) of the legacy table now: the next re-sync starts here."""
+    def _source_marks(self, part: Part) -> tuple[int | None, int | None, object]:
+        """(min key, max key, max changed_at) of the legacy table now: re-sync starts here."""
         changed = (
             sql.SQL("max(greatest({}))").format(sql.SQL(", ").join(sql.Identifier(c) for c in part.changed_at))
             if part.changed_at
             else sql.SQL("NULL::timestamptz")
         )
-        key = sql.SQL("max({})").format(sql.Identifier(part.source_key)) if part.source_key_is_int else sql.SQL("NULL")
+        k = sql.Identifier(part.source_key)
+        keys = sql.SQL("min({k}), max({k})").format(k=k) if part.source_key_is_int else sql.SQL("NULL, NULL")
         row = self.conn.execute(
-            sql.SQL("SELECT {}, CAST({} AS timestamptz) FROM {}").format(key, changed, ident(part.source_table))
+            sql.SQL("SELECT {}, CAST({} AS timestamptz) FROM {}").format(keys, changed, ident(part.source_table))
         ).fetchone()
         assert row is not None
-        return row[0], row[1]
+        return row[0], row[1], row[2]
+
+    def _target_empty(self, part: Part) -> bool:
+        row = self.conn.execute(
+            sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {} AS t WHERE {})").format(
+                ident(part.target.qualified), part.target_where
+            )
+        ).fetchone()
+        return bool(row and row[0])
+
+    # -- rejects -------------------------------------------------------------------------
+    def _reject(self, part: Part, key: object, reason: str) -> None:
+        self.conn.execute(
+            sql.SQL("INSERT INTO {} (run_id, mapping, legacy_key, reason) VALUES (%s, %s, %s, %s)").format(REJECTS),
+            (str(self.run_id), part.name, None if key is None else str(key), reason),
+        )
+
+    def _exclude_duplicates(self, part: Part) -> bool:
+        """Finds legacy keys that occur more than once, records them, keeps them out after."""
+        if part.name in self._duplicates or _has_unique_key_index(self.conn, part):
+            return False
+        self._temp_tables += 1
+        table = sql.Identifier(f"duplicate_keys_{self._temp_tables}")
+        k, src = sql.Identifier(part.source_key), ident(part.source_table)
+        self.conn.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE {t} AS SELECT {k} AS k, count(*) AS n FROM {src}"
+                " WHERE {k} IS NOT NULL GROUP BY {k} HAVING count(*) > 1"
+            ).format(t=table, k=k, src=src)
+        )
+        self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {rej} (run_id, mapping, legacy_key, reason)"
+                " SELECT {run}, {m}, CAST(k AS text), 'duplicate legacy key (' || n || ' rows)' FROM {t}"
+            ).format(rej=REJECTS, run=sql.Literal(str(self.run_id)), m=sql.Literal(part.name), t=table)
+        )
+        self._duplicates[part.name] = sql.SQL("NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.k = {key})").format(
+            t=table, key=_key(part)
+        )
+        return True
+
+    def record_rejects(self, part: Part) -> int:
+        """Works out which legacy rows were left out and why (run when validation differs)."""
+        with self.conn.transaction():
+            self.conn.execute(sql.SQL("DELETE FROM {} WHERE mapping = %s").format(REJECTS), (part.name,))
+            self._duplicates.pop(part.name, None)
+            self._exclude_duplicates(part)
+            if part.fits:
+                self.conn.execute(_reject_rows(part, self.run_id))
+        row = self.conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE mapping = %s").format(REJECTS), (part.name,)
+        ).fetchone()
+        return row[0] if row else 0
 
     # -- copying -------------------------------------------------------------------------
-    def _apply(self, part: Part, condition: sql.Composable) -> tuple[int, int]:
+    def _condition(self, part: Part, condition: sql.Composable) -> sql.Composable:
+        excluded = self._duplicates.get(part.name)
+        return condition if excluded is None else sql.SQL("({}) AND ({})").format(condition, excluded)
+
+    def _apply(self, part: Part, condition: sql.Composable, upsert: bool) -> tuple[int, int]:
         """Copies the rows matching `condition` in one transaction; returns (copied, rejected)."""
         try:
             with self.conn.transaction():
-                copied = self.conn.execute(_insert(part, condition)).rowcount
-                rejected = self.conn.execute(_reject_rows(part, condition, self.run_id)).rowcount if part.fits else 0
-            return max(copied, 0), max(rejected, 0)
+                copied = self.conn.execute(_insert(part, self._condition(part, condition), upsert)).rowcount
+            return max(copied, 0), 0
+        except DUPLICATE_ERRORS as error:
+            if self._exclude_duplicates(part):
+                return self._apply(part, condition, upsert)
+            return self._bisect(part, condition, upsert, error)
         except ROW_ERRORS as error:
-            return self._bisect(part, condition, error)
+            return self._bisect(part, condition, upsert, error)
 
-    def _bisect(self, part: Part, condition: sql.Composable, error: Exception) -> tuple[int, int]:
-        """A constraint of the target refused some row: split until the rows are isolated."""
-        keys = [
-            r[0]
-            for r in self.conn.execute(
-                sql.SQL("{with_}SELECT {s}.{k} FROM {from_} WHERE ({where}) AND ({cond}) AND ({fits})").format(
-                    with_=part.with_clause,
-                    s=sql.Identifier(SOURCE),
-                    k=sql.Identifier(part.source_key),
-                    from_=part.from_clause(),
-                    where=part.where,
-                    cond=condition,
-                    fits=part.fits_condition(),
-                )
+    def _bisect(self, part: Part, condition: sql.Composable, upsert: bool, error: Exception) -> tuple[int, int]:
+        """A target constraint refused some row: split the chunk until that row is isolated."""
+        selected = sql.SQL("{with_}SELECT {what} FROM {from_} WHERE ({where}) AND ({fits}) AND ({cond})")
+
+        def select(what: sql.Composable) -> sql.Composable:
+            return selected.format(
+                with_=part.with_clause,
+                what=what,
+                from_=part.from_clause(),
+                where=part.where,
+                fits=part.fits_condition(),
+                cond=self._condition(part, condition),
             )
-        ]
-        if len(keys) <= 1:
-            reason = str(error).splitlines()[0]
-            with self.conn.transaction():
-                self.conn.execute(
-                    sql.SQL("INSERT INTO {} (run_id, mapping, legacy_key, reason) VALUES (%s, %s, %s, %s)").format(
-                        REJECTS
-                    ),
-                    (str(self.run_id), part.name, str(keys[0]) if keys else None, reason),
-                )
-            return 0, 1
+
+        halves: list[sql.Composable]
+        if part.source_key_is_int:  # split the key range: memory stays flat however large
+            row = self.conn.execute(select(sql.SQL("min({k}), max({k})").format(k=_key(part)))).fetchone()
+            lo, hi = row if row else (None, None)
+            if lo is None or lo == hi:
+                self._reject(part, lo, str(error).splitlines()[0])
+                return 0, 1
+            mid = (lo + hi) // 2
+            halves = [_key_between(part, lo, mid), _key_between(part, mid + 1, hi)]
+        else:  # small tables with text keys: split the list of keys
+            keys = [r[0] for r in self.conn.execute(select(_key(part)))]
+            if len(keys) <= 1:
+                self._reject(part, keys[0] if keys else None, str(error).splitlines()[0])
+                return 0, 1
+            half = len(keys) // 2
+            halves = [
+                sql.SQL("{} = ANY({})").format(_key(part), sql.Literal(group)) for group in (keys[:half], keys[half:])
+            ]
         copied = rejected = 0
-        half = len(keys) // 2
-        for group in (keys[:half], keys[half:]):
-            c, r = self._apply(
-                part,
-                sql.SQL("{s}.{k} = ANY({keys})").format(
-                    s=sql.Identifier(SOURCE),
-                    k=sql.Identifier(part.source_key),
-                    keys=sql.Literal(group),
-                ),
-            )
+        for half_condition in halves:
+            c, r = self._apply(part, sql.SQL("({}) AND ({})").format(condition, half_condition), upsert)
             copied, rejected = copied + c, rejected + r
         return copied, rejected
 
     def copy(self, part: Part) -> CopyResult:
         self.conn.execute(sql.SQL("DELETE FROM {} WHERE mapping = %s").format(REJECTS), (part.name,))
-        max_key, changed_since = self._source_marks(part)
+        lo, max_key, changed_since = self._source_marks(part)
         state = self._state(part)
+        # an empty target (first run, not a restart after a kill) cannot conflict: plain INSERT
+        upsert = state is not None or not self._target_empty(part)
         result = CopyResult(mode="resync" if state else "full")
-        base = sql.SQL("TRUE")
-        if not _has_unique_key_index(self.conn, part):
-            base = _duplicate_keys(self.conn, part)
-            self._record_duplicates(part)
-        chunks: list[sql.Composable] = []
+        chunks: list[sql.Composable]
         if state and part.source_key_is_int and part.changed_at:
             last_key, last_changed = state
-            newer = sql.SQL("{s}.{k} > {last}").format(
-                s=sql.Identifier(SOURCE),
-                k=sql.Identifier(part.source_key),
-                last=sql.Literal(last_key or 0),
-            )
+            newer = sql.SQL("{} > {}").format(_key(part), sql.Literal(last_key or 0))
             changed = (
                 sql.SQL("greatest({}) >= CAST({} AS timestamptz) - interval {}").format(
-                    sql.SQL(", ").join(col_s(c) for c in part.changed_at),
+                    sql.SQL(", ").join(sql.Identifier(SOURCE, c) for c in part.changed_at),
                     sql.Literal(last_changed),
                     sql.Literal(RESYNC_OVERLAP),
                 )
                 if last_changed is not None
                 else sql.SQL("TRUE")
             )
-            chunks = [sql.SQL("({}) AND (({}) OR ({}))").format(base, newer, changed)]
+            chunks = [sql.SQL("({}) OR ({})").format(newer, changed)]
         elif part.source_key_is_int and max_key is not None and _has_unique_key_index(self.conn, part):
-            lo_row = self.conn.execute(
-                sql.SQL("SELECT min({}) FROM {}").format(sql.Identifier(part.source_key), ident(part.source_table))
-            ).fetchone()
-            lo = lo_row[0] if lo_row and lo_row[0] is not None else 0
             chunks = [
-                sql.SQL("({}) AND ({})").format(base, _key_between(part, start, min(start + CHUNK_KEYS - 1, max_key)))
+                _key_between(part, start, min(start + CHUNK_KEYS - 1, max_key))
                 for start in range(lo, max_key + 1, CHUNK_KEYS)
             ]
         else:
-            chunks = [base]
+            chunks = [sql.SQL("TRUE")]
         for i, condition in enumerate(chunks):
-            copied, rejected = self._apply(part, condition)
+            copied, rejected = self._apply(part, condition, upsert)
             result.copied += copied
             result.rejected += rejected
             self.on_progress(part.name, i + 1, len(chunks))
         self._save_state(part, max_key, changed_since)
         return result
 
-    def _record_duplicates(self, part: Part) -> None:
-        self.conn.execute(
-            sql.SQL(
-                "INSERT INTO {rej} (run_id, mapping, legacy_key, reason)"
-                " SELECT {run}, {m}, CAST({k} AS text), 'duplicate legacy key (' || count(*) || ' rows)'"
-                " FROM {src} WHERE {k} IS NOT NULL GROUP BY {k} HAVING count(*) > 1"
-            ).format(
-                rej=REJECTS,
-                run=sql.Literal(str(self.run_id)),
-                m=sql.Literal(part.name),
-                k=sql.Identifier(part.source_key),
-                src=ident(part.source_table),
-            )
-        )
-
     def reconcile(self, part: Part) -> CopyResult:
         """Full keyed pass: upserts every row and deletes target rows whose legacy row is gone."""
-        self.conn.execute(sql.SQL("DELETE FROM {} WHERE mapping = %s").format(REJECTS), (part.name,))
-        base = sql.SQL("TRUE") if _has_unique_key_index(self.conn, part) else _duplicate_keys(self.conn, part)
-        if not isinstance(base, sql.SQL):
-            self._record_duplicates(part)
-        copied, rejected = self._apply(part, base)
+        copied, rejected = self._apply(part, sql.SQL("TRUE"), upsert=True)
         with self.conn.transaction():
             deleted = self.conn.execute(
                 sql.SQL(
                     "{with_}DELETE FROM {target} AS t WHERE ({tw}) AND NOT EXISTS ("
-                    "SELECT 1 FROM {from_} WHERE ({where}) AND ({fits}) AND ({key_expr}) = t.{tkey})"
+                    "SELECT 1 FROM {from_} WHERE ({where}) AND ({fits}) AND ({cond}) AND ({key_expr}) = t.{tkey})"
                 ).format(
                     with_=part.with_clause,
                     target=ident(part.target.qualified),
@@ -285,12 +312,9 @@ class Copier:
                     from_=part.from_clause(),
                     where=part.where,
                     fits=part.fits_condition(),
+                    cond=self._condition(part, sql.SQL("TRUE")),
                     key_expr=part.key_expr(),
                     tkey=sql.Identifier(part.target_key),
                 )
             ).rowcount
         return CopyResult(copied=copied + max(deleted, 0), rejected=rejected, mode="reconcile")
-
-
-def col_s(name: str) -> sql.Composable:
-    return sql.Identifier(SOURCE, name)

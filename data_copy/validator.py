@@ -49,7 +49,9 @@ class PartCheck:
 
 
 def _row_hash(values: sql.Composable) -> sql.Composable:
-    return sql.SQL("hashtextextended(CAST(ROW({}) AS text), 0)").format(values)
+    # each type's own hash function: no text conversion, and independent of session
+    # settings such as TimeZone or DateStyle
+    return sql.SQL("hash_record_extended(ROW({}), 0)").format(values)
 
 
 def _target_columns(part: Part, alias: str = "t") -> sql.Composable:
@@ -72,47 +74,43 @@ def _target_select(part: Part, what: sql.Composable) -> sql.Composable:
     )
 
 
-_CHECKSUM = "coalesce(sum({}::numeric), 0)::text"
+_SUM = "coalesce(sum(CAST({} AS numeric)){}, 0)::text"
 
 
-def source_count(conn: psycopg.Connection, part: Part) -> int:
-    """Every legacy row of the part, copyable or not."""
-    row = conn.execute(_source_select(part, sql.SQL("count(*)"), with_fits=False)).fetchone()
-    return int(row[0]) if row else 0
+def source_totals(conn: psycopg.Connection, part: Part, checksums: bool = True) -> tuple[int, str | None]:
+    """One scan: every legacy row of the part (copyable or not), and the checksum of what
+    the copyable ones should become (cast, merged)."""
+    hashed = sql.SQL(_SUM).format(
+        _row_hash(sql.SQL(", ").join(part.exprs)), sql.SQL(" FILTER (WHERE {})").format(part.fits_condition())
+    )
+    what = sql.SQL("count(*), {}").format(hashed if checksums else sql.SQL("NULL"))
+    row = conn.execute(_source_select(part, what, with_fits=False)).fetchone()
+    assert row is not None
+    return int(row[0]), row[1]
 
 
-def source_checksum(conn: psycopg.Connection, part: Part) -> str:
-    """Checksum of what the copyable legacy rows should become (cast, merged)."""
-    row = conn.execute(
-        _source_select(part, sql.SQL(_CHECKSUM).format(_row_hash(sql.SQL(", ").join(part.exprs))))
-    ).fetchone()
-    return str(row[0]) if row else ""
-
-
-def target_checksum(conn: psycopg.Connection, part: Part) -> str:
-    row = conn.execute(_target_select(part, sql.SQL(_CHECKSUM).format(_row_hash(_target_columns(part))))).fetchone()
-    return str(row[0]) if row else ""
+def target_totals(conn: psycopg.Connection, part: Part, checksums: bool = True) -> tuple[int, str | None]:
+    hashed = sql.SQL(_SUM).format(_row_hash(_target_columns(part)), sql.SQL(""))
+    what = sql.SQL("count(*), {}").format(hashed if checksums else sql.SQL("NULL"))
+    row = conn.execute(_target_select(part, what)).fetchone()
+    assert row is not None
+    return int(row[0]), row[1]
 
 
 def source_state(conn: psycopg.Connection, m: Mapping) -> tuple[int, str]:
     """(count, checksum) of a mapping's legacy side now, as validation records them."""
-    part_list = parts(m)
-    return (
-        sum(source_count(conn, p) for p in part_list),
-        "+".join(source_checksum(conn, p) for p in part_list),
-    )
+    totals = [source_totals(conn, p) for p in parts(m)]
+    return sum(n for n, _ in totals), "+".join(str(c) for _, c in totals)
 
 
 def check(conn: psycopg.Connection, part: Part, checksums: bool = True) -> PartCheck:
-    target = conn.execute(_target_select(part, sql.SQL("count(*)"))).fetchone()
+    source_count, source_checksum = source_totals(conn, part, checksums)
+    target_count, target_checksum = target_totals(conn, part, checksums)
     rejected = conn.execute(
         sql.SQL("SELECT count(*) FROM {} WHERE mapping = %s").format(REJECTS), (part.name,)
     ).fetchone()
-    assert target and rejected
-    result = PartCheck(part.name, source_count(conn, part), target[0], rejected=rejected[0])
-    if checksums:
-        result.source_checksum = source_checksum(conn, part)
-        result.target_checksum = target_checksum(conn, part)
+    assert rejected
+    result = PartCheck(part.name, source_count, target_count, source_checksum, target_checksum, rejected[0])
     if not result.passed:
         _explain(conn, part, result)
     return result
