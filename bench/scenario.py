@@ -283,7 +283,28 @@ class _Runner:
         resync_count_s = self._data_copy("resync_count", "--count-only")
         return resync_s, resync_count_s
 
-    def run_writer(self) -> tuple[WriterStats, WriterStats]:
+    def _under_load(self, label: str, work: Callable[[], object]) -> WriterStats:
+        """The writer (and the wait sampler) running while ``work`` runs."""
+        structure.checkpoint(self.dsn)
+        sampler = WaitSampler(self.dsn).start()
+        writer = Writer(self.dsn, interval=self.options.writer_interval).start()
+        try:
+            work()
+        finally:
+            stats = writer.stop()
+            self.result.writer_waits[label] = sampler.stop()
+        self.log(
+            f"writer {label}: {stats.rows} inserts, p50 {stats.p50_ms:.2f} ms,"
+            f" p99 {stats.p99_ms:.2f} ms, max {stats.max_ms:.1f} ms"
+        )
+        if stats.errors:
+            self.result.errors.append(
+                f"writer ({label}): {len(stats.errors)} failed inserts, e.g. {stats.errors[0]}"
+            )
+        return stats
+
+    def run_writer(self) -> tuple[WriterStats, WriterStats, WriterStats]:
+        """The writer idle, during the baseline script (the control) and during data_copy run."""
         _empty_structure(self.dsn, self.settings)
         self.log(f"writer on the idle database ({self.options.idle_seconds:.0f} s) ...")
         sampler = WaitSampler(self.dsn).start()
@@ -292,29 +313,23 @@ class _Runner:
         )
         self.result.writer_waits["idle"] = sampler.stop()
         self.log(f"writer idle: {idle.rows} inserts, p50 {idle.p50_ms:.2f} ms, p99 {idle.p99_ms:.2f} ms")
-        structure.checkpoint(self.dsn)
-        sampler = WaitSampler(self.dsn).start()
-        writer = Writer(self.dsn, interval=self.options.writer_interval).start()
+        if idle.errors:
+            self.result.errors.append(f"writer (idle): {len(idle.errors)} failed, e.g. {idle.errors[0]}")
+        # the control: what any bulk load does to the application on this disk, untimed
+        prepare_baseline(self.dsn, self.settings)
+        during_baseline = self._under_load(
+            "during the baseline", lambda: baseline.run(self.dsn, self.settings.legacy_timezone)
+        )
+        _empty_structure(self.dsn, self.settings)
         # the writer's rows arrive during the copy: a run may end before it sees the last
         # of them, so a validation mismatch (exit 1) is expected here, not a failure
-        try:
-            self._data_copy("copy_under_load", allowed=(0, 1))
-        finally:
-            loaded = writer.stop()
-            self.result.writer_waits["during copy"] = sampler.stop()
+        during_copy = self._under_load(
+            "during data_copy run", lambda: self._data_copy("copy_under_load", allowed=(0, 1))
+        )
         self.result.metrics["writer_lock_wait_samples"] = float(
-            sum(n for k, n in self.result.writer_waits["during copy"].items() if k.startswith("Lock:"))
+            sum(n for k, n in self.result.writer_waits["during data_copy run"].items() if k.startswith("Lock:"))
         )
-        self.log(
-            f"writer during copy: {loaded.rows} inserts, p50 {loaded.p50_ms:.2f} ms,"
-            f" p99 {loaded.p99_ms:.2f} ms, max {loaded.max_ms:.1f} ms"
-        )
-        for stats, label in ((idle, "idle"), (loaded, "loaded")):
-            if stats.errors:
-                self.result.errors.append(
-                    f"writer ({label}): {len(stats.errors)} failed inserts, e.g. {stats.errors[0]}"
-                )
-        return idle, loaded
+        return idle, during_baseline, during_copy
 
 
 def run_scale(
@@ -335,7 +350,7 @@ def run_scale(
         count_s, checksum_s = r.run_copies()
     counts_s, validate_s = r.run_validate()
     resync_s, resync_count_s = r.run_resync()
-    idle, loaded = r.run_writer()
+    idle, during_baseline, loaded = r.run_writer()
 
     m = r.result.metrics
     m["repeat"] = float(options.repeat)
@@ -363,6 +378,10 @@ def run_scale(
     m["writer_p99_ratio"] = loaded.p99_ms / idle.p99_ms
     m["writer_max_wait_ms"] = loaded.max_ms
     m["writer_idle_max_ms"] = idle.max_ms
+    m["writer_baseline_p50_ms"] = during_baseline.p50_ms
+    m["writer_baseline_p99_ms"] = during_baseline.p99_ms
+    m["writer_baseline_max_ms"] = during_baseline.max_ms
+    m["writer_baseline_p99_ratio"] = during_baseline.p99_ms / idle.p99_ms
     m["writer_inserts"] = float(loaded.rows)
     m["writer_idle_inserts"] = float(idle.rows)
     m["copy_under_load_s"] = r.result.steps["copy_under_load"]
