@@ -16,6 +16,7 @@ from data_copy.projection import Part, ident, parts
 from data_copy.settings import Settings
 
 Progress = Callable[[str, int, int], None]
+SETTLE_ATTEMPTS = 3  # the application writing the new tables (phase 2) may conflict
 
 
 @dataclass
@@ -89,6 +90,30 @@ def _check_mapping(conn: psycopg.Connection, m: Mapping, part_list: list[Part], 
     )
 
 
+def _settle(conn: psycopg.Connection, copier: Copier, m: Mapping, checksums: bool) -> tuple[int, MappingResult]:
+    """Re-syncs and validates in ONE repeatable-read snapshot, so rows the application
+    writes meanwhile cannot make a correct copy look wrong: they belong to the next run."""
+    for attempt in range(1, SETTLE_ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                copied = sum(copier.copy(part).copied for part in parts(m))
+                result = _check_mapping(conn, m, parts(m), checksums)
+                if result.status != "passed":
+                    # why rows are missing is worked out only now: a clean copy never pays for it
+                    if not sum(copier.record_rejects(part) for part in parts(m)):
+                        # a change the watermark could not see (an update without a
+                        # timestamp, a delete): one full keyed pass
+                        copied += sum(copier.reconcile(part).copied for part in parts(m))
+                    result = _check_mapping(conn, m, parts(m), checksums)
+            return copied, result
+        except psycopg.errors.SerializationFailure:
+            copier.forget_exclusions()  # their temporary tables went with the transaction
+            if attempt == SETTLE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) -> None:
     entry = j.start("validate", result.name, result.source, result.target)
     src = "+".join(c.source_checksum or "" for c in result.checks) if checksums else None
@@ -144,19 +169,12 @@ def run(
                 )
                 continue
             copied = 0
-            for part in parts(m):
-                copied += copier.copy(part).copied
+            if any(copier.first_copy(part) for part in parts(m)):
+                for part in parts(m):  # the bulk of the rows, in committed chunks
+                    copied += copier.copy(part).copied
+            caught_up, result = _settle(conn, copier, m, checksums)
+            copied += caught_up
             j.finish(entry, "completed", records_migrated=copied)
-            result = _check_mapping(conn, m, parts(m), checksums)
-            if result.status != "passed":
-                # why rows are missing is worked out only now: a clean copy never pays for it
-                rejected = sum(copier.record_rejects(part) for part in parts(m))
-                if not rejected:
-                    # a change the watermark could not see (an update without a timestamp,
-                    # a delete): one full keyed pass
-                    for part in parts(m):
-                        copied += copier.reconcile(part).copied
-                result = _check_mapping(conn, m, parts(m), checksums)
             result.copied = copied
             _log_validation(j, result, checksums)
             results.append(result)

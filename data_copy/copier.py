@@ -128,6 +128,12 @@ class Copier:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def forget_exclusions(self) -> None:
+        self._duplicates.clear()
+
+    def first_copy(self, part: Part) -> bool:
+        return self._state(part) is None
+
     def _save_state(self, part: Part, max_key: int | None, changed_since: object) -> None:
         self.conn.execute(
             sql.SQL(

@@ -183,14 +183,19 @@ def _simple_part(m: Mapping) -> Part:
     return part
 
 
+# Matched (primary id, secondary key) pairs: the id match wins over the natural-key match,
+# then the lowest primary id; each side is used at most once. Two equi-joins (hash joins)
+# rather than one join on "a OR b", which only a nested loop can run.
 _PAIRS = """pairs AS (
   SELECT DISTINCT ON (pid) pid, sid FROM (
-    SELECT DISTINCT ON (s2.{s_key}) s2.{s_key} AS sid, p2.id AS pid,
-           (p2.{p_id} = s2.{s_id}) AS by_id
-    FROM {secondary} AS s2 JOIN {primary} AS p2
-      ON p2.{p_id} = s2.{s_id} OR ({fields})
-    ORDER BY s2.{s_key}, (p2.{p_id} = s2.{s_id}) DESC NULLS LAST, p2.id
-  ) AS candidates ORDER BY pid, by_id DESC NULLS LAST, sid
+    SELECT DISTINCT ON (sid) sid, pid, by_id FROM (
+      SELECT s2.{s_key} AS sid, p2.id AS pid, true AS by_id
+      FROM {secondary} AS s2 JOIN {primary} AS p2 ON p2.{p_id} = s2.{s_id}
+      UNION ALL
+      SELECT s2.{s_key}, p2.id, false
+      FROM {secondary} AS s2 JOIN {primary} AS p2 ON {fields}
+    ) AS matches ORDER BY sid, by_id DESC, pid
+  ) AS candidates ORDER BY pid, by_id DESC, sid
 )"""
 
 

@@ -99,4 +99,5 @@ def test_live_writer_is_never_blocked_and_its_rows_arrive_by_resync(small_legacy
     with psycopg.connect(small_legacy) as conn:
         arrived = conn.execute("SELECT count(*) FROM raw_data.raw_mlb_betting_splits WHERE game_id = 'live'").fetchone()
     assert arrived == (len(waits),)
-    assert first.results  # the first run completed while the writer was busy
+    # validated in one snapshot: the writer's later rows cannot make the copy look wrong
+    assert first.ok, [r.message for r in first.results if r.message]
