@@ -116,9 +116,7 @@ def _simple(m: Mapping) -> Statement:
 
 
 def _setval(t: Table, column: str) -> sql.Composable:
-    return sql.SQL(
-        "SELECT setval(pg_get_serial_sequence({t}, {c}), greatest((SELECT max({ci}) FROM {ti}), 1))"
-    ).format(
+    return sql.SQL("SELECT setval(pg_get_serial_sequence({t}, {c}), greatest((SELECT max({ci}) FROM {ti}), 1))").format(
         t=sql.Literal(t.qualified),
         c=sql.Literal(column),
         ci=sql.Identifier(column),
@@ -150,8 +148,7 @@ def _games(m: Mapping) -> list[Statement]:
 
     p_id, s_id = merge.match_on_id
     where = sql.SQL(
-        "NOT EXISTS (SELECT 1 FROM {p} AS p WHERE {by_id})"
-        " AND NOT EXISTS (SELECT 1 FROM {p} AS p WHERE {by_fields})"
+        "NOT EXISTS (SELECT 1 FROM {p} AS p WHERE {by_id}) AND NOT EXISTS (SELECT 1 FROM {p} AS p WHERE {by_fields})"
     ).format(
         p=_ident(m.source),
         by_id=same(p_id, s_id),

@@ -72,9 +72,7 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> ChildRun:
     child_env["COLUMNS"] = "120"  # rich output in the captured log stays readable
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, cwd=REPO_ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=child_env
-        )
+        proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=child_env)
         samples: list[float] = []
         peak = [0.0]
         done = threading.Event()

@@ -35,9 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"fixture scale; all = {' + '.join(ALL)} (default: all)",
     )
     parser.add_argument("--dsn", help="run on this existing, empty database (one scale only)")
-    parser.add_argument(
-        "--json", type=Path, default=report.RESULTS_JSON, help="results file (merged per scale)"
-    )
+    parser.add_argument("--json", type=Path, default=report.RESULTS_JSON, help="results file (merged per scale)")
     parser.add_argument("--markdown", type=Path, default=report.RESULTS_MD, help="results page")
     parser.add_argument("--no-markdown", action="store_true", help="do not write the page")
     parser.add_argument(
@@ -45,12 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="throwaway cluster with fsync off (faster, less like production)",
     )
-    parser.add_argument(
-        "--idle-seconds", type=float, default=10.0, help="writer on the idle database (seconds)"
-    )
-    parser.add_argument(
-        "--writer-interval", type=float, default=0.01, help="seconds between writer inserts"
-    )
+    parser.add_argument("--idle-seconds", type=float, default=10.0, help="writer on the idle database (seconds)")
+    parser.add_argument("--writer-interval", type=float, default=0.01, help="seconds between writer inserts")
     parser.add_argument(
         "--repeat",
         type=int,

@@ -60,8 +60,17 @@ def machine(dsn: str) -> dict[str, Any]:
         settings = dict(
             conn.execute(
                 "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
-                (["shared_buffers", "work_mem", "maintenance_work_mem", "fsync",
-                  "synchronous_commit", "max_wal_size", "max_parallel_workers_per_gather"],),
+                (
+                    [
+                        "shared_buffers",
+                        "work_mem",
+                        "maintenance_work_mem",
+                        "fsync",
+                        "synchronous_commit",
+                        "max_wal_size",
+                        "max_parallel_workers_per_gather",
+                    ],
+                ),
             ).fetchall()
         )
     return {

@@ -130,7 +130,12 @@ def top(dsn: str, limit: int = 8, width: int = 240) -> list[StatementProfile]:
             text = text[: width - 3] + "..."
         result.append(
             StatementProfile(
-                text, int(calls), float(total), float(mean), int(nrows), float(read_mb),
+                text,
+                int(calls),
+                float(total),
+                float(mean),
+                int(nrows),
+                float(read_mb),
                 float(temp_mb),
             )
         )

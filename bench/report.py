@@ -51,29 +51,46 @@ def _num(m: dict[str, Any], key: str) -> float:
 
 
 TARGETS: tuple[Target, ...] = (
-    Target("copy_count_ratio", "copy + count ≤ 1.2× baseline",
-           lambda m: _num(m, "copy_count_ratio") <= 1.2, ("copy_count", "baseline")),
-    Target("copy_checksum_ratio", "copy + checksums ≤ 1.6× baseline",
-           lambda m: _num(m, "copy_checksum_ratio") <= 1.6, ("copy_checksum", "baseline")),
-    Target("validate_vs_count_ratio", "validate ≤ 3× count(*)",
-           lambda m: _num(m, "validate_vs_count_ratio") <= 3.0, ("validate",)),
-    Target("resync_ratio", "re-sync (1 %) ≤ 0.1× full copy",
-           lambda m: _num(m, "resync_ratio") <= 0.1, ("resync_checksum", "resync_count")),
-    Target("peak_rss_mb", "peak RSS < 150 MB",
-           lambda m: _num(m, "peak_rss_mb") < 150.0, ()),
-    Target("writer_p99_ratio", "writer p99 ≤ 2× idle",
-           lambda m: _num(m, "writer_p99_ratio") <= 2.0, ("copy_under_load",)),
-    Target("writer_max_wait_ms", "no writer wait > lock_timeout",
-           lambda m: _num(m, "writer_max_wait_ms") <= _num(m, "lock_timeout_ms"),
-           ("copy_under_load",)),
+    Target(
+        "copy_count_ratio",
+        "copy + count ≤ 1.2× baseline",
+        lambda m: _num(m, "copy_count_ratio") <= 1.2,
+        ("copy_count", "baseline"),
+    ),
+    Target(
+        "copy_checksum_ratio",
+        "copy + checksums ≤ 1.6× baseline",
+        lambda m: _num(m, "copy_checksum_ratio") <= 1.6,
+        ("copy_checksum", "baseline"),
+    ),
+    Target(
+        "validate_vs_count_ratio",
+        "validate ≤ 3× count(*)",
+        lambda m: _num(m, "validate_vs_count_ratio") <= 3.0,
+        ("validate",),
+    ),
+    Target(
+        "resync_ratio",
+        "re-sync (1 %) ≤ 0.1× full copy",
+        lambda m: _num(m, "resync_ratio") <= 0.1,
+        ("resync_checksum", "resync_count"),
+    ),
+    Target("peak_rss_mb", "peak RSS < 150 MB", lambda m: _num(m, "peak_rss_mb") < 150.0, ()),
+    Target(
+        "writer_p99_ratio", "writer p99 ≤ 2× idle", lambda m: _num(m, "writer_p99_ratio") <= 2.0, ("copy_under_load",)
+    ),
+    Target(
+        "writer_max_wait_ms",
+        "no writer wait > lock_timeout",
+        lambda m: _num(m, "writer_max_wait_ms") <= _num(m, "lock_timeout_ms"),
+        ("copy_under_load",),
+    ),
 )
 
 
 def scale_entry(result: ScaleResult, commit: str) -> dict[str, Any]:
     """One scale's results.json entry: the numeric metrics flat, details below them."""
-    entry: dict[str, Any] = {
-        k: None if math.isnan(v) else round(v, 4) for k, v in sorted(result.metrics.items())
-    }
+    entry: dict[str, Any] = {k: None if math.isnan(v) else round(v, 4) for k, v in sorted(result.metrics.items())}
     entry["targets"] = {t.key: bool(t.passes(result.metrics)) for t in TARGETS}
     entry["rows"] = result.rows
     entry["steps_s"] = {k: round(v, 3) for k, v in result.steps.items()}
@@ -82,9 +99,7 @@ def scale_entry(result: ScaleResult, commit: str) -> dict[str, Any]:
     entry["commit"] = commit
     entry["writer_waits"] = result.writer_waits
     entry["profile"] = result.profiles
-    entry["breakdown_s"] = {
-        step: {k: round(v, 3) for k, v in cats.items()} for step, cats in result.breakdown.items()
-    }
+    entry["breakdown_s"] = {step: {k: round(v, 3) for k, v in cats.items()} for step, cats in result.breakdown.items()}
     entry["baseline_statements"] = result.baseline_statements
     entry["rss_samples_mb"] = result.rss_samples_mb
     return entry
@@ -140,17 +155,32 @@ COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
     ("baseline\ns", "", lambda e: _fmt(_num(e, "baseline_s"), 1)),
     ("copy+count\n× baseline", "copy_count_ratio", lambda e: _fmt(_num(e, "copy_count_ratio"))),
     ("copy+checksum\n× baseline", "copy_checksum_ratio", lambda e: _fmt(_num(e, "copy_checksum_ratio"))),
-    ("validate ÷ count(*)\nchecksums (counts)", "validate_vs_count_ratio",
-     lambda e: f"{_fmt(_num(e, 'validate_vs_count_ratio'))} ({_fmt(_num(e, 'validate_count_only_vs_count_ratio'))})"),
-    ("re-sync 1 % × full copy\nchecksums (counts)", "resync_ratio",
-     lambda e: f"{_fmt(_num(e, 'resync_ratio'), 3)} ({_fmt(_num(e, 'resync_count_ratio'), 3)})"),
+    (
+        "validate ÷ count(*)\nchecksums (counts)",
+        "validate_vs_count_ratio",
+        lambda e: f"{_fmt(_num(e, 'validate_vs_count_ratio'))} ({_fmt(_num(e, 'validate_count_only_vs_count_ratio'))})",
+    ),
+    (
+        "re-sync 1 % × full copy\nchecksums (counts)",
+        "resync_ratio",
+        lambda e: f"{_fmt(_num(e, 'resync_ratio'), 3)} ({_fmt(_num(e, 'resync_count_ratio'), 3)})",
+    ),
     ("peak RSS\nMB", "peak_rss_mb", lambda e: _fmt(_num(e, "peak_rss_mb"), 0)),
-    ("writer p50 ms\nidle→copy", "",
-     lambda e: f"{_fmt(_num(e, 'writer_idle_p50_ms'), 1)}→{_fmt(_num(e, 'writer_p50_ms'), 1)}"),
-    ("writer p99 ms\nidle→copy", "",
-     lambda e: f"{_fmt(_num(e, 'writer_idle_p99_ms'), 1)}→{_fmt(_num(e, 'writer_p99_ms'), 1)}"),
-    ("writer p99 × idle\n(during baseline)", "writer_p99_ratio",
-     lambda e: f"{_fmt(_num(e, 'writer_p99_ratio'))} ({_fmt(_num(e, 'writer_baseline_p99_ratio'))})"),
+    (
+        "writer p50 ms\nidle→copy",
+        "",
+        lambda e: f"{_fmt(_num(e, 'writer_idle_p50_ms'), 1)}→{_fmt(_num(e, 'writer_p50_ms'), 1)}",
+    ),
+    (
+        "writer p99 ms\nidle→copy",
+        "",
+        lambda e: f"{_fmt(_num(e, 'writer_idle_p99_ms'), 1)}→{_fmt(_num(e, 'writer_p99_ms'), 1)}",
+    ),
+    (
+        "writer p99 × idle\n(during baseline)",
+        "writer_p99_ratio",
+        lambda e: f"{_fmt(_num(e, 'writer_p99_ratio'))} ({_fmt(_num(e, 'writer_baseline_p99_ratio'))})",
+    ),
     ("longest\nwait ms", "writer_max_wait_ms", lambda e: _fmt(_num(e, "writer_max_wait_ms"), 0)),
 )
 
@@ -187,8 +217,7 @@ def print_summary(data: dict[str, Any], console: Console) -> None:
         entry = scales_of(data)[scale]
         verdicts = entry.get("targets", {})
         line = "  ".join(
-            f"[{'green' if verdicts.get(t.key) else 'red'}]{'PASS' if verdicts.get(t.key) else 'FAIL'}"
-            f"[/] {t.label}"
+            f"[{'green' if verdicts.get(t.key) else 'red'}]{'PASS' if verdicts.get(t.key) else 'FAIL'}[/] {t.label}"
             for t in TARGETS
         )
         console.print(f"[bold]{scale}[/bold]: {line}")
@@ -231,11 +260,7 @@ def markdown(data: dict[str, Any]) -> str:
         f"- CPU: {machine.get('cpu', '?')}, nproc {machine.get('nproc', '?')}",
         f"- memory: {machine.get('memory_mb', '?')} MB",
         f"- PostgreSQL {machine.get('postgresql', '?')}"
-        + (
-            " (" + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) + ")"
-            if settings
-            else ""
-        ),
+        + (" (" + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) + ")" if settings else ""),
         f"- kernel {machine.get('kernel', '?')}, Python {machine.get('python', '?')}",
         "",
         "## Latest table",
@@ -379,16 +404,8 @@ def _breakdown_table(e: dict[str, Any]) -> list[str]:
     for c in categories:
         cells = [f"{breakdown[k].get(c, 0.0):.2f}" if c in breakdown[k] else "" for k, _ in steps]
         lines.append(f"| {c} | " + " | ".join(cells) + " |")
-    lines.append(
-        "| **total server** | "
-        + " | ".join(f"{sum(breakdown[k].values()):.2f}" for k, _ in steps)
-        + " |"
-    )
-    lines.append(
-        "| **wall** | "
-        + " | ".join(f"{wall.get(k, steps_s.get(k, math.nan)):.2f}" for k, _ in steps)
-        + " |"
-    )
+    lines.append("| **total server** | " + " | ".join(f"{sum(breakdown[k].values()):.2f}" for k, _ in steps) + " |")
+    lines.append("| **wall** | " + " | ".join(f"{wall.get(k, steps_s.get(k, math.nan)):.2f}" for k, _ in steps) + " |")
     return lines
 
 

@@ -77,9 +77,7 @@ def _timed(log: Log, label: str, fn: Callable[[], Any]) -> tuple[float, Any]:
 def _lock_timeout_ms(dsn: str, settings: Settings) -> float:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT set_config('lock_timeout', %s, false)", (settings.lock_timeout,))
-        row = conn.execute(
-            "SELECT setting::float8 FROM pg_settings WHERE name = 'lock_timeout'"
-        ).fetchone()
+        row = conn.execute("SELECT setting::float8 FROM pg_settings WHERE name = 'lock_timeout'").fetchone()
     return float(row[0]) if row else math.nan  # pg_settings reports lock_timeout in ms
 
 
@@ -106,9 +104,7 @@ def _table_rows(dsn: str, tables: list[str]) -> dict[str, int]:
     rows: dict[str, int] = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
         for name in tables:
-            row = conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*name.split(".")))
-            ).fetchone()
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*name.split(".")))).fetchone()
             rows[name] = int(row[0]) if row else 0
     return rows
 
@@ -147,9 +143,7 @@ def prepare_only(dsn: str, scale: str, settings: Settings | None = None, log: Lo
 
 
 class _Runner:
-    def __init__(
-        self, dsn: str, scale: str, settings: Settings, options: Options, log: Log
-    ) -> None:
+    def __init__(self, dsn: str, scale: str, settings: Settings, options: Options, log: Log) -> None:
         self.dsn = dsn
         self.settings = settings
         self.options = options
@@ -161,13 +155,9 @@ class _Runner:
     # ------------------------------------------------------------------ helpers
     def _profile(self, step: str) -> None:
         if self.profiling:
-            self.result.profiles[step] = [
-                p.as_dict() for p in profile.top(self.dsn, self.options.profile_limit)
-            ]
+            self.result.profiles[step] = [p.as_dict() for p in profile.top(self.dsn, self.options.profile_limit)]
             self.result.steps[f"{step}_server"] = profile.total_ms(self.dsn) / 1000
-            self.result.breakdown[step] = {
-                k: v / 1000 for k, v in sorted(profile.breakdown(self.dsn).items())
-            }
+            self.result.breakdown[step] = {k: v / 1000 for k, v in sorted(profile.breakdown(self.dsn).items())}
 
     def _reset_profile(self) -> None:
         if self.profiling:
@@ -187,9 +177,7 @@ class _Runner:
         argv = child.data_copy_argv("run", self.dsn, *extra)
         self.log(f"{step}: python -m data_copy run {' '.join(extra)} ...")
         run = child.run(argv)
-        self.log(
-            f"{step}: {run.seconds:.2f} s, exit {run.returncode}, peak RSS {run.peak_rss_mb:.1f} MB"
-        )
+        self.log(f"{step}: {run.seconds:.2f} s, exit {run.returncode}, peak RSS {run.peak_rss_mb:.1f} MB")
         if self._best(step, run.seconds):
             self._profile(step)
             self.result.rss_samples_mb[step] = [round(v, 1) for v in run.rss_samples_mb[::10]]
@@ -233,8 +221,7 @@ class _Runner:
             self.result.steps["baseline_finish"] = finish
             self.result.metrics["baseline_rows"] = float(sum(t.rows for t in timings))
             self.result.baseline_statements = [
-                {"label": t.label, "phase": t.phase, "seconds": t.seconds, "rows": t.rows}
-                for t in timings
+                {"label": t.label, "phase": t.phase, "seconds": t.seconds, "rows": t.rows} for t in timings
             ]
             self._profile("baseline")
         return self.result.steps["baseline"]
@@ -298,9 +285,7 @@ class _Runner:
             f" p99 {stats.p99_ms:.2f} ms, max {stats.max_ms:.1f} ms"
         )
         if stats.errors:
-            self.result.errors.append(
-                f"writer ({label}): {len(stats.errors)} failed inserts, e.g. {stats.errors[0]}"
-            )
+            self.result.errors.append(f"writer ({label}): {len(stats.errors)} failed inserts, e.g. {stats.errors[0]}")
         return stats
 
     def run_writer(self) -> tuple[WriterStats, WriterStats, WriterStats]:
@@ -308,9 +293,7 @@ class _Runner:
         _empty_structure(self.dsn, self.settings)
         self.log(f"writer on the idle database ({self.options.idle_seconds:.0f} s) ...")
         sampler = WaitSampler(self.dsn).start()
-        idle = Writer(self.dsn, interval=self.options.writer_interval).run_for(
-            self.options.idle_seconds
-        )
+        idle = Writer(self.dsn, interval=self.options.writer_interval).run_for(self.options.idle_seconds)
         self.result.writer_waits["idle"] = sampler.stop()
         self.log(f"writer idle: {idle.rows} inserts, p50 {idle.p50_ms:.2f} ms, p99 {idle.p99_ms:.2f} ms")
         if idle.errors:
@@ -333,7 +316,10 @@ class _Runner:
 
 
 def run_scale(
-    dsn: str, scale: str, settings: Settings | None = None, options: Options | None = None,
+    dsn: str,
+    scale: str,
+    settings: Settings | None = None,
+    options: Options | None = None,
     log: Log = print,
 ) -> ScaleResult:
     """Every measurement for ``scale`` on the empty database ``dsn``."""
@@ -398,8 +384,11 @@ def run_scale(
 def git_commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=child.REPO_ROOT, capture_output=True,
-            text=True, check=True,
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=child.REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):

@@ -32,9 +32,7 @@ def reset(dsn: str, settings: Settings) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         with conn.transaction():
             for schema in SCHEMA_NAMES:
-                conn.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-                )
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
             rows = conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = %s",
                 (UNQUALIFIED_SCHEMA,),
@@ -43,9 +41,7 @@ def reset(dsn: str, settings: Settings) -> None:
             for (name,) in rows:
                 if name not in legacy:
                     conn.execute(
-                        sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(
-                            sql.Identifier(UNQUALIFIED_SCHEMA, name)
-                        )
+                        sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(UNQUALIFIED_SCHEMA, name))
                     )
     bootstrap(dsn, settings)
 

@@ -79,9 +79,7 @@ def _prepare(conn: psycopg.Connection, qualified: str) -> _Target:
     serial = key_col.default is not None and key_col.default.startswith("nextval(")
     columns = [c.name for c in spec.columns if not (serial and c.name == key)]
     cur = conn.execute(
-        sql.SQL("SELECT {} FROM {} LIMIT 1").format(
-            sql.SQL(", ").join(sql.Identifier(c) for c in columns), table
-        )
+        sql.SQL("SELECT {} FROM {} LIMIT 1").format(sql.SQL(", ").join(sql.Identifier(c) for c in columns), table)
     )
     row = cur.fetchone()
     if row is None:
@@ -99,9 +97,7 @@ def _prepare(conn: psycopg.Connection, qualified: str) -> _Target:
         timestamps=[i for i, c in enumerate(columns) if c in TIMESTAMP_COLUMNS],
     )
     if target.key_index is not None:
-        top = conn.execute(
-            sql.SQL("SELECT coalesce(max({}), 0) FROM {}").format(sql.Identifier(key), table)
-        ).fetchone()
+        top = conn.execute(sql.SQL("SELECT coalesce(max({}), 0) FROM {}").format(sql.Identifier(key), table)).fetchone()
         target.next_key = (top[0] if top else 0) + KEY_OFFSET
     return target
 
@@ -163,9 +159,7 @@ class Writer:
 
     def _loop(self) -> None:
         try:
-            with psycopg.connect(
-                self.dsn, autocommit=True, application_name="bench_writer"
-            ) as conn:
+            with psycopg.connect(self.dsn, autocommit=True, application_name="bench_writer") as conn:
                 conn.execute("SELECT set_config('statement_timeout', %s, false)", (SAFETY_TIMEOUT,))
                 targets = [_prepare(conn, t) for t in self.tables]
                 self._ready.set()

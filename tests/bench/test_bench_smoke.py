@@ -16,11 +16,16 @@ def test_bench_tiny_end_to_end(fresh_dsn, tmp_path):
 
     status = cli.main(
         [
-            "--scale", "tiny",
-            "--dsn", fresh_dsn,
-            "--json", str(results),
-            "--markdown", str(page),
-            "--idle-seconds", "1",
+            "--scale",
+            "tiny",
+            "--dsn",
+            fresh_dsn,
+            "--json",
+            str(results),
+            "--markdown",
+            str(page),
+            "--idle-seconds",
+            "1",
         ]
     )
 
