@@ -41,7 +41,9 @@ class Mapping:
     derived: dict[str, str] = field(default_factory=dict)
     game_refs: dict[str, str] = field(default_factory=dict)  # target col -> legacy text id
     keep: dict[str, str] = field(default_factory=dict)  # extra copy: legacy col -> target col
-    changed_at: tuple[str, ...] = ()  # legacy columns that advance when a row changes
+    # legacy columns that advance when a row is inserted or changed (re-sync reads rows
+    # whose greatest value is recent; validation backs it up for rows that do not set them)
+    changed_at: tuple[str, ...] = ()
     merge: GamesMerge | None = None
 
     def column_pairs(self) -> list[tuple[str, str]]:
@@ -107,21 +109,21 @@ MAPPINGS: tuple[Mapping, ...] = (
         "raw_data.raw_mlb_betting_splits",
         "splits.raw_mlb_betting_splits",
         key=("id", "id"),
-        changed_at=("updated_at", "last_updated"),
+        changed_at=("updated_at", "last_updated", "created_at"),
     ),
     Mapping(
         "teams",
         "core_betting.teams",
         "action.dim_teams",
         key=("id", "id"),
-        changed_at=("updated_at",),
+        changed_at=("updated_at", "created_at"),
     ),
     Mapping(
         "games",
         "core_betting.games",
         "public.games",
         key=("id", "id"),
-        changed_at=("updated_at",),
+        changed_at=("updated_at", "created_at"),
         merge=GamesMerge(
             source="splits.games",
             key=("legacy_splits_id", "id"),
@@ -153,21 +155,21 @@ MAPPINGS: tuple[Mapping, ...] = (
         key=("id", "id"),
         game_refs={"game_id": "game_id"},
         keep={"game_id": "legacy_game_id"},
-        changed_at=("updated_at",),
+        changed_at=("updated_at", "created_at"),
     ),
     Mapping(
         "moneyline",
         "core_betting.betting_lines_moneyline",
         "mlb_betting.moneyline",
         key=("id", "id"),
-        changed_at=("updated_at",),
+        changed_at=("updated_at", "created_at"),
     ),
     Mapping(
         "spreads",
         "core_betting.betting_lines_spreads",
         "mlb_betting.spreads",
         key=("id", "id"),
-        changed_at=("updated_at",),
+        changed_at=("updated_at", "created_at"),
     ),
     Mapping(
         "totals",
@@ -175,7 +177,7 @@ MAPPINGS: tuple[Mapping, ...] = (
         "mlb_betting.totals",
         key=("id", "id"),
         renames={"final_total": "total_score"},
-        changed_at=("updated_at",),
+        changed_at=("updated_at", "created_at"),
     ),
     Mapping(
         "betting_recommendations",
@@ -184,7 +186,7 @@ MAPPINGS: tuple[Mapping, ...] = (
         key=("id", "id"),
         game_refs={"game_id": "game_id"},
         keep={"game_id": "legacy_game_id"},
-        changed_at=("last_updated",),
+        changed_at=("last_updated", "created_at"),
     ),
     Mapping(
         "timing_analysis_results",
@@ -194,21 +196,21 @@ MAPPINGS: tuple[Mapping, ...] = (
         derived={
             "analysis_name": "{timing_bucket} || ' ' || {analysis_start_date} || '..' || {analysis_end_date}",
         },
-        changed_at=("updated_at",),
+        changed_at=("updated_at", "created_at"),
     ),
     Mapping(
         "strategy_performance",
         "operational.strategy_performance",
         "backtesting.strategy_performance",
         key=("id", "id"),
-        changed_at=("last_updated",),
+        changed_at=("last_updated", "created_at"),
     ),
     Mapping(
         "pre_game_recommendations",
         "operational.pre_game_recommendations",
         "tracking.pre_game_recommendations",
         key=("recommendation_id", "recommendation_id"),
-        changed_at=("updated_at",),
+        changed_at=("updated_at", "created_at"),
     ),
     Mapping(
         "orchestrator_update_triggers",

@@ -144,17 +144,16 @@ class Copier:
             (part.name, max_key, changed_since),
         )
 
-    def _source_marks(self, part: Part) -> tuple[int | None, int | None, object]:
-        """(min key, max key, max changed_at) of the legacy table now: re-sync starts here."""
-        changed = (
-            sql.SQL("max(greatest({}))").format(sql.SQL(", ").join(sql.Identifier(c) for c in part.changed_at))
-            if part.changed_at
-            else sql.SQL("NULL::timestamptz")
-        )
+    def _source_marks(self, part: Part, indexed: bool) -> tuple[int | None, int | None, object]:
+        """(min key, max key, now) at the start of a pass: the next re-sync reads rows with a
+        larger key or changed since then. Keys come from the index only (no table scan);
+        without one, re-sync relies on the changed_at columns (and validation backs it)."""
         k = sql.Identifier(part.source_key)
-        keys = sql.SQL("min({k}), max({k})").format(k=k) if part.source_key_is_int else sql.SQL("NULL, NULL")
+        keys = sql.SQL("min({k}), max({k})").format(k=k) if indexed else sql.SQL("NULL, NULL")
         row = self.conn.execute(
-            sql.SQL("SELECT {}, CAST({} AS timestamptz) FROM {}").format(keys, changed, ident(part.source_table))
+            sql.SQL("SELECT {}, statement_timestamp() FROM {}").format(keys, ident(part.source_table))
+            if indexed
+            else sql.SQL("SELECT NULL, NULL, statement_timestamp()")
         ).fetchone()
         assert row is not None
         return row[0], row[1], row[2]
@@ -269,26 +268,28 @@ class Copier:
 
     def copy(self, part: Part) -> CopyResult:
         self.conn.execute(sql.SQL("DELETE FROM {} WHERE mapping = %s").format(REJECTS), (part.name,))
-        lo, max_key, changed_since = self._source_marks(part)
+        indexed = part.source_key_is_int and _has_unique_key_index(self.conn, part)
+        lo, max_key, started = self._source_marks(part, indexed)
         state = self._state(part)
         # an empty target (first run, not a restart after a kill) cannot conflict: plain INSERT
         upsert = state is not None or not self._target_empty(part)
         result = CopyResult(mode="resync" if state else "full")
         chunks: list[sql.Composable]
-        if state and part.source_key_is_int and part.changed_at:
+        if state and (part.changed_at or state[0] is not None):
             last_key, last_changed = state
-            newer = sql.SQL("{} > {}").format(_key(part), sql.Literal(last_key or 0))
-            changed = (
-                sql.SQL("greatest({}) >= CAST({} AS timestamptz) - interval {}").format(
-                    sql.SQL(", ").join(sql.Identifier(SOURCE, c) for c in part.changed_at),
-                    sql.Literal(last_changed),
-                    sql.Literal(RESYNC_OVERLAP),
+            since: list[sql.Composable] = []
+            if last_key is not None:
+                since.append(sql.SQL("{} > {}").format(_key(part), sql.Literal(last_key)))
+            if part.changed_at and last_changed is not None:
+                since.append(
+                    sql.SQL("greatest({}) >= CAST({} AS timestamptz) - interval {}").format(
+                        sql.SQL(", ").join(sql.Identifier(SOURCE, c) for c in part.changed_at),
+                        sql.Literal(last_changed),
+                        sql.Literal(RESYNC_OVERLAP),
+                    )
                 )
-                if last_changed is not None
-                else sql.SQL("TRUE")
-            )
-            chunks = [sql.SQL("({}) OR ({})").format(newer, changed)]
-        elif part.source_key_is_int and max_key is not None and _has_unique_key_index(self.conn, part):
+            chunks = [sql.SQL(" OR ").join(since) if since else sql.SQL("TRUE")]
+        elif indexed and max_key is not None:
             chunks = [
                 _key_between(part, start, min(start + CHUNK_KEYS - 1, max_key))
                 for start in range(lo, max_key + 1, CHUNK_KEYS)
@@ -300,7 +301,7 @@ class Copier:
             result.copied += copied
             result.rejected += rejected
             self.on_progress(part.name, i + 1, len(chunks))
-        self._save_state(part, max_key, changed_since)
+        self._save_state(part, max_key, started)
         return result
 
     def reconcile(self, part: Part) -> CopyResult:
