@@ -111,9 +111,7 @@ def _statement(op: str, schema: str, user: str) -> sql.Composable:
         "CREATE": sql.SQL("CREATE TABLE {} (i int)").format(
             sql.Identifier(schema, f"made_by_{abs(hash(user)) % 10**8}")
         ),
-        "NEXTVAL": sql.SQL("SELECT nextval({})").format(
-            sql.Literal(f"{schema}.{TEST_TABLE}_seq")
-        ),
+        "NEXTVAL": sql.SQL("SELECT nextval({})").format(sql.Literal(f"{schema}.{TEST_TABLE}_seq")),
     }[op]
 
 
@@ -189,16 +187,12 @@ def _matrix(deployed: Deployed, users: dict[str, tuple[str, str]]) -> list[str]:
     return mismatches
 
 
-def test_matrix_on_tables_created_after_up(
-    deployed: Deployed, users: dict[str, tuple[str, str]]
-) -> None:
+def test_matrix_on_tables_created_after_up(deployed: Deployed, users: dict[str, tuple[str, str]]) -> None:
     """Default privileges: tables made by the owner role after `up` follow the guide."""
     assert _matrix(deployed, users) == []
 
 
-def test_check_user_permissions_reports_the_guide(
-    deployed: Deployed, users: dict[str, tuple[str, str]]
-) -> None:
+def test_check_user_permissions_reports_the_guide(deployed: Deployed, users: dict[str, tuple[str, str]]) -> None:
     with deployed.connect() as conn:
         for role, (name, _) in users.items():
             rows = conn.execute("SELECT * FROM check_user_permissions(%s)", (name,)).fetchall()
@@ -208,8 +202,12 @@ def test_check_user_permissions_reports_the_guide(
                 got = {
                     op
                     for op, flag in (
-                        ("SELECT", sel), ("INSERT", ins), ("UPDATE", upd),
-                        ("DELETE", dele), ("TRUNCATE", trunc), ("CREATE", create),
+                        ("SELECT", sel),
+                        ("INSERT", ins),
+                        ("UPDATE", upd),
+                        ("DELETE", dele),
+                        ("TRUNCATE", trunc),
+                        ("CREATE", create),
                     )
                     if flag
                 }
@@ -218,9 +216,7 @@ def test_check_user_permissions_reports_the_guide(
                 assert via == ([deployed.role(role)] if want else []), f"{role} via on {schema}"
 
 
-def test_matrix_after_grants_are_reapplied(
-    deployed: Deployed, users: dict[str, tuple[str, str]]
-) -> None:
+def test_matrix_after_grants_are_reapplied(deployed: Deployed, users: dict[str, tuple[str, str]]) -> None:
     """Tables that lost their privileges get them back from the Grant resources (up --refresh)."""
     with deployed.connect() as conn:
         for schema in SCHEMAS:
@@ -267,20 +263,19 @@ def test_unknown_user_is_refused(deployed: Deployed, users: dict[str, tuple[str,
     "suffix",
     ["x; DROP SCHEMA analytics", 'Quote"d', "UPPER Case", "x'); DROP SCHEMA raw_data; --"],
 )
-def test_names_are_names_not_sql(
-    deployed: Deployed, users: dict[str, tuple[str, str]], suffix: str
-) -> None:
+def test_names_are_names_not_sql(deployed: Deployed, users: dict[str, tuple[str, str]], suffix: str) -> None:
     name = deployed.prefix + "u_" + suffix
     with deployed.connect() as conn:
         create_login(conn, name, "pw")
     with _admin(deployed, users) as conn:
-        message = conn.execute(
-            "SELECT grant_user_permissions(%s, 'analyst')", (name,)
-        ).fetchone()
+        message = conn.execute("SELECT grant_user_permissions(%s, 'analyst')", (name,)).fetchone()
         assert message is not None and "granted" in message[0]
         rows = conn.execute("SELECT * FROM check_user_permissions(%s)", (name,)).fetchall()
         assert {r[0]: r[1] for r in rows} == {
-            "raw_data": False, "core_betting": True, "analytics": True, "operational": False,
+            "raw_data": False,
+            "core_betting": True,
+            "analytics": True,
+            "operational": False,
         }
         member = conn.execute(
             "SELECT pg_has_role(%s, %s, 'MEMBER')", (name, deployed.role("analytics_users"))
@@ -291,19 +286,13 @@ def test_names_are_names_not_sql(
         assert set(SCHEMAS) <= schemas, "nothing was dropped"
 
 
-def test_managed_roles_cannot_be_targets(
-    deployed: Deployed, users: dict[str, tuple[str, str]]
-) -> None:
+def test_managed_roles_cannot_be_targets(deployed: Deployed, users: dict[str, tuple[str, str]]) -> None:
     with _admin(deployed, users) as conn, pytest.raises(errors.InvalidParameterValue):
-        conn.execute(
-            "SELECT grant_user_permissions(%s, 'admin')", (deployed.role("analytics_users"),)
-        )
+        conn.execute("SELECT grant_user_permissions(%s, 'admin')", (deployed.role("analytics_users"),))
 
 
 @pytest.mark.parametrize("role", [r for r in GUIDE if r != "system_administrators"])
-def test_non_admins_cannot_execute(
-    deployed: Deployed, users: dict[str, tuple[str, str]], role: str
-) -> None:
+def test_non_admins_cannot_execute(deployed: Deployed, users: dict[str, tuple[str, str]], role: str) -> None:
     name, password = users[role]
     with deployed.connect(name, password) as conn, pytest.raises(errors.InsufficientPrivilege):
         conn.execute("SELECT grant_user_permissions(%s, 'admin')", (name,))
@@ -330,9 +319,7 @@ def test_public_cannot_execute_grant(deployed: Deployed) -> None:
         assert [r[1] for r in rows] == [False] * 4, "no group role, no access"
 
 
-def test_caller_search_path_cannot_hijack(
-    deployed: Deployed, users: dict[str, tuple[str, str]]
-) -> None:
+def test_caller_search_path_cannot_hijack(deployed: Deployed, users: dict[str, tuple[str, str]]) -> None:
     """An admin with a hostile search_path still gets the catalog's behaviour."""
     target = deployed.prefix + "u_searchpath"
     with deployed.connect() as conn:

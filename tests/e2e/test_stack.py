@@ -140,8 +140,10 @@ def test_ten_up_destroy_cycles(
     total = time.monotonic() - start
     record_property("cycles", CYCLES)
     record_property("cycle_seconds", [(round(u, 1), round(x, 1)) for u, x in timings])
-    print(f"\n{CYCLES} up/destroy cycles green in {total:.0f}s; (up, destroy) seconds: "
-          + ", ".join(f"({u:.1f}, {x:.1f})" for u, x in timings))
+    print(
+        f"\n{CYCLES} up/destroy cycles green in {total:.0f}s; (up, destroy) seconds: "
+        + ", ".join(f"({u:.1f}, {x:.1f})" for u, x in timings)
+    )
 
 
 def test_phase_switch_is_outputs_only_and_in_history(

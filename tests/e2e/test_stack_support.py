@@ -116,9 +116,7 @@ def create_stack(
     stack = auto.create_stack(
         stack_name=name,
         work_dir=str(REPO_ROOT),
-        opts=auto.LocalWorkspaceOptions(
-            work_dir=str(REPO_ROOT), env_vars=env, pulumi_command=command
-        ),
+        opts=auto.LocalWorkspaceOptions(work_dir=str(REPO_ROOT), env_vars=env, pulumi_command=command),
     )
     stack.set_all_config(
         {
@@ -147,8 +145,12 @@ def remove_stack(deployed: Deployed) -> None:
 
 @contextmanager
 def stack_on(
-    cluster: Cluster, database: str, env: dict[str, str], command: auto.PulumiCommand,
-    prefix: str, phase: int = 1,
+    cluster: Cluster,
+    database: str,
+    env: dict[str, str],
+    command: auto.PulumiCommand,
+    prefix: str,
+    phase: int = 1,
 ) -> Iterator[Deployed]:
     deployed = create_stack(cluster, database, env, command, prefix, phase)
     try:
@@ -175,16 +177,13 @@ def managed_roles(conn: psycopg.Connection, prefix: str) -> dict[str, dict[str, 
         " FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)",
         (names,),
     ).fetchall()
-    return {
-        r[0]: {"login": r[1], "super": r[2], "createrole": r[3], "inherit": r[4]} for r in rows
-    }
+    return {r[0]: {"login": r[1], "super": r[2], "createrole": r[3], "inherit": r[4]} for r in rows}
 
 
 def new_schemas(conn: psycopg.Connection) -> dict[str, str]:
     """The consolidated schemas that exist: name -> owner."""
     rows = conn.execute(
-        "SELECT nspname, pg_catalog.pg_get_userbyid(nspowner) FROM pg_catalog.pg_namespace"
-        " WHERE nspname = ANY(%s)",
+        "SELECT nspname, pg_catalog.pg_get_userbyid(nspowner) FROM pg_catalog.pg_namespace WHERE nspname = ANY(%s)",
         (list(SCHEMA_NAMES),),
     ).fetchall()
     return dict(rows)  # type: ignore[arg-type]
@@ -198,9 +197,7 @@ def functions(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
         " WHERE n.nspname = 'public' AND p.proname = ANY(%s)",
         (list(FUNCTIONS),),
     ).fetchall()
-    return {
-        r[0]: {"owner": r[1], "security_definer": r[2], "config": r[3], "acl": r[4]} for r in rows
-    }
+    return {r[0]: {"owner": r[1], "security_definer": r[2], "config": r[3], "acl": r[4]} for r in rows}
 
 
 def public_privileges_on_new_schemas(conn: psycopg.Connection) -> list[tuple[str, str]]:
@@ -226,16 +223,10 @@ def create_owner_tables(deployed: Deployed, table: str = TEST_TABLE) -> None:
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(deployed.owner)))
         for schema in SCHEMA_NAMES:
             conn.execute(
-                sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, v text)").format(
-                    sql.Identifier(schema, table)
-                )
+                sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, v text)").format(sql.Identifier(schema, table))
             )
-            conn.execute(sql.SQL("INSERT INTO {} VALUES (1, 'one')").format(
-                sql.Identifier(schema, table)
-            ))
-            conn.execute(
-                sql.SQL("CREATE SEQUENCE {}").format(sql.Identifier(schema, f"{table}_seq"))
-            )
+            conn.execute(sql.SQL("INSERT INTO {} VALUES (1, 'one')").format(sql.Identifier(schema, table)))
+            conn.execute(sql.SQL("CREATE SEQUENCE {}").format(sql.Identifier(schema, f"{table}_seq")))
 
 
 def drop_test_objects(deployed: Deployed) -> None:
@@ -251,21 +242,13 @@ def drop_test_objects(deployed: Deployed) -> None:
             ).fetchall()
             for schema, name, kind in rows:
                 what = sql.SQL("TABLE" if kind == "r" else "SEQUENCE")
-                conn.execute(
-                    sql.SQL("DROP {} IF EXISTS {} CASCADE").format(
-                        what, sql.Identifier(schema, name)
-                    )
-                )
+                conn.execute(sql.SQL("DROP {} IF EXISTS {} CASCADE").format(what, sql.Identifier(schema, name)))
     except psycopg.OperationalError:
         pass
 
 
 def create_login(conn: psycopg.Connection, name: str, password: str) -> None:
-    conn.execute(
-        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-            sql.Identifier(name), sql.Literal(password)
-        )
-    )
+    conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
 
 
 def drop_login_roles(cluster: Cluster, prefix: str) -> None:

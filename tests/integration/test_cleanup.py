@@ -230,7 +230,7 @@ def test_refuses_a_function_and_a_trigger_that_depend_on_legacy_objects(legacy_d
         "CREATE FUNCTION operational.splits_rows() RETURNS bigint LANGUAGE plpgsql AS"
         " $$BEGIN RETURN (SELECT count(*) FROM splits.raw_mlb_betting_splits); END$$",
         "CREATE FUNCTION operational.quoted() RETURNS bigint LANGUAGE sql AS"
-        " 'SELECT count(*) FROM \"mlb_betting\".\"totals\"'",
+        ' \'SELECT count(*) FROM "mlb_betting"."totals"\'',
         "CREATE FUNCTION operational.public_games() RETURNS bigint LANGUAGE plpgsql AS"
         " $$BEGIN RETURN (SELECT count(*) FROM public.games); END$$",
         "CREATE FUNCTION operational.unrelated() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM public.app'",
@@ -371,8 +371,12 @@ def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
         assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
         public = set(guards.existing_tables(conn, ["public"]))
-        assert public == {"public.app_settings", "public.migration_log", "public.migration_rejects",
-                          "public.migration_state"}
+        assert public == {
+            "public.app_settings",
+            "public.migration_log",
+            "public.migration_rejects",
+            "public.migration_state",
+        }
         assert conn.execute("SELECT public.check_user_permissions('x')").fetchone() == ("x",)
         assert conn.execute("SELECT value FROM public.app_settings").fetchone() == ("dark",)
         log = phase3_log(conn)
@@ -426,7 +430,7 @@ def test_sql_is_composed_not_formatted() -> None:
     root = Path(cleanup.__file__).parent
     for name in ("cleanup.py", "restore.py", "guards.py"):
         text = (root / name).read_text()
-        for bad in ('execute(f"', "execute(f'", '.format(schema', "% (schema"):
+        for bad in ('execute(f"', "execute(f'", ".format(schema", "% (schema"):
             assert bad not in text, (name, bad)
     assert sql.Identifier  # the modules use psycopg.sql throughout
 
@@ -440,7 +444,10 @@ def test_the_command_line_refuses_with_one_line_and_exit_code_3(legacy_dsn: str,
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, "-m", "data_copy", "cleanup", "--dsn", legacy_dsn],
-        cwd=tmp_path, env={**env, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 3, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -448,7 +455,10 @@ def test_the_command_line_refuses_with_one_line_and_exit_code_3(legacy_dsn: str,
     assert "Traceback" not in proc.stderr
     dry = subprocess.run(
         [sys.executable, "-m", "data_copy", "cleanup", "--dsn", legacy_dsn, "--dry-run"],
-        cwd=tmp_path, env={**env, "PYTHONPATH": str(root), "COLUMNS": "200"}, capture_output=True, text=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(root), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
     )
     assert dry.returncode == 3 and "drop schema splits" in dry.stdout
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:

@@ -47,9 +47,7 @@ def build_legacy(dsn: str, *, validated: bool = True) -> dict[str, int]:
 
 def create_database(cluster: Cluster, name: str, template: str = "template0") -> str:
     with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
-        )
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
     return cluster.dsn(name)
 
 
@@ -102,8 +100,7 @@ def legacy_shape(conn: psycopg.Connection) -> dict[str, Any]:
         (schemas,),
     ).fetchall()
     present = conn.execute(
-        "SELECT nspname, pg_get_userbyid(nspowner), nspacl::text FROM pg_namespace WHERE nspname = ANY(%s)"
-        " ORDER BY 1",
+        "SELECT nspname, pg_get_userbyid(nspowner), nspacl::text FROM pg_namespace WHERE nspname = ANY(%s) ORDER BY 1",
         (schemas,),
     ).fetchall()
     return {
@@ -125,7 +122,6 @@ def phase3_log(conn: psycopg.Connection) -> list[tuple[str, str, str | None]]:
     return [
         (str(step), str(status), source)
         for step, status, source in conn.execute(
-            "SELECT step, status, table_source FROM public.migration_log"
-            " WHERE migration_phase = 'Phase3' ORDER BY id"
+            "SELECT step, status, table_source FROM public.migration_log WHERE migration_phase = 'Phase3' ORDER BY id"
         )
     ]

@@ -160,8 +160,10 @@ def test_end_to_end_run_cleanup_restore(fresh_dsn: str, tmp_path: Path) -> None:
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA splits TO {}").format(sql.Identifier(reader)))
         conn.execute(sql.SQL("GRANT SELECT ON splits.games, public.games TO {}").format(sql.Identifier(reader)))
         shape, rows = legacy_shape(conn), legacy_fingerprints(conn)
-        new_side = {t: guards.table_fingerprint(conn, t)
-                    for t in guards.existing_tables(conn, ["raw_data", "core_betting", "analytics", "operational"])}
+        new_side = {
+            t: guards.table_fingerprint(conn, t)
+            for t in guards.existing_tables(conn, ["raw_data", "core_betting", "analytics", "operational"])
+        }
     assert sum(count for count, _ in new_side.values()) > 0
 
     with pytest.raises(CleanupRefused, match="unmapped legacy tables hold rows: action.fact_games: 12 rows"):

@@ -99,15 +99,16 @@ def _no_validations(*_args: Any) -> dict[str, Any]:
 def build(prefix: str = "", phase: int = 1) -> Graph:
     graph = Graph()
     pulumi.runtime.set_mocks(
-        _Mocks(), project="consolidation", stack="unit", preview=False,
+        _Mocks(),
+        project="consolidation",
+        stack="unit",
+        preview=False,
         monitor=_Monitor(_Mocks(), graph),
     )
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
-        outputs = build_stack(
-            _settings(prefix, phase), pulumi.Output.secret("s3cret"), _no_validations
-        )
+        outputs = build_stack(_settings(prefix, phase), pulumi.Output.secret("s3cret"), _no_validations)
         return pulumi.Output.all(**outputs).apply(graph.outputs.update)
 
     program()
@@ -219,8 +220,7 @@ def test_default_privileges_equal_catalog(prefix: str, plain: Graph, prefixed: G
                 expected[(prefix + role.name, schema, object_type)] = set(privs)
     per_schema = [d for d in graph.of(DEFAULT) if d.inputs.get("schema")]
     actual = {
-        (d.inputs["role"], d.inputs["schema"], d.inputs["objectType"]): set(d.inputs["privileges"])
-        for d in per_schema
+        (d.inputs["role"], d.inputs["schema"], d.inputs["objectType"]): set(d.inputs["privileges"]) for d in per_schema
     }
     assert actual == expected
     for d in graph.of(DEFAULT):
@@ -300,8 +300,11 @@ def test_outputs_per_phase(phase: int) -> None:
     assert out["tableRegistry"]["raw_betting_splits"] == expected_split
     assert out["tableRegistry"]["legacy_raw_betting_splits"] == "splits.raw_mlb_betting_splits"
     assert out["connection"] == {
-        "host": "db.example", "port": 5433, "database": "mlb_betting",
-        "username": "postgres", "sslmode": "require",
+        "host": "db.example",
+        "port": 5433,
+        "database": "mlb_betting",
+        "username": "postgres",
+        "sslmode": "require",
     }
     assert "password" not in str(out["connection"])
     assert out["dataCopy"]["disposableTables"] == ["public.scratch"]

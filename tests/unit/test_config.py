@@ -175,9 +175,7 @@ def test_bad_connection(key: str, value: str) -> None:
 
 
 def test_every_problem_in_one_line() -> None:
-    message = problem(
-        consolidation__phase="4", consolidation__rolePrefix="BAD", consolidation__nope="x"
-    )
+    message = problem(consolidation__phase="4", consolidation__rolePrefix="BAD", consolidation__nope="x")
     assert message.startswith("invalid stack config: ")
     for key in ("consolidation:phase", "consolidation:rolePrefix", "consolidation:nope"):
         assert key in message
