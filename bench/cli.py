@@ -22,7 +22,7 @@ from data_copy.settings import Settings
 from pgcluster import Cluster
 
 SCALES = ("tiny", "small", "demo", "medium", "large")
-AUTO_REPEAT = 3
+AUTO_REPEAT = {"tiny": 3, "small": 3, "demo": 3, "medium": 2, "large": 2}
 ALL = ("small", "large")  # medium: --scale medium (about a fifth of large)
 
 
@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="run the baseline and both full copies this many times, alternating; the fastest"
-        f" counts (default: {AUTO_REPEAT} for scales up to small, where noise is largest, else 1)",
+        " counts (default: 3 up to demo, where noise weighs most, 2 for medium and large)",
     )
     parser.add_argument(
         "--prepare-only",
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[dim]{time.perf_counter() - started:7.1f}s[/dim] {message}", highlight=False)
 
     def options(scale: str) -> scenario.Options:
-        repeat = args.repeat if args.repeat is not None else (AUTO_REPEAT if scale in ("tiny", "small") else 1)
+        repeat = args.repeat if args.repeat is not None else AUTO_REPEAT.get(scale, 1)
         return scenario.Options(
             idle_seconds=args.idle_seconds, writer_interval=args.writer_interval, repeat=max(repeat, 1)
         )

@@ -94,6 +94,7 @@ def scale_entry(result: ScaleResult, commit: str) -> dict[str, Any]:
     entry["targets"] = {t.key: bool(t.passes(result.metrics)) for t in TARGETS}
     entry["rows"] = result.rows
     entry["steps_s"] = {k: round(v, 3) for k, v in result.steps.items()}
+    entry["runs_s"] = result.runs
     entry["errors"] = result.errors
     entry["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     entry["commit"] = commit
@@ -315,6 +316,12 @@ def profile_markdown(data: dict[str, Any]) -> str:
             f"- legacy rows in mapped tables: {_num(e, 'rows_legacy_mapped'):,.0f}"
             f" (splits {_num(e, 'rows_raw_splits'):,.0f}, betting lines"
             f" {_num(e, 'rows_betting_lines'):,.0f}); database {_num(e, 'database_mb'):,.0f} MB",
+            "- runs (s; the fastest counts): "
+            + "; ".join(
+                f"{k} {', '.join(f'{v:.2f}' for v in vs)}"
+                for k, vs in e.get("runs_s", {}).items()
+                if k in ("baseline", "copy_count", "copy_checksum")
+            ),
             f"- baseline {_num(e, 'baseline_s'):.2f} s (inserts {_num(e, 'baseline_insert_s'):.2f} s,"
             f" indexes + foreign keys {steps.get('baseline_finish', math.nan):.2f} s)",
             f"- data_copy run --count-only {_num(e, 'copy_count_s'):.2f} s;"

@@ -59,6 +59,7 @@ class ScaleResult:
     steps: dict[str, float] = field(default_factory=dict)  # every timed step, seconds
     profiles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     breakdown: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> category -> s
+    runs: dict[str, list[float]] = field(default_factory=dict)  # step -> seconds of every run
     writer_waits: dict[str, dict[str, int]] = field(default_factory=dict)  # what the writer waited on
     baseline_statements: list[dict[str, Any]] = field(default_factory=list)
     rss_samples_mb: dict[str, list[float]] = field(default_factory=dict)
@@ -165,6 +166,7 @@ class _Runner:
 
     def _best(self, step: str, seconds: float) -> bool:
         """Record ``seconds`` for ``step`` if it is its fastest run so far (repeats)."""
+        self.result.runs.setdefault(step, []).append(round(seconds, 3))
         previous = self.result.steps.get(step)
         if previous is not None and previous <= seconds:
             return False
@@ -340,6 +342,10 @@ def run_scale(
 
     m = r.result.metrics
     m["repeat"] = float(options.repeat)
+    for step in ("baseline", "copy_count", "copy_checksum"):
+        times = r.result.runs.get(step, [])
+        if len(times) > 1:  # how much the same step varied here: the noise the ratios carry
+            m[f"{step}_spread_pct"] = (max(times) / min(times) - 1) * 100
     m["baseline_s"] = baseline_s
     m["baseline_insert_s"] = r.result.steps["baseline_insert"]
     m["copy_count_s"] = count_s
