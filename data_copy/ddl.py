@@ -44,10 +44,14 @@ def _index_column(spec: str) -> sql.Composable:
     return sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL("DESC" if order == "DESC" else ""))
 
 
+def index_name(t: Table, columns: tuple[str, ...]) -> str:
+    return "_".join([t.name, *(c.split(" ")[0] for c in columns), "idx"])[:63]
+
+
 def index_sql(t: Table) -> list[sql.Composable]:
     statements = []
     for ix in t.indexes:
-        name = "_".join([t.name, *(c.split(" ")[0] for c in ix.columns), "idx"])[:63]
+        name = index_name(t, ix.columns)
         statements.append(
             sql.SQL("CREATE {unique}INDEX IF NOT EXISTS {name} ON {table} ({cols})").format(
                 unique=sql.SQL("UNIQUE " if ix.unique else ""),
@@ -57,6 +61,19 @@ def index_sql(t: Table) -> list[sql.Composable]:
             )
         )
     return statements
+
+
+def _missing_indexes(conn: psycopg.Connection, t: Table) -> list[sql.Composable]:
+    """Only the indexes not there yet: CREATE INDEX IF NOT EXISTS would still take a SHARE
+    lock, which waits for (and blocks) the application's writes to the table in phase 2."""
+    wanted = dict(zip((index_name(t, ix.columns) for ix in t.indexes), index_sql(t), strict=True))
+    present = {
+        r[0]
+        for r in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (t.schema, t.name)
+        )
+    }
+    return [statement for name, statement in wanted.items() if name not in present]
 
 
 def _missing_fks(conn: psycopg.Connection, t: Table) -> list[sql.Composable]:
@@ -113,13 +130,16 @@ def finish_tables(conn: psycopg.Connection, owner_role: str) -> None:
     with conn.transaction():
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner_role)))
         for t in TABLES:
-            for statement in index_sql(t) + _missing_fks(conn, t):
+            for statement in _missing_indexes(conn, t) + _missing_fks(conn, t):
                 conn.execute(statement)
             for c in t.columns:
                 if c.identity:
                     conn.execute(
                         sql.SQL(
-                            "SELECT setval(pg_get_serial_sequence({t}, {c}), greatest((SELECT max({ci}) FROM {ti}), 1))"
+                            # only ever forward: in phase 2 the application draws ids from it too
+                            "SELECT setval(seq, greatest((SELECT max({ci}) FROM {ti}),"
+                            " pg_sequence_last_value(CAST(seq AS regclass)), 1))"
+                            " FROM pg_get_serial_sequence({t}, {c}) AS seq"
                         ).format(
                             t=sql.Literal(t.qualified),
                             c=sql.Literal(c.name),
