@@ -130,6 +130,11 @@ def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) 
     )
 
 
+def _absent(m: Mapping, missing: list[str], status: str) -> MappingResult:
+    message = f"table does not exist: {', '.join(missing)}"
+    return MappingResult(m.name, " + ".join(m.sources), m.target, status, message=message)
+
+
 def _missing_sources(conn: psycopg.Connection, m: Mapping) -> list[str]:
     existing = _existing_tables(conn)
     return [s for s in m.sources if s not in existing]
@@ -152,21 +157,10 @@ def run(
         for m in copy_order():
             missing = _missing_sources(conn, m)
             entry = j.start("copy", m.name, " + ".join(m.sources), m.target)
-            if missing:
-                j.finish(
-                    entry,
-                    "skipped",
-                    error_message=f"legacy table does not exist: {', '.join(missing)}",
-                )
-                results.append(
-                    MappingResult(
-                        m.name,
-                        " + ".join(m.sources),
-                        m.target,
-                        "missing_source",
-                        message=f"legacy table does not exist: {', '.join(missing)}",
-                    )
-                )
+            if missing:  # logged as the guide's script does, and reported
+                result = _absent(m, missing, "missing_source")
+                j.finish(entry, "skipped", error_message=result.message)
+                results.append(result)
                 continue
             copied = 0
             if any(copier.first_copy(part) for part in parts(m)):
@@ -192,16 +186,7 @@ def validate(dsn: str, settings: Settings | None = None, checksums: bool = True)
         results = []
         for m in copy_order():
             if _missing_sources(conn, m) or m.target not in existing:
-                missing = [t for t in (*m.sources, m.target) if t not in existing]
-                results.append(
-                    MappingResult(
-                        m.name,
-                        " + ".join(m.sources),
-                        m.target,
-                        "failed",
-                        message=f"table does not exist: {', '.join(missing)}",
-                    )
-                )
+                results.append(_absent(m, [t for t in (*m.sources, m.target) if t not in existing], "failed"))
                 continue
             result = _check_mapping(conn, m, parts(m), checksums)
             _log_validation(j, result, checksums)

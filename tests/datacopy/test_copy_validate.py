@@ -195,3 +195,18 @@ def test_wrong_password_and_undeployed_phase(fresh_dsn: str) -> None:
         [sys.executable, "-m", "data_copy", "run", "--dsn", fresh_dsn], capture_output=True, text=True
     )
     assert proc.returncode != 0 and "not deployed yet" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_legacy_table_is_logged_and_reported(legacy_dsn: str) -> None:
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE tracking.pre_game_recommendations CASCADE")
+    report = api.run(legacy_dsn)
+    missing = next(r for r in report.results if r.name == "pre_game_recommendations")
+    assert missing.status == "missing_source"
+    assert "tracking.pre_game_recommendations" in missing.message
+    assert not report.ok
+    with psycopg.connect(legacy_dsn) as conn:
+        logged = conn.execute(
+            "SELECT status, error_message FROM migration_log WHERE mapping = 'pre_game_recommendations'"
+        ).fetchall()
+    assert logged == [("skipped", "table does not exist: tracking.pre_game_recommendations")]
