@@ -2,6 +2,7 @@
 
 import os
 import sys
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -114,11 +115,21 @@ def cleanup(
     stack: StackOpt = None,
     dsn: DsnOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be dropped")] = False,
+    disposable: Annotated[
+        list[str] | None,
+        typer.Option("--disposable", help="schema.table: an unmapped legacy table that may be dropped (repeatable)"),
+    ] = None,
+    backup_dir: Annotated[str | None, typer.Option("--backup-dir", help="where the pg_dump goes")] = None,
 ) -> None:
     """Phase 3: back up, then drop the migrated legacy tables and the emptied legacy schemas."""
     from data_copy import cleanup as cleanup_module
 
     target, settings = _target(stack, dsn)
+    settings = replace(
+        settings,
+        disposable_tables=(*settings.disposable_tables, *(disposable or [])),
+        backup_dir=backup_dir or settings.backup_dir,
+    )
     if stack and settings.phase != 3 and not dry_run:
         raise CleanupRefused(
             f"stack {stack!r} is deployed at phase {settings.phase}, not 3",
@@ -132,11 +143,13 @@ def restore(
     stack: StackOpt = None,
     dsn: DsnOpt = None,
     dump: Annotated[str | None, typer.Option("--dump", help="dump file (default: newest)")] = None,
+    backup_dir: Annotated[str | None, typer.Option("--backup-dir", help="where cleanup put its pg_dump")] = None,
 ) -> None:
     """Restore the legacy objects dropped by cleanup and check their counts and checksums."""
     from data_copy import restore as restore_module
 
     target, settings = _target(stack, dsn)
+    settings = replace(settings, backup_dir=backup_dir or settings.backup_dir)
     restore_module.main(target, settings, dump=dump)
 
 
