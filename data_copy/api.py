@@ -90,22 +90,24 @@ def _check_mapping(conn: psycopg.Connection, m: Mapping, part_list: list[Part], 
     )
 
 
-def _settle(conn: psycopg.Connection, copier: Copier, m: Mapping, checksums: bool) -> tuple[int, MappingResult]:
+def _settle(
+    conn: psycopg.Connection, copier: Copier, m: Mapping, part_list: list[Part], checksums: bool
+) -> tuple[int, MappingResult]:
     """Re-syncs and validates in ONE repeatable-read snapshot, so rows the application
     writes meanwhile cannot make a correct copy look wrong: they belong to the next run."""
     for attempt in range(1, SETTLE_ATTEMPTS + 1):
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                copied = sum(copier.copy(part).copied for part in parts(m))
-                result = _check_mapping(conn, m, parts(m), checksums)
+                copied = sum(copier.copy(part).copied for part in part_list)
+                result = _check_mapping(conn, m, part_list, checksums)
                 if result.status != "passed":
                     # why rows are missing is worked out only now: a clean copy never pays for it
-                    if not sum(copier.record_rejects(part) for part in parts(m)):
+                    if not sum(copier.record_rejects(part) for part in part_list):
                         # a change the watermark could not see (an update without a
                         # timestamp, a delete): one full keyed pass
-                        copied += sum(copier.reconcile(part).copied for part in parts(m))
-                    result = _check_mapping(conn, m, parts(m), checksums)
+                        copied += sum(copier.reconcile(part).copied for part in part_list)
+                    result = _check_mapping(conn, m, part_list, checksums)
             return copied, result
         except psycopg.errors.SerializationFailure:
             copier.forget_exclusions()  # their temporary tables went with the transaction
@@ -163,10 +165,11 @@ def run(
                 results.append(result)
                 continue
             copied = 0
-            if any(copier.first_copy(part) for part in parts(m)):
-                for part in parts(m):  # the bulk of the rows, in committed chunks
+            part_list = parts(m)
+            if any(copier.first_copy(part) for part in part_list):
+                for part in part_list:  # the bulk of the rows, in committed chunks
                     copied += copier.copy(part).copied
-            caught_up, result = _settle(conn, copier, m, checksums)
+            caught_up, result = _settle(conn, copier, m, part_list, checksums)
             copied += caught_up
             j.finish(entry, "completed", records_migrated=copied)
             result.copied = copied

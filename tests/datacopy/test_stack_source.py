@@ -53,16 +53,21 @@ def _deploy(
     return stack
 
 
-def test_stack_gives_connection_phase_and_settings(
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def pulumi_process_env(pulumi_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """from_stack runs the CLI with this process's environment: give it the test backend."""
     for key, value in pulumi_env.items():
         monkeypatch.setenv(key, value)
-    _deploy("dev", 2, tmp_path, pulumi_env, pulumi_command, fresh_dsn)
+    return pulumi_env
+
+
+def test_stack_gives_connection_phase_and_settings(
+    fresh_dsn: str,
+    pulumi_process_env: dict[str, str],
+    pulumi_command: auto.PulumiCommand,
+    tmp_path: Path,
+) -> None:
+    _deploy("dev", 2, tmp_path, pulumi_process_env, pulumi_command, fresh_dsn)
     dsn, settings = from_stack("dev", work_dir=tmp_path)
     assert settings.phase == 2 and settings.lock_timeout == "1500ms"
     assert settings.disposable_tables == ("backtesting.alert_history",)
@@ -71,17 +76,13 @@ def test_stack_gives_connection_phase_and_settings(
     assert api.status(dsn, settings)["phase"] == 2
 
 
-def test_unknown_stack_is_one_clear_line(
-    pulumi_env: dict[str, str], pulumi_command: auto.PulumiCommand, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for key, value in pulumi_env.items():
-        monkeypatch.setenv(key, value)
+def test_unknown_stack_is_one_clear_line(pulumi_process_env: dict[str, str]) -> None:
     with pytest.raises(StackNotFound):
         from_stack("no-such-stack", work_dir=ROOT)
     proc = subprocess.run(
         [sys.executable, "-m", "data_copy", "status", "--stack", "no-such-stack"],
         cwd=ROOT,
-        env=pulumi_env,
+        env=pulumi_process_env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -93,19 +94,16 @@ def test_unknown_stack_is_one_clear_line(
 
 def test_cleanup_refuses_a_stack_not_deployed_at_phase_3(
     fresh_dsn: str,
-    pulumi_env: dict[str, str],
+    pulumi_process_env: dict[str, str],
     pulumi_command: auto.PulumiCommand,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in pulumi_env.items():
-        monkeypatch.setenv(key, value)
-    _deploy("staging", 2, tmp_path, pulumi_env, pulumi_command, fresh_dsn)
+    _deploy("staging", 2, tmp_path, pulumi_process_env, pulumi_command, fresh_dsn)
     dsn, settings = from_stack("staging", work_dir=tmp_path)
     assert settings.backup_dir == str(tmp_path / ".state/backups")
     from data_copy import cli
 
     with pytest.raises(cli.CleanupRefused, match="phase 2, not 3"):
-        monkeypatch.setattr("data_copy.stack.PROJECT_DIR", tmp_path)
         monkeypatch.setattr(cli, "_target", lambda stack, dsn_: (dsn, settings))
         cli.cleanup(stack="staging", dsn=None, dry_run=False)
