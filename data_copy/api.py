@@ -216,10 +216,7 @@ def plan(dsn: str, settings: Settings | None = None) -> list[PlanRow]:
         for m in MAPPINGS:
             src = None
             if not _missing_sources(conn, m):
-                src = 0
-                for part in parts(m):
-                    r = conn.execute(validator._source_select(part, sql.SQL("count(*)"), with_fits=False)).fetchone()
-                    src += r[0] if r else 0
+                src = sum(validator.legacy_rows(conn, part) for part in parts(m))
             tgt = None
             if m.target in existing:
                 r = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident(m.target))).fetchone()

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from catalog.mappings import Mapping
 from data_copy.journal import REJECTS
-from data_copy.projection import Part, ident, parts
+from data_copy.projection import SOURCE, Part, ident, parts
 
 SAMPLES = 5
 
@@ -87,6 +87,18 @@ def source_totals(conn: psycopg.Connection, part: Part, checksums: bool = True) 
     row = conn.execute(_source_select(part, what, with_fits=False)).fetchone()
     assert row is not None
     return int(row[0]), row[1]
+
+
+def legacy_rows(conn: psycopg.Connection, part: Part) -> int:
+    """Legacy rows of the part, read from legacy tables only: the game lookups are LEFT
+    JOINs on a grouped key (never more than one match), so they cannot change the count,
+    and leaving them out lets `plan` run before the consolidated tables exist."""
+    row = conn.execute(
+        sql.SQL("{with_}SELECT count(*) FROM {src} AS {s} WHERE {where}").format(
+            with_=part.with_clause, src=ident(part.source_table), s=sql.Identifier(SOURCE), where=part.where
+        )
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def target_totals(conn: psycopg.Connection, part: Part, checksums: bool = True) -> tuple[int, str | None]:

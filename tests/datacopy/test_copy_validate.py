@@ -210,3 +210,14 @@ def test_missing_legacy_table_is_logged_and_reported(legacy_dsn: str) -> None:
             "SELECT status, error_message FROM migration_log WHERE mapping = 'pre_game_recommendations'"
         ).fetchall()
     assert logged == [("skipped", "table does not exist: tracking.pre_game_recommendations")]
+
+
+def test_plan_before_and_after_a_run_changes_nothing(legacy_dsn: str) -> None:
+    before = {r.name: (r.source_rows, r.target_rows, r.to_copy) for r in api.plan(legacy_dsn)}
+    assert before["raw_betting_splits"] == (500, None, 500)  # the new tables do not exist yet
+    assert before["games"] == (3, None, 3) and before["game_outcomes"] == (2, None, 2)
+    with psycopg.connect(legacy_dsn) as conn:
+        assert conn.execute("SELECT to_regclass('raw_data.raw_mlb_betting_splits')").fetchone() == (None,)
+    assert api.run(legacy_dsn).ok
+    after = {r.name: (r.source_rows, r.target_rows, r.to_copy) for r in api.plan(legacy_dsn)}
+    assert after["raw_betting_splits"] == (500, 500, 0) and after["games"] == (3, 3, 0)
