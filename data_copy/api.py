@@ -8,7 +8,8 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS, Mapping, copy_order
 from catalog.schemas import SCHEMA_NAMES
-from data_copy import ddl, journal, validator
+from catalog.tables import table
+from data_copy import ddl, drift, history, journal, run_lock, structure, validator
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.errors import PhaseNotDeployed
@@ -116,6 +117,22 @@ def _settle(
     raise AssertionError("unreachable")
 
 
+def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:
+    """Fails the result when its table lacks a catalog key, CHECK, index or foreign key,
+    or when creating one recorded refused rows (orphans, duplicates) after the check."""
+    gaps = structure.missing(conn, table(result.target))
+    names = [result.name, *(c.part for c in result.checks)]
+    row = conn.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE mapping = ANY(%s)").format(journal.REJECTS), (names,)
+    ).fetchone()
+    result.rejected = max(result.rejected, row[0] if row else 0)
+    if gaps or result.rejected:
+        result.status = "failed"
+    if gaps:
+        note = f"{result.target} lacks {', '.join(gaps)}"
+        result.message = f"{result.message}; {note}" if result.message else note
+
+
 def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) -> None:
     entry = j.start("validate", result.name, result.source, result.target)
     src = "+".join(c.source_checksum or "" for c in result.checks) if checksums else None
@@ -149,8 +166,9 @@ def run(
     progress: Progress | None = None,
 ) -> RunReport:
     settings = settings or Settings()
-    with connect(dsn, settings) as conn:
+    with run_lock.locked(dsn, settings, "run") as conn:
         _require_structure(conn, settings)
+        drift.check(conn)
         journal.ensure(conn)
         j = journal.Journal(conn, f"Phase{settings.phase}")
         created = ddl.create_tables(conn, settings.owner_role)
@@ -159,9 +177,9 @@ def run(
         for m in copy_order():
             missing = _missing_sources(conn, m)
             entry = j.start("copy", m.name, " + ".join(m.sources), m.target)
-            if missing:  # logged as the guide's script does, and reported
+            if missing:  # `failed`, so the guide's `WHERE status = 'failed'` shows it
                 result = _absent(m, missing, "missing_source")
-                j.finish(entry, "skipped", error_message=result.message)
+                j.finish(entry, "failed", error_message=result.message)
                 results.append(result)
                 continue
             copied = 0
@@ -173,27 +191,43 @@ def run(
             copied += caught_up
             j.finish(entry, "completed", records_migrated=copied)
             result.copied = copied
-            _log_validation(j, result, checksums)
             results.append(result)
-        ddl.finish_tables(conn, settings.owner_role)
+        entry = j.start("structure")
+        problems = structure.finish(conn, settings.owner_role, j.run_id, progress)
+        j.finish(entry, "failed" if problems else "completed", details={"problems": problems} if problems else None)
+        for result in results:  # validated only with every key, index and FK in place
+            if result.status != "missing_source":
+                _with_structure(conn, result)
+                _log_validation(j, result, checksums)
         return RunReport(str(j.run_id), results, created)
 
 
-def validate(dsn: str, settings: Settings | None = None, checksums: bool = True) -> list[MappingResult]:
+def validate(
+    dsn: str, settings: Settings | None = None, checksums: bool = True, progress: Progress | None = None
+) -> list[MappingResult]:
     settings = settings or Settings()
-    with connect(dsn, settings) as conn:
+    progress = progress or (lambda name, done, total: None)
+    with run_lock.locked(dsn, settings, "validate") as conn:
         _require_structure(conn, settings)
+        drift.check(conn)
         journal.ensure(conn)
         j = journal.Journal(conn, f"Phase{settings.phase}")
         existing = _existing_tables(conn)
         results = []
-        for m in copy_order():
+        order = copy_order()
+        for i, m in enumerate(order):
+            progress("validate (counts and checksums)", i, len(order))
             if _missing_sources(conn, m) or m.target not in existing:
-                results.append(_absent(m, [t for t in (*m.sources, m.target) if t not in existing], "failed"))
+                result = _absent(m, [t for t in (*m.sources, m.target) if t not in existing], "failed")
+                entry = j.start("validate", m.name, result.source, result.target)
+                j.finish(entry, "failed", error_message=result.message)
+                results.append(result)
                 continue
             result = _check_mapping(conn, m, parts(m), checksums)
+            _with_structure(conn, result)
             _log_validation(j, result, checksums)
             results.append(result)
+        progress("validate (counts and checksums)", len(order), len(order))
         return results
 
 
@@ -212,6 +246,7 @@ def plan(dsn: str, settings: Settings | None = None) -> list[PlanRow]:
     settings = settings or Settings()
     rows = []
     with connect(dsn, settings) as conn:
+        drift.check(conn)
         existing = _existing_tables(conn)
         for m in MAPPINGS:
             src = None
@@ -239,4 +274,9 @@ def status(dsn: str, settings: Settings | None = None) -> dict:
                 ).format(journal.LOG)
             ).fetchone()
             last_run = row
-        return {"phase": settings.phase, "last_run": last_run, "validations": latest}
+        return {
+            "phase": settings.phase,
+            "last_run": last_run,
+            "last": history.last_commands(conn),
+            "validations": latest,
+        }

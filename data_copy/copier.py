@@ -73,7 +73,13 @@ def _reject_rows(part: Part, run_id: object) -> sql.Composable:
     """Records every legacy row failing a fit condition, with the first failing reason."""
     reason = sql.SQL("CASE {} END").format(
         sql.SQL(" ").join(
-            sql.SQL("WHEN NOT ({}) THEN {}").format(f.condition, sql.Literal(f.reason)) for f in part.fits
+            sql.SQL("WHEN NOT ({}) THEN {}").format(
+                f.condition,
+                sql.Literal(f.reason)
+                if f.detail is None
+                else sql.SQL("{} || {}").format(sql.Literal(f.reason), f.detail),
+            )
+            for f in part.fits
         )
     )
     return sql.SQL(
