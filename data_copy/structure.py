@@ -241,3 +241,15 @@ def finish(
     problems = complete(conn, owner_role, run_id, progress)
     move_identities(conn, owner_role)
     return problems
+
+
+def problems(conn: psycopg.Connection) -> list:
+    """Cleanup guard: every mapped table's missing or invalid keys, indexes and FKs."""
+    from data_copy.guards import Problem
+
+    found = []
+    for m in MAPPINGS:
+        gaps = missing(conn, next(t for t in TABLES if t.qualified == m.target))
+        if gaps:
+            found.append(Problem("structure", m.target, "lacks " + ", ".join(gaps)))
+    return found
