@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
@@ -28,22 +29,54 @@ from data_copy.settings import Settings
 LOCK_KEY = int.from_bytes(b"datacopy", "big")  # 7233190438162624633: ours alone
 LOG = sql.Identifier(UNQUALIFIED_SCHEMA, MIGRATION_LOG_TABLE)
 WAIT_POLL_SECONDS = 1.0
+ORPHAN_WAIT_SECONDS = 30
 APP_PREFIX = "data_copy "
+
+
+def short_host() -> str:
+    """This machine's name in at most 24 characters (the middle shortened, both ends kept)."""
+    host = socket.gethostname() or "?"
+    return host if len(host) <= 24 else host[:12] + "~" + host[-11:]
 
 
 def _tag(command: str) -> str:
     """application_name of a locked session: what, which process, where (63 bytes max)."""
-    host = socket.gethostname() or "?"
-    head = f"{APP_PREFIX}{command} pid={os.getpid()} host="
-    room = 63 - len(head)
-    if len(host) > room:  # shorten the middle, never silently cut the end
-        keep = max(room - 1, 2)
-        host = host[: keep // 2] + "~" + host[len(host) - (keep - keep // 2) :]
-    return head + host
+    return f"{APP_PREFIX}{command[:16]} pid={os.getpid()} host={short_host()}"
 
 
-def holder(conn: psycopg.Connection) -> str:
-    """Who holds the lock, in words: command, pid, host, started at."""
+@dataclass
+class Holder:
+    backend: int  # the server process of the holding session
+    command: str | None  # data_copy's command, when the holder is data_copy
+    pid: int | None  # the holder's client process and host, as it told us
+    host: str | None
+    started: datetime | None
+    client: str | None
+
+    def words(self) -> str:
+        when = f"{self.started:%Y-%m-%d %H:%M:%S %Z}".strip() if self.started else "?"
+        if self.command:
+            return (
+                f"data_copy {self.command} (pid {self.pid or '?'} on host {self.host or '?'},"
+                f" started at {when}, server backend {self.backend})"
+            )
+        return f"session {self.backend} from {self.client or 'local socket'} (started at {when})"
+
+    def is_dead_here(self) -> bool:
+        """The holder ran on this machine and its process is gone (killed, crashed)."""
+        if not self.pid or self.host != short_host():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
+def holder(conn: psycopg.Connection) -> Holder | None:
+    """Who holds the lock: its server backend, and the data_copy process behind it."""
     row = conn.execute(
         "SELECT a.application_name, a.pid, host(a.client_addr), a.backend_start"
         " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
@@ -53,17 +86,16 @@ def holder(conn: psycopg.Connection) -> str:
         (LOCK_KEY, LOCK_KEY),
     ).fetchone()
     if row is None:
-        return "another data_copy command (it has just finished)"
+        return None
     app, backend, client, started = row
-    when = f"{started:%Y-%m-%d %H:%M:%S %Z}".strip() if isinstance(started, datetime) else "?"
     if app and app.startswith(APP_PREFIX):
-        words = dict(w.split("=", 1) for w in app[len(APP_PREFIX) :].split()[1:] if "=" in w)
-        command = app[len(APP_PREFIX) :].split()[0]
-        return (
-            f"data_copy {command} (pid {words.get('pid', '?')} on host {words.get('host', '?')},"
-            f" started at {when}, server backend {backend})"
+        rest = app[len(APP_PREFIX) :].split()
+        words = dict(w.split("=", 1) for w in rest[1:] if "=" in w)
+        pid = words.get("pid", "")
+        return Holder(
+            backend, rest[0] if rest else "?", int(pid) if pid.isdigit() else None, words.get("host"), started, client
         )
-    return f"session {backend} from {client or 'local socket'} ({app or 'no application_name'}, started at {when})"
+    return Holder(backend, None, None, None, started, client)
 
 
 def _try(conn: psycopg.Connection) -> bool:
@@ -71,18 +103,39 @@ def _try(conn: psycopg.Connection) -> bool:
     return bool(row and row[0])
 
 
+def _end_orphan(conn: psycopg.Connection, other: Holder) -> bool:
+    """A killed data_copy's session may go on with its statement (and keep the lock) until
+    the server notices: when its process is gone from this machine, end that session."""
+    if not other.is_dead_here():
+        return False
+    print(f"{other.words()} is gone (killed or crashed): ending its server session", file=sys.stderr, flush=True)
+    try:
+        conn.execute("SELECT pg_terminate_backend(%s, 10000)", (other.backend,))
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if _try(conn):
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def acquire(conn: psycopg.Connection, command: str, wait: bool = False) -> None:
     conn.execute("SELECT set_config('application_name', %s, false)", (_tag(command),))
     if _try(conn):
         return
     other = holder(conn)
+    if other is not None and _end_orphan(conn, other):
+        return
+    who = other.words() if other else "another data_copy command (it has just finished)"
     database = conn.info.dbname
     if not wait:
         raise DatabaseBusy(
-            f"{command} refused: {other} is already working on database {database!r}",
+            f"{command} refused: {who} is already working on database {database!r}",
             fix="wait for it to finish, or pass --wait to start when it does",
         )
-    print(f"waiting for {other} to finish on database {database!r} ...", file=sys.stderr, flush=True)
+    print(f"waiting for {who} to finish on database {database!r} ...", file=sys.stderr, flush=True)
     while not _try(conn):
         time.sleep(WAIT_POLL_SECONDS)
 
