@@ -42,6 +42,8 @@ from catalog.schemas import LEGACY_SCHEMAS, MIGRATION_LOG_TABLE, NEVER_DROPPED_S
 from data_copy import journal, validator
 from data_copy.errors import CleanupRefused, DataCopyError
 from data_copy.refs import dependents
+from data_copy.refs.dependents import anchor_rel as _anchor_rel  # noqa: F401 - cleanup.py uses it
+from data_copy.refs.dependents import anchor_schema as _anchor_schema  # noqa: F401 - cleanup.py uses it
 from data_copy.refs.dependents import relation_oids as relation_oids  # used by cleanup and its tests
 from data_copy.settings import Settings
 

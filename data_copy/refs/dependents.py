@@ -40,7 +40,7 @@ class BodyMention:
     search_path: str | None  # the function's own SET search_path, if any
 
 
-def _anchor_rel(cls: str, obj: str) -> sql.Composable:
+def anchor_rel(cls: str, obj: str) -> sql.Composable:
     """SQL: the relation an object belongs to (an index's table, a sequence's owner, a
     rule's view, a constraint's / default's / trigger's / policy's table, a row type's
     table), or NULL for free-standing objects (functions, plain types, schemas...)."""
@@ -63,8 +63,8 @@ END"""
     return sql.SQL(text).format(cls=sql.SQL(cls), obj=sql.SQL(obj))
 
 
-def _anchor_schema(cls: str, obj: str, rel: str) -> sql.Composable:
-    """SQL: the schema an object lives in: its relation's (`rel`, from _anchor_rel), else its own."""
+def anchor_schema(cls: str, obj: str, rel: str) -> sql.Composable:
+    """SQL: the schema an object lives in: its relation's (`rel`, from anchor_rel), else its own."""
     text = """coalesce(
   (SELECT rn.nspname FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = {rel}),
   CASE WHEN {cls} = 'pg_namespace'::regclass
@@ -141,10 +141,10 @@ def dependents(conn: psycopg.Connection, relations: Iterable[str], schemas: Iter
     ("schema.table", with their indexes, owned sequences, row types, rules, constraints...)
     and everything in `schemas`."""
     query = sql.SQL(_DEPENDENCIES).format(
-        ref_rel=_anchor_rel("d.refclassid", "d.refobjid"),
-        ref_schema=_anchor_schema("r.refclassid", "r.refobjid", "r.ref_rel"),
-        dep_rel=_anchor_rel("d.classid", "d.objid"),
-        dep_schema=_anchor_schema("r.classid", "r.objid", "r.dep_rel"),
+        ref_rel=anchor_rel("d.refclassid", "d.refobjid"),
+        ref_schema=anchor_schema("r.refclassid", "r.refobjid", "r.ref_rel"),
+        dep_rel=anchor_rel("d.classid", "d.objid"),
+        dep_schema=anchor_schema("r.classid", "r.objid", "r.dep_rel"),
         dep_kind=_kind("classid", "objid"),
         dep_text=_description("classid", "objid"),
         ref_text=_description("refclassid", "refobjid"),

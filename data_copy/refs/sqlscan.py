@@ -60,6 +60,7 @@ STATEMENT_STARTS = frozenset(
         TokenType.ANALYZE,
     }
 )
+_SET_SEARCH_PATH = re.compile(r"\s*SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:TO|=)\s*(.+?)\s*$", re.I | re.S)
 _FRAGMENT_STARTS = {TokenType.FROM: "SELECT * ", TokenType.JOIN: "SELECT * FROM _refs_fragment_ "}
 
 
@@ -313,7 +314,17 @@ class Scanner:
 
     # -- the tree
 
+    def _set_search_path(self, stmt: str) -> None:
+        found = _SET_SEARCH_PATH.match(stmt)
+        if found:
+            path = targets.parse_search_path(found.group(1))
+            if path and path != ("default",):
+                self.result.search_path = path
+
     def walk(self, tree: exp.Expression, base: int, stmt: str) -> None:
+        if isinstance(tree, exp.Set):
+            self._set_search_path(stmt)
+            return
         if isinstance(tree, exp.Command):
             self._command(tree, base, stmt)
             return
@@ -382,11 +393,7 @@ class Scanner:
         cut = match.end() if match else 0
         rest, rest_base = stmt[cut:], base + cut
         if keyword == "SET":
-            found = re.match(r"\s*(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:TO|=)\s*(.+?)\s*$", rest, re.I | re.S)
-            if found:
-                path = targets.parse_search_path(found.group(1))
-                if path and path != ("default",):
-                    self.result.search_path = path
+            self._set_search_path(stmt)
             return
         if keyword == "DO":
             from data_copy.refs import plpgsql
