@@ -184,6 +184,16 @@ def statements(
     return found, ""
 
 
+def _merged(findings: Sequence[DbFinding]) -> list[DbFinding]:
+    """One finding per (object, legacy table, via); their details joined."""
+    details: dict[tuple[str, str, str, str], list[str]] = {}
+    for f in findings:
+        items = details.setdefault((f.object, f.legacy_table, f.via, f.kind), [])
+        if f.detail and f.detail not in items:
+            items.append(f.detail)
+    return [DbFinding(kind, obj, table, via, "; ".join(d)) for (obj, table, via, kind), d in sorted(details.items())]
+
+
 def scan_database(conn: psycopg.Connection, search_path: Sequence[str] = targets.DEFAULT_SEARCH_PATH) -> DbReport:
     """Everything in the database that references a mapped legacy table that exists."""
     present = _qualified(conn, list(targets.replacements()))
@@ -196,6 +206,6 @@ def scan_database(conn: psycopg.Connection, search_path: Sequence[str] = targets
         *_attached_findings(conn, present),
         *_body_findings(conn, present, search_path),
     ]
-    report.findings = sorted(dict.fromkeys(findings), key=lambda f: (f.object, f.legacy_table, f.via))
+    report.findings = _merged(findings)
     report.statements, report.statements_note = statements(conn, present, search_path)
     return report

@@ -88,7 +88,7 @@ def test_cli_text_lists_each_finding_with_its_replacement_and_exits_non_zero() -
         " -> core_betting.games" in lines
     )
     assert (
-        "app/queries.py:30: mlb_betting.spreads (\"mlb_betting\".\"spreads\"): use"
+        'app/queries.py:30: mlb_betting.spreads ("mlb_betting"."spreads"): use'
         " get_table_registry().get_table('spreads') -> core_betting.betting_lines_spreads" in lines
     )
     assert "app/dynamic.py:5: dynamic: built at run time: {schema} as a table name" in lines
