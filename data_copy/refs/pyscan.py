@@ -3,7 +3,7 @@
 A string expression is a literal (plain, triple-quoted, implicitly concatenated), an
 f-string, a `+` chain holding a string, `"..." % x` or `"...".format(...)`. Run-time parts
 become placeholders (sqlscan.Placeholder): one holding a registry call
-(`registry.get_table('games')`, or a name only ever assigned from one) is a table name
+(`registry.get_table('games')`, or a name or attribute only ever assigned from one) is a table name
 known to be right; any other one in a table position makes the SQL "dynamic".
 Docstrings, bare string statements and the messages of print / logging / exceptions are
 prose and are not read. Also found: `get_table('legacy_...')` (the registry's names for the
@@ -66,6 +66,9 @@ class _Builder:
         self.counter = 0
 
     def placeholder(self, node: ast.AST, line: int, source: str | None = None) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):  # f"{'splits'}.games"
+            self.parts.append((node.value, line, False))
+            return
         table = _registry_logical(node, self.registry_names)
         shown = source if source is not None else _unparse(node)
         p = Placeholder(self.counter, "{" + shown + "}", table)
@@ -155,8 +158,8 @@ def _string_tokens(segment: str) -> Iterator[tuple[str, int]]:
 
 def _registry_logical(node: ast.AST, registry_names: dict[str, str]) -> str | None:
     """The logical name when `node` is a registry call or a name bound only to one."""
-    if isinstance(node, ast.Name):
-        return registry_names.get(node.id)
+    if isinstance(node, ast.Name | ast.Attribute):
+        return registry_names.get(_unparse(node))
     return _get_table_arg(node)
 
 
@@ -206,11 +209,11 @@ class PythonFile:
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Assign):
                 for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        bound.setdefault(target.id, set()).add(_get_table_arg(node.value))
-            elif isinstance(node, ast.AnnAssign | ast.AugAssign) and isinstance(node.target, ast.Name):
+                    if isinstance(target, ast.Name | ast.Attribute):
+                        bound.setdefault(_unparse(target), set()).add(_get_table_arg(node.value))
+            elif isinstance(node, ast.AnnAssign | ast.AugAssign) and isinstance(node.target, ast.Name | ast.Attribute):
                 value = node.value if isinstance(node, ast.AnnAssign) else None
-                bound.setdefault(node.target.id, set()).add(_get_table_arg(value) if value else None)
+                bound.setdefault(_unparse(node.target), set()).add(_get_table_arg(value) if value else None)
         return {name: next(iter(v)) for name, v in bound.items() if len(v) == 1 and None not in v}  # type: ignore[misc]
 
     # -- prose

@@ -61,6 +61,7 @@ STATEMENT_STARTS = frozenset(
     }
 )
 _SET_SEARCH_PATH = re.compile(r"\s*SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:TO|=)\s*(.+?)\s*$", re.I | re.S)
+_JOIN_WORDS = frozenset({TokenType.LEFT, TokenType.RIGHT, TokenType.INNER, TokenType.FULL, TokenType.CROSS})
 _FRAGMENT_STARTS = {TokenType.FROM: "SELECT * ", TokenType.JOIN: "SELECT * FROM _refs_fragment_ "}
 
 
@@ -132,8 +133,12 @@ def looks_like_sql(tokens: Sequence[Token]) -> bool:
     if not tokens:
         return False
     first = tokens[0].token_type
+    if first == TokenType.L_PAREN:  # (SELECT ...) UNION (SELECT ...)
+        return len(tokens) > 2 and tokens[1].token_type in (TokenType.SELECT, TokenType.WITH)
     if first in _FRAGMENT_STARTS:
         return len(tokens) > 1
+    if first in _JOIN_WORDS:  # LEFT JOIN ..., INNER JOIN ..., a fragment
+        return any(t.token_type == TokenType.JOIN for t in tokens[1:3])
     if first not in STATEMENT_STARTS:
         return False
     if first == TokenType.COMMAND and tokens[0].text.upper() not in {"CALL", "DO", "EXPLAIN", "VACUUM", "REFRESH"}:
@@ -301,7 +306,8 @@ class Scanner:
             return
         start, end = tokens[0].start, tokens[-1].end + 1
         stmt = text[start:end]
-        prefix = _FRAGMENT_STARTS.get(tokens[0].token_type, "")
+        kind = tokens[0].token_type
+        prefix = _FRAGMENT_STARTS.get(TokenType.JOIN if kind in _JOIN_WORDS else kind, "")
         try:
             tree = sqlglot.parse_one(prefix + stmt, read="postgres")
         except SqlglotError as error:

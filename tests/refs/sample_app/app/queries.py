@@ -70,3 +70,8 @@ def parsed(conn: psycopg.Connection) -> None:
     conn.execute("SET search_path TO splits, public")
     conn.execute("SELECT * FROM raw_mlb_betting_splits")  # REF splits.raw_mlb_betting_splits
     conn.execute(sql.SQL("SELECT 1 FROM {}").format(sql.Identifier("public", "sbr_parsed_games")))  # REF public.sbr_parsed_games DYN
+
+
+# a parenthesised UNION and a join fragment appended to a query elsewhere
+UNION = "(SELECT id FROM public.games) UNION (SELECT id FROM core_betting.games)"  # REF public.games
+JOIN_TOTALS = "LEFT JOIN mlb_betting.totals t ON t.game_id = g.id"  # REF mlb_betting.totals
