@@ -52,3 +52,8 @@ class CleanupRefused(DataCopyError):
 
 class RestoreFailed(DataCopyError):
     exit_code = 4
+
+
+class ReferencesRemain(DataCopyError):
+    exit_code = 1
+    fix = "replace each one listed above with its registry call (get_table_registry().get_table(...))"
