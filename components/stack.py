@@ -16,6 +16,7 @@ from components.migration_state import read_latest_validations
 from components.settings import ConfigError, Connection, StackSettings, parse_settings
 
 PROJECT_COMPONENT_NAME = "consolidation"
+PROJECT_NAME = "consolidation"  # Pulumi.yaml `name`
 
 ValidationReader = Callable[[Connection, str | None, Callable[[str], None]], dict[str, Any]]
 

@@ -106,9 +106,10 @@ class StandinProvider(p.Provider):
     # ------------------------------------------------------------------ check, diff
 
     async def check(self, request: p.CheckRequest) -> p.CheckResponse:
-        module = RESOURCES.get(token_of(request.urn))
+        token = token_of(request.urn)
+        module = RESOURCES.get(token)
         if module is None:
-            return p.CheckResponse(failures=[p.CheckFailure("", f"{token_of(request.urn)} is not implemented by the stand-in")])
+            return p.CheckResponse(failures=[p.CheckFailure("", f"{token} is not implemented by the stand-in")])
         inputs = dict(request.new_inputs)
         fields: Fields = module.FIELDS
         for key, default in fields.defaults.items():

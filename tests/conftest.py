@@ -218,3 +218,16 @@ def pulumi_command(toolchain: Toolchain) -> auto.PulumiCommand:
     """``pulumi.automation.PulumiCommand`` for the toolchain's CLI (pass as pulumi_command=)."""
     toolchain.require("pulumi")
     return auto.PulumiCommand(root=str(toolchain.root))
+
+
+# ------------------------------------------------------------------- no skipped tests
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped test is a failure of the run: CI runs every test (issue 10)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter is not None else 0
+    if skipped and exitstatus == 0:
+        if reporter is not None:
+            reporter.write_line(f"error: {skipped} test(s) skipped; every test must run (fix or remove them)", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

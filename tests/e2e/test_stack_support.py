@@ -25,11 +25,11 @@ from psycopg import sql
 from pulumi import automation as auto
 
 from catalog import OWNER_ROLE, ROLES, SCHEMA_NAMES
+from components.stack import PROJECT_NAME as PROJECT
 from components.stack import program
 from pgcluster import Cluster
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "consolidation"  # Pulumi.yaml
 ENGINE = ("pulumi", "pulumi-resource-postgresql")
 FUNCTIONS = ("grant_user_permissions", "check_user_permissions")
 
