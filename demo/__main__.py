@@ -97,7 +97,7 @@ def _engine_line() -> str:
 
 def _up(stack: Any, what: str) -> None:  # an automation.Stack
     _say(what)
-    result = stack.up(on_output=lambda line: print(line, end="", flush=True), color="never")
+    result = stack.up(on_output=lambda line: print(line, flush=True), color="never")
     if result.summary.result != "succeeded":
         raise SystemExit(f"error: pulumi up {result.summary.result}")
 
