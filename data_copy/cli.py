@@ -184,6 +184,31 @@ def restore(
     restore_module.main(target, settings, dump=dump)
 
 
+@app.command()
+def refs(
+    paths: Annotated[
+        list[str] | None, typer.Argument(metavar="PATH", help="application files or directories (Python, SQL)")
+    ] = None,
+    stack: StackOpt = None,
+    dsn: DsnOpt = None,
+    search_path: Annotated[
+        str | None,
+        typer.Option(
+            "--search-path", metavar="SCHEMA[,SCHEMA]", help="schemas for unqualified names (default: public)"
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", metavar="text|json", help="text or json")] = "text",
+    strict: Annotated[
+        bool, typer.Option("--strict", metavar="", help="dynamic or unparsed SQL fails the run too")
+    ] = False,
+) -> None:
+    """Phase 2: every reference to a legacy table, in the application's files and in the database."""
+    from data_copy.refs import command
+
+    database = _target(stack, dsn) if stack or dsn is not None else None
+    command.run(paths or [], database, search_path, fmt, strict)
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM ends like Ctrl-C: marked, one line, exit 130
 

@@ -129,3 +129,8 @@ class Interrupted(DataCopyError):
     def line(self) -> str:
         text = " ".join(str(self).split())
         return f"interrupted: {text} ({self.fix})"
+
+
+class ReferencesRemain(DataCopyError):
+    exit_code = NOT_VALIDATED
+    fix = "replace each one listed above with its registry call (get_table_registry().get_table(...))"
