@@ -82,6 +82,8 @@ USAGE = [
     ["run", "--stack", "a", "--dsn", "postgresql://x/y"],
     ["run"],
     ["run", "--dsn", "not a dsn ==="],
+    ["refs", "/nonexistent/app"],
+    ["refs", "--format", "xml", "."],
 ]
 
 
@@ -104,7 +106,7 @@ def test_help_metavars_say_what_to_pass() -> None:
     assert "<bool>" not in proc.stdout and "<str>" not in proc.stdout and "list[str]" not in proc.stdout
 
 
-@pytest.mark.parametrize("command", ["plan", "run", "validate", "status", "cleanup", "restore"])
+@pytest.mark.parametrize("command", ["plan", "run", "validate", "status", "cleanup", "restore", "refs"])
 def test_unreachable_server_is_one_line_exit_5(command: str) -> None:
     one_line_error(cli(command, "--dsn", "postgresql://nobody@127.0.0.1:1/x"), errors.DATABASE, "cannot connect")
 
