@@ -9,7 +9,7 @@ from psycopg import sql
 from catalog.mappings import MAPPINGS, Mapping, copy_order
 from catalog.schemas import SCHEMA_NAMES
 from catalog.tables import table
-from data_copy import ddl, drift, history, journal, run_lock, structure, validator
+from data_copy import ddl, drift, history, journal, merge_conflicts, run_lock, structure, validator
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.errors import PhaseNotDeployed
@@ -32,6 +32,7 @@ class MappingResult:
     rejected: int = 0
     message: str = ""
     checks: list[validator.PartCheck] = field(default_factory=list)
+    conflicts: dict[str, dict] = field(default_factory=dict)  # merge: column -> count, sample keys
 
 
 @dataclass
@@ -149,7 +150,8 @@ def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) 
         source_checksum=src,
         target_checksum=tgt,
         error_message=result.message or None,
-        details={"checksums": checksums, "rejected": result.rejected},
+        details={"checksums": checksums, "rejected": result.rejected}
+        | ({"merge_conflicts": result.conflicts} if result.conflicts else {}),
     )
 
 
@@ -193,6 +195,8 @@ def run(
                     copied += copier.copy(part).copied
             caught_up, result = _settle(conn, copier, m, part_list, checksums)
             copied += caught_up
+            if m.merge:
+                result.conflicts = merge_conflicts.count(conn, m)
             j.finish(entry, "completed", records_migrated=copied)
             result.copied = copied
             results.append(result)
