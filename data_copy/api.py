@@ -18,6 +18,7 @@ from data_copy.settings import Settings
 
 Progress = Callable[[str, int, int], None]
 SETTLE_ATTEMPTS = 3  # the application writing the new tables (phase 2) may conflict
+SETTLED = "re-synced and validated (counts, checksums)"
 
 
 @dataclass
@@ -180,7 +181,10 @@ def run(
         created = ddl.create_tables(conn, settings.owner_role)
         copier = Copier(conn, j.run_id, progress)
         results: list[MappingResult] = []
-        for m in copy_order():
+        order = copy_order()
+        tick = progress or (lambda name, done, total: None)
+        for i, m in enumerate(order):
+            tick(SETTLED, i, len(order))
             missing = _missing_sources(conn, m)
             entry = j.start("copy", m.name, " + ".join(m.sources), m.target)
             if missing:  # `failed`, so the guide's `WHERE status = 'failed'` shows it
@@ -200,6 +204,7 @@ def run(
             j.finish(entry, "completed", records_migrated=copied)
             result.copied = copied
             results.append(result)
+        tick(SETTLED, len(order), len(order))
         entry = j.start("structure")
         problems = structure.finish(conn, settings.owner_role, j.run_id, progress)
         j.finish(entry, "failed" if problems else "completed", details={"problems": problems} if problems else None)

@@ -25,7 +25,8 @@ def columns(m: Mapping) -> list[tuple[str, str, str, str]]:
     secondary = {merge.renames.get(c.name, c.name): c.name for c in legacy_table(merge.source).columns}
     found = []
     for target_col, primary_col in m.column_pairs():
-        if target_col in secondary and target_col != merge.key[0]:
+        # bookkeeping timestamps (changed_at) always differ between two systems: not a conflict
+        if target_col in secondary and target_col != merge.key[0] and primary_col not in m.changed_at:
             found.append((target_col, primary_col, secondary[target_col], target.column(target_col).type))
     return found
 
