@@ -9,7 +9,7 @@ from psycopg import sql
 from catalog.mappings import MAPPINGS, Mapping, copy_order
 from catalog.schemas import SCHEMA_NAMES
 from catalog.tables import table
-from data_copy import ddl, drift, history, journal, run_lock, structure, validator
+from data_copy import ddl, drift, history, journal, merge_conflicts, run_lock, structure, validator
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.errors import PhaseNotDeployed
@@ -18,6 +18,7 @@ from data_copy.settings import Settings
 
 Progress = Callable[[str, int, int], None]
 SETTLE_ATTEMPTS = 3  # the application writing the new tables (phase 2) may conflict
+SETTLED = "re-synced and validated (counts, checksums)"
 
 
 @dataclass
@@ -32,6 +33,7 @@ class MappingResult:
     rejected: int = 0
     message: str = ""
     checks: list[validator.PartCheck] = field(default_factory=list)
+    conflicts: dict[str, dict] = field(default_factory=dict)  # merge: column -> count, sample keys
 
 
 @dataclass
@@ -149,7 +151,8 @@ def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) 
         source_checksum=src,
         target_checksum=tgt,
         error_message=result.message or None,
-        details={"checksums": checksums, "rejected": result.rejected},
+        details={"checksums": checksums, "rejected": result.rejected}
+        | ({"merge_conflicts": result.conflicts} if result.conflicts else {}),
     )
 
 
@@ -178,7 +181,10 @@ def run(
         created = ddl.create_tables(conn, settings.owner_role)
         copier = Copier(conn, j.run_id, progress)
         results: list[MappingResult] = []
-        for m in copy_order():
+        order = copy_order()
+        tick = progress or (lambda name, done, total: None)
+        for i, m in enumerate(order):
+            tick(SETTLED, i, len(order))
             missing = _missing_sources(conn, m)
             entry = j.start("copy", m.name, " + ".join(m.sources), m.target)
             if missing:  # `failed`, so the guide's `WHERE status = 'failed'` shows it
@@ -193,9 +199,12 @@ def run(
                     copied += copier.copy(part).copied
             caught_up, result = _settle(conn, copier, m, part_list, checksums)
             copied += caught_up
+            if m.merge:
+                result.conflicts = merge_conflicts.count(conn, m)
             j.finish(entry, "completed", records_migrated=copied)
             result.copied = copied
             results.append(result)
+        tick(SETTLED, len(order), len(order))
         entry = j.start("structure")
         problems = structure.finish(conn, settings.owner_role, j.run_id, progress)
         j.finish(entry, "failed" if problems else "completed", details={"problems": problems} if problems else None)

@@ -57,6 +57,12 @@ def results(rows: Iterable[MappingResult], title: str) -> None:
         )
         if r.message:
             notes.append(f"{r.name}: {r.message}")
+        if r.conflicts:
+            from data_copy.merge_conflicts import describe
+
+            notes.append(
+                f"{r.name}: merge conflicts per column (the primary legacy table wins): {describe(r.conflicts)}"
+            )
     console.print(table)
     for note in notes:
         console.print(f"  [red]•[/red] {note}", highlight=False, soft_wrap=True)
