@@ -11,6 +11,7 @@ Two namespaces are read:
     backupDir         where `data_copy cleanup` writes its backup (".state/backups")
     disposableTables  legacy tables without a mapping that phase 3 may drop even when they
                       still hold rows: a list of "schema.table" ([])
+    conflictPolicy    phase 2: which version a both-sides change keeps ("keep-new")
   Any other key in this namespace is refused (a typo must not be silently ignored).
 
 ``postgresql:*`` (the provider's own keys; they configure the explicit provider)
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog import LEGACY_SCHEMAS, REGISTRY
+from catalog.phases import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
 from components.naming import RoleNames, prefix_problem
 
 NAMESPACE = "consolidation"
@@ -51,6 +53,7 @@ PROJECT_KEYS: tuple[str, ...] = (
     "legacyTimezone",
     "backupDir",
     "disposableTables",
+    "conflictPolicy",
 )
 PROVIDER_KEYS: tuple[str, ...] = ("host", "port", "username", "password", "database", "sslmode")
 # What the provider's Go driver (lib/pq) accepts; it has no "prefer" or "allow".
@@ -96,9 +99,11 @@ class DataCopySettings:
     legacy_timezone: str = DEFAULT_LEGACY_TIMEZONE
     backup_dir: str = DEFAULT_BACKUP_DIR
     disposable_tables: tuple[str, ...] = field(default=())
+    conflict_policy: str = DEFAULT_CONFLICT_POLICY
 
     def as_output(self) -> dict[str, Any]:
         return {
+            "conflictPolicy": self.conflict_policy,
             "lockTimeout": self.lock_timeout,
             "statementTimeout": self.statement_timeout,
             "legacyTimezone": self.legacy_timezone,
@@ -201,6 +206,16 @@ def _parse_backup_dir(r: _Reader) -> str:
     return raw
 
 
+def _parse_conflict_policy(r: _Reader) -> str:
+    raw = r.raw(NAMESPACE, "conflictPolicy")
+    if raw is None:
+        return DEFAULT_CONFLICT_POLICY
+    if raw not in CONFLICT_POLICIES:
+        r.problem(NAMESPACE, "conflictPolicy", f"{raw!r} is not one of {', '.join(CONFLICT_POLICIES)}")
+        return DEFAULT_CONFLICT_POLICY
+    return raw
+
+
 def _parse_disposable(r: _Reader) -> tuple[str, ...]:
     raw = r.raw(NAMESPACE, "disposableTables")
     if raw is None:
@@ -300,6 +315,7 @@ def parse_settings(config: Mapping[str, Any]) -> StackSettings:
         legacy_timezone=_parse_timezone(r),
         backup_dir=_parse_backup_dir(r),
         disposable_tables=_parse_disposable(r),
+        conflict_policy=_parse_conflict_policy(r),
     )
     connection = _parse_connection(r)
     if r.problems:

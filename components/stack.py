@@ -12,7 +12,7 @@ from components.database import (
     function_connection,
     make_provider,
 )
-from components.migration_state import read_latest_validations
+from components.migration_state import PhaseRefused, read_state
 from components.settings import ConfigError, Connection, StackSettings, parse_settings
 
 PROJECT_COMPONENT_NAME = "consolidation"
@@ -62,9 +62,20 @@ def build_stack(
     """Create the provider and the components; return the stack outputs by name.
 
     `read_validations` defaults to the read-only migration_log lookup
-    (components/migration_state.py); unit tests pass a stub so they do no I/O.
+    (components/migration_state.py), which first refuses a phase the database's recorded
+    phase does not allow (a rollback not carried back, a switch not made); unit tests pass
+    a stub so they do no I/O.
     """
-    reader = read_validations or read_latest_validations
+    if read_validations is None:
+
+        def reader(connection: Connection, pw: str | None, warn: Callable[[str], None]) -> dict[str, Any]:
+            try:
+                return read_state(connection, pw, warn, deployed=settings.phase, stack=pulumi.get_stack())
+            except PhaseRefused as refused:
+                raise pulumi.RunError(str(refused)) from None
+
+    else:
+        reader = read_validations
     names = settings.role_names
     provider = make_provider("postgresql", settings.connection, password)
     database = ConsolidatedDatabase(

@@ -54,8 +54,11 @@ def _progress() -> tuple[Progress, api.Progress]:
 @app.command()
 def plan(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
     """Per mapping: legacy rows, new rows, rows still to copy. Changes nothing."""
+    from data_copy import transitions
+
     target, settings = _target(stack, dsn)
     report.plan(api.plan(target, settings))
+    report.lines(transitions.phase_plan(target, settings))
 
 
 @app.command()
@@ -90,24 +93,41 @@ def validate(
 
 @app.command()
 def status(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
-    """Phase, last run and the migration_log summary."""
+    """Phase (as recorded in the database), its history, last run, latest validation per mapping."""
     target, settings = _target(stack, dsn)
-    info = api.status(target, settings)
-    report.console.print(f"phase: {info['phase']}")
-    last = info["last_run"]
-    report.console.print(
-        f"last run: {f'{last[0]} ({last[1]}), finished {last[2]:%Y-%m-%d %H:%M:%S %Z}' if last else 'never'}"
-    )
-    from rich.table import Table
+    report.status(api.status(target, settings))
 
-    table = Table(title="latest validation per mapping")
-    for name in ("mapping", "status", "legacy rows", "new rows", "at", "error"):
-        table.add_column(name)
-    for row in info["validations"]:
-        table.add_row(
-            str(row[0]), str(row[1]), f"{row[2]:,}", f"{row[3]:,}", f"{row[6]:%Y-%m-%d %H:%M:%S}", str(row[7] or "")
-        )
-    report.console.print(table)
+
+@app.command()
+def switch(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
+    """Phase 1 -> 2, before the registry flips: one id space per table pair, phase 2 recorded."""
+    from data_copy import transitions
+
+    target, settings = _target(stack, dsn)
+    done = transitions.switch(target, settings)
+    report.lines(["switched to phase 2 (run " + done.run_id + "); changed in legacy:", *done.lines])
+    if stack:
+        report.lines([f"next: `pulumi config set consolidation:phase 2` and `pulumi up` for stack {stack}"])
+
+
+@app.command()
+def rollback(
+    stack: StackOpt = None,
+    dsn: DsnOpt = None,
+    accept_loss: Annotated[
+        list[str] | None,
+        typer.Option("--accept-loss", help="schema.table: a new table whose un-invertible rows may stay behind"),
+    ] = None,
+) -> None:
+    """Phase 2 -> 1: carry the application's rows back into legacy, undo the switch."""
+    from data_copy import transitions
+
+    target, settings = _target(stack, dsn)
+    done = transitions.rollback_to_phase1(target, settings, tuple(accept_loss or ()))
+    report.carries(done.carries, f"rollback {done.run_id}: back in phase 1")
+    report.lines(done.lines)
+    if stack:
+        report.lines([f"next: `pulumi config set consolidation:phase 1` and `pulumi up` for stack {stack}"])
 
 
 @app.command()
@@ -120,6 +140,9 @@ def cleanup(
         typer.Option("--disposable", help="schema.table: an unmapped legacy table that may be dropped (repeatable)"),
     ] = None,
     backup_dir: Annotated[str | None, typer.Option("--backup-dir", help="where the pg_dump goes")] = None,
+    accept_legacy_reads: Annotated[
+        bool, typer.Option("--accept-legacy-reads", help="drop although others read legacy tables in phase 2")
+    ] = False,
 ) -> None:
     """Phase 3: back up, then drop the migrated legacy tables and the emptied legacy schemas."""
     from data_copy import cleanup as cleanup_module
@@ -129,6 +152,7 @@ def cleanup(
         settings,
         disposable_tables=(*settings.disposable_tables, *(disposable or [])),
         backup_dir=backup_dir or settings.backup_dir,
+        accept_legacy_reads=accept_legacy_reads,
     )
     if stack and settings.phase != 3 and not dry_run:
         raise CleanupRefused(

@@ -52,3 +52,27 @@ class CleanupRefused(DataCopyError):
 
 class RestoreFailed(DataCopyError):
     exit_code = 4
+
+
+class PhaseMismatch(DataCopyError):
+    """The stack's deployed phase and the phase recorded in the database disagree."""
+
+    exit_code = 5
+
+
+class ForeignRows(DataCopyError):
+    """Phase 1: a new table holds rows data_copy did not write (they are kept)."""
+
+    exit_code = 6
+    fix = (
+        "in phase 1 only data_copy writes the new tables: stop whatever wrote them; if the application"
+        " has switched, run `python -m data_copy switch` (its rows are then kept and counted)"
+    )
+
+
+class SwitchRefused(DataCopyError):
+    exit_code = 7
+
+
+class RollbackRefused(DataCopyError):
+    exit_code = 8

@@ -150,3 +150,7 @@ def _explain(conn: psycopg.Connection, part: Part, result: PartCheck) -> None:
     for kind, n, keys in conn.execute(query):
         result.differences[kind] = list(keys)
         result.difference_counts[kind] = n
+
+
+# the ownership baseline (ownership.py) hashes and selects rows exactly as validation does
+row_hash, target_columns, source_select, target_select = _row_hash, _target_columns, _source_select, _target_select
