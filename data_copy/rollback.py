@@ -26,6 +26,7 @@ from catalog.mappings import Mapping, copy_order
 from data_copy import id_space, ownership, phase_state, quiet
 from data_copy.errors import RollbackRefused
 from data_copy.projection import SOURCE, Part, ident, parts
+from data_copy.validator import source_select
 
 LOST = sql.Identifier("public", "migration_rollback_lost")
 _DDL = sql.SQL(
@@ -133,10 +134,34 @@ def _survey(conn: psycopg.Connection, m: Mapping) -> Carry:
     return c
 
 
+def _generated(conn: psycopg.Connection, table: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attgenerated <> ''", (table,)
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _not_landed(conn: psycopg.Connection, part: Part) -> list[str]:
+    """Keys of carried rows whose legacy row, projected forward as a sync would, does not
+    give the new row back (a trigger, a generated column or a default changed it)."""
+    landed = source_select(
+        part, sql.SQL("{} AS k, {} AS h").format(ownership.source_key_text(part), ownership.source_hash(part))
+    )
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT c._k FROM carry AS c WHERE c.exact AND NOT EXISTS"
+            " (SELECT 1 FROM ({landed}) AS x WHERE x.k = c._k AND x.h = c._h) ORDER BY 1 LIMIT 5"
+        ).format(landed=landed)
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
 def _carry_back(conn: psycopg.Connection, part: Part) -> tuple[int, int]:
     """Writes the exact rows of temp table `carry` into legacy, deletes what the
-    application deleted; the baseline follows in the same transaction."""
-    cols = [legacy for legacy, _, _ in _inverse_columns(part.mapping)]
+    application deleted; the baseline follows in the same transaction. Refuses (and the
+    caller's transaction rolls back) when a written row did not land exactly."""
+    generated = _generated(conn, part.source_table)
+    cols = [legacy for legacy, _, _ in _inverse_columns(part.mapping) if legacy not in generated]
     names = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
     values = sql.SQL(", ").join(sql.Identifier("c", c) for c in cols)
     legacy, key = ident(part.source_table), sql.Identifier(part.source_key)
@@ -171,6 +196,14 @@ def _carry_back(conn: psycopg.Connection, part: Part) -> tuple[int, int]:
             key=key,
         )
     ).rowcount
+    missed = _not_landed(conn, part)
+    if missed:
+        raise RollbackRefused(
+            f"rollback refused for {part.target.qualified}: rows written back into {part.source_table} do not"
+            f" give the new rows back (keys {', '.join(missed)}): a trigger, generated column or default"
+            " changed them; nothing of this table was changed",
+            fix=f"accept that with --accept-loss {part.target.qualified}, or stay in phase 2",
+        )
     return max(updated, 0) + max(inserted, 0), max(deleted, 0)
 
 
