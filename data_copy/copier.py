@@ -63,7 +63,7 @@ def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1)
         cond=condition,
     )
     if not upsert:
-        return ownership.recording(part, statement)
+        return ownership.recording(part, statement, first=True)
     updates = [c for c in part.columns if c != part.target_key]
     return ownership.recording(
         part,

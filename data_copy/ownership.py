@@ -84,14 +84,18 @@ def source_filter(part: Part, phase: int) -> sql.Composable:
     )
 
 
-def recording(part: Part, write: sql.Composable) -> sql.Composable:
+def recording(part: Part, write: sql.Composable, first: bool = False) -> sql.Composable:
     """`write` (an INSERT/UPDATE on the target aliased t, without RETURNING) that also
-    records every row it wrote in the baseline, in the same statement."""
+    records every row it wrote in the baseline, in the same statement. `first`: the part
+    was never copied and its table is empty, so its baseline is too (a plain INSERT, 2-3x
+    faster than ON CONFLICT)."""
+    upsert = sql.SQL("") if first else sql.SQL(" ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h")
     return sql.SQL(
         "WITH w AS ({write} RETURNING {k} AS k, {h} AS h)"
-        " INSERT INTO {o} (part, k, h) SELECT {p}, k, h FROM w WHERE k IS NOT NULL"
-        " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
-    ).format(write=write, k=target_key_text(part), h=target_hash(part), o=OWNED, p=sql.Literal(part.name))
+        " INSERT INTO {o} (part, k, h) SELECT {p}, k, h FROM w WHERE k IS NOT NULL{upsert}"
+    ).format(
+        write=write, k=target_key_text(part), h=target_hash(part), o=OWNED, p=sql.Literal(part.name), upsert=upsert
+    )
 
 
 def forgetting(part: Part, delete: sql.Composable) -> sql.Composable:
