@@ -209,7 +209,8 @@ def _carry_back(conn: psycopg.Connection, part: Part) -> tuple[int, int]:
 
 def _save_lost(conn: psycopg.Connection, m: Mapping, run_id: object) -> None:
     """--accept-loss: the application's rows of `m` are saved as JSON, then adopted (the
-    baseline takes them as they are), so phase 1 mirrors legacy over them."""
+    baseline takes them as they are), so phase 1 mirrors legacy over them: changed rows get
+    legacy's version back, rows legacy does not have are deleted by the next run."""
     for part in parts(m):
         conn.execute(
             sql.SQL(
@@ -244,6 +245,13 @@ def _save_lost(conn: psycopg.Connection, m: Mapping, run_id: object) -> None:
                 p=sql.Literal(part.name),
                 t=ident(part.target.qualified),
                 k=ownership.target_key_text(part),
+            )
+        )
+        # rows without a key of the mapping (a game only the new table has) cannot be
+        # adopted: they go (saved above), or phase 1 would find them foreign forever
+        conn.execute(
+            sql.SQL("DELETE FROM {t} AS t WHERE ({tw}) AND {k} IS NULL").format(
+                t=ident(part.target.qualified), tw=part.target_where, k=ownership.target_key_text(part)
             )
         )
 

@@ -42,7 +42,7 @@ class PartCheck:
         if self.rejected:
             bits.append(f"{self.rejected} rejected rows (see public.migration_rejects)")
         for kind, keys in self.differences.items():
-            bits.append(f"{self.difference_counts[kind]} {kind} e.g. keys {', '.join(keys)}")
+            bits.append(f"{self.difference_counts[kind]} {kind} e.g. keys {', '.join(map(str, keys))}")
         if not bits:
             bits.append("checksum differs")
         return f"{self.part}: " + "; ".join(bits)
