@@ -21,11 +21,7 @@ def problems(conn: psycopg.Connection, settings: Settings) -> list[Problem]:
     if recorded != 2:
         what = "nothing is recorded (data_copy never ran)" if recorded is None else f"it is in phase {recorded}"
         return [Problem("phase", "database", f"cleanup needs phase 2 recorded, but {what}")]
-    found = [
-        Problem("legacy_written", a.table, a.figure)
-        for a in quiet.writes_since_last_sync(conn)
-        if a.what in ("written", "unknown")
-    ]
+    found = [Problem("legacy_written", a.table, a.figure) for a in quiet.writes_since_last_sync(conn)]
     if not settings.accept_legacy_reads:
         found += [
             Problem("legacy_read", a.table, a.figure) for a in quiet.reads_by_others_since(conn, event.recorded_at)

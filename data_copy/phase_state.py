@@ -36,6 +36,7 @@ STARTED = "phase 1 started"
 SWITCHED = "switched to phase 2"
 ROLLED_BACK = "rolled back to phase 1"
 CLEANED_UP = "phase 3 (legacy dropped)"
+RESTORED = "legacy restored, phase 2 again"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ was someone else. Phase 3 (cleanup) refuses, naming table and figure:
 - read: any sequential or index scan, since the switch to phase 2, between our brackets.
 What the server cannot show: reads by others during one of our runs (they fall inside our
 bracket), statistics a backend has not flushed yet (PostgreSQL flushes at most once a
-second, and a session's open transaction holds its own back), and anything after a
-statistics reset (then the read guard refuses, saying so).
+second, and a session's open transaction holds its own back), and what happened before a
+statistics reset (pg_stat_reset, a database copied from a template): then only what was
+counted since the reset is seen, and the figure says so.
 """
 
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ def snapshot(conn: psycopg.Connection, run_id: object, verb: str, moment: str) -
 @dataclass(frozen=True)
 class Activity:
     table: str
-    what: str  # "written" | "read" | "unknown"
+    what: str  # "written" | "read"
     figure: str
 
 
@@ -104,15 +105,14 @@ def writes_since_last_sync(conn: psycopg.Connection) -> list[Activity]:
         was = before.get(table)
         if was is None:
             continue
-        delta = {c: counters[c] - was.get(c, 0) for c in ("n_tup_ins", "n_tup_upd", "n_tup_del")}
-        if any(v < 0 for v in delta.values()):
-            found.append(Activity(table, "unknown", "statistics were reset since the last sync"))
-        elif any(delta.values()):
+        delta, reset = _delta(counters, was, ("n_tup_ins", "n_tup_upd", "n_tup_del"))
+        if any(delta.values()):
             found.append(
                 Activity(
                     table,
                     "written",
-                    f"{delta['n_tup_ins']} inserted, {delta['n_tup_upd']} updated, {delta['n_tup_del']} deleted",
+                    f"{delta['n_tup_ins']} inserted, {delta['n_tup_upd']} updated, {delta['n_tup_del']} deleted"
+                    + (" (since a statistics reset)" if reset else ""),
                 )
             )
     return found
@@ -124,7 +124,7 @@ def reads_by_others_since(conn: psycopg.Connection, since: object) -> list[Activ
     if not shots or shots[-1][:2] != ("cleanup", "start"):  # not called by a cleanup: up to now
         shots.append(("now", "start", current(conn)))
     totals: dict[str, int] = {}
-    reset: set[str] = set()
+    reset: set[str] = set()  # tables whose statistics were reset: counted since the reset
     previous: dict | None = None
     for _verb, moment, counters in shots:
         # a gap between our brackets (start -> start: a run killed before its end, counted)
@@ -133,12 +133,22 @@ def reads_by_others_since(conn: psycopg.Connection, since: object) -> list[Activ
                 was = previous.get(table)
                 if was is None:
                     continue
-                delta = (c["seq_scan"] + c["idx_scan"]) - (was["seq_scan"] + was["idx_scan"])
-                if delta < 0:
+                delta, was_reset = _delta(c, was, ("seq_scan", "idx_scan"))
+                if was_reset:
                     reset.add(table)
-                else:
-                    totals[table] = totals.get(table, 0) + delta
+                totals[table] = totals.get(table, 0) + delta["seq_scan"] + delta["idx_scan"]
         previous = counters
-    found = [Activity(t, "unknown", "statistics were reset since phase 2 began") for t in sorted(reset)]
-    found += [Activity(t, "read", f"{n} scans by others") for t, n in sorted(totals.items()) if n and t not in reset]
-    return found
+    return [
+        Activity(t, "read", f"{n} scans by others" + (" (since a statistics reset)" if t in reset else ""))
+        for t, n in sorted(totals.items())
+        if n
+    ]
+
+
+def _delta(now: dict[str, int], was: dict[str, int], names: tuple[str, ...]) -> tuple[dict[str, int], bool]:
+    """Counter increases; after a statistics reset (a counter went down, or the database
+    was copied from a template) what was counted since the reset, and True."""
+    delta = {c: now[c] - was.get(c, 0) for c in names}
+    if any(v < 0 for v in delta.values()):
+        return {c: now[c] for c in names}, True
+    return delta, False
