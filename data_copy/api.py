@@ -1,5 +1,6 @@
 """One flat function per verb (as Alembic's command.py): plan, run, validate, status."""
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -279,6 +280,10 @@ def plan(dsn: str, settings: Settings | None = None) -> list[PlanRow]:
     rows = []
     with connect(dsn, settings) as conn:
         existing = _existing_tables(conn)
+        bracket = "public.migration_table_stats" in existing  # our reads of legacy are not others'
+        run_id = uuid.uuid4()
+        if bracket:
+            quiet.snapshot(conn, run_id, "plan", "start")
         for m in MAPPINGS:
             src = None
             if not _missing_sources(conn, m):
@@ -289,6 +294,8 @@ def plan(dsn: str, settings: Settings | None = None) -> list[PlanRow]:
                 tgt = r[0] if r else 0
             to_copy = None if src is None else max(src - (tgt or 0), 0)
             rows.append(PlanRow(m.name, " + ".join(m.sources), m.target, src, tgt, to_copy))
+        if bracket:
+            quiet.snapshot(conn, run_id, "plan", "end")
     return rows
 
 
