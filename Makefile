@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_SCALE ?= all
 LEGACY_DUMP ?=
-# The directory holding pulumi, pulumi-language-python and pulumi-resource-postgresql.
+# This checkout's bin directory: pulumi, pulumi-resource-postgresql (real or the stand-in) and,
+# when available, pulumi-language-python (see toolchain/README.md).
 TOOLBIN = $(shell bash toolchain/bootstrap.sh --bin-dir)
 RUN = PATH="$(TOOLBIN):$(CURDIR)/$(VENV)/bin:$$PATH" PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 
@@ -22,15 +23,14 @@ $(STAMP): requirements.txt
 postgres:
 	@bash toolchain/ensure-postgres.sh
 
-toolchain:
+toolchain: venv
 	@bash toolchain/bootstrap.sh
 
 test: venv postgres toolchain
 	$(RUN) $(PY) -m pytest
 
-# The demo goes on without the Pulumi engine when it cannot be built (it says so loudly).
-demo: venv postgres
-	-@bash toolchain/bootstrap.sh
+# The demo runs phase 1 through the engine (the real provider, or the stand-in: it says which).
+demo: venv postgres toolchain
 	$(RUN) $(PY) -m demo $(if $(LEGACY_DUMP),--legacy-dump "$(LEGACY_DUMP)")
 
 bench: venv postgres

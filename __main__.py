@@ -2,14 +2,10 @@
 
 Config (see components/settings.py and Pulumi.yaml): consolidation:phase / rolePrefix and
 the data_copy keys; the connection is the provider's own postgresql:* keys (password as a
-secret). Everything else is in components/ and catalog/.
+secret). Everything else is in components/ and catalog/; components.stack.program is
+also what the tests and the demo run as an Automation API inline program.
 """
 
-import pulumi
+from components.stack import program
 
-from components.stack import build_stack, load_settings
-
-settings = load_settings()
-password = pulumi.Config("postgresql").get_secret("password")
-for name, value in build_stack(settings, password).items():
-    pulumi.export(name, value)
+program()

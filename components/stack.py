@@ -16,6 +16,7 @@ from components.migration_state import PhaseRefused, read_state
 from components.settings import ConfigError, Connection, StackSettings, parse_settings
 
 PROJECT_COMPONENT_NAME = "consolidation"
+PROJECT_NAME = "consolidation"  # Pulumi.yaml `name`
 
 ValidationReader = Callable[[Connection, str | None, Callable[[str], None]], dict[str, Any]]
 
@@ -108,3 +109,12 @@ def build_stack(
         "legacyDrop": legacy_drop(settings.phase),
         "validation": validation,
     }
+
+
+def program() -> None:
+    """The stack program: what `__main__.py` runs, and what Automation API inline programs
+    (tests, demo) run, so the Python language host is not needed to deploy the project."""
+    settings = load_settings()
+    password = pulumi.Config("postgresql").get_secret("password")
+    for name, value in build_stack(settings, password).items():
+        pulumi.export(name, value)

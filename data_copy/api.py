@@ -10,7 +10,21 @@ from psycopg import sql
 from catalog.mappings import MAPPINGS, Mapping, copy_order
 from catalog.phases import DEFAULT_CONFLICT_POLICY
 from catalog.schemas import SCHEMA_NAMES
-from data_copy import conflicts, ddl, journal, ownership, phase_check, phase_state, quiet, validator
+from catalog.tables import table
+from data_copy import (
+    conflicts,
+    ddl,
+    drift,
+    history,
+    journal,
+    ownership,
+    phase_check,
+    phase_state,
+    quiet,
+    run_lock,
+    structure,
+    validator,
+)
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.errors import ForeignRows, PhaseMismatch, PhaseNotDeployed
@@ -52,7 +66,7 @@ def _existing_tables(conn: psycopg.Connection) -> set[str]:
     return {f"{s}.{n}" for s, n in conn.execute("SELECT schemaname, tablename FROM pg_tables")}
 
 
-def require_structure(conn: psycopg.Connection, settings: Settings) -> None:
+def _require_structure(conn: psycopg.Connection, settings: Settings) -> None:
     present = {
         r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", (list(SCHEMA_NAMES),))
     }
@@ -134,11 +148,20 @@ def _settle(
                 result = _check_mapping(conn, m, part_list, checksums, phase)
                 if result.status != "passed":
                     # why rows are missing is worked out only now: a clean copy never pays for it
-                    if not sum(copier.record_rejects(part) for part in part_list):
-                        # a change the watermark could not see (an update without a
-                        # timestamp, a delete): one full keyed pass
-                        copied += sum(copier.reconcile(part).copied for part in part_list)
+                    for part in part_list:
+                        copier.record_rejects(part)
                     result = _check_mapping(conn, m, part_list, checksums, phase)
+                    unexplained = (
+                        any(c.target_count + c.rejected != c.source_count for c in result.checks)
+                        if phase == 1
+                        else result.status != "passed"  # phase 2: legacy changes still to bring over
+                    )
+                    if not result.rejected or unexplained:
+                        # rows not explained (a change the watermark could not see, an update
+                        # without a timestamp, a delete, a constraint refusal whose reject
+                        # went with an earlier run): one full keyed pass records them
+                        copied += sum(copier.reconcile(part).copied for part in part_list)
+                        result = _check_mapping(conn, m, part_list, checksums, phase)
                 if phase == 1:
                     result.foreign = _foreign(conn, m, part_list, result)
                 else:
@@ -151,6 +174,22 @@ def _settle(
             if attempt == SETTLE_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:
+    """Fails the result when its table lacks a catalog key, CHECK, index or foreign key,
+    or when creating one recorded refused rows (orphans, duplicates) after the check."""
+    gaps = structure.missing(conn, table(result.target))
+    names = [result.name, *(c.part for c in result.checks)]
+    row = conn.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE mapping = ANY(%s)").format(journal.REJECTS), (names,)
+    ).fetchone()
+    result.rejected = max(result.rejected, row[0] if row else 0)
+    if gaps or result.rejected:
+        result.status = "failed"
+    if gaps:
+        note = f"{result.target} lacks {', '.join(gaps)}"
+        result.message = f"{result.message}; {note}" if result.message else note
 
 
 def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) -> None:
@@ -186,9 +225,9 @@ def run(
     progress: Progress | None = None,
 ) -> RunReport:
     settings = settings or Settings()
-    with connect(dsn, settings) as conn:
-        require_structure(conn, settings)
+    with run_lock.locked(dsn, settings, "run") as conn:
         phase = ensure_state(conn, settings)
+        drift.check(conn)
         j = journal.Journal(conn, f"Phase{phase}")
         phase_state.start_if_new(conn, j.run_id, settings.stack)
         quiet.snapshot(conn, j.run_id, "run", "start")
@@ -198,9 +237,9 @@ def run(
         for m in copy_order():
             missing = _missing_sources(conn, m)
             entry = j.start("copy", m.name, " + ".join(m.sources), m.target)
-            if missing:  # logged as the guide's script does, and reported
+            if missing:  # `failed`, so the guide's `WHERE status = 'failed'` shows it
                 result = _absent(m, missing, "missing_source")
-                j.finish(entry, "skipped", error_message=result.message)
+                j.finish(entry, "failed", error_message=result.message)
                 results.append(result)
                 continue
             copied = 0
@@ -215,15 +254,22 @@ def run(
                 j.finish(entry, "failed", records_migrated=copied, error_message=result.foreign)
                 raise ForeignRows(f"phase 1, and {result.foreign}: nothing of it was deleted or changed; run stopped")
             j.finish(entry, "completed", records_migrated=copied)
-            _log_validation(j, result, checksums)
             results.append(result)
-        ddl.finish_tables(conn, settings.owner_role)
+        entry = j.start("structure")
+        problems = structure.finish(conn, settings.owner_role, j.run_id, progress)
+        j.finish(entry, "failed" if problems else "completed", details={"problems": problems} if problems else None)
+        for result in results:  # validated only with every key, index and FK in place
+            if result.status != "missing_source":
+                _with_structure(conn, result)
+                _log_validation(j, result, checksums)
         quiet.snapshot(conn, j.run_id, "run", "end")
         return RunReport(str(j.run_id), results, created)
 
 
 def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:
-    """Our state tables exist; the recorded phase (checked against the stack's)."""
+    """Structure deployed, our state tables exist; the recorded phase (checked against
+    the stack's deployed one, which may also be one of `allowed_deployed`)."""
+    _require_structure(conn, settings)
     journal.ensure(conn)
     with conn.transaction():
         ownership.ensure(conn)
@@ -239,18 +285,26 @@ def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed:
     return phase
 
 
-def validate(dsn: str, settings: Settings | None = None, checksums: bool = True) -> list[MappingResult]:
+def validate(
+    dsn: str, settings: Settings | None = None, checksums: bool = True, progress: Progress | None = None
+) -> list[MappingResult]:
     settings = settings or Settings()
-    with connect(dsn, settings) as conn:
-        require_structure(conn, settings)
+    progress = progress or (lambda name, done, total: None)
+    with run_lock.locked(dsn, settings, "validate") as conn:
         phase = ensure_state(conn, settings)
+        drift.check(conn)
         j = journal.Journal(conn, f"Phase{phase}")
         quiet.snapshot(conn, j.run_id, "validate", "start")
         existing = _existing_tables(conn)
         results = []
-        for m in copy_order():
+        order = copy_order()
+        for i, m in enumerate(order):
+            progress("validate (counts and checksums)", i, len(order))
             if _missing_sources(conn, m) or m.target not in existing:
-                results.append(_absent(m, [t for t in (*m.sources, m.target) if t not in existing], "failed"))
+                result = _absent(m, [t for t in (*m.sources, m.target) if t not in existing], "failed")
+                entry = j.start("validate", m.name, result.source, result.target)
+                j.finish(entry, "failed", error_message=result.message)
+                results.append(result)
                 continue
             part_list = parts(m)
             result = _check_mapping(conn, m, part_list, checksums, phase)
@@ -258,8 +312,10 @@ def validate(dsn: str, settings: Settings | None = None, checksums: bool = True)
                 result.foreign = _foreign(conn, m, part_list, result)
                 if result.foreign:
                     result.status, result.message = "failed", "; ".join(filter(None, (result.message, result.foreign)))
+            _with_structure(conn, result)
             _log_validation(j, result, checksums)
             results.append(result)
+        progress("validate (counts and checksums)", len(order), len(order))
         quiet.snapshot(conn, j.run_id, "validate", "end")
         return results
 
@@ -279,6 +335,7 @@ def plan(dsn: str, settings: Settings | None = None) -> list[PlanRow]:
     settings = settings or Settings()
     rows = []
     with connect(dsn, settings) as conn:
+        drift.check(conn)
         existing = _existing_tables(conn)
         bracket = "public.migration_table_stats" in existing  # our reads of legacy are not others'
         run_id = uuid.uuid4()
@@ -328,6 +385,7 @@ def status(dsn: str, settings: Settings | None = None) -> dict:
             "events": events,
             "deployed": settings.phase if settings.stack else None,
             "last_run": last_run,
+            "last": history.last_commands(conn),
             "validations": latest,
             "figures": figures,
             "conflicts": conflicts.open_conflicts(conn),

@@ -39,7 +39,7 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS
 from catalog.schemas import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS
-from data_copy import guards, phase_guards, phase_state, quiet
+from data_copy import disposable, guards, phase_guards, phase_state, quiet, run_lock, structure
 from data_copy import journal as journal_mod
 from data_copy.connection import connect
 from data_copy.errors import CleanupRefused, LegacyTableMissing
@@ -223,6 +223,7 @@ def check_guards(conn: psycopg.Connection, settings: Settings, plan: CleanupPlan
         *guards.unmapped_problems(conn, settings),
         *guards.dependency_problems(conn, dropped, plan.schemas),
         *guards.function_body_problems(conn, dropped, plan.schemas),
+        *structure.problems(conn),
     ]
 
 
@@ -673,7 +674,8 @@ def main(dsn: str, settings: Settings, dry_run: bool = False) -> CleanupReport |
     without changing anything), or clean up and print what was dropped."""
     from data_copy.report import console
 
-    with connect(dsn, settings) as conn:
+    with run_lock.locked(dsn, settings, "cleanup") as conn:
+        disposable.check(conn, settings.disposable_tables)
         plan = plan_cleanup(conn, settings)
         console.print("[bold]phase 3 cleanup plan[/bold]" + (" (dry run, nothing changes)" if dry_run else ""))
         for line in plan.lines():

@@ -12,6 +12,7 @@ them into one CleanupRefused line that names every reason and every fix. The gua
     function_body_problems  a function that stays mentions a dropped schema or a dropped
                           public table by qualified name in its body (a text heuristic:
                           PL/pgSQL and SQL bodies are not tracked by pg_depend);
+                          both come from data_copy/refs/dependents.py, shared with `refs`;
 (d) backup_problems       the dump of this run is missing, changed or unreadable, or lacks
                           a table or schema about to be dropped.
 
@@ -40,6 +41,10 @@ from catalog.mappings import MAPPINGS, Mapping
 from catalog.schemas import LEGACY_SCHEMAS, MIGRATION_LOG_TABLE, NEVER_DROPPED_SCHEMAS
 from data_copy import journal, validator
 from data_copy.errors import CleanupRefused, DataCopyError
+from data_copy.refs import dependents
+from data_copy.refs.dependents import anchor_rel as _anchor_rel  # noqa: F401 - cleanup.py uses it
+from data_copy.refs.dependents import anchor_schema as _anchor_schema  # noqa: F401 - cleanup.py uses it
+from data_copy.refs.dependents import relation_oids as relation_oids  # used by cleanup and its tests
 from data_copy.settings import Settings
 
 # --------------------------------------------------------------------------- problems
@@ -59,6 +64,7 @@ FIXES: dict[str, str] = {
     "legacy_written": "something still writes legacy: point it at the new tables, `python -m data_copy run`,"
     " then cleanup again",
     "legacy_read": "point those readers at the new tables (the registry), or pass --accept-legacy-reads",
+    "structure": "run `python -m data_copy run` (it creates what is missing and lists the rows that prevent it)",
 }
 
 OUR_TABLES = frozenset(
@@ -102,6 +108,7 @@ _HEADLINES = {
     "phase": "not in phase 2",
     "legacy_written": "legacy written since the last sync",
     "legacy_read": "legacy read by others since phase 2 began",
+    "structure": "new tables lack keys, indexes or foreign keys",
 }
 
 
@@ -386,100 +393,6 @@ def unmapped_problems(conn: psycopg.Connection, settings: Settings) -> list[Prob
 # ------------------------------------------------------------ (c) dependencies
 
 
-def _anchor_rel(cls: str, obj: str) -> sql.Composable:
-    """SQL: the relation an object belongs to (an index's table, a sequence's owner, a
-    rule's view, a constraint's / default's / trigger's / policy's table, a row type's
-    table), or NULL for free-standing objects (functions, plain types, schemas...)."""
-    text = """CASE {cls}
-  WHEN 'pg_class'::regclass THEN coalesce(
-    (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = {obj}),
-    (SELECT s.refobjid FROM pg_depend s JOIN pg_class q ON q.oid = s.objid AND q.relkind = 'S'
-      WHERE s.classid = 'pg_class'::regclass AND s.objid = {obj}
-        AND s.refclassid = 'pg_class'::regclass AND s.deptype IN ('a', 'i') LIMIT 1),
-    {obj})
-  WHEN 'pg_rewrite'::regclass THEN (SELECT w.ev_class FROM pg_rewrite w WHERE w.oid = {obj})
-  WHEN 'pg_constraint'::regclass THEN (SELECT nullif(k.conrelid, 0) FROM pg_constraint k WHERE k.oid = {obj})
-  WHEN 'pg_attrdef'::regclass THEN (SELECT a.adrelid FROM pg_attrdef a WHERE a.oid = {obj})
-  WHEN 'pg_trigger'::regclass THEN (SELECT coalesce((SELECT k.conrelid FROM pg_constraint k
-      WHERE k.oid = g.tgconstraint AND g.tgisinternal), g.tgrelid) FROM pg_trigger g WHERE g.oid = {obj})
-  WHEN 'pg_policy'::regclass THEN (SELECT p.polrelid FROM pg_policy p WHERE p.oid = {obj})
-  WHEN 'pg_type'::regclass THEN (SELECT coalesce(nullif(y.typrelid, 0), nullif(e.typrelid, 0))
-    FROM pg_type y LEFT JOIN pg_type e ON e.oid = y.typelem AND e.typarray = y.oid WHERE y.oid = {obj})
-END"""
-    return sql.SQL(text).format(cls=sql.SQL(cls), obj=sql.SQL(obj))
-
-
-def _anchor_schema(cls: str, obj: str, rel: str) -> sql.Composable:
-    """SQL: the schema an object lives in: its relation's (`rel`, from _anchor_rel), else its own."""
-    text = """coalesce(
-  (SELECT rn.nspname FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = {rel}),
-  CASE WHEN {cls} = 'pg_namespace'::regclass
-    THEN (SELECT ns.nspname FROM pg_namespace ns WHERE ns.oid = {obj})::text
-    ELSE (pg_identify_object({cls}, {obj}, 0)).schema END)"""
-    return sql.SQL(text).format(cls=sql.SQL(cls), obj=sql.SQL(obj), rel=sql.SQL(rel))
-
-
-def _description(cls: str, obj: str) -> sql.Composable:
-    """'view analytics.v', 'table constraint fk on analytics.t', 'function public.f()'..."""
-    text = """CASE WHEN {cls} = 'pg_rewrite'::regclass THEN (
-    SELECT CASE c.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END
-      || format('%%I.%%I', n.nspname, c.relname)
-    FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE w.oid = {obj})
-  ELSE (SELECT o.type || ' ' || o.identity FROM pg_identify_object({cls}, {obj}, 0) AS o) END"""
-    return sql.SQL(text).format(cls=sql.SQL(cls), obj=sql.SQL(obj))
-
-
-_DEPENDENCIES = """
-WITH d AS (
-  SELECT DISTINCT classid, objid, refclassid, refobjid FROM pg_depend
-  WHERE deptype IN ('n', 'a') AND objid >= 16384 AND refobjid >= 16384
-), r AS (
-  SELECT d.*, {ref_rel} AS ref_rel, {dep_rel} AS dep_rel FROM d
-), a AS (
-  SELECT r.*, {ref_schema} AS ref_schema, {dep_schema} AS dep_schema FROM r
-), doomed AS (
-  SELECT a.*,
-    (a.ref_rel = ANY(%(rels)s::oid[]) OR a.ref_schema = ANY(%(schemas)s::text[])) AS ref_doomed,
-    (a.dep_rel = ANY(%(rels)s::oid[]) OR a.dep_schema = ANY(%(schemas)s::text[])) AS dep_doomed
-  FROM a
-)
-SELECT DISTINCT {dep_text} AS dependent, {ref_text} AS referenced
-FROM doomed WHERE ref_doomed AND NOT coalesce(dep_doomed, false)
-ORDER BY 1, 2
-"""
-
-
-def relation_oids(conn: psycopg.Connection, relations: Iterable[str]) -> list[int]:
-    names = [r.partition(".") for r in relations]
-    if not names:
-        return []
-    rows = conn.execute(
-        "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " JOIN unnest(%s::text[], %s::text[]) AS w(s, r) ON w.s = n.nspname AND w.r = c.relname",
-        ([s for s, _, _ in names], [r for _, _, r in names]),
-    ).fetchall()
-    return [int(r[0]) for r in rows]
-
-
-def dependencies_on(
-    conn: psycopg.Connection, relations: Iterable[str], schemas: Iterable[str]
-) -> list[tuple[str, str]]:
-    """(dependent, referenced) for every object that would stay while something it
-    depends on is dropped: `relations` ("schema.table", with their indexes, owned
-    sequences, row types, rules, constraints...) and everything in `schemas`."""
-    query = sql.SQL(_DEPENDENCIES).format(
-        ref_rel=_anchor_rel("d.refclassid", "d.refobjid"),
-        ref_schema=_anchor_schema("r.refclassid", "r.refobjid", "r.ref_rel"),
-        dep_rel=_anchor_rel("d.classid", "d.objid"),
-        dep_schema=_anchor_schema("r.classid", "r.objid", "r.dep_rel"),
-        dep_text=_description("classid", "objid"),
-        ref_text=_description("refclassid", "refobjid"),
-    )
-    rows = conn.execute(query, {"rels": relation_oids(conn, relations), "schemas": list(schemas)}).fetchall()
-    return [(str(dep), str(ref)) for dep, ref in rows]
-
-
 def dependency_problems(conn: psycopg.Connection, relations: Iterable[str], schemas: Iterable[str]) -> list[Problem]:
     """(c) A view, foreign key, trigger, default, function signature... that stays (outside
     the legacy schemas, or in public) depends on a legacy object about to be dropped.
@@ -488,7 +401,7 @@ def dependency_problems(conn: psycopg.Connection, relations: Iterable[str], sche
     caller drops them too (they are in `relations` or in a dropped schema, and in the backup).
     """
     by_dependent: dict[str, list[str]] = {}
-    for dependent, referenced in dependencies_on(conn, relations, schemas):
+    for dependent, referenced in dependents.dependencies_on(conn, relations, schemas):
         by_dependent.setdefault(dependent, []).append(referenced)
     return [
         Problem("dependency", dependent, "depends on " + ", ".join(refs[:3]) + (" ..." if len(refs) > 3 else ""))
@@ -496,55 +409,14 @@ def dependency_problems(conn: psycopg.Connection, relations: Iterable[str], sche
     ]
 
 
-def _word(name: str) -> str:
-    """PostgreSQL ARE for one identifier, quoted ("Name") or not (a whole word, any case)."""
-    quoted = '"' + re.escape(name).replace('"', '""') + '"'
-    return rf"(?:{quoted}|\m{re.escape(name)}\M)"
-
-
-def _mention_pattern(relations: Iterable[str], schemas: Iterable[str]) -> str | None:
-    """A PostgreSQL regular expression matching `schema.` for a dropped schema, or
-    `schema.table` for a dropped table of a schema that stays."""
-    schemas = list(schemas)
-    alternatives = [rf"{_word(s)}\s*\." for s in schemas]
-    alternatives += [
-        rf"{_word(s)}\s*\.\s*{_word(t)}" for s, _, t in (r.partition(".") for r in relations) if s not in schemas
-    ]
-    if not alternatives:
-        return None
-    return "(" + "|".join(alternatives) + ")"
-
-
 def function_body_problems(conn: psycopg.Connection, relations: Iterable[str], schemas: Iterable[str]) -> list[Problem]:
-    """(c, heuristic) A function that stays whose body names a dropped object.
-
-    pg_depend does not see inside PL/pgSQL or string SQL bodies, so the body text is
-    searched for `<dropped schema>.` and `<schema>.<dropped table>` (case-insensitive,
-    quoted or not). Unqualified names resolved through search_path are not found, and a
-    mention in a comment or string counts: a heuristic, erring on the side of refusing.
-    Functions of extensions and C/internal functions are skipped.
-    """
-    schemas = list(schemas)
-    pattern = _mention_pattern(relations, schemas)
-    if pattern is None:
-        return []
-    rows = conn.execute(
-        """SELECT o.identity, substring(p.prosrc from %(pattern)s)
-        FROM pg_proc p
-        JOIN pg_namespace n ON n.oid = p.pronamespace
-        JOIN pg_language l ON l.oid = p.prolang
-        CROSS JOIN LATERAL pg_identify_object('pg_proc'::regclass, p.oid, 0) AS o
-        WHERE l.lanname NOT IN ('c', 'internal')
-          AND n.nspname <> ALL(%(schemas)s::text[])
-          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-          AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
-          AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass
-                          AND e.objid = p.oid AND e.deptype = 'e')
-          AND p.prosrc ~* %(pattern)s
-        ORDER BY 1""",
-        {"pattern": pattern, "schemas": schemas},
-    ).fetchall()
-    return [Problem("function_body", f"function {ident}", f"mentions {found}") for ident, found in rows]
+    """(c, heuristic) A function that stays whose body names a dropped object: the body
+    text is searched for `<dropped schema>.` and `<schema>.<dropped table>` (see
+    refs.dependents.body_mentions; a mention in a comment counts: erring on refusing)."""
+    return [
+        Problem("function_body", f"function {m.identity}", f"mentions {m.mention}")
+        for m in dependents.body_mentions(conn, relations, schemas)
+    ]
 
 
 # ------------------------------------------------------------------ (d) the backup

@@ -34,6 +34,7 @@ class Fit:
 
     condition: sql.Composable
     reason: str
+    detail: sql.Composable | None = None  # appended to the reason, per row (e.g. the missing key)
 
 
 @dataclass
@@ -180,7 +181,31 @@ def _simple_part(m: Mapping) -> Part:
             )
         )
     part.joins = sql.SQL("").join(joins)
+    _parents_exist(part, dict(m.column_pairs()))
     return part
+
+
+def _parents_exist(part: Part, copied: dict[str, str]) -> None:
+    """A row whose foreign key (copied as is from legacy) has no parent row is an orphan:
+    kept out with its reason, so the foreign key can be created after the load."""
+    for fk in part.target.foreign_keys:
+        if not all(c in copied for c in fk.columns):
+            continue  # resolved by a game lookup, which has its own fit
+        values = [part.exprs[part.columns.index(c)] for c in fk.columns]
+        matched = sql.SQL(" AND ").join(
+            sql.SQL("p.{} = {}").format(sql.Identifier(r), v) for r, v in zip(fk.ref_columns, values, strict=True)
+        )
+        part.fits.append(
+            Fit(
+                sql.SQL("({}) OR EXISTS (SELECT 1 FROM {} AS p WHERE {})").format(
+                    sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(v) for v in values),
+                    ident(fk.references),
+                    matched,
+                ),
+                f"orphan: no row in {fk.references} ({', '.join(fk.ref_columns)}) for ({', '.join(fk.columns)}) = ",
+                sql.SQL("CAST(ROW({}) AS text)").format(sql.SQL(", ").join(values)),
+            )
+        )
 
 
 # Matched (primary id, secondary key) pairs: the id match wins over the natural-key match,

@@ -1,13 +1,16 @@
-"""Printing results as tables (rich)."""
+"""Printing results as tables (rich), and the one summary line every command ends with.
 
-from collections.abc import Iterable
+Names are never cut: table cells fold (wrap) and progress labels shorten the middle.
+"""
+
+from collections.abc import Iterable, Sequence
 
 from rich.console import Console
 from rich.table import Table
 
 from data_copy.api import MappingResult, PlanRow
 
-# Not a terminal (make, CI, a pipe): rich would wrap at 80 columns and cut table names.
+# Not a terminal (make, CI, a pipe): rich would wrap at 80 columns.
 console = Console(width=None if Console().is_terminal else 160)
 err_console = Console(stderr=True)
 
@@ -16,10 +19,29 @@ def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def results(rows: Iterable[MappingResult], title: str) -> None:
+def short(name: str, width: int) -> str:
+    """`name` in at most `width` characters, shortened in the middle (both ends stay)."""
+    if len(name) <= width:
+        return name
+    keep = width - 1
+    return name[: keep - keep // 2] + "…" + name[len(name) - keep // 2 :]
+
+
+def _table(title: str, columns: Sequence[str], right: Iterable[str] = ()) -> Table:
     table = Table(title=title)
-    for name in ("mapping", "legacy", "new", "legacy rows", "new rows", "copied", "rejected", "status"):
-        table.add_column(name, justify="right" if "rows" in name or name in ("copied", "rejected") else "left")
+    right = set(right)
+    for name in columns:
+        table.add_column(name, justify="right" if name in right else "left", overflow="fold")
+    return table
+
+
+def flush() -> None:
+    console.file.flush()
+
+
+def results(rows: Iterable[MappingResult], title: str) -> None:
+    numbers = ("legacy rows", "new rows", "copied", "rejected")
+    table = _table(title, ("mapping", "legacy", "new", *numbers, "status"), right=numbers)
     notes = []
     for r in rows:
         style = {"passed": "green", "failed": "red"}.get(r.status, "yellow")
@@ -37,13 +59,25 @@ def results(rows: Iterable[MappingResult], title: str) -> None:
             notes.append(f"{r.name}: {r.message}")
     console.print(table)
     for note in notes:
-        console.print(f"  [red]•[/red] {note}", highlight=False)
+        console.print(f"  [red]•[/red] {note}", highlight=False, soft_wrap=True)
+
+
+def summary(rows: Sequence[MappingResult], verb: str, seconds: float) -> None:
+    """`14/14 mappings validated, 730,633 rows, 0 rejected, 41.2 s`."""
+    passed = sum(1 for r in rows if r.status == "passed")
+    total_rows = sum(r.source_count for r in rows)
+    rejected = sum(r.rejected for r in rows)
+    copied = sum(r.copied for r in rows)
+    extra = f", {copied:,} copied" if copied else ""
+    console.print(
+        f"{passed}/{len(rows)} mappings {verb}, {total_rows:,} rows, {rejected:,} rejected{extra}, {seconds:.1f} s",
+        highlight=False,
+    )
 
 
 def plan(rows: Iterable[PlanRow]) -> None:
-    table = Table(title="plan (nothing changed)")
-    for name in ("mapping", "legacy", "new", "legacy rows", "new rows", "to copy"):
-        table.add_column(name)
+    numbers = ("legacy rows", "new rows", "to copy")
+    table = _table("plan (nothing changed)", ("mapping", "legacy", "new", *numbers), right=numbers)
     for r in rows:
         table.add_row(r.name, r.source, r.target, _n(r.source_rows), _n(r.target_rows), _n(r.to_copy))
     console.print(table)
@@ -63,33 +97,53 @@ def carries(rows: Iterable, title: str) -> None:
     console.print(table)
 
 
+def summary_plan(rows: Sequence[PlanRow], seconds: float) -> None:
+    missing = sum(1 for r in rows if r.source_rows is None)
+    legacy = sum(r.source_rows or 0 for r in rows)
+    to_copy = sum(r.to_copy or 0 for r in rows)
+    gone = f", {missing} with a missing legacy table" if missing else ""
+    console.print(
+        f"plan: {len(rows)} mappings, {legacy:,} legacy rows, {to_copy:,} to copy{gone}, nothing changed,"
+        f" {seconds:.1f} s",
+        highlight=False,
+    )
+
+
 def status(info: dict) -> None:
-    deployed = f" (stack deployed at phase {info['deployed']})" if info["deployed"] is not None else ""
+    deployed = f" (stack deployed at phase {info['deployed']})" if info.get("deployed") is not None else ""
     console.print(f"phase: {info['phase']} (recorded in the database){deployed}")
-    for e in info["events"]:
+    for e in info.get("events", []):
         console.print(
             f"  {e.recorded_at:%Y-%m-%d %H:%M:%S %Z}  {e.event} (run {e.run_id}, by {e.db_user}/{e.os_user})",
             highlight=False,
         )
-    last = info["last_run"]
-    console.print(f"last run: {f'{last[0]} ({last[1]}), finished {last[2]:%Y-%m-%d %H:%M:%S %Z}' if last else 'never'}")
-    table = Table(title="latest validation per mapping")
-    names = ("mapping", "status", "legacy rows", "new rows", "app created", "app changed", "app deleted")
-    for name in (*names, "conflicts", "at", "error"):
-        table.add_column(name)
-    for row in info["validations"]:
-        f = info["figures"].get(row[0], {})
+    last = info.get("last", {})
+    for command in ("run", "validate"):
+        entry = last.get(command)
+        console.print(entry.line() if entry else f"last {command}: never", highlight=False, soft_wrap=True)
+    names = ("mapping", "status", "legacy rows", "new rows", "app created", "app changed", "app deleted", "conflicts")
+    table = _table("latest validation per mapping", (*names, "at", "error"), right=names[2:])
+    validations = info["validations"]
+    figures = info.get("figures", {})
+    for row in validations:
+        f = figures.get(row[0], {})
         table.add_row(
             str(row[0]),
             str(row[1]),
-            f"{row[2]:,}",
-            f"{row[3]:,}",
+            _n(row[2]),
+            _n(row[3]),
             *(_n(f.get(k)) for k in ("app_created", "app_changed", "app_deleted", "conflicts")),
             f"{row[6]:%Y-%m-%d %H:%M:%S}",
             str(row[7] or ""),
         )
     console.print(table)
-    if info["conflicts"]:
-        console.print(f"{len(info['conflicts'])} open conflict(s) (public.migration_conflicts):")
-        for part, key, kind, policy in info["conflicts"][:20]:
+    open_conflicts = info.get("conflicts", [])
+    if open_conflicts:
+        console.print(f"{len(open_conflicts)} open conflict(s) (public.migration_conflicts):")
+        for part, key, kind, policy in open_conflicts[:20]:
             console.print(f"  {part} key {key}: {kind.replace('_', ' ')} ({policy})", highlight=False)
+    passing = sum(1 for row in validations if row[1] == "passed")
+    console.print(
+        f"status: phase {info['phase']}, {passing}/{len(validations)} mappings passing at their latest validation",
+        highlight=False,
+    )

@@ -18,6 +18,7 @@ class Settings:
     stack: str = ""  # the stack these settings came from ("" for --dsn): its phase is deployed
     conflict_policy: str = DEFAULT_CONFLICT_POLICY  # phase 2: who wins a both-sides change
     accept_legacy_reads: bool = False  # cleanup: drop although others read legacy in phase 2
+    wait_for_lock: bool = False  # --wait: wait for another data_copy command instead of refusing
 
     @property
     def owner_role(self) -> str:

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from catalog.mappings import copy_order
-from data_copy import api, id_space, journal, phase_state, quiet, rollback
+from data_copy import api, id_space, journal, phase_state, quiet, rollback, run_lock
 from data_copy.connection import connect
 from data_copy.errors import RollbackRefused, SwitchRefused
 from data_copy.settings import Settings
@@ -28,8 +28,7 @@ class Transition:
 def switch(dsn: str, settings: Settings) -> Transition:
     """Phase 1 -> 2: one id space per legacy table and new table, phase 2 recorded."""
     run_id = uuid.uuid4()
-    with connect(dsn, settings) as conn:
-        api.require_structure(conn, settings)
+    with run_lock.locked(dsn, settings, "switch") as conn:
         phase = api.ensure_state(conn, settings, allowed_deployed=(1, 2))
         if phase != 1:
             raise SwitchRefused(f"the database is already in phase {phase}", fix="nothing to do")
@@ -51,8 +50,7 @@ def switch(dsn: str, settings: Settings) -> Transition:
 def rollback_to_phase1(dsn: str, settings: Settings, accept_loss: tuple[str, ...] = ()) -> Transition:
     """Phase 2 -> 1: the application's rows carried back, the switch undone, phase 1 recorded."""
     run_id = uuid.uuid4()
-    with connect(dsn, settings) as conn:
-        api.require_structure(conn, settings)
+    with run_lock.locked(dsn, settings, "rollback") as conn:
         phase = api.ensure_state(conn, settings, allowed_deployed=(1, 2))
         if phase != 2:
             raise RollbackRefused(f"the database is in phase {phase}, not 2", fix="nothing to roll back")

@@ -1,13 +1,15 @@
-"""make demo: local cluster under .state/, legacy database, `pulumi up` (phase 1, dev stack),
+"""make demo: local cluster under .state/, legacy database, `pulumi up` (phase 1, dev stack,
+through the Automation API with the same program as __main__.py; the provider is the real
+pulumi-postgresql or the stand-in, said once),
 `python -m data_copy run --stack dev`, the report and `pulumi stack output`; the last line
 printed is the demo database's connection URL. Safe to run again: every step converges."""
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -50,23 +52,17 @@ def _load_legacy(dsn: str, dump: Path | None, bindir: str) -> None:
             counts = legacy_fixture.build(conn, "demo")
         _say(f"legacy rows: {sum(counts.values()):,} in {len(counts)} tables")
         return
+    from demo.legacy_dump import DumpError, load
+
     _say(f"loading the legacy dump {dump}")
-    with open(dump, "rb") as fh:
-        head = fh.read(5)
-    if head == b"PGDMP":
-        cmd = [f"{bindir}/pg_restore", "--no-owner", "--no-privileges", "-d", dsn, str(dump)]
-    else:
-        cmd = [f"{bindir}/psql", "-v", "ON_ERROR_STOP=1", "-q", "-d", dsn, "-f", str(dump)]
-    with psycopg.connect(dsn, autocommit=True) as conn:  # a fresh database: the dump brings public
-        conn.execute("DROP SCHEMA public CASCADE")
-    loaded = subprocess.run(cmd).returncode == 0
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS public")
-    if not loaded:
-        raise SystemExit(f"error: loading {dump} failed (see the messages above)")
+    try:
+        kind = load(dsn, dump, bindir)
+    except DumpError as error:
+        raise SystemExit(f"error: {error} (LEGACY_DUMP takes a pg_dump: plain SQL, -Fc, -Fd or -Ft)") from None
+    _say(f"loaded the {kind} dump")
 
 
-def _pulumi_env(cluster: Cluster) -> dict[str, str]:
+def _pulumi_env() -> dict[str, str]:
     backend = STATE / "pulumi"
     backend.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -74,69 +70,76 @@ def _pulumi_env(cluster: Cluster) -> dict[str, str]:
     env.setdefault("PULUMI_CONFIG_PASSPHRASE", "demo-only-passphrase")
     env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
     env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
 
-def _pulumi(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["pulumi", *args, "--non-interactive"], cwd=ROOT, env=env, text=True, check=check)
+def _engine_line() -> str:
+    """Which provider runs: bootstrap.sh's pulumi-resource-postgresql line (real or stand-in)."""
+    proc = subprocess.run(["bash", str(ROOT / "toolchain" / "bootstrap.sh")], capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"error: the Pulumi engine is not available: {' '.join(proc.stderr.strip().splitlines()[-1:])}"
+            " (run `make toolchain`)"
+        )
+    for line in proc.stdout.splitlines():
+        if "pulumi-resource-postgresql" in line and not line.startswith("MISSING"):
+            path, version, kind = (line.split(maxsplit=2) + ["", ""])[:3]
+            return f"pulumi-resource-postgresql {version} {kind} ({path})"
+    raise SystemExit("error: no pulumi-resource-postgresql (run `make toolchain`)")
 
 
-ENGINE = ("pulumi", "pulumi-language-python", "pulumi-resource-postgresql")
-
-
-def _without_engine(dsn: str, missing: list[str]) -> int:
-    """The engine cannot be built on this machine: say so, and do the data half anyway."""
-    print(
-        f"!!! PULUMI ENGINE INCOMPLETE: {', '.join(missing)} not found (see toolchain/README.md).\n"
-        "!!! `pulumi up` is SKIPPED: no group roles, grants, permission functions or stack outputs.\n"
-        "!!! The four schemas and their owner role are created directly, then data_copy runs.",
-        file=sys.stderr,
-        flush=True,
-    )
-    from data_copy.api import bootstrap_structure
-
-    bootstrap_structure(dsn)
-    _say("python -m data_copy run --dsn <demo database>")
-    copy = subprocess.run([sys.executable, "-m", "data_copy", "run", "--dsn", dsn], cwd=ROOT)
-    subprocess.run([sys.executable, "-m", "data_copy", "status", "--dsn", dsn], cwd=ROOT)
-    print(dsn)
-    return copy.returncode
+def _up(stack: Any, what: str) -> None:  # an automation.Stack
+    _say(what)
+    result = stack.up(on_output=lambda line: print(line, flush=True), color="never")
+    if result.summary.result != "succeeded":
+        raise SystemExit(f"error: pulumi up {result.summary.result}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make demo")
-    parser.add_argument("--legacy-dump", type=Path, help="rehearse on your own legacy schemas (SQL or pg_dump file)")
+    parser.add_argument(
+        "--legacy-dump", type=Path, help="rehearse on your own legacy schemas (pg_dump: plain SQL, -Fc, -Fd or -Ft)"
+    )
     args = parser.parse_args()
-    if args.legacy_dump and not args.legacy_dump.is_file():
-        print(f"error: no such file: {args.legacy_dump}", file=sys.stderr)
+    if args.legacy_dump and not args.legacy_dump.exists():
+        print(
+            f"error: no such file: {args.legacy_dump} (LEGACY_DUMP names a pg_dump file or -Fd directory)",
+            file=sys.stderr,
+        )
         return 2
     _say("starting the local PostgreSQL under .state/pg")
     cluster = Cluster.start(STATE / "pg" / "data", port=PORT)
     rehearsal = args.legacy_dump is not None
     dsn = _database(cluster, REHEARSAL_DATABASE if rehearsal else DATABASE, fresh=rehearsal)
     _load_legacy(dsn, args.legacy_dump, str(cluster.bindir))
-    env = _pulumi_env(cluster)
-    missing = [b for b in ENGINE if shutil.which(b, path=env.get("PATH")) is None]
-    if missing:
-        return _without_engine(dsn, missing)
-    if _pulumi(["stack", "select", STACK], env, check=False).returncode != 0:
-        _pulumi(["stack", "init", STACK], env)
-    for key, value in (
-        ("postgresql:host", cluster.host),
-        ("postgresql:port", str(cluster.port)),
-        ("postgresql:username", cluster.user),
-        ("postgresql:database", REHEARSAL_DATABASE if rehearsal else DATABASE),
-        ("postgresql:sslmode", "disable"),
-    ):
-        _pulumi(["config", "set", "--stack", STACK, key, value], env)
-    _pulumi(["config", "set", "--stack", STACK, "--secret", "postgresql:password", cluster.password], env)
-    _say("pulumi up (phase 1)")
-    _pulumi(["up", "--yes", "--stack", STACK, "--skip-preview"], env)
+    env = _pulumi_env()
+    _say(f"provider: {_engine_line()}")
+    from pulumi import automation as auto
+
+    from components.stack import PROJECT_NAME, program
+
+    stack = auto.create_or_select_stack(
+        stack_name=STACK,
+        project_name=PROJECT_NAME,
+        program=program,
+        opts=auto.LocalWorkspaceOptions(work_dir=str(ROOT), env_vars=env),
+    )
+    stack.set_all_config(
+        {
+            "postgresql:host": auto.ConfigValue(cluster.host),
+            "postgresql:port": auto.ConfigValue(str(cluster.port)),
+            "postgresql:username": auto.ConfigValue(cluster.user),
+            "postgresql:database": auto.ConfigValue(REHEARSAL_DATABASE if rehearsal else DATABASE),
+            "postgresql:sslmode": auto.ConfigValue("disable"),
+            "postgresql:password": auto.ConfigValue(cluster.password, secret=True),
+        }
+    )
+    _up(stack, "pulumi up (phase 1, stack dev; an Automation API inline program running __main__'s code)")
     _say("python -m data_copy run --stack dev")
     copy = subprocess.run([sys.executable, "-m", "data_copy", "run", "--stack", STACK], cwd=ROOT, env=env)
-    _say("pulumi up (records the validation in the stack outputs)")
-    _pulumi(["up", "--yes", "--stack", STACK, "--skip-preview"], env)
-    _pulumi(["stack", "output", "--stack", STACK], env)
+    _up(stack, "pulumi up (records the validation in the stack outputs)")
+    subprocess.run(["pulumi", "stack", "output", "--stack", STACK, "--non-interactive"], cwd=ROOT, env=env)
     print(dsn)
     return copy.returncode
 

@@ -53,8 +53,9 @@ class ServerSettings:
 
     @classmethod
     def for_tests(cls) -> ServerSettings:
-        """Fast and unsafe: no fsync; smaller shared buffers."""
-        return cls(fsync=False, shared_buffers="128MB")
+        """Fast and unsafe: no fsync; smaller shared buffers. pg_stat_statements is
+        preloaded, so that `refs` can be tested on the statements it saw."""
+        return cls(fsync=False, shared_buffers="128MB", extra={"shared_preload_libraries": "pg_stat_statements"})
 
     def as_dict(self) -> dict[str, str]:
         values = {

@@ -7,8 +7,9 @@
                                a tmp dir, passphrase, no plugin downloads, toolchain first on PATH)
     pulumi_command  (session)  pulumi.automation.PulumiCommand for the toolchain's CLI
 
-Engine fixtures never skip silently: when the engine is missing they FAIL, unless
-CONSOLIDATION_ALLOW_NO_ENGINE=1 is set, in which case they skip with a loud reason.
+Engine fixtures never skip: when the engine is missing they FAIL. The provider is the real
+pulumi-postgresql when bootstrap.sh finds one of the pinned version, else the stand-in
+(provider_standin/); the report header says which.
 Area-specific fixtures belong in the area's own test files or tests/<area>/conftest.py.
 """
 
@@ -32,8 +33,6 @@ if str(REPO_ROOT) not in sys.path:  # `pytest` run without `python -m` from the 
 
 from pgcluster import Cluster, ServerSettings  # noqa: E402
 
-ALLOW_NO_ENGINE_VAR = "CONSOLIDATION_ALLOW_NO_ENGINE"
-ENGINE_BINARIES = ("pulumi", "pulumi-language-python", "pulumi-resource-postgresql")
 PULUMI_TEST_PASSPHRASE = "consolidation-tests-only"
 
 
@@ -63,34 +62,41 @@ def dbname_of(dsn: str) -> str:
 
 # ------------------------------------------------------------------------ Pulumi engine
 
+ENGINE_BINARIES = ("pulumi", "pulumi-resource-postgresql")
+"""What the engine tests need. The Python language host is optional: tests run the project
+through Automation API inline programs (tests/e2e/test_stack_support.py)."""
+
 
 @dataclass(frozen=True)
 class Toolchain:
-    """What toolchain/bootstrap.sh found or built."""
+    """What toolchain/bootstrap.sh found, built or installed (the stand-in provider)."""
 
     bin_dir: Path
     versions: dict[str, str] = field(default_factory=dict)
     """Binary name -> version, for the binaries present."""
+    kinds: dict[str, str] = field(default_factory=dict)
+    """Binary name -> what bootstrap.sh says it is (the provider: "real" or "stand-in ...")."""
     missing: tuple[str, ...] = ()
     bootstrap_log: str = ""
+    lines: tuple[str, ...] = ()
 
     @property
     def root(self) -> Path:
         """The directory holding bin/ (what PulumiCommand(root=...) expects)."""
         return self.bin_dir.parent
 
+    @property
+    def provider_kind(self) -> str:
+        return self.kinds.get("pulumi-resource-postgresql", "missing")
+
     def require(self, *names: str) -> None:
-        """Fail the test (or skip it, when CONSOLIDATION_ALLOW_NO_ENGINE=1) if any is missing."""
+        """Fail the test if any of `names` is missing (never skip)."""
         absent = [n for n in names if n in self.missing or n not in self.versions]
-        if not absent:
-            return
-        reason = (
-            f"Pulumi engine incomplete: {', '.join(absent)} not found or built by "
-            f"toolchain/bootstrap.sh.\n{self.bootstrap_log.strip()}"
-        )
-        if os.environ.get(ALLOW_NO_ENGINE_VAR) == "1":
-            pytest.skip(f"!!! ENGINE MISSING, SKIPPED because {ALLOW_NO_ENGINE_VAR}=1 !!! {reason}")
-        pytest.fail(f"{reason}\n(set {ALLOW_NO_ENGINE_VAR}=1 to skip engine tests instead)")
+        if absent:
+            pytest.fail(
+                f"Pulumi engine incomplete: {', '.join(absent)} not found or installed by "
+                f"toolchain/bootstrap.sh.\n{self.bootstrap_log.strip()}"
+            )
 
 
 def read_versions_env() -> dict[str, str]:
@@ -114,33 +120,66 @@ def _bootstrap(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="session")
-def toolchain() -> Toolchain:
-    """Runs toolchain/bootstrap.sh (about a second when its cache is warm)."""
-    proc = _bootstrap()
+def parse_bootstrap(stdout: str) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """bootstrap.sh's lines -> (versions, kinds, missing)."""
     versions: dict[str, str] = {}
+    kinds: dict[str, str] = {}
     missing: list[str] = []
-    for line in proc.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0] == "MISSING":
+    for line in stdout.splitlines():
+        parts = line.split(maxsplit=2)
+        if len(parts) >= 2 and parts[0] == "MISSING":
             missing.append(parts[1])
-        elif len(parts) == 2:
-            versions[Path(parts[0]).name] = parts[1]
-    if proc.returncode != 0 and not missing:
-        missing = [n for n in ENGINE_BINARIES if n not in versions]
+        elif len(parts) >= 2:
+            name = Path(parts[0]).name
+            versions[name] = parts[1]
+            kinds[name] = parts[2] if len(parts) == 3 else ""
+    return versions, kinds, missing
+
+
+_TOOLCHAIN: list[Toolchain] = []
+
+
+def load_toolchain() -> Toolchain:
+    """Runs toolchain/bootstrap.sh once per session (about a second when its cache is warm)."""
+    if _TOOLCHAIN:
+        return _TOOLCHAIN[0]
+    proc = _bootstrap()
+    versions, kinds, missing = parse_bootstrap(proc.stdout)
+    if proc.returncode != 0:
+        missing += [n for n in ENGINE_BINARIES if n not in versions and n not in missing]
     dir_lines = _bootstrap("--bin-dir").stdout.strip().splitlines()
     bin_dir = Path(dir_lines[-1]) if dir_lines else REPO_ROOT / "toolchain" / "no-bin-dir"
-    return Toolchain(
-        bin_dir=bin_dir,
-        versions=versions,
-        missing=tuple(missing),
-        bootstrap_log=proc.stderr[-4000:],
+    _TOOLCHAIN.append(
+        Toolchain(
+            bin_dir=bin_dir,
+            versions=versions,
+            kinds=kinds,
+            missing=tuple(missing),
+            bootstrap_log=proc.stderr[-4000:],
+            lines=tuple(proc.stdout.splitlines()),
+        )
     )
+    return _TOOLCHAIN[0]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Which engine and which provider ran (the stand-in is said so, once)."""
+    tc = load_toolchain()
+    provider = tc.versions.get("pulumi-resource-postgresql")
+    return [
+        f"pulumi engine: pulumi {tc.versions.get('pulumi', 'MISSING')}; pulumi-resource-postgresql "
+        + (f"{provider} {tc.provider_kind}" if provider else "MISSING")
+    ]
+
+
+@pytest.fixture(scope="session")
+def toolchain() -> Toolchain:
+    return load_toolchain()
 
 
 @pytest.fixture(scope="session")
 def require_engine(toolchain: Toolchain) -> Callable[..., None]:
-    """``require_engine("pulumi-resource-postgresql", ...)``: fail (or loudly skip) if missing."""
+    """``require_engine("pulumi-resource-postgresql", ...)``: fail if missing."""
     return toolchain.require
 
 
@@ -150,20 +189,28 @@ def pulumi_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pulumi-home")
 
 
-@pytest.fixture
-def pulumi_env(toolchain: Toolchain, pulumi_home: Path, tmp_path: Path) -> dict[str, str]:
-    """Env vars for ``auto.LocalWorkspaceOptions(env_vars=...)``; a fresh file backend per test."""
-    toolchain.require("pulumi")
-    backend = tmp_path / "pulumi-backend"
-    backend.mkdir()
+def engine_environment(toolchain: Toolchain, pulumi_home: Path, backend: Path) -> dict[str, str]:
+    """Env vars for the Automation API: file backend, passphrase, no plugin downloads, the
+    toolchain's bin dir and the project's .venv first on PATH (the dynamic provider host and
+    the stand-in run Python), the repository importable (pickled dynamic providers)."""
+    backend.mkdir(parents=True, exist_ok=True)
+    python_path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return {
         "PULUMI_BACKEND_URL": f"file://{backend}",
         "PULUMI_CONFIG_PASSPHRASE": PULUMI_TEST_PASSPHRASE,
         "PULUMI_HOME": str(pulumi_home),
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PATH": f"{toolchain.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": os.pathsep.join([str(toolchain.bin_dir), str(REPO_ROOT / ".venv" / "bin"), os.environ.get("PATH", "")]),
+        "PYTHONPATH": python_path,
     }
+
+
+@pytest.fixture
+def pulumi_env(toolchain: Toolchain, pulumi_home: Path, tmp_path: Path) -> dict[str, str]:
+    """Env vars for ``auto.LocalWorkspaceOptions(env_vars=...)``; a fresh file backend per test."""
+    toolchain.require("pulumi")
+    return engine_environment(toolchain, pulumi_home, tmp_path / "pulumi-backend")
 
 
 @pytest.fixture(scope="session")
@@ -171,3 +218,16 @@ def pulumi_command(toolchain: Toolchain) -> auto.PulumiCommand:
     """``pulumi.automation.PulumiCommand`` for the toolchain's CLI (pass as pulumi_command=)."""
     toolchain.require("pulumi")
     return auto.PulumiCommand(root=str(toolchain.root))
+
+
+# ------------------------------------------------------------------- no skipped tests
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped test is a failure of the run: CI runs every test (issue 10)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter is not None else 0
+    if skipped and exitstatus == 0:
+        if reporter is not None:
+            reporter.write_line(f"error: {skipped} test(s) skipped; every test must run (fix or remove them)", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

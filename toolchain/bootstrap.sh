@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # Finds or builds the Pulumi engine at the versions pinned in toolchain/versions.env:
-#   pulumi                      the CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
-#   pulumi-language-python      the Python language host (+ pulumi-language-python-exec shim)
-#   pulumi-resource-postgresql  the pulumi-postgresql resource provider
+#   pulumi                      the CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi), built
+#                               from the Go module proxy when not on PATH (cached, see below)
+#   pulumi-resource-postgresql  the REAL pulumi-postgresql provider when one of the pinned
+#                               version is on PATH or in the Pulumi plugin cache
+#                               (${PULUMI_HOME:-~/.pulumi}/plugins/resource-postgresql-v<v>/);
+#                               otherwise the STAND-IN (provider_standin/, test tooling): a
+#                               launcher that runs it with this checkout's .venv python.
+#                               Nothing is downloaded for it.
+#   pulumi-language-python      optional (tests and the demo run Automation API inline
+#                               programs): taken from PATH, else one MISSING line.
 #
-# Each is taken from PATH when a binary there reports the pinned version; otherwise it is
-# built from the Go module proxy with a wrapper module under toolchain/. Everything ends up
-# (built, or symlinked from PATH) in one bin directory in a cache OUTSIDE the checkout, keyed
-# by version:
+# The CLI is built into a cache OUTSIDE the checkout, keyed by version:
 #   ${CONSOLIDATION_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/consolidation-toolchain}/
 #       pulumi-<v>_postgresql-<v>/bin
-# Go downloads go to the default module cache ($(go env GOMODCACHE)), also outside.
+# and this checkout's bin directory, .state/toolchain/bin (git-ignored), links to it and
+# holds the provider chosen for this checkout (so clones sharing the cache never run each
+# other's stand-in).
 #
 # Usage:
-#   bootstrap.sh            print three lines "<absolute path> <version>" (pulumi,
-#                           pulumi-language-python, pulumi-resource-postgresql)
-#   bootstrap.sh --bin-dir  print only the bin directory (the Makefile puts it on PATH)
-# Progress and build logs go to stderr. Exit status is non-zero when a binary is missing,
-# unless CONSOLIDATION_ALLOW_NO_ENGINE=1 (then a warning, and MISSING lines).
+#   bootstrap.sh            one line per tool: "<absolute path> <version> [kind]" or
+#                           "MISSING <tool> <version> (<reason>)"
+#   bootstrap.sh --bin-dir  print only the checkout's bin directory (the Makefile puts it on PATH)
+# Progress and build logs go to stderr. Exit status is non-zero only when the CLI or a
+# provider is missing.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,7 +36,7 @@ MODE=lines
 case "${1:-}" in
     "") ;;
     --bin-dir) MODE=bindir ;;
-    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (use --bin-dir or nothing; --help for more)" ;;
 esac
 
@@ -53,12 +59,11 @@ CACHE_ROOT=${CONSOLIDATION_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cac
 KEY="pulumi-${PULUMI_VERSION}_postgresql-${PULUMI_POSTGRESQL_VERSION}"
 BIN="$CACHE_ROOT/$KEY/bin"
 WORK="$CACHE_ROOT/$KEY/build"
-TOOLS=(pulumi pulumi-language-python pulumi-resource-postgresql)
-declare -A PIN=(
-    [pulumi]=$PULUMI_VERSION
-    [pulumi-language-python]=$PULUMI_VERSION
-    [pulumi-resource-postgresql]=$PULUMI_POSTGRESQL_VERSION
-)
+LOCAL="$ROOT/.state/toolchain/bin"
+STANDIN_MARKER="consolidation-provider-standin"
+
+# Whether a file is our stand-in's launcher (never taken for the real provider).
+is_standin() { [[ -f $1 ]] && grep -q "$STANDIN_MARKER" "$1" 2>/dev/null; }
 
 # The version a binary reports, without a leading "v" ("" if it cannot say).
 tool_version() {
@@ -72,49 +77,13 @@ tool_version() {
     printf '%s' "${out#v}"
 }
 
-complete_in_bin() {
-    local t
-    for t in "${TOOLS[@]}"; do [[ -x $BIN/$t ]] || return 1; done
-    [[ -x $BIN/pulumi-language-python-exec && -x $BIN/pulumi-resource-pulumi-python ]]
-}
-
-print_result() {
-    if [[ $MODE == bindir ]]; then
-        printf '%s\n' "$BIN"
-        return
-    fi
-    local t exe
-    for t in "${TOOLS[@]}"; do
-        if [[ -x $BIN/$t ]]; then
-            exe=$(readlink -f "$BIN/$t")
-            printf '%s %s\n' "$exe" "$(tool_version "$exe" "$t")"
-        else
-            printf 'MISSING %s %s\n' "$t" "${PIN[$t]}"
-        fi
-    done
-}
-
-# --- fast path: a complete cache ---------------------------------------------------------
-if complete_in_bin && [[ -f $BIN/.stamp && $(cat "$BIN/.stamp") == "$KEY" ]]; then
-    print_result
-    exit 0
-fi
-
-if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
-    PATH="$PATH:/usr/local/go/bin"
-fi
-command -v go >/dev/null || die "Go is needed to build the Pulumi engine and is not on PATH"
-mkdir -p "$BIN" "$WORK"
-# One bootstrap at a time per cache entry (make may call us more than once).
-exec 9>"$CACHE_ROOT/$KEY/.lock"
-flock 9
-
 # Looks on PATH (outside our own bin dir) for a binary at the pinned version.
 find_on_path() {
     local name=$1 want=$2 dir exe
     local IFS=:
     for dir in $PATH; do
-        [[ -n $dir && $dir != "$BIN" ]] || continue
+        [[ -n $dir && $dir != "$BIN" && $dir != "$LOCAL" ]] || continue
+        is_standin "$dir/$name" && continue
         exe="$dir/$name"
         [[ -x $exe && ! -d $exe ]] || continue
         if [[ $(tool_version "$exe" "$name") == "$want" ]]; then
@@ -247,50 +216,116 @@ install_dynamic_provider_host() {
     install -m 0755 "$sdkdir/python/dist/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pulumi-python"
 }
 
-failed=()
-rm -f "$BIN/.stamp"
-for t in "${TOOLS[@]}"; do
-    if [[ -x $BIN/$t && $(tool_version "$BIN/$t" "$t") == "${PIN[$t]}" ]]; then
-        continue
+
+# --- 1. the shared cache: the CLI and the Python SDK's two shims -------------------------
+cache_complete() {
+    [[ -x $BIN/pulumi && -x $BIN/pulumi-language-python-exec && -x $BIN/pulumi-resource-pulumi-python \
+        && -f $BIN/.stamp && $(cat "$BIN/.stamp") == "$KEY" ]]
+}
+if ! cache_complete; then
+    if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+        PATH="$PATH:/usr/local/go/bin"
     fi
-    rm -f "$BIN/$t"
-    if found=$(find_on_path "$t" "${PIN[$t]}"); then
-        log "using $t ${PIN[$t]} from PATH: $found"
-        ln -sfn "$found" "$BIN/$t"
-        continue
+    command -v go >/dev/null || die "Go is needed to build the Pulumi CLI and is not on PATH"
+    mkdir -p "$BIN" "$WORK"
+    exec 9>"$CACHE_ROOT/$KEY/.lock"   # one bootstrap at a time per cache entry
+    flock 9
+    if ! cache_complete; then
+        rm -f "$BIN/.stamp"
+        if [[ ! -x $BIN/pulumi || $(tool_version "$BIN/pulumi" pulumi) != "$PULUMI_VERSION" ]]; then
+            rm -f "$BIN/pulumi"
+            if found=$(find_on_path pulumi "$PULUMI_VERSION"); then
+                log "using pulumi $PULUMI_VERSION from PATH: $found"
+                ln -sfn "$found" "$BIN/pulumi"
+            else
+                log "pulumi $PULUMI_VERSION not on PATH: building it (about 4 minutes on a cold cache)"
+                start=$SECONDS
+                build_pulumi || die "building the Pulumi CLI failed (see the messages above)"
+                log "built pulumi in $((SECONDS - start))s"
+            fi
+        fi
+        [[ -x $BIN/pulumi-language-python-exec ]] || install_exec_shim
+        [[ -x $BIN/pulumi-resource-pulumi-python ]] || install_dynamic_provider_host
+        # Only when versions.env names their Go modules (never on this machine, see README).
+        if [[ -n ${PULUMI_LANGUAGE_PYTHON_MODULE_VERSION:-} && ! -x $BIN/pulumi-language-python ]]; then
+            build_langhost || log "building pulumi-language-python failed (see above)"
+        fi
+        if [[ -n ${PULUMI_POSTGRESQL_PROVIDER_MODULE_VERSION:-} && ! -x $BIN/pulumi-resource-postgresql ]]; then
+            build_provider || log "building pulumi-resource-postgresql failed (see above)"
+        fi
+        printf '%s\n' "$KEY" >"$BIN/.stamp"
     fi
-    log "$t ${PIN[$t]} not on PATH: building it (slow on a cold cache; output below)"
-    start=$SECONDS
-    case $t in
-        pulumi) build_pulumi || failed+=("$t") ;;
-        pulumi-language-python) build_langhost || failed+=("$t") ;;
-        pulumi-resource-postgresql) build_provider || failed+=("$t") ;;
-    esac
-    [[ -x $BIN/$t ]] && log "built $t in $((SECONDS - start))s"
+    exec 9>&-
+fi
+
+# --- 2. this checkout's bin directory -----------------------------------------------------
+mkdir -p "$LOCAL"
+exec 8>"$LOCAL/../.lock"
+flock 8
+for t in pulumi pulumi-language-python-exec pulumi-resource-pulumi-python; do
+    ln -sfn "$BIN/$t" "$LOCAL/$t"
 done
-if [[ ! -x $BIN/pulumi-language-python-exec ]]; then
-    # Prefer the shim beside a language host found on PATH; else the sdk/v3 module's copy.
-    host=$(readlink -f "$BIN/pulumi-language-python" 2>/dev/null || true)
-    if [[ -n $host && -x $(dirname "$host")/pulumi-language-python-exec ]]; then
-        ln -sfn "$(dirname "$host")/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
-    else
-        install_exec_shim
+
+LANGHOST_LINE=
+if found=$(find_on_path pulumi-language-python "$PULUMI_VERSION"); then
+    ln -sfn "$found" "$LOCAL/pulumi-language-python"
+elif [[ -x $BIN/pulumi-language-python ]]; then
+    ln -sfn "$BIN/pulumi-language-python" "$LOCAL/pulumi-language-python"
+else
+    rm -f "$LOCAL/pulumi-language-python"
+    LANGHOST_LINE="MISSING pulumi-language-python $PULUMI_VERSION (the Go module proxy here refuses its module;"
+    LANGHOST_LINE+=" optional: tests and the demo run Automation API inline programs; see toolchain/README.md)"
+fi
+
+# The real provider: on PATH, in the Pulumi plugin cache, or built into the cache (step 1).
+real_provider() {
+    local found cached
+    if found=$(find_on_path pulumi-resource-postgresql "$PULUMI_POSTGRESQL_VERSION"); then
+        printf '%s' "$found"
+        return 0
     fi
+    cached="${PULUMI_HOME:-${HOME:-/tmp}/.pulumi}/plugins/resource-postgresql-v$PULUMI_POSTGRESQL_VERSION/pulumi-resource-postgresql"
+    if [[ -x $cached ]] && ! is_standin "$cached"; then
+        printf '%s' "$(readlink -f "$cached")"
+        return 0
+    fi
+    if [[ -x $BIN/pulumi-resource-postgresql ]] && ! is_standin "$BIN/pulumi-resource-postgresql"; then
+        printf '%s' "$(readlink -f "$BIN/pulumi-resource-postgresql")"
+        return 0
+    fi
+    return 1
+}
+
+PROVIDER="$LOCAL/pulumi-resource-postgresql"
+if found=$(real_provider); then
+    ln -sfn "$found" "$PROVIDER"
+    PROVIDER_KIND="real"
+else
+    [[ -x $ROOT/.venv/bin/python ]] || die "$ROOT/.venv/bin/python is missing: run \`make venv\` first" \
+        "(the provider stand-in runs with the project's virtualenv)"
+    rm -f "$PROVIDER"
+    cat >"$PROVIDER.tmp" <<EOF
+#!/bin/sh
+# $STANDIN_MARKER: the STAND-IN for pulumi-resource-postgresql $PULUMI_POSTGRESQL_VERSION
+# (test tooling, provider_standin/ in $ROOT), written by toolchain/bootstrap.sh because no
+# real provider of that version is on PATH or in the Pulumi plugin cache.
+PYTHONPATH="$ROOT\${PYTHONPATH:+:\$PYTHONPATH}" exec "$ROOT/.venv/bin/python" -m provider_standin "\$@"
+EOF
+    chmod 0755 "$PROVIDER.tmp"
+    mv -f "$PROVIDER.tmp" "$PROVIDER"
+    PROVIDER_KIND="stand-in (provider_standin/, test tooling: no real provider $PULUMI_POSTGRESQL_VERSION on PATH or in the plugin cache)"
 fi
+exec 8>&-
 
-[[ -x $BIN/pulumi-resource-pulumi-python ]] || install_dynamic_provider_host
-
-if ((${#failed[@]} == 0)) && complete_in_bin; then
-    printf '%s\n' "$KEY" >"$BIN/.stamp"
-    print_result
+if [[ $MODE == bindir ]]; then
+    printf '%s\n' "$LOCAL"
     exit 0
 fi
-
-log "NOT AVAILABLE: ${failed[*]} (see the messages above)."
-print_result
-if [[ ${CONSOLIDATION_ALLOW_NO_ENGINE:-} == 1 ]]; then
-    log "WARNING: CONSOLIDATION_ALLOW_NO_ENGINE=1: continuing without ${failed[*]};" \
-        "engine tests will be SKIPPED."
-    exit 0
+printf '%s %s\n' "$(readlink -f "$LOCAL/pulumi")" "$(tool_version "$LOCAL/pulumi" pulumi)"
+if [[ -n $LANGHOST_LINE ]]; then
+    printf '%s\n' "$LANGHOST_LINE"
+else
+    printf '%s %s\n' "$(readlink -f "$LOCAL/pulumi-language-python")" \
+        "$(tool_version "$LOCAL/pulumi-language-python" pulumi-language-python)"
 fi
-exit 1
+printf '%s %s %s\n' "$PROVIDER" "$(tool_version "$PROVIDER" pulumi-resource-postgresql)" "$PROVIDER_KIND"

@@ -3,12 +3,11 @@
 test_engine_runs_inline_program: the CLI, a local file backend and an inline Python program
 (no provider): up, preview (no changes), destroy.
 
-test_postgresql_schema_up_preview_destroy: the real pulumi-postgresql provider against our own
-throwaway cluster: `up` creates a schema (seen in pg_namespace), `preview` then reports only
-'same', `destroy` removes it.
+test_postgresql_schema_up_preview_destroy: the pulumi-postgresql provider toolchain/bootstrap.sh
+chose (the real one, or the stand-in provider_standin/) against our own throwaway cluster: `up`
+creates a schema (seen in pg_namespace), `preview` then reports only 'same', `destroy` removes it.
 
-Never skipped in `make test` or CI: a missing engine FAILS these tests, unless
-CONSOLIDATION_ALLOW_NO_ENGINE=1 is set (then they skip with a loud reason).
+Never skipped: a missing engine FAILS these tests.
 """
 
 from __future__ import annotations

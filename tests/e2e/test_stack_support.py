@@ -1,7 +1,8 @@
 """Helpers for the stack e2e tests (no tests here): the real project through the Automation API.
 
-The project directory is the repository root (Pulumi.yaml, __main__.py run by the Python
-language host in .venv); every test gets its own file backend, its own stack name, its own
+The project directory is the repository root (Pulumi.yaml, the stack config files); the
+program is components.stack.program, what __main__.py runs, as an Automation API inline
+program (so the Python language host is not needed); every test gets its own file backend, its own stack name, its own
 database on the shared throwaway cluster and its own rolePrefix, so tests never collide
 (roles are cluster-wide). `pulumi stack rm` at the end also removes the stack's
 Pulumi.<stack>.yaml from the repository root.
@@ -9,7 +10,6 @@ Pulumi.<stack>.yaml from the repository root.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 import uuid
@@ -25,10 +25,12 @@ from psycopg import sql
 from pulumi import automation as auto
 
 from catalog import OWNER_ROLE, ROLES, SCHEMA_NAMES
+from components.stack import PROJECT_NAME as PROJECT
+from components.stack import program
 from pgcluster import Cluster
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ENGINE = ("pulumi", "pulumi-language-python", "pulumi-resource-postgresql")
+ENGINE = ("pulumi", "pulumi-resource-postgresql")
 FUNCTIONS = ("grant_user_permissions", "check_user_permissions")
 
 
@@ -38,16 +40,11 @@ def unique(prefix: str) -> str:
 
 def engine_env(bin_dir: Path, pulumi_home: Path, backend: Path) -> dict[str, str]:
     """Like tests/conftest.py's pulumi_env, for fixtures wider than one test."""
-    backend.mkdir(parents=True, exist_ok=True)
-    venv_bin = REPO_ROOT / ".venv" / "bin"
-    return {
-        "PULUMI_BACKEND_URL": f"file://{backend}",
-        "PULUMI_CONFIG_PASSPHRASE": "consolidation-tests-only",
-        "PULUMI_HOME": str(pulumi_home),
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PATH": os.pathsep.join([str(bin_dir), str(venv_bin), os.environ.get("PATH", "")]),
-    }
+    from conftest import engine_environment, load_toolchain
+
+    toolchain = load_toolchain()
+    assert toolchain.bin_dir == bin_dir
+    return engine_environment(toolchain, pulumi_home, backend)
 
 
 @dataclass
@@ -115,7 +112,8 @@ def create_stack(
     name = unique("e2e")
     stack = auto.create_stack(
         stack_name=name,
-        work_dir=str(REPO_ROOT),
+        project_name=PROJECT,
+        program=program,
         opts=auto.LocalWorkspaceOptions(work_dir=str(REPO_ROOT), env_vars=env, pulumi_command=command),
     )
     stack.set_all_config(
