@@ -50,7 +50,8 @@ def _wait_for_orphans(dsn: str) -> None:
     for _ in range(300):
         busy = q(
             dsn,
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'data_copy%' AND pid <> pg_backend_pid()",
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name LIKE 'data_copy%' AND pid <> pg_backend_pid()",
         )
         if busy == [(0,)]:
             return
