@@ -378,6 +378,11 @@ def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
             "public.migration_log",
             "public.migration_rejects",
             "public.migration_state",
+            "public.migration_owned_rows",  # issue 9: the ownership baseline, phases, conflicts,
+            "public.migration_phase_events",  # statistics snapshots, the switch's changes
+            "public.migration_conflicts",
+            "public.migration_table_stats",
+            "public.migration_switch_changes",
         }
         assert conn.execute("SELECT public.check_user_permissions('x')").fetchone() == ("x",)
         assert conn.execute("SELECT value FROM public.app_settings").fetchone() == ("dark",)
