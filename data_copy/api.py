@@ -165,9 +165,11 @@ def _settle(
                 if phase == 1:
                     result.foreign = _foreign(conn, m, part_list, result)
                 else:
-                    for part in part_list:
-                        ownership.repair_baseline(conn, part)
-                        conflicts.record(conn, part, copier.run_id, policy)
+                    for part, check in zip(part_list, result.checks, strict=True):
+                        if check.classes.n(*ownership.UNRECORDED):
+                            ownership.repair_baseline(conn, part)
+                        if check.classes.n(*ownership.CONFLICTS) or conflicts.any_open(conn, part):
+                            conflicts.record(conn, part, copier.run_id, policy)
             return copied, result
         except psycopg.errors.SerializationFailure:
             copier.forget_exclusions()  # their temporary tables went with the transaction

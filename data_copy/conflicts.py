@@ -58,6 +58,14 @@ def record(conn: psycopg.Connection, part: Part, run_id: object, policy: str) ->
     return int(row[0]) if row else 0
 
 
+def any_open(conn: psycopg.Connection, part: Part) -> bool:
+    row = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE part = %s AND resolved_at IS NULL)").format(CONFLICTS),
+        (part.name,),
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def open_conflicts(conn: psycopg.Connection) -> list[tuple[str, str, str, str]]:
     """(part, key, kind, policy) of every open conflict."""
     exists = conn.execute("SELECT to_regclass('public.migration_conflicts')").fetchone()

@@ -19,6 +19,7 @@ overwritten or deleted, however the two interleave.
 """
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import psycopg
 from psycopg import sql
@@ -120,6 +121,7 @@ def owned_totals(conn: psycopg.Connection, part: Part) -> tuple[int, str]:
 
 # kind of a key, from the three sides (s = legacy, t = new table, o = baseline)
 _KIND = """CASE
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND t.h = s.h AND o.h IS DISTINCT FROM s.h THEN 'in_sync_unrecorded'
   WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND t.h = s.h THEN 'in_sync'
   WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL AND t.h = o.h THEN 'legacy_changed'
   WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL AND s.h = o.h THEN 'app_changed'
@@ -133,6 +135,8 @@ _KIND = """CASE
   WHEN t.k IS NOT NULL THEN 'app_created'
   ELSE 'both_deleted' END"""
 
+# equal on both sides, the baseline behind (repair_baseline records them)
+UNRECORDED = ("in_sync_unrecorded", "both_deleted")
 # still to bring over (a sync leaves none: validation fails while any remain)
 PENDING = ("legacy_changed", "legacy_inserted", "legacy_deleted")
 APP = ("app_created", "app_changed", "app_deleted")
@@ -166,6 +170,9 @@ class Classes:
 
     counts: dict[str, int] = field(default_factory=dict)
     samples: dict[str, list[str]] = field(default_factory=dict)
+    # checksums in the validator's format (sum of the row hashes), legacy side and new side
+    source_checksum: str = "0"
+    target_checksum: str = "0"
 
     def n(self, *kinds: str) -> int:
         return sum(self.counts.get(k, 0) for k in kinds)
@@ -181,20 +188,25 @@ class Classes:
 def classified(part: Part) -> sql.Composable:
     """SELECT kind, label (the key, or the new table's primary key for rows without one)
     for every key of the part."""
-    return sql.SQL("SELECT {kind} AS kind, coalesce(s.k, t.k, o.k, 'new id ' || t.tk) AS label FROM {sides}").format(
-        kind=sql.SQL(_KIND), sides=_sides(part)
-    )
+    return sql.SQL(
+        "SELECT {kind} AS kind, coalesce(s.k, t.k, o.k, 'new id ' || t.tk) AS label, s.h AS sh, t.h AS th FROM {sides}"
+    ).format(kind=sql.SQL(_KIND), sides=_sides(part))
 
 
 def classify(conn: psycopg.Connection, part: Part) -> Classes:
     query = sql.SQL(
-        "SELECT kind, count(*), (array_agg(label ORDER BY label) FILTER (WHERE kind <> 'in_sync'))[1:{n}]"
+        "SELECT kind, count(*),"
+        " (array_agg(label ORDER BY label) FILTER (WHERE kind NOT IN ('in_sync', 'in_sync_unrecorded')))[1:{n}],"
+        " coalesce(sum(CAST(sh AS numeric)), 0), coalesce(sum(CAST(th AS numeric)), 0)"
         " FROM ({rows}) AS x GROUP BY kind"
     ).format(n=sql.Literal(SAMPLES), rows=classified(part))
     result = Classes()
-    for kind, n, samples in conn.execute(query):
+    source_sum = target_sum = Decimal(0)
+    for kind, n, samples, sh, th in conn.execute(query):
         result.counts[kind] = n
         result.samples[kind] = [str(s) for s in samples or []]
+        source_sum, target_sum = source_sum + sh, target_sum + th
+    result.source_checksum, result.target_checksum = str(source_sum), str(target_sum)
     return result
 
 

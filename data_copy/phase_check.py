@@ -19,7 +19,7 @@ from psycopg import sql
 from data_copy import ownership
 from data_copy.journal import REJECTS
 from data_copy.projection import Part, ident
-from data_copy.validator import legacy_rows, source_totals, target_totals
+from data_copy.validator import legacy_rows, target_totals
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Phase2Check:
     def figures(self) -> dict[str, int]:
         c = self.classes
         return {
-            "in_sync": c.n("in_sync"),
+            "in_sync": c.n("in_sync", "in_sync_unrecorded"),
             "app_created": c.n("app_created"),
             "app_changed": c.n("app_changed"),
             "app_deleted": c.n("app_deleted"),
@@ -80,9 +80,9 @@ def check_phase2(conn: psycopg.Connection, part: Part, checksums: bool = True) -
         _rejected(conn, part),
         ownership.classify(conn, part),
     )
-    if checksums:
-        result.source_checksum = source_totals(conn, part)[1]
-        result.target_checksum = target_totals(conn, part)[1]
+    if checksums:  # from the same scan (equal to validator.source_totals / target_totals)
+        result.source_checksum = result.classes.source_checksum
+        result.target_checksum = result.classes.target_checksum
     return result
 
 
