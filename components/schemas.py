@@ -12,15 +12,20 @@ from catalog import SCHEMAS
 class SchemasArgs:
     database: str
     owner: pulumi.Input[str]  # the owner role's name (an Output: creates the dependency)
+    protect: bool = True  # `pulumi destroy` is refused before anything is revoked (trap 5)
 
 
 class Schemas(pulumi.ComponentResource):
     """CREATE SCHEMA ... AUTHORIZATION <owner>; dropped only when empty (RESTRICT).
 
     No privilege is granted to PUBLIC: PostgreSQL gives a new schema none, and the Grants
-    component grants USAGE/CREATE to the group roles only. `destroy` never drops data:
-    drop_cascade stays false, so a schema that still holds tables makes `destroy` fail
-    with PostgreSQL's own "other objects depend on it" instead.
+    component grants USAGE/CREATE to the group roles only.
+
+    `destroy` never drops data and never takes the application's access away first: the
+    schemas are `protect`ed (consolidation:protectSchemas, default true), so the engine
+    refuses `pulumi destroy` with one line before any delete runs (the provider would
+    otherwise revoke every grant and then fail on DROP SCHEMA ... RESTRICT, spec trap 5).
+    drop_cascade stays false as a second line of defence.
     """
 
     schemas: dict[str, postgresql.Schema]
@@ -35,7 +40,7 @@ class Schemas(pulumi.ComponentResource):
                 owner=args.owner,
                 if_not_exists=False,
                 drop_cascade=False,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
             for schema in SCHEMAS
         }

@@ -107,7 +107,10 @@ def create_stack(
     command: auto.PulumiCommand,
     prefix: str,
     phase: int = 1,
+    protect: bool = False,
 ) -> Deployed:
+    """A stack of the project; its schemas are NOT protected unless `protect` (so the
+    tests' own clean-up can destroy it; the protection itself is tested with protect=True)."""
     require_dynamic_provider(env)
     name = unique("e2e")
     stack = auto.create_stack(
@@ -126,6 +129,7 @@ def create_stack(
             "postgresql:password": auto.ConfigValue(cluster.password, secret=True),
             "postgresql:database": auto.ConfigValue(database),
             "postgresql:sslmode": auto.ConfigValue("disable"),
+            "consolidation:protectSchemas": auto.ConfigValue("true" if protect else "false"),
         }
     )
     return Deployed(stack=stack, cluster=cluster, database=database, prefix=prefix)
@@ -135,6 +139,7 @@ def remove_stack(deployed: Deployed) -> None:
     """Destroy what is left (best effort) and remove the stack and its config file."""
     name = deployed.stack.name
     try:
+        unprotect_all(deployed.stack)
         deployed.stack.destroy(on_output=lambda _line: None)
     finally:
         deployed.stack.workspace.remove_stack(name, force=True)
@@ -149,14 +154,20 @@ def stack_on(
     command: auto.PulumiCommand,
     prefix: str,
     phase: int = 1,
+    protect: bool = False,
 ) -> Iterator[Deployed]:
-    deployed = create_stack(cluster, database, env, command, prefix, phase)
+    deployed = create_stack(cluster, database, env, command, prefix, phase, protect)
     try:
         yield deployed
     finally:
         drop_test_objects(deployed)
         remove_stack(deployed)
         drop_login_roles(cluster, prefix)
+
+
+def unprotect_all(stack: auto.Stack) -> None:
+    """`pulumi state unprotect --all`: the documented step before a deliberate destroy."""
+    stack._run_pulumi_cmd_sync(["state", "unprotect", "--all", "--yes"])
 
 
 def changes(summary: dict[str, int] | None) -> dict[str, int]:
