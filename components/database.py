@@ -52,7 +52,6 @@ class ConsolidatedDatabaseArgs:
     names: RoleNames
     connection: pulumi.Input[Mapping[str, Any]]  # for the SQL-function and owner-role resources
     phase: int = 1
-    protect: bool = True
 
 
 class ConsolidatedDatabase(pulumi.ComponentResource):
@@ -74,7 +73,7 @@ class ConsolidatedDatabase(pulumi.ComponentResource):
         )
         self.schemas = Schemas(
             f"{name}-schemas",
-            SchemasArgs(database=args.database, owner=self.roles.owner.name, protect=args.protect),
+            SchemasArgs(database=args.database, owner=self.roles.owner.name),
             opts=child,
         )
         self.grants = Grants(

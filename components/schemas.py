@@ -12,7 +12,6 @@ from catalog import SCHEMAS
 class SchemasArgs:
     database: str
     owner: pulumi.Input[str]  # the owner role's name (an Output: creates the dependency)
-    protect: bool = True  # `pulumi destroy` is refused before anything is revoked (trap 5)
 
 
 class Schemas(pulumi.ComponentResource):
@@ -21,11 +20,11 @@ class Schemas(pulumi.ComponentResource):
     No privilege is granted to PUBLIC: PostgreSQL gives a new schema none, and the Grants
     component grants USAGE/CREATE to the group roles only.
 
-    `destroy` never drops data and never takes the application's access away first: the
-    schemas are `protect`ed (consolidation:protectSchemas, default true), so the engine
-    refuses `pulumi destroy` with one line before any delete runs (the provider would
-    otherwise revoke every grant and then fail on DROP SCHEMA ... RESTRICT, spec trap 5).
-    drop_cascade stays false as a second line of defence.
+    `destroy` never drops data and never takes the application's access away first: every
+    resource of the stack is `protect`ed (consolidation:protect, default true, set on the
+    ConsolidatedDatabase component and inherited), so the engine refuses each delete with
+    one line before running it (otherwise the provider would revoke every grant and then
+    fail on DROP SCHEMA ... RESTRICT, spec trap 5). drop_cascade stays false as well.
     """
 
     schemas: dict[str, postgresql.Schema]
@@ -40,7 +39,7 @@ class Schemas(pulumi.ComponentResource):
                 owner=args.owner,
                 if_not_exists=False,
                 drop_cascade=False,
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+                opts=pulumi.ResourceOptions(parent=self),
             )
             for schema in SCHEMAS
         }

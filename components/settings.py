@@ -11,8 +11,9 @@ Two namespaces are read:
     backupDir         where `data_copy cleanup` writes its backup (".state/backups")
     disposableTables  legacy tables without a mapping that phase 3 may drop even when they
                       still hold rows: a list of "schema.table" ([])
-    protectSchemas    true (default): the four schemas are `protect`ed, so `pulumi destroy` is
-                      refused before anything is revoked (set false only to tear down)
+    protect           true (default): every database resource of the stack is `protect`ed,
+                      so `pulumi destroy` (or removing resources) is refused before anything
+                      is revoked; `pulumi state unprotect --all` first to tear it down
     adoptExistingSchemas  consolidated schemas that may already exist before phase 1 and
                       are then adopted (their owner becomes the owner role): a list ([])
   Any other key in this namespace is refused (a typo must not be silently ignored).
@@ -55,7 +56,7 @@ PROJECT_KEYS: tuple[str, ...] = (
     "legacyTimezone",
     "backupDir",
     "disposableTables",
-    "protectSchemas",
+    "protect",
     "adoptExistingSchemas",
 )
 PROVIDER_KEYS: tuple[str, ...] = ("host", "port", "username", "password", "database", "sslmode")
@@ -119,7 +120,7 @@ class StackSettings:
     role_prefix: str
     connection: Connection
     data_copy: DataCopySettings = field(default_factory=DataCopySettings)
-    protect_schemas: bool = True
+    protect: bool = True
     adopt_existing_schemas: tuple[str, ...] = ()
 
     @property
@@ -210,11 +211,11 @@ def _parse_backup_dir(r: _Reader) -> str:
 
 
 def _parse_protect(r: _Reader) -> bool:
-    raw = r.raw(NAMESPACE, "protectSchemas")
+    raw = r.raw(NAMESPACE, "protect")
     if raw is None:
         return True
     if raw.strip().lower() not in ("true", "false"):
-        r.problem(NAMESPACE, "protectSchemas", f"{raw!r} is not true or false")
+        r.problem(NAMESPACE, "protect", f"{raw!r} is not true or false")
         return True
     return raw.strip().lower() == "true"
 
@@ -348,6 +349,6 @@ def parse_settings(config: Mapping[str, Any]) -> StackSettings:
         role_prefix=prefix,
         connection=connection,
         data_copy=data_copy,
-        protect_schemas=protect,
+        protect=protect,
         adopt_existing_schemas=adopt,
     )

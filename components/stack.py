@@ -92,9 +92,9 @@ def build_stack(
             names=names,
             connection=function_connection(settings.connection, password),
             phase=settings.phase,
-            protect=settings.protect_schemas,
         ),
-        opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(providers=[provider]), opts),
+        # protect is inherited by every resource of the component (trap 5)
+        opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(providers=[provider], protect=settings.protect), opts),
     )
 
     def validations(pw: str | None) -> dict[str, Any]:

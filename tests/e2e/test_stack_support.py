@@ -129,7 +129,7 @@ def create_stack(
             "postgresql:password": auto.ConfigValue(cluster.password, secret=True),
             "postgresql:database": auto.ConfigValue(database),
             "postgresql:sslmode": auto.ConfigValue("disable"),
-            "consolidation:protectSchemas": auto.ConfigValue("true" if protect else "false"),
+            "consolidation:protect": auto.ConfigValue("true" if protect else "false"),
         }
     )
     return Deployed(stack=stack, cluster=cluster, database=database, prefix=prefix)

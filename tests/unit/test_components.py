@@ -364,9 +364,11 @@ def test_every_privilege_is_delete_before_replace(plain: Graph) -> None:
             assert res.delete_before_replace, f"{res.name} would be replaced create-before-delete"
 
 
-def test_schemas_are_protected(plain: Graph) -> None:
+def test_every_database_resource_is_protected(plain: Graph) -> None:
     """Trap 5: `pulumi destroy` is refused (protect) before any grant is revoked."""
-    assert all(s.protect for s in plain.of(SCHEMA))
+    for res in plain.resources:
+        if res.typ != PROVIDER:
+            assert res.protect, f"{res.name} is not protected"
 
 
 @pytest.mark.parametrize(
