@@ -239,7 +239,8 @@ def create_owner_tables(deployed: Deployed, table: str = TEST_TABLE) -> None:
 
 
 def drop_test_objects(deployed: Deployed) -> None:
-    """Drop whatever the tests created in the new schemas, so destroy (RESTRICT) can work."""
+    """Drop the tables, sequences and functions the tests created in the new schemas, so
+    destroy (RESTRICT) can work."""
     try:
         with deployed.connect() as conn:
             rows = conn.execute(
@@ -252,6 +253,13 @@ def drop_test_objects(deployed: Deployed) -> None:
             for schema, name, kind in rows:
                 what = sql.SQL("TABLE" if kind == "r" else "SEQUENCE")
                 conn.execute(sql.SQL("DROP {} IF EXISTS {} CASCADE").format(what, sql.Identifier(schema, name)))
+            functions = conn.execute(
+                "SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY(%s)",
+                (list(SCHEMA_NAMES),),
+            ).fetchall()
+            for (signature,) in functions:  # regprocedure prints a quoted, qualified signature
+                conn.execute(sql.SQL("DROP FUNCTION IF EXISTS {} CASCADE").format(sql.SQL(signature)))
     except psycopg.OperationalError:
         pass
 
