@@ -80,7 +80,7 @@ class ConsolidatedDatabase(pulumi.ComponentResource):
             f"{name}-grants",
             GrantsArgs(
                 database=args.database,
-                owner=args.names.owner,  # ordered after the owner role by the chain
+                owner=self.roles.owner.name,
                 roles={k: r.name for k, r in self.roles.groups.items()},
                 schemas={k: s.name for k, s in self.schemas.schemas.items()},
                 chain=chain,
