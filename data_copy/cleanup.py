@@ -664,7 +664,7 @@ def preview(dsn: str, settings: Settings) -> list[str]:
 def main(dsn: str, settings: Settings, dry_run: bool = False) -> CleanupReport | None:
     """`python -m data_copy cleanup`: print the plan (and, with --dry-run, the refusals
     without changing anything), or clean up and print what was dropped."""
-    from data_copy.report import console
+    from data_copy.report import console, step
 
     with run_lock.locked(dsn, settings, "cleanup") as conn:
         disposable.check(conn, settings.disposable_tables)
@@ -675,11 +675,14 @@ def main(dsn: str, settings: Settings, dry_run: bool = False) -> CleanupReport |
         if dry_run:
             if plan.empty:
                 return None
-            guards.refuse(check_guards(conn, settings, plan))
+            with step("checking every guard (reads every legacy table)"):
+                problems = check_guards(conn, settings, plan)
+            guards.refuse(problems)
             console.print("all guards pass: cleanup would back up and drop the above")
             return None
         journal_mod.ensure(conn)
-        report = cleanup(conn, settings, Journal(conn, PHASE), dsn)
+        with step("cleanup: guards, backup (pg_dump), drops"):
+            report = cleanup(conn, settings, Journal(conn, PHASE), dsn)
     if report.nothing_done:
         console.print("nothing to drop: the legacy objects were dropped by an earlier cleanup")
     else:

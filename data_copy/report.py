@@ -3,7 +3,9 @@
 Names are never cut: table cells fold (wrap) and progress labels shorten the middle.
 """
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.table import Table
@@ -33,6 +35,15 @@ def _table(title: str, columns: Sequence[str], right: Iterable[str] = ()) -> Tab
     for name in columns:
         table.add_column(name, justify="right" if name in right else "left", overflow="fold")
     return table
+
+
+@contextmanager
+def step(label: str) -> Iterator[None]:
+    """A long step without a natural count: its start, then its elapsed time (on stderr)."""
+    started = time.monotonic()
+    err_console.print(f"{label} ...", highlight=False)
+    yield
+    err_console.print(f"{label}: done in {time.monotonic() - started:.1f} s", highlight=False)
 
 
 def flush() -> None:
