@@ -8,7 +8,8 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS, Mapping, copy_order
 from catalog.schemas import SCHEMA_NAMES
-from data_copy import ddl, journal, validator
+from catalog.tables import table
+from data_copy import ddl, drift, history, journal, merge_conflicts, run_lock, structure, validator
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.errors import PhaseNotDeployed
@@ -17,6 +18,7 @@ from data_copy.settings import Settings
 
 Progress = Callable[[str, int, int], None]
 SETTLE_ATTEMPTS = 3  # the application writing the new tables (phase 2) may conflict
+SETTLED = "re-synced and validated (counts, checksums)"
 
 
 @dataclass
@@ -31,6 +33,7 @@ class MappingResult:
     rejected: int = 0
     message: str = ""
     checks: list[validator.PartCheck] = field(default_factory=list)
+    conflicts: dict[str, dict] = field(default_factory=dict)  # merge: column -> count, sample keys
 
 
 @dataclass
@@ -103,17 +106,37 @@ def _settle(
                 result = _check_mapping(conn, m, part_list, checksums)
                 if result.status != "passed":
                     # why rows are missing is worked out only now: a clean copy never pays for it
-                    if not sum(copier.record_rejects(part) for part in part_list):
-                        # a change the watermark could not see (an update without a
-                        # timestamp, a delete): one full keyed pass
-                        copied += sum(copier.reconcile(part).copied for part in part_list)
+                    for part in part_list:
+                        copier.record_rejects(part)
                     result = _check_mapping(conn, m, part_list, checksums)
+                    if not result.rejected or any(c.target_count + c.rejected != c.source_count for c in result.checks):
+                        # rows not explained (a change the watermark could not see, an update
+                        # without a timestamp, a delete, a constraint refusal whose reject
+                        # went with an earlier run): one full keyed pass records them
+                        copied += sum(copier.reconcile(part).copied for part in part_list)
+                        result = _check_mapping(conn, m, part_list, checksums)
             return copied, result
         except psycopg.errors.SerializationFailure:
             copier.forget_exclusions()  # their temporary tables went with the transaction
             if attempt == SETTLE_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:
+    """Fails the result when its table lacks a catalog key, CHECK, index or foreign key,
+    or when creating one recorded refused rows (orphans, duplicates) after the check."""
+    gaps = structure.missing(conn, table(result.target))
+    names = [result.name, *(c.part for c in result.checks)]
+    row = conn.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE mapping = ANY(%s)").format(journal.REJECTS), (names,)
+    ).fetchone()
+    result.rejected = max(result.rejected, row[0] if row else 0)
+    if gaps or result.rejected:
+        result.status = "failed"
+    if gaps:
+        note = f"{result.target} lacks {', '.join(gaps)}"
+        result.message = f"{result.message}; {note}" if result.message else note
 
 
 def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) -> None:
@@ -128,7 +151,8 @@ def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) 
         source_checksum=src,
         target_checksum=tgt,
         error_message=result.message or None,
-        details={"checksums": checksums, "rejected": result.rejected},
+        details={"checksums": checksums, "rejected": result.rejected}
+        | ({"merge_conflicts": result.conflicts} if result.conflicts else {}),
     )
 
 
@@ -149,19 +173,23 @@ def run(
     progress: Progress | None = None,
 ) -> RunReport:
     settings = settings or Settings()
-    with connect(dsn, settings) as conn:
+    with run_lock.locked(dsn, settings, "run") as conn:
         _require_structure(conn, settings)
+        drift.check(conn)
         journal.ensure(conn)
         j = journal.Journal(conn, f"Phase{settings.phase}")
         created = ddl.create_tables(conn, settings.owner_role)
         copier = Copier(conn, j.run_id, progress)
         results: list[MappingResult] = []
-        for m in copy_order():
+        order = copy_order()
+        tick = progress or (lambda name, done, total: None)
+        for i, m in enumerate(order):
+            tick(SETTLED, i, len(order))
             missing = _missing_sources(conn, m)
             entry = j.start("copy", m.name, " + ".join(m.sources), m.target)
-            if missing:  # logged as the guide's script does, and reported
+            if missing:  # `failed`, so the guide's `WHERE status = 'failed'` shows it
                 result = _absent(m, missing, "missing_source")
-                j.finish(entry, "skipped", error_message=result.message)
+                j.finish(entry, "failed", error_message=result.message)
                 results.append(result)
                 continue
             copied = 0
@@ -171,29 +199,48 @@ def run(
                     copied += copier.copy(part).copied
             caught_up, result = _settle(conn, copier, m, part_list, checksums)
             copied += caught_up
+            if m.merge:
+                result.conflicts = merge_conflicts.count(conn, m)
             j.finish(entry, "completed", records_migrated=copied)
             result.copied = copied
-            _log_validation(j, result, checksums)
             results.append(result)
-        ddl.finish_tables(conn, settings.owner_role)
+        tick(SETTLED, len(order), len(order))
+        entry = j.start("structure")
+        problems = structure.finish(conn, settings.owner_role, j.run_id, progress)
+        j.finish(entry, "failed" if problems else "completed", details={"problems": problems} if problems else None)
+        for result in results:  # validated only with every key, index and FK in place
+            if result.status != "missing_source":
+                _with_structure(conn, result)
+                _log_validation(j, result, checksums)
         return RunReport(str(j.run_id), results, created)
 
 
-def validate(dsn: str, settings: Settings | None = None, checksums: bool = True) -> list[MappingResult]:
+def validate(
+    dsn: str, settings: Settings | None = None, checksums: bool = True, progress: Progress | None = None
+) -> list[MappingResult]:
     settings = settings or Settings()
-    with connect(dsn, settings) as conn:
+    progress = progress or (lambda name, done, total: None)
+    with run_lock.locked(dsn, settings, "validate") as conn:
         _require_structure(conn, settings)
+        drift.check(conn)
         journal.ensure(conn)
         j = journal.Journal(conn, f"Phase{settings.phase}")
         existing = _existing_tables(conn)
         results = []
-        for m in copy_order():
+        order = copy_order()
+        for i, m in enumerate(order):
+            progress("validate (counts and checksums)", i, len(order))
             if _missing_sources(conn, m) or m.target not in existing:
-                results.append(_absent(m, [t for t in (*m.sources, m.target) if t not in existing], "failed"))
+                result = _absent(m, [t for t in (*m.sources, m.target) if t not in existing], "failed")
+                entry = j.start("validate", m.name, result.source, result.target)
+                j.finish(entry, "failed", error_message=result.message)
+                results.append(result)
                 continue
             result = _check_mapping(conn, m, parts(m), checksums)
+            _with_structure(conn, result)
             _log_validation(j, result, checksums)
             results.append(result)
+        progress("validate (counts and checksums)", len(order), len(order))
         return results
 
 
@@ -212,6 +259,7 @@ def plan(dsn: str, settings: Settings | None = None) -> list[PlanRow]:
     settings = settings or Settings()
     rows = []
     with connect(dsn, settings) as conn:
+        drift.check(conn)
         existing = _existing_tables(conn)
         for m in MAPPINGS:
             src = None
@@ -239,4 +287,9 @@ def status(dsn: str, settings: Settings | None = None) -> dict:
                 ).format(journal.LOG)
             ).fetchone()
             last_run = row
-        return {"phase": settings.phase, "last_run": last_run, "validations": latest}
+        return {
+            "phase": settings.phase,
+            "last_run": last_run,
+            "last": history.last_commands(conn),
+            "validations": latest,
+        }

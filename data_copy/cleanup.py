@@ -39,7 +39,7 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS
 from catalog.schemas import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS
-from data_copy import guards
+from data_copy import disposable, guards, run_lock, structure
 from data_copy import journal as journal_mod
 from data_copy.connection import connect
 from data_copy.errors import CleanupRefused, LegacyTableMissing
@@ -222,6 +222,7 @@ def check_guards(conn: psycopg.Connection, settings: Settings, plan: CleanupPlan
         *guards.unmapped_problems(conn, settings),
         *guards.dependency_problems(conn, dropped, plan.schemas),
         *guards.function_body_problems(conn, dropped, plan.schemas),
+        *structure.problems(conn),
     ]
 
 
@@ -663,9 +664,10 @@ def preview(dsn: str, settings: Settings) -> list[str]:
 def main(dsn: str, settings: Settings, dry_run: bool = False) -> CleanupReport | None:
     """`python -m data_copy cleanup`: print the plan (and, with --dry-run, the refusals
     without changing anything), or clean up and print what was dropped."""
-    from data_copy.report import console
+    from data_copy.report import console, step
 
-    with connect(dsn, settings) as conn:
+    with run_lock.locked(dsn, settings, "cleanup") as conn:
+        disposable.check(conn, settings.disposable_tables)
         plan = plan_cleanup(conn, settings)
         console.print("[bold]phase 3 cleanup plan[/bold]" + (" (dry run, nothing changes)" if dry_run else ""))
         for line in plan.lines():
@@ -673,11 +675,14 @@ def main(dsn: str, settings: Settings, dry_run: bool = False) -> CleanupReport |
         if dry_run:
             if plan.empty:
                 return None
-            guards.refuse(check_guards(conn, settings, plan))
+            with step("checking every guard (reads every legacy table)"):
+                problems = check_guards(conn, settings, plan)
+            guards.refuse(problems)
             console.print("all guards pass: cleanup would back up and drop the above")
             return None
         journal_mod.ensure(conn)
-        report = cleanup(conn, settings, Journal(conn, PHASE), dsn)
+        with step("cleanup: guards, backup (pg_dump), drops"):
+            report = cleanup(conn, settings, Journal(conn, PHASE), dsn)
     if report.nothing_done:
         console.print("nothing to drop: the legacy objects were dropped by an earlier cleanup")
     else:

@@ -1,40 +1,71 @@
-"""`python -m data_copy COMMAND (--stack NAME | --dsn DSN)`: the post-deploy step."""
+"""`python -m data_copy COMMAND (--stack NAME | --dsn DSN)`: the post-deploy step.
+
+Exit codes are errors.EXIT_CODES (README, "Exit codes"); every failure a user or the
+environment causes ends in one line `error: what (how to fix)`.
+"""
 
 import os
+import signal
 import sys
+import time
+import traceback
 from dataclasses import replace
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from data_copy import api, report
-from data_copy.errors import BadArguments, CleanupRefused, DataCopyError, ValidationFailed
+from data_copy import api, failure, report
+from data_copy.errors import (
+    BUG,
+    INTERRUPTED,
+    USAGE,
+    BadArguments,
+    CleanupRefused,
+    DataCopyError,
+    Interrupted,
+    UsageError,
+    ValidationFailed,
+)
 from data_copy.settings import Settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
 
-StackOpt = Annotated[str | None, typer.Option("--stack", help="Pulumi stack to read the connection from")]
-DsnOpt = Annotated[str | None, typer.Option("--dsn", help="libpq connection string (PG* variables also work)")]
+# typer vendors click (typer 0.29 does not install the `click` package): its exception
+# base is reached through a public class rather than a private module.
+CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+StackOpt = Annotated[
+    str | None, typer.Option("--stack", metavar="NAME", help="Pulumi stack to read the connection from")
+]
+DsnOpt = Annotated[
+    str | None, typer.Option("--dsn", metavar="DSN", help="libpq connection string (PG* variables also work)")
+]
+WaitOpt = Annotated[
+    bool, typer.Option("--wait", metavar="", help="wait for another data_copy command on this database to finish")
+]
+CountOnlyOpt = Annotated[bool, typer.Option("--count-only", metavar="", help="validate counts only (no checksums)")]
 
 
-def _target(stack: str | None, dsn: str | None) -> tuple[str, Settings]:
+def _target(stack: str | None, dsn: str | None, wait: bool = False) -> tuple[str, Settings]:
     if stack and dsn:
         raise BadArguments("--stack and --dsn are exclusive")
     if stack:
         from data_copy.stack import from_stack
 
-        return from_stack(stack)
-    if dsn is not None:
-        return dsn, Settings()
-    if any(k in os.environ for k in ("PGHOST", "PGDATABASE", "PGSERVICE")):
-        return "", Settings()
-    raise BadArguments("no database given")
+        target, settings = from_stack(stack)
+    elif dsn is not None:
+        target, settings = dsn, Settings()
+    elif any(k in os.environ for k in ("PGHOST", "PGDATABASE", "PGSERVICE")):
+        target, settings = "", Settings()
+    else:
+        raise BadArguments("no database given")
+    return target, replace(settings, wait_for_lock=wait) if wait else settings
 
 
 def _progress() -> tuple[Progress, api.Progress]:
     bar = Progress(
-        TextColumn("{task.description:<32}"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -45,7 +76,7 @@ def _progress() -> tuple[Progress, api.Progress]:
 
     def on_progress(name: str, done: int, total: int) -> None:
         if name not in tasks:
-            tasks[name] = bar.add_task(name, total=total)
+            tasks[name] = bar.add_task(report.short(name, 48), total=total)
         bar.update(tasks[name], completed=done, total=total)
 
     return bar, on_progress
@@ -54,22 +85,23 @@ def _progress() -> tuple[Progress, api.Progress]:
 @app.command()
 def plan(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
     """Per mapping: legacy rows, new rows, rows still to copy. Changes nothing."""
+    started = time.monotonic()
     target, settings = _target(stack, dsn)
-    report.plan(api.plan(target, settings))
+    rows = api.plan(target, settings)
+    report.plan(rows)
+    report.summary_plan(rows, time.monotonic() - started)
 
 
 @app.command()
-def run(
-    stack: StackOpt = None,
-    dsn: DsnOpt = None,
-    count_only: Annotated[bool, typer.Option("--count-only", help="validate counts only")] = False,
-) -> None:
+def run(stack: StackOpt = None, dsn: DsnOpt = None, count_only: CountOnlyOpt = False, wait: WaitOpt = False) -> None:
     """Create missing tables, copy / re-sync every mapping, validate. Exit 0 only if all pass."""
-    target, settings = _target(stack, dsn)
+    started = time.monotonic()
+    target, settings = _target(stack, dsn, wait)
     bar, on_progress = _progress()
     with bar:
         result = api.run(target, settings, checksums=not count_only, progress=on_progress)
     report.results(result.results, f"run {result.run_id}")
+    report.summary(result.results, "validated", time.monotonic() - started)
     if not result.ok:
         failed = [r.name for r in result.results if r.status != "passed"]
         raise ValidationFailed(f"{len(failed)} mapping(s) did not validate: {', '.join(failed)}")
@@ -77,12 +109,16 @@ def run(
 
 @app.command()
 def validate(
-    stack: StackOpt = None, dsn: DsnOpt = None, count_only: Annotated[bool, typer.Option("--count-only")] = False
+    stack: StackOpt = None, dsn: DsnOpt = None, count_only: CountOnlyOpt = False, wait: WaitOpt = False
 ) -> None:
-    """Counts and checksums only; exit non-zero on any mismatch."""
-    target, settings = _target(stack, dsn)
-    results = api.validate(target, settings, checksums=not count_only)
+    """Counts, checksums and the tables' keys, indexes and FKs; exit non-zero on any mismatch."""
+    started = time.monotonic()
+    target, settings = _target(stack, dsn, wait)
+    bar, on_progress = _progress()
+    with bar:
+        results = api.validate(target, settings, checksums=not count_only, progress=on_progress)
     report.results(results, "validation")
+    report.summary(results, "validated", time.monotonic() - started)
     failed = [r.name for r in results if r.status != "passed"]
     if failed:
         raise ValidationFailed(f"{len(failed)} mapping(s) do not validate: {', '.join(failed)}")
@@ -90,41 +126,33 @@ def validate(
 
 @app.command()
 def status(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
-    """Phase, last run and the migration_log summary."""
+    """Phase, the last run, the last validate and the latest validation per mapping."""
     target, settings = _target(stack, dsn)
-    info = api.status(target, settings)
-    report.console.print(f"phase: {info['phase']}")
-    last = info["last_run"]
-    report.console.print(
-        f"last run: {f'{last[0]} ({last[1]}), finished {last[2]:%Y-%m-%d %H:%M:%S %Z}' if last else 'never'}"
-    )
-    from rich.table import Table
-
-    table = Table(title="latest validation per mapping")
-    for name in ("mapping", "status", "legacy rows", "new rows", "at", "error"):
-        table.add_column(name)
-    for row in info["validations"]:
-        table.add_row(
-            str(row[0]), str(row[1]), f"{row[2]:,}", f"{row[3]:,}", f"{row[6]:%Y-%m-%d %H:%M:%S}", str(row[7] or "")
-        )
-    report.console.print(table)
+    report.status(api.status(target, settings))
 
 
 @app.command()
 def cleanup(
     stack: StackOpt = None,
     dsn: DsnOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be dropped")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", metavar="", help="show what would be dropped")] = False,
     disposable: Annotated[
         list[str] | None,
-        typer.Option("--disposable", help="schema.table: an unmapped legacy table that may be dropped (repeatable)"),
+        typer.Option(
+            "--disposable",
+            metavar="SCHEMA.TABLE",
+            help="an unmapped legacy table that may be dropped with its rows (repeatable)",
+        ),
     ] = None,
-    backup_dir: Annotated[str | None, typer.Option("--backup-dir", help="where the pg_dump goes")] = None,
+    backup_dir: Annotated[
+        str | None, typer.Option("--backup-dir", metavar="DIR", help="where the pg_dump goes")
+    ] = None,
+    wait: WaitOpt = False,
 ) -> None:
     """Phase 3: back up, then drop the migrated legacy tables and the emptied legacy schemas."""
     from data_copy import cleanup as cleanup_module
 
-    target, settings = _target(stack, dsn)
+    target, settings = _target(stack, dsn, wait)
     settings = replace(
         settings,
         disposable_tables=(*settings.disposable_tables, *(disposable or [])),
@@ -142,27 +170,37 @@ def cleanup(
 def restore(
     stack: StackOpt = None,
     dsn: DsnOpt = None,
-    dump: Annotated[str | None, typer.Option("--dump", help="dump file (default: newest)")] = None,
-    backup_dir: Annotated[str | None, typer.Option("--backup-dir", help="where cleanup put its pg_dump")] = None,
+    dump: Annotated[str | None, typer.Option("--dump", metavar="FILE", help="dump file (default: newest)")] = None,
+    backup_dir: Annotated[
+        str | None, typer.Option("--backup-dir", metavar="DIR", help="where cleanup put its pg_dump")
+    ] = None,
+    wait: WaitOpt = False,
 ) -> None:
     """Restore the legacy objects dropped by cleanup and check their counts and checksums."""
     from data_copy import restore as restore_module
 
-    target, settings = _target(stack, dsn)
+    target, settings = _target(stack, dsn, wait)
     settings = replace(settings, backup_dir=backup_dir or settings.backup_dir)
     restore_module.main(target, settings, dump=dump)
 
 
 @app.command()
 def refs(
-    paths: Annotated[list[str] | None, typer.Argument(help="application files or directories (Python, SQL)")] = None,
+    paths: Annotated[
+        list[str] | None, typer.Argument(metavar="PATH", help="application files or directories (Python, SQL)")
+    ] = None,
     stack: StackOpt = None,
     dsn: DsnOpt = None,
     search_path: Annotated[
-        str | None, typer.Option("--search-path", help="schemas for unqualified names (default: public)")
+        str | None,
+        typer.Option(
+            "--search-path", metavar="SCHEMA[,SCHEMA]", help="schemas for unqualified names (default: public)"
+        ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
-    strict: Annotated[bool, typer.Option("--strict", help="dynamic or unparsed SQL fails the run too")] = False,
+    fmt: Annotated[str, typer.Option("--format", metavar="text|json", help="text or json")] = "text",
+    strict: Annotated[
+        bool, typer.Option("--strict", metavar="", help="dynamic or unparsed SQL fails the run too")
+    ] = False,
 ) -> None:
     """Phase 2: every reference to a legacy table, in the application's files and in the database."""
     from data_copy.refs import command
@@ -171,18 +209,45 @@ def refs(
     command.run(paths or [], database, search_path, fmt, strict)
 
 
-def main() -> None:
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends like Ctrl-C: marked, one line, exit 130
+
+
+def _usage_line(error: Exception) -> str:
+    message = error.format_message() if hasattr(error, "format_message") else str(error)  # type: ignore[attr-defined]
+    ctx = getattr(error, "ctx", None)
+    where = f"`{ctx.command_path} --help`" if ctx is not None else "`python -m data_copy --help`"
+    return UsageError(message, fix=f"see {where}").line()
+
+
+def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        app(standalone_mode=False)
+        code = app(args=argv, standalone_mode=False, prog_name="python -m data_copy")
     except DataCopyError as error:
+        report.flush()
         print(error.line(), file=sys.stderr)
         raise SystemExit(error.exit_code) from None
+    except CLICK_ERROR as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # no command: the help, as a usage error
+            print(error.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
+            raise SystemExit(USAGE) from None
+        print(_usage_line(error), file=sys.stderr)
+        raise SystemExit(USAGE) from None
     except (typer.Exit, typer.Abort) as stop:
         raise SystemExit(getattr(stop, "exit_code", 1)) from None
-    except Exception as error:  # click usage errors
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            raise SystemExit(error.exit_code) from None
-        raise
+    except KeyboardInterrupt:
+        print(Interrupted("stopped by Ctrl-C before it changed anything").line(), file=sys.stderr)
+        raise SystemExit(INTERRUPTED) from None
+    except Exception as error:
+        known = failure.translate(error)
+        if known is not None:
+            report.flush()
+            print(known.line(), file=sys.stderr)
+            raise SystemExit(known.exit_code) from None
+        traceback.print_exc()
+        print(failure.bug_line(error), file=sys.stderr)
+        raise SystemExit(BUG) from None
+    if code == INTERRUPTED:  # typer turns a Ctrl-C outside a locked command into 130
+        print(Interrupted("stopped by Ctrl-C before it changed anything").line(), file=sys.stderr)
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -26,6 +26,9 @@ RESYNC_OVERLAP = "5 minutes"  # rows committed late with an older timestamp are 
 ROW_ERRORS = (psycopg.errors.IntegrityError, psycopg.errors.DataError)
 # a key that occurs twice in the legacy table (possible only without a unique index)
 DUPLICATE_ERRORS = (psycopg.errors.UniqueViolation, psycopg.errors.CardinalityViolation)
+# reason prefix of a row a target constraint refused (found by splitting a chunk): such
+# rows are found only while copying, so this run's are kept when rejects are worked out anew
+REFUSED = "refused by the new table: "
 
 
 @dataclass
@@ -73,7 +76,13 @@ def _reject_rows(part: Part, run_id: object) -> sql.Composable:
     """Records every legacy row failing a fit condition, with the first failing reason."""
     reason = sql.SQL("CASE {} END").format(
         sql.SQL(" ").join(
-            sql.SQL("WHEN NOT ({}) THEN {}").format(f.condition, sql.Literal(f.reason)) for f in part.fits
+            sql.SQL("WHEN NOT ({}) THEN {}").format(
+                f.condition,
+                sql.Literal(f.reason)
+                if f.detail is None
+                else sql.SQL("{} || {}").format(sql.Literal(f.reason), f.detail),
+            )
+            for f in part.fits
         )
     )
     return sql.SQL(
@@ -95,6 +104,13 @@ def _reject_rows(part: Part, run_id: object) -> sql.Composable:
 
 def _key_between(part: Part, lo: int, hi: int) -> sql.Composable:
     return sql.SQL("{} BETWEEN {} AND {}").format(_key(part), sql.Literal(lo), sql.Literal(hi))
+
+
+def _why(error: Exception) -> str:
+    """The refusal in one line, with the server's detail (which key, which value)."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    detail = getattr(getattr(error, "diag", None), "message_detail", None)
+    return f"{first} ({detail})" if detail else first
 
 
 def _has_unique_key_index(conn: psycopg.Connection, part: Part) -> bool:
@@ -168,9 +184,23 @@ class Copier:
 
     # -- rejects -------------------------------------------------------------------------
     def _reject(self, part: Part, key: object, reason: str) -> None:
+        """Records a row a target constraint refused (once per run, however often it is re-read)."""
         self.conn.execute(
-            sql.SQL("INSERT INTO {} (run_id, mapping, legacy_key, reason) VALUES (%s, %s, %s, %s)").format(REJECTS),
-            (str(self.run_id), part.name, None if key is None else str(key), reason),
+            sql.SQL(
+                "INSERT INTO {r} (run_id, mapping, legacy_key, reason) SELECT %s, %s, %s, %s"
+                " WHERE NOT EXISTS (SELECT 1 FROM {r} WHERE run_id = %s AND mapping = %s"
+                " AND legacy_key IS NOT DISTINCT FROM %s AND reason = %s)"
+            ).format(r=REJECTS),
+            (str(self.run_id), part.name, None if key is None else str(key), REFUSED + reason) * 2,
+        )
+
+    def _forget_rejects(self, part: Part) -> None:
+        """Drops the part's rejects, except rows refused by a constraint during this run."""
+        self.conn.execute(
+            sql.SQL("DELETE FROM {} WHERE mapping = %s AND NOT (run_id = %s AND starts_with(reason, %s))").format(
+                REJECTS
+            ),
+            (part.name, str(self.run_id), REFUSED),
         )
 
     def _exclude_duplicates(self, part: Part) -> bool:
@@ -188,9 +218,11 @@ class Copier:
         )
         self.conn.execute(
             sql.SQL(
+                # one reject per legacy row, so copied + rejected = legacy rows
                 "INSERT INTO {rej} (run_id, mapping, legacy_key, reason)"
-                " SELECT {run}, {m}, CAST(k AS text), 'duplicate legacy key (' || n || ' rows)' FROM {t}"
-            ).format(rej=REJECTS, run=sql.Literal(str(self.run_id)), m=sql.Literal(part.name), t=table)
+                " SELECT {run}, {m}, CAST(d.k AS text), 'duplicate legacy key (' || d.n || ' rows)'"
+                " FROM {t} AS d JOIN {src} AS s ON s.{k} = d.k"
+            ).format(rej=REJECTS, run=sql.Literal(str(self.run_id)), m=sql.Literal(part.name), t=table, src=src, k=k)
         )
         self._duplicates[part.name] = sql.SQL("NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.k = {key})").format(
             t=table, key=_key(part)
@@ -200,7 +232,7 @@ class Copier:
     def record_rejects(self, part: Part) -> int:
         """Works out which legacy rows were left out and why (run when validation differs)."""
         with self.conn.transaction():
-            self.conn.execute(sql.SQL("DELETE FROM {} WHERE mapping = %s").format(REJECTS), (part.name,))
+            self._forget_rejects(part)
             self._duplicates.pop(part.name, None)
             self._exclude_duplicates(part)
             if part.fits:
@@ -247,14 +279,14 @@ class Copier:
             row = self.conn.execute(select(sql.SQL("min({k}), max({k})").format(k=_key(part)))).fetchone()
             lo, hi = row if row else (None, None)
             if lo is None or lo == hi:
-                self._reject(part, lo, str(error).splitlines()[0])
+                self._reject(part, lo, _why(error))
                 return 0, 1
             mid = (lo + hi) // 2
             halves = [_key_between(part, lo, mid), _key_between(part, mid + 1, hi)]
         else:  # small tables with text keys: split the list of keys
             keys = [r[0] for r in self.conn.execute(select(_key(part)))]
             if len(keys) <= 1:
-                self._reject(part, keys[0] if keys else None, str(error).splitlines()[0])
+                self._reject(part, keys[0] if keys else None, _why(error))
                 return 0, 1
             half = len(keys) // 2
             halves = [
@@ -267,7 +299,7 @@ class Copier:
         return copied, rejected
 
     def copy(self, part: Part) -> CopyResult:
-        self.conn.execute(sql.SQL("DELETE FROM {} WHERE mapping = %s").format(REJECTS), (part.name,))
+        self._forget_rejects(part)
         indexed = part.source_key_is_int and _has_unique_key_index(self.conn, part)
         lo, max_key, started = self._source_marks(part, indexed)
         state = self._state(part)

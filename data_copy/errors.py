@@ -1,12 +1,42 @@
 """One base error and specific subclasses, each carrying the fix (as Alembic's util/exc.py).
 
-Anything a user can cause ends as one line: `error: <what> (<fix>)` and a non-zero exit.
+Anything a user or the environment can cause ends as one line `error: <what> (<fix>)` and
+a non-zero exit code that says which kind of failure it was (EXIT_CODES, in the README).
 """
+
+# The documented exit codes of `python -m data_copy` (README, "Exit codes").
+OK = 0
+NOT_VALIDATED = 1  # a mapping does not validate (counts, checksums, rejects, structure)
+USAGE = 2  # bad command line, connection string or setting
+REFUSED = 3  # cleanup refused by a guard (nothing dropped)
+RESTORE = 4  # restore failed or its check differs
+DATABASE = 5  # database unreachable, connection lost, statement timed out
+BUSY = 6  # another data_copy command holds this database, or a table is locked
+DRIFT = 7  # the live legacy schema differs from the catalog
+PRIVILEGE = 8  # the login role lacks a privilege
+SETUP = 9  # environment not ready: stack, pulumi, deployed schemas, legacy tables
+BUG = 70  # an internal error: a bug in data_copy (the trace is printed)
+INTERRUPTED = 130  # Ctrl-C / SIGTERM
+
+EXIT_CODES = {
+    OK: "success",
+    NOT_VALIDATED: "a mapping does not validate",
+    USAGE: "bad command line, connection string or setting",
+    REFUSED: "cleanup refused by a guard, nothing dropped",
+    RESTORE: "restore failed or the restored data differs",
+    DATABASE: "database unreachable, connection lost or statement timed out",
+    BUSY: "another data_copy command is running on this database (or a table is locked)",
+    DRIFT: "the live legacy schema differs from the catalog",
+    PRIVILEGE: "the login role lacks a privilege",
+    SETUP: "environment not ready (stack, pulumi, deployed schemas, legacy tables)",
+    BUG: "internal error (a bug; the trace is printed)",
+    INTERRUPTED: "interrupted (Ctrl-C); committed work is kept, a re-run continues",
+}
 
 
 class DataCopyError(Exception):
     fix: str = ""
-    exit_code: int = 2
+    exit_code: int = USAGE
 
     def __init__(self, message: str, fix: str | None = None) -> None:
         super().__init__(message)
@@ -14,11 +44,16 @@ class DataCopyError(Exception):
             self.fix = fix
 
     def line(self) -> str:
-        return f"error: {self}" + (f" ({self.fix})" if self.fix else "")
+        text = " ".join(str(self).split())  # one line, whatever the message held
+        return f"error: {text}" + (f" ({self.fix})" if self.fix else "")
 
 
 class BadArguments(DataCopyError):
     fix = "pass exactly one of --stack NAME or --dsn DSN (or set PG* variables)"
+
+
+class UsageError(DataCopyError):
+    fix = "see `python -m data_copy --help` or `python -m data_copy COMMAND --help`"
 
 
 class BadDsn(DataCopyError):
@@ -26,34 +61,76 @@ class BadDsn(DataCopyError):
 
 
 class ConnectionFailed(DataCopyError):
+    exit_code = DATABASE
     fix = "check host, port, user, password and that the server is running"
 
 
+class ConnectionLost(DataCopyError):
+    exit_code = DATABASE
+    fix = "check that the server is running, then run the same command again: committed work is kept"
+
+
+class StatementTimedOut(DataCopyError):
+    exit_code = DATABASE
+    fix = "raise consolidation:statementTimeout, or run again when the database is less busy"
+
+
+class DatabaseBusy(DataCopyError):
+    exit_code = BUSY
+
+
+class PermissionDenied(DataCopyError):
+    exit_code = PRIVILEGE
+    fix = "connect as the database owner or a superuser (data_copy creates tables and reads every legacy table)"
+
+
+class SchemaDrift(DataCopyError):
+    exit_code = DRIFT
+    fix = "restore the legacy column as it was, or update catalog/data/legacy_catalog.json and the mapping"
+
+
 class StackNotFound(DataCopyError):
+    exit_code = SETUP
     fix = "list stacks with `pulumi stack ls`, or create it with `pulumi stack init NAME`"
 
 
+class PulumiMissing(DataCopyError):
+    exit_code = SETUP
+    fix = "put the pulumi CLI on PATH (`make toolchain` prints its directory), or use --dsn"
+
+
 class PhaseNotDeployed(DataCopyError):
+    exit_code = SETUP
     fix = "run `pulumi up` for this stack first"
 
 
 class LegacyTableMissing(DataCopyError):
+    exit_code = SETUP
     fix = "check that --dsn points at the legacy database"
 
 
 class ValidationFailed(DataCopyError):
-    exit_code = 1
+    exit_code = NOT_VALIDATED
     fix = "see the report above and `SELECT * FROM migration_log WHERE status = 'failed'`"
 
 
 class CleanupRefused(DataCopyError):
-    exit_code = 3
+    exit_code = REFUSED
 
 
 class RestoreFailed(DataCopyError):
-    exit_code = 4
+    exit_code = RESTORE
+
+
+class Interrupted(DataCopyError):
+    exit_code = INTERRUPTED
+    fix = "run the same command again: it continues from what was committed"
+
+    def line(self) -> str:
+        text = " ".join(str(self).split())
+        return f"interrupted: {text} ({self.fix})"
 
 
 class ReferencesRemain(DataCopyError):
-    exit_code = 1
+    exit_code = NOT_VALIDATED
     fix = "replace each one listed above with its registry call (get_table_registry().get_table(...))"

@@ -60,6 +60,7 @@ FIXES: dict[str, str] = {
     "dependency": "drop those objects or point them at the new tables (the registry), then cleanup again",
     "function_body": "change those functions to use the new tables (or drop them), then cleanup again",
     "backup": "check that consolidation:backupDir is writable with room for the dump, then cleanup again",
+    "structure": "run `python -m data_copy run` (it creates what is missing and lists the rows that prevent it)",
 }
 
 OUR_TABLES = frozenset({MIGRATION_LOG_TABLE, "migration_rejects", "migration_state"})
@@ -88,6 +89,7 @@ _HEADLINES = {
     "dependency": "objects that stay depend on legacy objects",
     "function_body": "functions that stay mention legacy objects",
     "backup": "backup missing or unreadable",
+    "structure": "new tables lack keys, indexes or foreign keys",
 }
 
 

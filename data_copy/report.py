@@ -1,13 +1,18 @@
-"""Printing results as tables (rich)."""
+"""Printing results as tables (rich), and the one summary line every command ends with.
 
-from collections.abc import Iterable
+Names are never cut: table cells fold (wrap) and progress labels shorten the middle.
+"""
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.table import Table
 
 from data_copy.api import MappingResult, PlanRow
 
-# Not a terminal (make, CI, a pipe): rich would wrap at 80 columns and cut table names.
+# Not a terminal (make, CI, a pipe): rich would wrap at 80 columns.
 console = Console(width=None if Console().is_terminal else 160)
 err_console = Console(stderr=True)
 
@@ -16,10 +21,38 @@ def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def results(rows: Iterable[MappingResult], title: str) -> None:
+def short(name: str, width: int) -> str:
+    """`name` in at most `width` characters, shortened in the middle (both ends stay)."""
+    if len(name) <= width:
+        return name
+    keep = width - 1
+    return name[: keep - keep // 2] + "…" + name[len(name) - keep // 2 :]
+
+
+def _table(title: str, columns: Sequence[str], right: Iterable[str] = ()) -> Table:
     table = Table(title=title)
-    for name in ("mapping", "legacy", "new", "legacy rows", "new rows", "copied", "rejected", "status"):
-        table.add_column(name, justify="right" if "rows" in name or name in ("copied", "rejected") else "left")
+    right = set(right)
+    for name in columns:
+        table.add_column(name, justify="right" if name in right else "left", overflow="fold")
+    return table
+
+
+@contextmanager
+def step(label: str) -> Iterator[None]:
+    """A long step without a natural count: its start, then its elapsed time (on stderr)."""
+    started = time.monotonic()
+    err_console.print(f"{label} ...", highlight=False)
+    yield
+    err_console.print(f"{label}: done in {time.monotonic() - started:.1f} s", highlight=False)
+
+
+def flush() -> None:
+    console.file.flush()
+
+
+def results(rows: Iterable[MappingResult], title: str) -> None:
+    numbers = ("legacy rows", "new rows", "copied", "rejected")
+    table = _table(title, ("mapping", "legacy", "new", *numbers, "status"), right=numbers)
     notes = []
     for r in rows:
         style = {"passed": "green", "failed": "red"}.get(r.status, "yellow")
@@ -35,15 +68,69 @@ def results(rows: Iterable[MappingResult], title: str) -> None:
         )
         if r.message:
             notes.append(f"{r.name}: {r.message}")
+        if r.conflicts:
+            from data_copy.merge_conflicts import describe
+
+            notes.append(
+                f"{r.name}: merge conflicts per column (the primary legacy table wins): {describe(r.conflicts)}"
+            )
     console.print(table)
     for note in notes:
-        console.print(f"  [red]•[/red] {note}", highlight=False)
+        console.print(f"  [red]•[/red] {note}", highlight=False, soft_wrap=True)
+
+
+def summary(rows: Sequence[MappingResult], verb: str, seconds: float) -> None:
+    """`14/14 mappings validated, 730,633 rows, 0 rejected, 41.2 s`."""
+    passed = sum(1 for r in rows if r.status == "passed")
+    total_rows = sum(r.source_count for r in rows)
+    rejected = sum(r.rejected for r in rows)
+    copied = sum(r.copied for r in rows)
+    extra = f", {copied:,} copied" if copied else ""
+    console.print(
+        f"{passed}/{len(rows)} mappings {verb}, {total_rows:,} rows, {rejected:,} rejected{extra}, {seconds:.1f} s",
+        highlight=False,
+    )
 
 
 def plan(rows: Iterable[PlanRow]) -> None:
-    table = Table(title="plan (nothing changed)")
-    for name in ("mapping", "legacy", "new", "legacy rows", "new rows", "to copy"):
-        table.add_column(name)
+    numbers = ("legacy rows", "new rows", "to copy")
+    table = _table("plan (nothing changed)", ("mapping", "legacy", "new", *numbers), right=numbers)
     for r in rows:
         table.add_row(r.name, r.source, r.target, _n(r.source_rows), _n(r.target_rows), _n(r.to_copy))
     console.print(table)
+
+
+def summary_plan(rows: Sequence[PlanRow], seconds: float) -> None:
+    missing = sum(1 for r in rows if r.source_rows is None)
+    legacy = sum(r.source_rows or 0 for r in rows)
+    to_copy = sum(r.to_copy or 0 for r in rows)
+    gone = f", {missing} with a missing legacy table" if missing else ""
+    console.print(
+        f"plan: {len(rows)} mappings, {legacy:,} legacy rows, {to_copy:,} to copy{gone}, nothing changed,"
+        f" {seconds:.1f} s",
+        highlight=False,
+    )
+
+
+def status(info: dict) -> None:
+    console.print(f"phase: {info['phase']}")
+    last = info.get("last", {})
+    for command in ("run", "validate"):
+        entry = last.get(command)
+        console.print(entry.line() if entry else f"last {command}: never", highlight=False, soft_wrap=True)
+    table = _table(
+        "latest validation per mapping",
+        ("mapping", "status", "legacy rows", "new rows", "at", "error"),
+        right=("legacy rows", "new rows"),
+    )
+    validations = info["validations"]
+    for row in validations:
+        table.add_row(
+            str(row[0]), str(row[1]), _n(row[2]), _n(row[3]), f"{row[6]:%Y-%m-%d %H:%M:%S}", str(row[7] or "")
+        )
+    console.print(table)
+    passing = sum(1 for row in validations if row[1] == "passed")
+    console.print(
+        f"status: phase {info['phase']}, {passing}/{len(validations)} mappings passing at their latest validation",
+        highlight=False,
+    )

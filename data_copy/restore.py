@@ -28,10 +28,9 @@ import psycopg
 from psycopg import sql
 
 from catalog.schemas import NEVER_DROPPED_SCHEMAS
-from data_copy import guards
+from data_copy import guards, run_lock
 from data_copy import journal as journal_mod
 from data_copy.cleanup import DUMP_SUFFIX, PHASE, libpq_args
-from data_copy.connection import connect
 from data_copy.errors import RestoreFailed
 from data_copy.guards import TocEntry
 from data_copy.journal import Journal
@@ -330,11 +329,12 @@ def _verify(conn: psycopg.Connection, journal: Journal, record: BackupRecord, re
 
 def main(dsn: str, settings: Settings, dump: str | None = None) -> RestoreReport:
     """`python -m data_copy restore`: restore, verify, print a summary."""
-    from data_copy.report import console
+    from data_copy.report import console, step
 
-    with connect(dsn, settings) as conn:
+    with run_lock.locked(dsn, settings, "restore") as conn:
         journal_mod.ensure(conn)
-        report = restore(conn, settings, Journal(conn, PHASE), dsn, Path(dump) if dump else None)
+        with step("restore: pg_restore, then every table's count and checksum"):
+            report = restore(conn, settings, Journal(conn, PHASE), dsn, Path(dump) if dump else None)
     verb = "restored" if report.restored else "already restored; verified"
     console.print(
         f"{verb} {len(report.tables)} legacy tables from {report.dump} in {report.seconds:.1f}s: "

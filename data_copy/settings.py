@@ -14,6 +14,7 @@ class Settings:
     legacy_timezone: str = "UTC"  # the zone naive legacy TIMESTAMPs were written in
     backup_dir: str = ".state/backups"
     disposable_tables: tuple[str, ...] = field(default=())
+    wait_for_lock: bool = False  # --wait: wait for another data_copy command instead of refusing
 
     @property
     def owner_role(self) -> str:

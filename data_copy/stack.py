@@ -1,10 +1,11 @@
 """Reading an environment from its Pulumi stack: connection (provider config) and settings."""
 
 import os
+import shutil
 from pathlib import Path
 from urllib.parse import quote
 
-from data_copy.errors import PhaseNotDeployed, StackNotFound
+from data_copy.errors import PhaseNotDeployed, PulumiMissing, StackNotFound
 from data_copy.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -14,15 +15,19 @@ def from_stack(name: str, work_dir: Path = PROJECT_DIR) -> tuple[str, Settings]:
     """(dsn, settings) of stack `name`; the phase comes from its outputs (what is deployed)."""
     from pulumi import automation as auto  # only --stack needs Pulumi
 
+    if shutil.which("pulumi") is None:
+        raise PulumiMissing(f"--stack {name} needs the pulumi CLI, which is not on PATH")
     try:
         stack = auto.select_stack(stack_name=name, work_dir=str(work_dir))
+        config = {k: v.value for k, v in stack.get_all_config().items()}
+        outputs = stack.outputs()
     except auto.errors.StackNotFoundError:
         raise StackNotFound(f"no Pulumi stack named {name!r}") from None
     except auto.errors.CommandError as error:
         lines = [ln for ln in str(error).splitlines() if "error" in ln.lower()]
-        raise StackNotFound(f"cannot select stack {name!r}: {lines[-1].strip() if lines else error}") from None
-    config = {k: v.value for k, v in stack.get_all_config().items()}
-    outputs = stack.outputs()
+        raise StackNotFound(f"cannot read stack {name!r}: {lines[-1].strip() if lines else error}") from None
+    except FileNotFoundError as error:
+        raise PulumiMissing(f"--stack {name} needs the pulumi CLI: {error}") from None
     if "phase" not in outputs:
         raise PhaseNotDeployed(f"stack {name!r} has no deployment yet")
 

@@ -52,20 +52,16 @@ def _load_legacy(dsn: str, dump: Path | None, bindir: str) -> None:
             counts = legacy_fixture.build(conn, "demo")
         _say(f"legacy rows: {sum(counts.values()):,} in {len(counts)} tables")
         return
+    from demo.legacy_dump import DumpError, load
+
     _say(f"loading the legacy dump {dump}")
-    with open(dump, "rb") as fh:
-        head = fh.read(5)
-    if head == b"PGDMP":
-        cmd = [f"{bindir}/pg_restore", "--no-owner", "--no-privileges", "-d", dsn, str(dump)]
-    else:
-        cmd = [f"{bindir}/psql", "-v", "ON_ERROR_STOP=1", "-q", "-d", dsn, "-f", str(dump)]
-    with psycopg.connect(dsn, autocommit=True) as conn:  # a fresh database: the dump brings public
-        conn.execute("DROP SCHEMA public CASCADE")
-    loaded = subprocess.run(cmd).returncode == 0
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS public")
-    if not loaded:
-        raise SystemExit(f"error: loading {dump} failed (see the messages above)")
+    try:
+        kind, skipped = load(dsn, dump, bindir)
+    except DumpError as error:
+        raise SystemExit(f"error: {error} (LEGACY_DUMP takes a pg_dump: plain SQL, -Fc, -Fd or -Ft)") from None
+    for line in skipped:
+        print(f"warning: skipped (refers to an object outside the dump): {line}", file=sys.stderr)
+    _say(f"loaded the {kind} dump: every dumped table arrived with all its rows")
 
 
 def _pulumi_env() -> dict[str, str]:
@@ -104,10 +100,15 @@ def _up(stack: Any, what: str) -> None:  # an automation.Stack
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make demo")
-    parser.add_argument("--legacy-dump", type=Path, help="rehearse on your own legacy schemas (SQL or pg_dump file)")
+    parser.add_argument(
+        "--legacy-dump", type=Path, help="rehearse on your own legacy schemas (pg_dump: plain SQL, -Fc, -Fd or -Ft)"
+    )
     args = parser.parse_args()
-    if args.legacy_dump and not args.legacy_dump.is_file():
-        print(f"error: no such file: {args.legacy_dump}", file=sys.stderr)
+    if args.legacy_dump and not args.legacy_dump.exists():
+        print(
+            f"error: no such file: {args.legacy_dump} (LEGACY_DUMP names a pg_dump file or -Fd directory)",
+            file=sys.stderr,
+        )
         return 2
     _say("starting the local PostgreSQL under .state/pg")
     cluster = Cluster.start(STATE / "pg" / "data", port=PORT)

@@ -132,12 +132,13 @@ def _parse(data: Any, origin: str) -> TableRegistry:
                 raise RegistrySourceError(f"{origin}: phase {raw_phase!r} is not a number") from None
     if not tables:
         raise RegistrySourceError(f"{origin}: the registry is empty")
-    bad = [f"{k!r}: {v!r}" for k, v in tables.items() if not isinstance(k, str) or not isinstance(v, str)
-           or not _QUALIFIED.match(v)]
+    bad = [
+        f"{k!r}: {v!r}"
+        for k, v in tables.items()
+        if not isinstance(k, str) or not isinstance(v, str) or not _QUALIFIED.match(v)
+    ]
     if bad:
-        raise RegistrySourceError(
-            f"{origin}: values must be 'schema.table' strings; bad entries: {', '.join(bad[:5])}"
-        )
+        raise RegistrySourceError(f"{origin}: values must be 'schema.table' strings; bad entries: {', '.join(bad[:5])}")
     return TableRegistry(dict(tables), phase=phase, source=origin)
 
 
@@ -146,8 +147,7 @@ def _read_file(path: Path, origin: str) -> TableRegistry:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RegistrySourceError(
-            f"{origin}: file {path} does not exist "
-            f"(export it with `pulumi stack output {OUTPUT_NAME} --json > {path}`)"
+            f"{origin}: file {path} does not exist (export it with `pulumi stack output {OUTPUT_NAME} --json > {path}`)"
         ) from None
     except OSError as error:
         raise RegistrySourceError(f"{origin}: cannot read {path}: {error.strerror}") from None

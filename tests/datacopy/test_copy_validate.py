@@ -209,7 +209,11 @@ def test_missing_legacy_table_is_logged_and_reported(legacy_dsn: str) -> None:
         logged = conn.execute(
             "SELECT status, error_message FROM migration_log WHERE mapping = 'pre_game_recommendations'"
         ).fetchall()
-    assert logged == [("skipped", "table does not exist: tracking.pre_game_recommendations")]
+    # the guide's query shows it
+    assert logged == [("failed", "table does not exist: tracking.pre_game_recommendations")]
+    with psycopg.connect(legacy_dsn) as conn:
+        guide = conn.execute("SELECT mapping FROM migration_log WHERE status = 'failed'").fetchall()
+    assert ("pre_game_recommendations",) in guide
 
 
 def test_plan_before_and_after_a_run_changes_nothing(legacy_dsn: str) -> None:

@@ -1,0 +1,224 @@
+"""One data_copy command at a time per database: a session advisory lock.
+
+`run`, `validate`, `cleanup`, `restore` and `rollback` open their connection with
+`locked(dsn, settings, command)`. A second one on the same database refuses at once,
+naming the holder (pid and host of its process, when it started), or waits for it with
+--wait. The lock is the server's: a killed or crashed command loses it with its
+connection, and the next command marks that one's `running` migration_log rows
+`interrupted`. Ctrl-C (or SIGTERM) inside a locked command marks its own running rows
+`interrupted` and ends as one line saying what was committed.
+"""
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+from catalog.schemas import MIGRATION_LOG_TABLE, UNQUALIFIED_SCHEMA
+from data_copy.connection import connect
+from data_copy.errors import DatabaseBusy, DataCopyError, Interrupted
+from data_copy.settings import Settings
+
+LOCK_KEY = int.from_bytes(b"datacopy", "big")  # 7233190438162624633: ours alone
+LOG = sql.Identifier(UNQUALIFIED_SCHEMA, MIGRATION_LOG_TABLE)
+WAIT_POLL_SECONDS = 1.0
+ORPHAN_WAIT_SECONDS = 30
+APP_PREFIX = "data_copy "
+
+
+def short_host() -> str:
+    """This machine's name in at most 24 characters (the middle shortened, both ends kept)."""
+    host = socket.gethostname() or "?"
+    return host if len(host) <= 24 else host[:12] + "~" + host[-11:]
+
+
+def _tag(command: str) -> str:
+    """application_name of a locked session: what, which process, where (63 bytes max)."""
+    return f"{APP_PREFIX}{command[:16]} pid={os.getpid()} host={short_host()}"
+
+
+@dataclass
+class Holder:
+    backend: int  # the server process of the holding session
+    command: str | None  # data_copy's command, when the holder is data_copy
+    pid: int | None  # the holder's client process and host, as it told us
+    host: str | None
+    started: datetime | None
+    client: str | None
+
+    def words(self) -> str:
+        when = f"{self.started:%Y-%m-%d %H:%M:%S %Z}".strip() if self.started else "?"
+        if self.command:
+            return (
+                f"data_copy {self.command} (pid {self.pid or '?'} on host {self.host or '?'},"
+                f" started at {when}, server backend {self.backend})"
+            )
+        return f"session {self.backend} from {self.client or 'local socket'} (started at {when})"
+
+    def is_dead_here(self) -> bool:
+        """The holder ran on this machine and its process is gone (killed, crashed)."""
+        if not self.pid or self.host != short_host():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
+def holder(conn: psycopg.Connection) -> Holder | None:
+    """Who holds the lock: its server backend, and the data_copy process behind it."""
+    row = conn.execute(
+        "SELECT a.application_name, a.pid, host(a.client_addr), a.backend_start"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database"
+        " WHERE datname = current_database())"
+        " AND l.classid = (%s >> 32)::oid AND l.objid = (%s & 4294967295)::oid AND l.objsubid = 1",
+        (LOCK_KEY, LOCK_KEY),
+    ).fetchone()
+    if row is None:
+        return None
+    app, backend, client, started = row
+    if app and app.startswith(APP_PREFIX):
+        rest = app[len(APP_PREFIX) :].split()
+        words = dict(w.split("=", 1) for w in rest[1:] if "=" in w)
+        pid = words.get("pid", "")
+        return Holder(
+            backend, rest[0] if rest else "?", int(pid) if pid.isdigit() else None, words.get("host"), started, client
+        )
+    return Holder(backend, None, None, None, started, client)
+
+
+def _try(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+    return bool(row and row[0])
+
+
+def _end_orphan(conn: psycopg.Connection, other: Holder) -> bool:
+    """A killed data_copy's session may go on with its statement (and keep the lock) until
+    the server notices: when its process is gone from this machine, end that session."""
+    if not other.is_dead_here():
+        return False
+    print(f"{other.words()} is gone (killed or crashed): ending its server session", file=sys.stderr, flush=True)
+    try:
+        conn.execute("SELECT pg_terminate_backend(%s, 10000)", (other.backend,))
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if _try(conn):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def acquire(conn: psycopg.Connection, command: str, wait: bool = False) -> None:
+    conn.execute("SELECT set_config('application_name', %s, false)", (_tag(command),))
+    if _try(conn):
+        return
+    other = holder(conn)
+    if other is not None and _end_orphan(conn, other):
+        return
+    who = other.words() if other else "another data_copy command (it has just finished)"
+    database = conn.info.dbname
+    if not wait:
+        raise DatabaseBusy(
+            f"{command} refused: {who} is already working on database {database!r}",
+            fix="wait for it to finish, or pass --wait to start when it does",
+        )
+    print(f"waiting for {who} to finish on database {database!r} ...", file=sys.stderr, flush=True)
+    while not _try(conn):
+        time.sleep(WAIT_POLL_SECONDS)
+
+
+def _log_exists(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT to_regclass(%s)", (f"{UNQUALIFIED_SCHEMA}.{MIGRATION_LOG_TABLE}",)).fetchone()
+    return bool(row and row[0])
+
+
+def mark_interrupted(conn: psycopg.Connection, message: str, since: datetime | None = None) -> int:
+    """`running` rows become `interrupted` (we hold the lock: nobody else is running)."""
+    if not _log_exists(conn):
+        return 0
+    condition = sql.SQL("status = 'running'")
+    params: list[object] = [message]
+    if since is not None:
+        condition = sql.SQL("{} AND started_at >= %s").format(condition)
+        params.append(since)
+    return conn.execute(
+        sql.SQL(
+            "UPDATE {} SET status = 'interrupted', completed_at = clock_timestamp(),"
+            " error_message = coalesce(error_message, %s) WHERE {}"
+        ).format(LOG, condition),
+        params,
+    ).rowcount
+
+
+def committed_since(conn: psycopg.Connection, since: datetime, command: str) -> str:
+    """What a command committed since `since`, in words (for the Ctrl-C line)."""
+    if command == "cleanup":
+        return "the drops are one transaction: nothing was dropped (migration_log says so if it was)"
+    if command == "restore":
+        return "a restore is checked table by table: running it again restores what is missing and re-checks"
+    if not _log_exists(conn):
+        return "nothing was written"
+    row = conn.execute(
+        sql.SQL(
+            "SELECT count(*) FILTER (WHERE step = 'copy' AND status = 'completed'),"
+            " coalesce(sum(records_migrated) FILTER (WHERE step = 'copy'), 0),"
+            " count(*) FILTER (WHERE step = 'validate' AND status IN ('passed', 'failed'))"
+            " FROM {} WHERE started_at >= %s"
+        ).format(LOG),
+        (since,),
+    ).fetchone()
+    copies, rows, validations = row if row else (0, 0, 0)
+    if command != "run":
+        return f"{validations} validations logged, nothing else changed"
+    return (
+        f"{copies} mapping copies finished ({rows:,} rows), {validations} validations logged;"
+        " every chunk copied before it is committed, the one in flight was rolled back"
+    )
+
+
+@contextmanager
+def locked(dsn: str, settings: Settings, command: str) -> Iterator[psycopg.Connection]:
+    """connect() + the exclusive lock; on Ctrl-C, this command's running rows are marked."""
+    with connect(dsn, settings) as conn:
+        acquire(conn, command, settings.wait_for_lock)
+        since_row = conn.execute("SELECT statement_timestamp()").fetchone()
+        since = since_row[0] if since_row else None
+        mark_interrupted(conn, "interrupted: its data_copy process ended without finishing (killed or crashed)")
+        try:
+            yield conn
+        except KeyboardInterrupt:
+            summary = "nothing was written"
+            try:
+                mark_interrupted(conn, f"interrupted by Ctrl-C ({command})", since)
+                summary = committed_since(conn, since, command) if since else summary
+            except psycopg.Error:
+                summary = "committed chunks are kept; the next command marks the unfinished steps"
+            raise Interrupted(f"{command} stopped by Ctrl-C: {summary}") from None
+        except DataCopyError as error:
+            _mark_quietly(conn, error.line(), since)
+            raise
+        except psycopg.Error as error:
+            _mark_quietly(conn, f"interrupted by an error: {str(error).strip().splitlines()[:1]}", since)
+            raise
+
+
+def _mark_quietly(conn: psycopg.Connection, message: str, since: datetime | None) -> None:
+    try:
+        if not conn.closed:
+            with conn.transaction():
+                mark_interrupted(conn, message, since)
+    except psycopg.Error:
+        pass  # the connection is gone: the next command marks them
