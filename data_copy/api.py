@@ -17,6 +17,7 @@ from data_copy import (
     drift,
     history,
     journal,
+    merge_conflicts,
     ownership,
     phase_check,
     phase_state,
@@ -33,6 +34,7 @@ from data_copy.settings import Settings
 
 Progress = Callable[[str, int, int], None]
 SETTLE_ATTEMPTS = 3  # the application writing the new tables (phase 2) may conflict
+SETTLED = "re-synced and validated (counts, checksums)"
 
 
 @dataclass
@@ -47,6 +49,7 @@ class MappingResult:
     rejected: int = 0
     message: str = ""
     checks: list = field(default_factory=list)  # validator.PartCheck | phase_check.Phase2Check
+    conflicts: dict[str, dict] = field(default_factory=dict)  # merge: column -> count, sample keys
     figures: dict[str, int] = field(default_factory=dict)  # phase 2: app rows, conflicts, ...
     foreign: str = ""  # phase 1: rows data_copy did not write (the run stops)
 
@@ -206,7 +209,8 @@ def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) 
         source_checksum=src,
         target_checksum=tgt,
         error_message=result.message or None,
-        details={"checksums": checksums, "rejected": result.rejected, **result.figures},
+        details={"checksums": checksums, "rejected": result.rejected, **result.figures}
+        | ({"merge_conflicts": result.conflicts} if result.conflicts else {}),
     )
 
 
@@ -236,7 +240,10 @@ def run(
         created = ddl.create_tables(conn, settings.owner_role)
         copier = Copier(conn, j.run_id, progress, phase=phase)
         results: list[MappingResult] = []
-        for m in copy_order():
+        order = copy_order()
+        tick = progress or (lambda name, done, total: None)
+        for i, m in enumerate(order):
+            tick(SETTLED, i, len(order))
             missing = _missing_sources(conn, m)
             entry = j.start("copy", m.name, " + ".join(m.sources), m.target)
             if missing:  # `failed`, so the guide's `WHERE status = 'failed'` shows it
@@ -251,12 +258,15 @@ def run(
                     copied += copier.copy(part).copied
             caught_up, result = _settle(conn, copier, m, part_list, checksums, phase, settings.conflict_policy)
             copied += caught_up
+            if m.merge:
+                result.conflicts = merge_conflicts.count(conn, m)
             result.copied = copied
             if result.foreign:  # phase 1: someone else wrote the new table; keep it, stop
                 j.finish(entry, "failed", records_migrated=copied, error_message=result.foreign)
                 raise ForeignRows(f"phase 1, and {result.foreign}: nothing of it was deleted or changed; run stopped")
             j.finish(entry, "completed", records_migrated=copied)
             results.append(result)
+        tick(SETTLED, len(order), len(order))
         entry = j.start("structure")
         problems = structure.finish(conn, settings.owner_role, j.run_id, progress)
         j.finish(entry, "failed" if problems else "completed", details={"problems": problems} if problems else None)

@@ -672,7 +672,7 @@ def preview(dsn: str, settings: Settings) -> list[str]:
 def main(dsn: str, settings: Settings, dry_run: bool = False) -> CleanupReport | None:
     """`python -m data_copy cleanup`: print the plan (and, with --dry-run, the refusals
     without changing anything), or clean up and print what was dropped."""
-    from data_copy.report import console
+    from data_copy.report import console, step
 
     with run_lock.locked(dsn, settings, "cleanup") as conn:
         disposable.check(conn, settings.disposable_tables)
@@ -685,15 +685,18 @@ def main(dsn: str, settings: Settings, dry_run: bool = False) -> CleanupReport |
                 return None
             quiet.ensure(conn)
             run_id = Journal(conn, PHASE).run_id
-            quiet.snapshot(conn, run_id, "cleanup", "start")
+            quiet.snapshot(conn, run_id, "cleanup", "start")  # before the guards read legacy
             try:
-                guards.refuse(check_guards(conn, settings, plan))
+                with step("checking every guard (reads every legacy table)"):
+                    problems = check_guards(conn, settings, plan)
             finally:
                 quiet.snapshot(conn, run_id, "cleanup", "end")
+            guards.refuse(problems)
             console.print("all guards pass: cleanup would back up and drop the above")
             return None
         journal_mod.ensure(conn)
-        report = cleanup(conn, settings, Journal(conn, PHASE), dsn)
+        with step("cleanup: guards, backup (pg_dump), drops"):
+            report = cleanup(conn, settings, Journal(conn, PHASE), dsn)
     if report.nothing_done:
         console.print("nothing to drop: the legacy objects were dropped by an earlier cleanup")
     else:

@@ -117,6 +117,13 @@ def _key_between(part: Part, lo: int, hi: int) -> sql.Composable:
     return sql.SQL("{} BETWEEN {} AND {}").format(_key(part), sql.Literal(lo), sql.Literal(hi))
 
 
+def _why(error: Exception) -> str:
+    """The refusal in one line, with the server's detail (which key, which value)."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    detail = getattr(getattr(error, "diag", None), "message_detail", None)
+    return f"{first} ({detail})" if detail else first
+
+
 def _has_unique_key_index(conn: psycopg.Connection, part: Part) -> bool:
     row = conn.execute(
         "SELECT bool_or(i.indisunique) FROM pg_index i JOIN pg_attribute a"
@@ -286,14 +293,14 @@ class Copier:
             row = self.conn.execute(select(sql.SQL("min({k}), max({k})").format(k=_key(part)))).fetchone()
             lo, hi = row if row else (None, None)
             if lo is None or lo == hi:
-                self._reject(part, lo, str(error).splitlines()[0])
+                self._reject(part, lo, _why(error))
                 return 0, 1
             mid = (lo + hi) // 2
             halves = [_key_between(part, lo, mid), _key_between(part, mid + 1, hi)]
         else:  # small tables with text keys: split the list of keys
             keys = [r[0] for r in self.conn.execute(select(_key(part)))]
             if len(keys) <= 1:
-                self._reject(part, keys[0] if keys else None, str(error).splitlines()[0])
+                self._reject(part, keys[0] if keys else None, _why(error))
                 return 0, 1
             half = len(keys) // 2
             halves = [

@@ -63,40 +63,6 @@ def index_sql(t: Table) -> list[sql.Composable]:
     return statements
 
 
-def _missing_indexes(conn: psycopg.Connection, t: Table) -> list[sql.Composable]:
-    """Only the indexes not there yet: CREATE INDEX IF NOT EXISTS would still take a SHARE
-    lock, which waits for (and blocks) the application's writes to the table in phase 2."""
-    wanted = dict(zip((index_name(t, ix.columns) for ix in t.indexes), index_sql(t), strict=True))
-    present = {
-        r[0]
-        for r in conn.execute(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (t.schema, t.name)
-        )
-    }
-    return [statement for name, statement in wanted.items() if name not in present]
-
-
-def _missing_fks(conn: psycopg.Connection, t: Table) -> list[sql.Composable]:
-    statements = []
-    for fk in t.foreign_keys:
-        name = "_".join([t.name, *fk.columns, "fkey"])[:63]
-        exists = conn.execute(
-            "SELECT 1 FROM pg_constraint WHERE conname = %s AND conrelid = %s::regclass",
-            (name, t.qualified),
-        ).fetchone()
-        if not exists:
-            statements.append(
-                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})").format(
-                    ident(t.qualified),
-                    sql.Identifier(name),
-                    _names(fk.columns),
-                    ident(fk.references),
-                    _names(fk.ref_columns),
-                )
-            )
-    return statements
-
-
 def missing_tables(conn: psycopg.Connection) -> list[Table]:
     existing = {
         f"{s}.{n}"
@@ -123,27 +89,3 @@ def create_tables(conn: psycopg.Connection, owner_role: str) -> list[str]:
                 )
             )
     return created
-
-
-def finish_tables(conn: psycopg.Connection, owner_role: str) -> None:
-    """Secondary indexes and foreign keys, after the load; identity sequences past the ids."""
-    with conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner_role)))
-        for t in TABLES:
-            for statement in _missing_indexes(conn, t) + _missing_fks(conn, t):
-                conn.execute(statement)
-            for c in t.columns:
-                if c.identity:
-                    conn.execute(
-                        sql.SQL(
-                            # only ever forward: in phase 2 the application draws ids from it too
-                            "SELECT setval(seq, greatest((SELECT max({ci}) FROM {ti}),"
-                            " pg_sequence_last_value(CAST(seq AS regclass)), 1))"
-                            " FROM pg_get_serial_sequence({t}, {c}) AS seq"
-                        ).format(
-                            t=sql.Literal(t.qualified),
-                            c=sql.Literal(c.name),
-                            ci=sql.Identifier(c.name),
-                            ti=ident(t.qualified),
-                        )
-                    )

@@ -37,6 +37,15 @@ def translate(error: BaseException) -> DataCopyError | None:
             f"a table is locked by another session: {_first_line(error)}",
             fix="run again when the application's long transaction is over, or raise consolidation:lockTimeout",
         )
+    if isinstance(error, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected):
+        return DatabaseBusy(
+            f"the application's writes kept conflicting with ours: {_first_line(error)}",
+            fix="run the same command again (committed work is kept), preferably when the application is quieter",
+        )
+    if isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
+        return ConnectionLost(
+            f"the server is read-only: {_first_line(error)}", fix="connect to the primary, not a standby"
+        )
     if isinstance(error, psycopg.errors.QueryCanceled):
         return StatementTimedOut(f"a statement was cancelled: {_first_line(error)}")
     if isinstance(error, psycopg.errors.AdminShutdown | psycopg.errors.CrashShutdown):

@@ -210,16 +210,18 @@ def _parents_exist(part: Part, copied: dict[str, str]) -> None:
 
 # Matched (primary id, secondary key) pairs: the id match wins over the natural-key match,
 # then the lowest primary id; each side is used at most once. Two equi-joins (hash joins)
-# rather than one join on "a OR b", which only a nested loop can run.
-_PAIRS = """pairs AS (
+# rather than one join on "a OR b", which only a nested loop can run. `matches` keeps every
+# candidate: a secondary row that matches a primary game already paired with another
+# secondary row is a duplicate of that game (reported), never a game of its own.
+_PAIRS = """matches AS MATERIALIZED (
+  SELECT s2.{s_key} AS sid, p2.id AS pid, true AS by_id
+  FROM {secondary} AS s2 JOIN {primary} AS p2 ON p2.{p_id} = s2.{s_id}
+  UNION ALL
+  SELECT s2.{s_key}, p2.id, false
+  FROM {secondary} AS s2 JOIN {primary} AS p2 ON {fields}
+), pairs AS (
   SELECT DISTINCT ON (pid) pid, sid FROM (
-    SELECT DISTINCT ON (sid) sid, pid, by_id FROM (
-      SELECT s2.{s_key} AS sid, p2.id AS pid, true AS by_id
-      FROM {secondary} AS s2 JOIN {primary} AS p2 ON p2.{p_id} = s2.{s_id}
-      UNION ALL
-      SELECT s2.{s_key}, p2.id, false
-      FROM {secondary} AS s2 JOIN {primary} AS p2 ON {fields}
-    ) AS matches ORDER BY sid, by_id DESC, pid
+    SELECT DISTINCT ON (sid) sid, pid, by_id FROM matches ORDER BY sid, by_id DESC, pid
   ) AS candidates ORDER BY pid, by_id DESC, sid
 )"""
 
@@ -292,6 +294,21 @@ def _merge_parts(m: Mapping) -> list[Part]:
     )
     for c in secondary.columns:
         _copy_column(only, merge.renames.get(c.name, c.name), c.name, merge.source)
+    only.fits.append(
+        Fit(
+            sql.SQL("NOT EXISTS (SELECT 1 FROM matches WHERE matches.sid = {}.{})").format(
+                sql.Identifier(SOURCE), sql.Identifier(merge.key[1])
+            ),
+            f"duplicate: the same game as {m.source} id ",
+            sql.SQL(
+                "coalesce((SELECT min(matches.pid)::text FROM matches WHERE matches.sid = {}.{}), '?') || {}"
+            ).format(
+                sql.Identifier(SOURCE),
+                sql.Identifier(merge.key[1]),
+                sql.Literal(f", which is merged with another {merge.source} row"),
+            ),
+        )
+    )
     for target_col, template in merge.derived.items():
         only.columns.append(target_col)
         only.exprs.append(_cast(_derived(template), target.column(target_col).type))

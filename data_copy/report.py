@@ -3,7 +3,9 @@
 Names are never cut: table cells fold (wrap) and progress labels shorten the middle.
 """
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.table import Table
@@ -35,6 +37,15 @@ def _table(title: str, columns: Sequence[str], right: Iterable[str] = ()) -> Tab
     return table
 
 
+@contextmanager
+def step(label: str) -> Iterator[None]:
+    """A long step without a natural count: its start, then its elapsed time (on stderr)."""
+    started = time.monotonic()
+    err_console.print(f"{label} ...", highlight=False)
+    yield
+    err_console.print(f"{label}: done in {time.monotonic() - started:.1f} s", highlight=False)
+
+
 def flush() -> None:
     console.file.flush()
 
@@ -57,6 +68,12 @@ def results(rows: Iterable[MappingResult], title: str) -> None:
         )
         if r.message:
             notes.append(f"{r.name}: {r.message}")
+        if r.conflicts:
+            from data_copy.merge_conflicts import describe
+
+            notes.append(
+                f"{r.name}: merge conflicts per column (the primary legacy table wins): {describe(r.conflicts)}"
+            )
     console.print(table)
     for note in notes:
         console.print(f"  [red]•[/red] {note}", highlight=False, soft_wrap=True)

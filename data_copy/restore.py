@@ -329,11 +329,12 @@ def _verify(conn: psycopg.Connection, journal: Journal, record: BackupRecord, re
 
 def main(dsn: str, settings: Settings, dump: str | None = None) -> RestoreReport:
     """`python -m data_copy restore`: restore, verify, print a summary."""
-    from data_copy.report import console
+    from data_copy.report import console, step
 
     with run_lock.locked(dsn, settings, "restore") as conn:
         journal_mod.ensure(conn)
-        report = restore(conn, settings, Journal(conn, PHASE), dsn, Path(dump) if dump else None)
+        with step("restore: pg_restore, then every table's count and checksum"):
+            report = restore(conn, settings, Journal(conn, PHASE), dsn, Path(dump) if dump else None)
         if report.restored:  # legacy is back as it was at the drop: phase 2 again
             phase_state.record(conn, 2, phase_state.RESTORED, uuid.uuid4(), settings.stack)
     verb = "restored" if report.restored else "already restored; verified"

@@ -163,8 +163,12 @@ def mark_interrupted(conn: psycopg.Connection, message: str, since: datetime | N
     ).rowcount
 
 
-def committed_since(conn: psycopg.Connection, since: datetime) -> str:
+def committed_since(conn: psycopg.Connection, since: datetime, command: str) -> str:
     """What a command committed since `since`, in words (for the Ctrl-C line)."""
+    if command == "cleanup":
+        return "the drops are one transaction: nothing was dropped (migration_log says so if it was)"
+    if command == "restore":
+        return "a restore is checked table by table: running it again restores what is missing and re-checks"
     if not _log_exists(conn):
         return "nothing was written"
     row = conn.execute(
@@ -177,9 +181,11 @@ def committed_since(conn: psycopg.Connection, since: datetime) -> str:
         (since,),
     ).fetchone()
     copies, rows, validations = row if row else (0, 0, 0)
+    if command != "run":
+        return f"{validations} validations logged, nothing else changed"
     return (
-        f"{copies} mapping copies finished, {validations} validations logged;"
-        f" committed chunks are kept (rows of finished copies: {rows:,}), the statement in flight was rolled back"
+        f"{copies} mapping copies finished ({rows:,} rows), {validations} validations logged;"
+        " every chunk copied before it is committed, the one in flight was rolled back"
     )
 
 
@@ -197,7 +203,7 @@ def locked(dsn: str, settings: Settings, command: str) -> Iterator[psycopg.Conne
             summary = "nothing was written"
             try:
                 mark_interrupted(conn, f"interrupted by Ctrl-C ({command})", since)
-                summary = committed_since(conn, since) if since else summary
+                summary = committed_since(conn, since, command) if since else summary
             except psycopg.Error:
                 summary = "committed chunks are kept; the next command marks the unfinished steps"
             raise Interrupted(f"{command} stopped by Ctrl-C: {summary}") from None

@@ -237,7 +237,7 @@ def move_identities(conn: psycopg.Connection, owner_role: str) -> None:
 def finish(
     conn: psycopg.Connection, owner_role: str, run_id: object, progress: Progress | None = None
 ) -> dict[str, list[str]]:
-    """What ddl.finish_tables did, without crashing on legacy data: indexes, FKs, identities."""
+    """After the load: indexes and FKs (never crashing on legacy data), then identities."""
     problems = complete(conn, owner_role, run_id, progress)
     move_identities(conn, owner_role)
     return problems

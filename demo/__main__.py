@@ -56,10 +56,12 @@ def _load_legacy(dsn: str, dump: Path | None, bindir: str) -> None:
 
     _say(f"loading the legacy dump {dump}")
     try:
-        kind = load(dsn, dump, bindir)
+        kind, skipped = load(dsn, dump, bindir)
     except DumpError as error:
         raise SystemExit(f"error: {error} (LEGACY_DUMP takes a pg_dump: plain SQL, -Fc, -Fd or -Ft)") from None
-    _say(f"loaded the {kind} dump")
+    for line in skipped:
+        print(f"warning: skipped (refers to an object outside the dump): {line}", file=sys.stderr)
+    _say(f"loaded the {kind} dump: every dumped table arrived with all its rows")
 
 
 def _pulumi_env() -> dict[str, str]:

@@ -68,6 +68,7 @@ class Statement:
 class DbReport:
     findings: list[DbFinding] = field(default_factory=list)
     statements: list[Statement] = field(default_factory=list)
+    dynamic: list[str] = field(default_factory=list)  # functions that EXECUTE SQL built at run time
     statements_note: str = ""  # why statements were not read, if they were not
     present: tuple[str, ...] = ()  # the mapped legacy tables that exist
 
@@ -121,8 +122,11 @@ def _attached_findings(conn: psycopg.Connection, present: Sequence[str]) -> list
     ]
 
 
-def _body_findings(conn: psycopg.Connection, present: Sequence[str], search_path: Sequence[str]) -> list[DbFinding]:
-    """Parsed SQL / PL/pgSQL bodies; the text search for bodies that cannot be parsed."""
+def _body_findings(
+    conn: psycopg.Connection, present: Sequence[str], search_path: Sequence[str], dynamic: list[str]
+) -> list[DbFinding]:
+    """Parsed SQL / PL/pgSQL bodies; the text search for bodies that cannot be parsed.
+    Functions that run SQL built at run time are added to `dynamic`."""
     found: list[DbFinding] = []
     by_text = {m.identity: m for m in dependents.body_mentions(conn, present, ())}
     for fn in dependents.functions(conn, ()):
@@ -133,6 +137,7 @@ def _body_findings(conn: psycopg.Connection, present: Sequence[str], search_path
                 result = sqlscan.Scanner(path).scan(fn.body)
             else:
                 result = plpgsql.scan_plpgsql(fn.body, path, 0)
+            dynamic.extend(f"{subject}: {reason}" for reason in dict.fromkeys(d.reason for d in result.dynamic))
             tables = list(dict.fromkeys(r.qualified for r in result.refs if r.qualified in present))
             for table in tables:
                 found.append(DbFinding(fn.kind, subject, table, "body", f"{fn.language} body"))
@@ -204,7 +209,7 @@ def scan_database(conn: psycopg.Connection, search_path: Sequence[str] = targets
     findings = [
         *_depend_findings(conn, present),
         *_attached_findings(conn, present),
-        *_body_findings(conn, present, search_path),
+        *_body_findings(conn, present, search_path, report.dynamic),
     ]
     report.findings = _merged(findings)
     report.statements, report.statements_note = statements(conn, present, search_path)

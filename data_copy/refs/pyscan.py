@@ -29,6 +29,7 @@ _PROSE_CALLS = frozenset(
 )
 _PROSE_KEYWORDS = frozenset({"help", "description", "msg", "message", "epilog", "short_help"})
 _FORMAT_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*|\d*)(?:\.[A-Za-z_]\w*|\[[^\]{}]*\])*(?:![rsa])?(?::[^{}]*)?\}")
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _PERCENT_FIELD = re.compile(r"%(?:\(([A-Za-z_]\w*)\))?[-#0 +]*\d*(?:\.\d+)?[sdifr]")
 
 
@@ -58,8 +59,8 @@ class DirectRef:
 
 
 class _Builder:
-    def __init__(self, source: str, registry_names: dict[str, str]) -> None:
-        self.source = source
+    def __init__(self, lines: list[str], registry_names: dict[str, str]) -> None:
+        self.lines = lines  # the module's source lines, with their line ends
         self.registry_names = registry_names  # variable -> logical name
         self.parts: list[tuple[str, int, bool]] = []
         self.placeholders: list[Placeholder] = []
@@ -78,7 +79,7 @@ class _Builder:
 
     def literal(self, node: ast.AST) -> None:
         """A Constant or JoinedStr: one part per source token (implicit concatenation)."""
-        segment = ast.get_source_segment(self.source, node)
+        segment = _segment(self.lines, node)
         first = getattr(node, "lineno", 1)
         pieces = list(_string_tokens(segment)) if segment else []
         if not pieces:
@@ -117,6 +118,19 @@ class _Builder:
         if not starts:
             starts, lines = [0], [(1, False)]
         return SqlText(text, self.placeholders, starts, lines)
+
+
+def _segment(lines: list[str], node: ast.AST) -> str | None:
+    """The source text of `node` (ast.get_source_segment splits the whole source per call)."""
+    start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+    first, last = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
+    if start is None or end is None or first is None or last is None:
+        return None
+    if start == end:
+        return lines[start - 1].encode()[first:last].decode(errors="replace")
+    head = lines[start - 1].encode()[first:].decode(errors="replace")
+    tail = lines[end - 1].encode()[:last].decode(errors="replace")
+    return head + "".join(lines[start : end - 1]) + tail
 
 
 def _unparse(node: ast.AST) -> str:
@@ -196,6 +210,7 @@ class PythonFile:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.lines = _LINES.findall(source)  # line ends as ast counts them (not \f, \x1c...)
         self.tree = ast.parse(source)
         self.parents: dict[int, ast.AST] = {}
         for parent in ast.walk(self.tree):
@@ -252,7 +267,7 @@ class PythonFile:
                 self.done.add(id(sub))
 
     def _build(self, node: ast.AST) -> SqlText | None:
-        builder = _Builder(self.source, self.registry_names)
+        builder = _Builder(self.lines, self.registry_names)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             operands = _flatten_add(node)
             if not any(_is_string(o) for o in operands):

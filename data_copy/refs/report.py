@@ -43,6 +43,8 @@ def text(code: CodeReport | None, db: DbReport | None, out: TextIO = sys.stdout,
         for s in db.statements:
             tables = ", ".join(s.legacy_tables)
             print(f"database: statement ({s.calls} calls, role {s.role}): {tables}: {s.query[:200]}", file=out)
+        for line in db.dynamic:
+            print(f"database: dynamic: {line}", file=out)
         if db.statements_note:
             print(f"refs: {db.statements_note}", file=err)
         print(
@@ -61,6 +63,8 @@ def as_json(code: CodeReport | None, db: DbReport | None, out: TextIO = sys.stdo
     if db is not None:
         items += [f.as_json() for f in db.findings]
         items += [s.as_json() for s in db.statements]
+        for line in db.dynamic:
+            print(f"database: dynamic: {line}", file=err)
         if db.statements_note:
             print(f"refs: {db.statements_note}", file=err)
     json.dump(items, out, indent=2)

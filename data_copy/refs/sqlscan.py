@@ -141,6 +141,8 @@ def looks_like_sql(tokens: Sequence[Token]) -> bool:
         return any(t.token_type == TokenType.JOIN for t in tokens[1:3])
     if first not in STATEMENT_STARTS:
         return False
+    if _is_title_case_prose(tokens):
+        return False
     if first == TokenType.COMMAND and tokens[0].text.upper() not in {"CALL", "DO", "EXPLAIN", "VACUUM", "REFRESH"}:
         return False
     nxt = tokens[1].token_type if len(tokens) > 1 else None
@@ -157,6 +159,31 @@ def looks_like_sql(tokens: Sequence[Token]) -> bool:
     if first == TokenType.SELECT:
         return nxt is not None
     return nxt is not None
+
+
+_SQL_PUNCTUATION = frozenset("*=(),;<>")
+
+
+def _is_title_case_prose(tokens: Sequence[Token]) -> bool:
+    """'Select the games from splits.games': a sentence (the first word capitalised as in
+    prose, no SQL punctuation anywhere) rather than SQL (`SELECT`, `select`, `Select a, b`)."""
+    word = tokens[0].text
+    if not (len(word) > 1 and word[0].isupper() and word[1:].islower()):
+        return False
+    return not any(t.text in _SQL_PUNCTUATION for t in tokens)
+
+
+_SQL_START = re.compile(
+    r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*\(?\s*(?:select|with|insert|update|delete|merge|create|alter|drop"
+    r"|truncate|copy|grant|revoke|comment|refresh|set|table|values|call|do|explain|analyze|vacuum|lock|from|join"
+    r"|left|right|inner|full|cross|describe)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def may_be_sql(text: str) -> bool:
+    """A cheap first look: does `text` start (after comments) with an SQL keyword?"""
+    return _SQL_START.match(text) is not None
 
 
 # ------------------------------------------------------------------------ identifiers
@@ -290,6 +317,8 @@ class Scanner:
     # -- entry points
 
     def scan(self, text: str, base: int = 0) -> ScanResult:
+        if self.require_sql_start and not may_be_sql(text):
+            return self.result
         try:
             tokens = tokenize(text)
         except SqlglotError as error:

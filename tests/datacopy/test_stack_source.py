@@ -107,5 +107,5 @@ def test_cleanup_refuses_a_stack_not_deployed_at_phase_3(
     from data_copy import cli
 
     with pytest.raises(cli.CleanupRefused, match="phase 2, not 3"):
-        monkeypatch.setattr(cli, "_target", lambda *_args: (dsn, settings))
+        monkeypatch.setattr(cli, "_target", lambda stack, dsn_, wait=False: (dsn, settings))
         cli.cleanup(stack="staging", dsn=None, dry_run=False)

@@ -184,3 +184,26 @@ def test_a_second_command_refuses_naming_the_first(db: str, command: list[str]) 
         one_line_error(
             cli(*command, "--dsn", db), errors.BUSY, "data_copy run (pid 4242 on host elsewhere, started at", "--wait"
         )
+
+
+def test_every_command_ends_with_one_summary_line_and_status_shows_run_and_validate_apart(db: str) -> None:
+    """Last in this file: it copies (the drift test above needs the new tables absent)."""
+    import re
+
+    plan = cli("plan", "--dsn", db)
+    assert plan.returncode == 0 and re.search(r"^plan: 14 mappings, [\d,]+ legacy rows", plan.stdout.splitlines()[-1])
+    for command in ("run", "validate"):
+        proc = cli(command, "--dsn", db)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert re.fullmatch(
+            r"14/14 mappings validated, [\d,]+ rows, 0 rejected(, [\d,]+ copied)?, [\d.]+ s",
+            proc.stdout.splitlines()[-1],
+        )
+        assert "Traceback" not in proc.stdout + proc.stderr
+    status = cli("status", "--dsn", db)
+    lines = status.stdout.splitlines()
+    run_line = next(line for line in lines if line.startswith("last run: "))
+    validate_line = next(line for line in lines if line.startswith("last validate: "))
+    assert "14/14 mappings passed" in run_line and "14/14 mappings passed" in validate_line
+    assert run_line.split()[2] != validate_line.split()[2]  # two different runs
+    assert lines[-1] == "status: phase 1, 14/14 mappings passing at their latest validation"

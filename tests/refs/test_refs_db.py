@@ -46,6 +46,9 @@ OBJECTS = [
     " AS $$BEGIN RETURN (SELECT count(*) FROM spreads); END$$",
     "CREATE PROCEDURE app.purge() LANGUAGE plpgsql AS"
     " $$BEGIN DELETE FROM clean.betting_recommendations WHERE false; END$$",
+    # dynamic SQL: listed apart
+    "CREATE FUNCTION app.count_of(t text) RETURNS bigint LANGUAGE plpgsql AS"
+    " $$DECLARE n bigint; BEGIN EXECUTE format('SELECT count(*) FROM %I', t) INTO n; RETURN n; END$$",
     # not references: a comment, a CTE named like a legacy table, a new-looking table
     "CREATE FUNCTION app.harmless() RETURNS bigint LANGUAGE plpgsql AS"
     " $$BEGIN -- once read public.game_outcomes\n RETURN (WITH games AS (SELECT 1) SELECT count(*) FROM games); END$$",
@@ -113,6 +116,7 @@ def test_one_object_of_each_kind(legacy_dsn: str) -> None:
     assert new == EXPECTED
     assert len(report.findings) == len(BASELINE) + len(EXPECTED) == 17
     assert not [f for f in report.findings if "harmless" in f.object or "noop" in f.object]
+    assert report.dynamic == ["function app.count_of(pg_catalog.text): PL/pgSQL EXECUTE of a string built at run time"]
 
 
 def test_statements_seen_by_pg_stat_statements(pg_cluster: Cluster, legacy_dsn: str) -> None:

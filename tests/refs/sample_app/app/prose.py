@@ -14,8 +14,9 @@ def report(count: int) -> None:
     print("Delete old rows from mlb_betting.totals")
     message = "With splits.games gone, the report reads the new table"
     label = "games"
+    labels = {"help": "Select the games from splits.games", "title": "Drop the legacy tables"}
     column = "moneyline"
     if count < 0:
         raise ValueError("Update tracking.pre_game_recommendations first")
     """A bare string statement: SELECT * FROM public.game_outcomes"""
-    print(message, label, column)
+    print(message, label, labels, column)

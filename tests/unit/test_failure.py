@@ -1,0 +1,47 @@
+"""Which environmental failures become one line, and with which exit code (pure logic)."""
+
+import psycopg
+import pytest
+
+from data_copy import errors, failure
+
+
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        (psycopg.errors.InsufficientPrivilege("permission denied for schema public"), errors.PRIVILEGE),
+        (psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"), errors.BUSY),
+        (psycopg.errors.SerializationFailure("could not serialize access"), errors.BUSY),
+        (psycopg.errors.DeadlockDetected("deadlock detected"), errors.BUSY),
+        (psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), errors.DATABASE),
+        (psycopg.errors.AdminShutdown("terminating connection due to administrator command"), errors.DATABASE),
+        (psycopg.OperationalError("server closed the connection unexpectedly\n\tThis probably means"), errors.DATABASE),
+        (psycopg.errors.ReadOnlySqlTransaction("cannot execute INSERT in a read-only transaction"), errors.DATABASE),
+        (psycopg.errors.DiskFull("could not extend file"), errors.DATABASE),
+    ],
+)
+def test_environmental_failures_are_one_line_with_their_code(error: Exception, code: int) -> None:
+    known = failure.translate(error)
+    assert known is not None and known.exit_code == code
+    line = known.line()
+    assert line.startswith("error: ") and "\n" not in line and "(" in line
+
+
+@pytest.mark.parametrize("error", [KeyError("x"), psycopg.errors.SyntaxError("syntax error at or near")])
+def test_anything_else_is_a_bug_and_says_so(error: Exception) -> None:
+    assert failure.translate(error) is None
+    assert "this is a bug in data_copy" in failure.bug_line(error)
+
+
+def test_every_exit_code_is_documented() -> None:
+    codes = {getattr(errors, n) for n in dir(errors) if n.isupper() and isinstance(getattr(errors, n), int)}
+    assert codes == set(errors.EXIT_CODES)
+
+
+def test_the_readme_documents_every_exit_code() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = {int(m.group(1)) for m in re.finditer(r"^\| (\d+) \| ", readme, re.MULTILINE)}
+    assert set(errors.EXIT_CODES) <= table
