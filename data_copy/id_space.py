@@ -86,10 +86,12 @@ def planned(conn: psycopg.Connection) -> list[IdChange]:
         part = parts(m)[0]  # the games merge: public.games keeps its ids; splits-only rows get negative ones
         if not part.source_key_is_int or not part.target.column(part.target_key).identity:
             continue
-        if (part.source_table, part.source_key) in done or not conn.execute(
-            "SELECT to_regclass(%s)", (part.source_table,)
-        ).fetchone()[0]:
-            continue
+        present = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
+            (part.source_table, part.target.qualified),
+        ).fetchone()
+        if (part.source_table, part.source_key) in done or not (present and present[0]):
+            continue  # switched already, or a table missing (the new one is created by `run`)
         found = _default(conn, part.source_table, part.source_key)
         if found is None or found[1] is None or not found[0].startswith("nextval("):
             continue  # legacy ids are given by the application itself: nothing draws from a sequence
