@@ -61,6 +61,7 @@ STATEMENT_STARTS = frozenset(
     }
 )
 _SET_SEARCH_PATH = re.compile(r"\s*SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:TO|=)\s*(.+?)\s*$", re.I | re.S)
+_CHUNK = re.compile(r"[^;]*(?:;[ \t]*(?:--[^\n]*)?(?:\n|$)|;|$)")  # statements, when tokenizing fails
 _JOIN_WORDS = frozenset({TokenType.LEFT, TokenType.RIGHT, TokenType.INNER, TokenType.FULL, TokenType.CROSS})
 _FRAGMENT_STARTS = {TokenType.FROM: "SELECT * ", TokenType.JOIN: "SELECT * FROM _refs_fragment_ "}
 
@@ -316,7 +317,7 @@ class Scanner:
 
     # -- entry points
 
-    def scan(self, text: str, base: int = 0) -> ScanResult:
+    def scan(self, text: str, base: int = 0, *, split: bool = True) -> ScanResult:
         if self.require_sql_start and not may_be_sql(text):
             return self.result
         try:
@@ -324,7 +325,13 @@ class Scanner:
         except SqlglotError as error:
             if self.require_sql_start and not self._starts_like_sql(text):
                 return self.result
-            self._unparsed(text, base, f"cannot tokenize: {_first_line(error)}")
+            chunks = [(m.start(), m.group()) for m in _CHUNK.finditer(text) if m.group().strip()]
+            if split and len(chunks) > 1:  # one bad statement (an open quote...) spoils only itself
+                for offset, chunk in chunks:
+                    self.scan(chunk, base + offset, split=False)
+                return self.result
+            reason = f"cannot tokenize: {_first_line(error)}"
+            self.result.unparsed.append(Unparsed(base + len(text) - len(text.lstrip()), reason, ()))
             return self.result
         for statement in split_statements(tokens):
             self.scan_statement(text, statement, base)
