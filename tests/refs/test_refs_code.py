@@ -163,6 +163,8 @@ def test_a_missing_path_is_one_error_line() -> None:
         ("SELECT games, totals.moneyline FROM core_betting.games AS totals", []),
         ("DO $$BEGIN PERFORM 1 FROM mlb_betting.totals; END$$", ["mlb_betting.totals"]),
         ("SET search_path TO splits; SELECT * FROM games", ["splits.games"]),
+        # an open quote spoils its own statement only
+        ("SELECT 'open FROM mlb_betting.totals;\nSELECT * FROM public.games;", ["public.games"]),
     ],
 )
 def test_awkward_sql(text: str, expected: list[str]) -> None:
