@@ -147,6 +147,14 @@ def _is_cte_name(table: exp.Table, name: str) -> bool:
     return False
 
 
+def _is_dml_target(table: exp.Table) -> bool:
+    """INSERT INTO / UPDATE / DELETE FROM / MERGE INTO a name: always a table, never a CTE."""
+    parent = table.parent
+    if isinstance(parent, exp.Schema) and parent.this is table:
+        table, parent = parent, parent.parent  # type: ignore[assignment]
+    return isinstance(parent, exp.Insert | exp.Update | exp.Delete | exp.Merge) and parent.this is table
+
+
 def _contains(ancestor: exp.Expression, node: exp.Expression) -> bool:
     current: exp.Expression | None = node
     while current is not None:
@@ -301,7 +309,7 @@ class Scanner:
             return
         if _PLACEHOLDER.search(name) or (schema and _PLACEHOLDER.search(schema)):
             return  # reported by _unsafe_placeholders (or a registry table: fine)
-        if schema is None and _is_cte_name(table, name):
+        if schema is None and not _is_dml_target(table) and _is_cte_name(table, name):
             return
         qualified = targets.resolve(schema, name, self.result.search_path)
         if qualified in targets.replacements():

@@ -155,6 +155,8 @@ def test_a_missing_path_is_one_error_line() -> None:
         ("WITH games AS (SELECT * FROM games) SELECT * FROM games", ["public.games"]),
         ("WITH RECURSIVE games AS (SELECT * FROM games) SELECT * FROM games", []),
         ("WITH a AS (SELECT 1), games AS (SELECT * FROM a) SELECT * FROM games", []),
+        # the target of INSERT / UPDATE / DELETE is a table even when a CTE has its name
+        ("WITH games AS (SELECT 1 AS id) INSERT INTO games (id) SELECT id FROM games", ["public.games"]),
         # quoted identifiers keep their case; unquoted ones fold
         ('SELECT * FROM "Splits"."Games", SPLITS.GAMES, "splits"."games"', ["splits.games", "splits.games"]),
         # comments and string literals are not SQL
