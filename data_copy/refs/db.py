@@ -205,7 +205,9 @@ def statements(
     found: list[Statement] = []
     for text, calls, role in rows:
         result = sqlscan.scan(str(text), search_path)
-        tables = tuple(dict.fromkeys(r.qualified for r in result.refs if r.qualified in present))
+        # a statement the parser cannot read (cut at track_activity_query_size...): its tokens
+        named = [r.qualified for r in result.refs] + [t for u in result.unparsed for t in u.mentions]
+        tables = tuple(dict.fromkeys(t for t in named if t in present))
         if tables:
             found.append(Statement(" ".join(str(text).split()), int(calls), str(role), tables))
     return found, ""
