@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Token, TokenType
 
-from data_copy.refs.sqlscan import Dynamic, Scanner, ScanResult, tokenize
+from data_copy.refs.sqlscan import Dynamic, Scanner, ScanResult
+from data_copy.refs.sqlshape import tokenize
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
