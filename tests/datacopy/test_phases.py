@@ -292,7 +292,14 @@ def test_rollback_carries_rows_back_exactly_and_undoes_the_switch(phase2: str) -
     assert api.status(phase2)["phase"] == 1
     report = api.run(phase2)
     assert report.ok, [r.message for r in report.results if r.message]
-    assert legacy_insert_ml(phase2, "AFTER") > created
+    after = legacy_insert_ml(phase2, "AFTER")
+    assert after > created
+    # and the next switch shares the id space again
+    assert api.run(phase2).ok
+    transitions.switch(phase2, Settings())
+    ids = {legacy_insert_ml(phase2, "OLD2"), app_insert_ml(phase2, "APP2"), after}
+    assert len(ids) == 3
+    assert api.run(phase2).ok
 
 
 def test_rollback_refuses_for_a_merge_naming_table_and_count_then_accepts_loss(phase2: str) -> None:
