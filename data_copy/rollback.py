@@ -275,14 +275,24 @@ def rollback(
     _refuse([c for c in survey(conn) if c.refused and c.target not in accept_loss], "nothing changed")
     done = []
     for m in copy_order():
-        with conn.transaction():
-            c = _survey(conn, m)  # again, inside the transaction that acts on it
-            if c.refused:
-                if c.target not in accept_loss:  # the application wrote meanwhile
-                    _refuse([c], "mappings before it are carried back; run rollback again")
-                _save_lost(conn, m, run_id)
-            if m.invertible:
-                c.carried, c.deleted = _carry_back(conn, parts(m)[0])
+        try:
+            with conn.transaction():
+                c = _survey(conn, m)  # again, inside the transaction that acts on it
+                if c.refused:
+                    if c.target not in accept_loss:  # the application wrote meanwhile
+                        _refuse([c], "mappings before it are carried back; run rollback again")
+                    _save_lost(conn, m, run_id)
+                if m.invertible:
+                    c.carried, c.deleted = _carry_back(conn, parts(m)[0])
+        except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:
+            # e.g. a new row referencing a game only the new tables have: legacy's foreign
+            # key, or the new table's when that game would go. The table stays as it was.
+            raise RollbackRefused(
+                f"rollback refused for {m.target}: a constraint refuses carrying its rows back into"
+                f" {m.source} ({str(error).splitlines()[0]}); nothing of this table changed, the tables"
+                " before it are carried back and stay so",
+                fix=f"fix those rows in {m.target}, then run rollback again; or stay in phase 2",
+            ) from None
         done.append(c)
     with conn.transaction():
         undone = id_space.undo(conn)

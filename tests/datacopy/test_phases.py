@@ -361,3 +361,22 @@ def test_cleanup_refuses_after_a_legacy_write_and_a_read_by_others(phase2: str, 
         cleanup.main(phase2, accepted, dry_run=True)
     except Exception as other:  # noqa: BLE001 - other guards may refuse; the phase ones must not
         assert "legacy read" not in str(other) and "legacy written" not in str(other) and "phase 2" not in str(other)
+
+
+def test_rollback_refuses_rows_legacy_constraints_refuse_and_changes_nothing_of_that_table(phase2: str) -> None:
+    game = q(
+        phase2,
+        "INSERT INTO core_betting.games (home_team, away_team, game_date, game_datetime, game_status)"
+        " VALUES ('NYY', 'BOS', '2030-01-01', '2030-01-01 18:00+00', 'scheduled') RETURNING id",
+    )[0][0]
+    line = q(
+        phase2,
+        f"INSERT INTO {ML} (game_id, sportsbook, home_ml, odds_timestamp) VALUES (%s, 'APP', 1, now()) RETURNING id",  # noqa: S608
+        game,
+    )[0][0]
+    with pytest.raises(RollbackRefused) as refused:
+        transitions.rollback_to_phase1(phase2, Settings(), accept_loss=("core_betting.games",))
+    assert "rollback refused for core_betting.games: a constraint refuses" in refused.value.line()
+    assert q(phase2, "SELECT count(*) FROM core_betting.games WHERE id = %s", game) == [(1,)]
+    assert ml(phase2, LEGACY_ML, line) is None and ml(phase2, ML, line) is not None  # kept in the new table
+    assert api.status(phase2)["phase"] == 2
