@@ -240,6 +240,7 @@ def run(
         created = ddl.create_tables(conn, settings.owner_role)
         copier = Copier(conn, j.run_id, progress, phase=phase)
         results: list[MappingResult] = []
+        foreign: list[str] = []
         order = copy_order()
         tick = progress or (lambda name, done, total: None)
         for i, m in enumerate(order):
@@ -261,10 +262,13 @@ def run(
             if m.merge:
                 result.conflicts = merge_conflicts.count(conn, m)
             result.copied = copied
-            if result.foreign:  # phase 1: someone else wrote the new table; keep it, stop
+            if result.foreign:  # phase 1: someone else wrote the new table: kept, listed, the run fails
                 j.finish(entry, "failed", records_migrated=copied, error_message=result.foreign)
-                raise ForeignRows(f"phase 1, and {result.foreign}: nothing of it was deleted or changed; run stopped")
-            j.finish(entry, "completed", records_migrated=copied)
+                result.status = "failed"
+                result.message = "; ".join(filter(None, (result.message, result.foreign)))
+                foreign.append(result.foreign)
+            else:
+                j.finish(entry, "completed", records_migrated=copied)
             results.append(result)
         tick(SETTLED, len(order), len(order))
         entry = j.start("structure")
@@ -275,6 +279,8 @@ def run(
                 _with_structure(conn, result)
                 _log_validation(j, result, checksums)
         quiet.snapshot(conn, j.run_id, "run", "end")
+        if foreign:  # every other mapping was synced (our writes never touch those rows)
+            raise ForeignRows(f"phase 1, and {'; '.join(foreign)}: none of them was deleted or changed")
         return RunReport(str(j.run_id), results, created)
 
 

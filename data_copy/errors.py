@@ -33,7 +33,7 @@ EXIT_CODES = {
     PRIVILEGE: "the login role lacks a privilege",
     SETUP: "environment not ready (stack, pulumi, deployed schemas, legacy tables)",
     PHASE: "the stack's deployed phase disagrees with the database's recorded phase",
-    FOREIGN_ROWS: "phase 1: a new table holds rows data_copy did not write (kept, run stopped)",
+    FOREIGN_ROWS: "phase 1: a new table holds rows data_copy did not write (kept and named)",
     TRANSITION_REFUSED: "switch or rollback refused, nothing changed",
     BUG: "internal error (a bug; the trace is printed)",
     INTERRUPTED: "interrupted (Ctrl-C); committed work is kept, a re-run continues",

@@ -94,10 +94,23 @@ def test_phase1_application_row_stops_the_run_and_is_kept(phase1: str) -> None:
     created = app_insert_ml(phase1, "APP")
     changed = q(phase1, f"SELECT min(id) FROM {ML}")[0][0]  # noqa: S608
     q(phase1, f"UPDATE {ML} SET home_ml = 4242 WHERE id = %s", changed)  # noqa: S608
+    q(
+        phase1,
+        "UPDATE core_betting.teams SET full_name = 'App Team' WHERE id = (SELECT min(id) FROM core_betting.teams)",
+    )
+    spread = q(  # old code goes on writing legacy meanwhile
+        phase1,
+        "INSERT INTO mlb_betting.spreads (game_id, sportsbook, home_spread, odds_timestamp)"
+        " SELECT min(game_id), 'OLD', 1.5, now() FROM mlb_betting.spreads RETURNING id",
+    )[0][0]
+    colliding = legacy_insert_ml(phase1, "OLD")  # phase 1 has no shared id space: same id as the app's row
     with pytest.raises(ForeignRows) as stop:
         api.run(phase1)
     line = stop.value.line()
     assert ML in line and "2 row(s)" in line and str(created) in line and str(changed) in line
+    assert "core_betting.teams" in line and "1 row(s)" in line  # every such table in the one line
+    assert q(phase1, "SELECT sportsbook FROM core_betting.betting_lines_spreads WHERE id = %s", spread) == [("OLD",)]
+    assert colliding == created and ml(phase1, ML, created) == (created, "APP", 111)  # not overwritten
     assert ml(phase1, ML, created) == (created, "APP", 111)
     assert ml(phase1, ML, changed)[2] == 4242
     # a second run stops again: the rows are never deleted nor reset to legacy
