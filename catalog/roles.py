@@ -127,7 +127,16 @@ def role_named(name: str) -> Role:
     raise KeyError(name)
 
 
-def privileges(role: Role, schema: str) -> Privileges | None:
-    """What `role` may do in `schema`, or None when it has no access there."""
+# Phase 1: the consolidated tables are our derived copy, written only by data_copy (as the
+# owner role); every group role gets only the guide's READ access to the schemas it may use.
+# Their write privileges (INSERT/UPDATE/DELETE/TRUNCATE, sequence USAGE/UPDATE, CREATE ...)
+# start with phase 2, when the new tables become the application's system of record.
+WRITE_FROM_PHASE = 2
+
+
+def privileges(role: Role, schema: str, phase: int = WRITE_FROM_PHASE) -> Privileges | None:
+    """What `role` may do in `schema` in `phase`, or None when it has no access there."""
     access = role.access.get(schema)
-    return ACCESS_LEVELS[access] if access else None
+    if access is None:
+        return None
+    return ACCESS_LEVELS[access if phase >= WRITE_FROM_PHASE else Access.READ]

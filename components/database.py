@@ -50,7 +50,8 @@ def function_connection(connection: Connection, password: pulumi.Input[str] | No
 class ConsolidatedDatabaseArgs:
     database: str
     names: RoleNames
-    connection: pulumi.Input[Mapping[str, Any]]  # for the SQL-function resources
+    connection: pulumi.Input[Mapping[str, Any]]  # for the SQL-function and owner-role resources
+    phase: int = 1
 
 
 class ConsolidatedDatabase(pulumi.ComponentResource):
@@ -65,7 +66,11 @@ class ConsolidatedDatabase(pulumi.ComponentResource):
         super().__init__("consolidation:index:ConsolidatedDatabase", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         chain = SerialChain()
-        self.roles = Roles(f"{name}-roles", RolesArgs(names=args.names, chain=chain), opts=child)
+        self.roles = Roles(
+            f"{name}-roles",
+            RolesArgs(names=args.names, chain=chain, connection=args.connection),
+            opts=child,
+        )
         self.schemas = Schemas(
             f"{name}-schemas",
             SchemasArgs(database=args.database, owner=self.roles.owner.name),
@@ -79,6 +84,7 @@ class ConsolidatedDatabase(pulumi.ComponentResource):
                 roles={k: r.name for k, r in self.roles.groups.items()},
                 schemas={k: s.name for k, s in self.schemas.schemas.items()},
                 chain=chain,
+                phase=args.phase,
             ),
             opts=child,
         )
@@ -88,7 +94,7 @@ class ConsolidatedDatabase(pulumi.ComponentResource):
                 names=args.names,
                 connection=args.connection,
                 chain=chain,
-                depends_on=[self.roles.owner, *self.roles.groups.values()],
+                depends_on=list(self.roles.groups.values()),  # the owner: earlier in the chain
             ),
             opts=child,
         )

@@ -11,7 +11,12 @@ PUBLIC (PostgreSQL grants it to PUBLIC by default; a per-schema default cannot t
 global one away, so this one has no schema). Schemas, tables and sequences give PUBLIC
 nothing by default, so nothing else needs revoking.
 
-All of these are put in the shared SerialChain (see components/serial.py).
+The privileges depend on the phase (catalog.roles.privileges): READ only in phase 1, the
+guide's full access from phase 2 on.
+
+All of these are put in the shared SerialChain (see components/serial.py), and all are
+delete_before_replace: a replacement created before the old one's Delete would be revoked
+by that Delete, which revokes the same key (spec trap 2).
 """
 
 from dataclasses import dataclass
@@ -33,6 +38,7 @@ class GrantsArgs:
     roles: dict[str, pulumi.Input[str]]  # logical group role -> actual name (Outputs)
     schemas: dict[str, pulumi.Input[str]]  # schema -> name (Outputs, for the dependency)
     chain: SerialChain
+    phase: int = 1
 
 
 class Grants(pulumi.ComponentResource):
@@ -45,6 +51,9 @@ class Grants(pulumi.ComponentResource):
         self.default_privileges = []
         chain = args.chain
 
+        def opts() -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions.merge(chain.opts(self), pulumi.ResourceOptions(delete_before_replace=True))
+
         revoke = postgresql.DefaultPrivileges(
             f"{name}-public-no-execute-on-new-functions",
             database=args.database,
@@ -52,7 +61,7 @@ class Grants(pulumi.ComponentResource):
             role="public",
             object_type="function",
             privileges=[],
-            opts=chain.opts(self),
+            opts=opts(),
         )
         chain.add(revoke)
         self.default_privileges.append(revoke)
@@ -60,7 +69,7 @@ class Grants(pulumi.ComponentResource):
         matrix: dict[str, dict[str, dict[str, list[str]]]] = {}
         for schema in SCHEMA_NAMES:
             for role in ROLES:
-                granted = privileges(role, schema)
+                granted = privileges(role, schema, args.phase)
                 if granted is None:
                     continue
                 by_type = {
@@ -78,7 +87,7 @@ class Grants(pulumi.ComponentResource):
                         schema=args.schemas[schema],
                         object_type=object_type,
                         privileges=by_type[object_type],
-                        opts=chain.opts(self),
+                        opts=opts(),
                     )
                     chain.add(grant)
                     self.grants.append(grant)
@@ -91,7 +100,7 @@ class Grants(pulumi.ComponentResource):
                         schema=args.schemas[schema],
                         object_type=object_type,
                         privileges=by_type[object_type],
-                        opts=chain.opts(self),
+                        opts=opts(),
                     )
                     chain.add(default)
                     self.default_privileges.append(default)

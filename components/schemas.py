@@ -18,9 +18,13 @@ class Schemas(pulumi.ComponentResource):
     """CREATE SCHEMA ... AUTHORIZATION <owner>; dropped only when empty (RESTRICT).
 
     No privilege is granted to PUBLIC: PostgreSQL gives a new schema none, and the Grants
-    component grants USAGE/CREATE to the group roles only. `destroy` never drops data:
-    drop_cascade stays false, so a schema that still holds tables makes `destroy` fail
-    with PostgreSQL's own "other objects depend on it" instead.
+    component grants USAGE/CREATE to the group roles only.
+
+    `destroy` never drops data and never takes the application's access away first: every
+    resource of the stack is `protect`ed (consolidation:protect, default true, set on the
+    ConsolidatedDatabase component and inherited), so the engine refuses each delete with
+    one line before running it (otherwise the provider would revoke every grant and then
+    fail on DROP SCHEMA ... RESTRICT, spec trap 5). drop_cascade stays false as well.
     """
 
     schemas: dict[str, postgresql.Schema]

@@ -11,6 +11,12 @@ Two namespaces are read:
     backupDir         where `data_copy cleanup` writes its backup (".state/backups")
     disposableTables  legacy tables without a mapping that phase 3 may drop even when they
                       still hold rows: a list of "schema.table" ([])
+    conflictPolicy    phase 2: which version a both-sides change keeps ("keep-new")
+    protect           true (default): every database resource of the stack is `protect`ed,
+                      so `pulumi destroy` (or removing resources) is refused before anything
+                      is revoked; `pulumi state unprotect --all` first to tear it down
+    adoptExistingSchemas  consolidated schemas that may already exist before phase 1 and
+                      are then adopted (their owner becomes the owner role): a list ([])
   Any other key in this namespace is refused (a typo must not be silently ignored).
 
 ``postgresql:*`` (the provider's own keys; they configure the explicit provider)
@@ -31,7 +37,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog import LEGACY_SCHEMAS, REGISTRY
+from catalog import LEGACY_SCHEMAS, REGISTRY, SCHEMA_NAMES
+from catalog.phases import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
 from components.naming import RoleNames, prefix_problem
 
 NAMESPACE = "consolidation"
@@ -51,6 +58,9 @@ PROJECT_KEYS: tuple[str, ...] = (
     "legacyTimezone",
     "backupDir",
     "disposableTables",
+    "conflictPolicy",
+    "protect",
+    "adoptExistingSchemas",
 )
 PROVIDER_KEYS: tuple[str, ...] = ("host", "port", "username", "password", "database", "sslmode")
 # What the provider's Go driver (lib/pq) accepts; it has no "prefer" or "allow".
@@ -96,9 +106,11 @@ class DataCopySettings:
     legacy_timezone: str = DEFAULT_LEGACY_TIMEZONE
     backup_dir: str = DEFAULT_BACKUP_DIR
     disposable_tables: tuple[str, ...] = field(default=())
+    conflict_policy: str = DEFAULT_CONFLICT_POLICY
 
     def as_output(self) -> dict[str, Any]:
         return {
+            "conflictPolicy": self.conflict_policy,
             "lockTimeout": self.lock_timeout,
             "statementTimeout": self.statement_timeout,
             "legacyTimezone": self.legacy_timezone,
@@ -113,6 +125,8 @@ class StackSettings:
     role_prefix: str
     connection: Connection
     data_copy: DataCopySettings = field(default_factory=DataCopySettings)
+    protect: bool = True
+    adopt_existing_schemas: tuple[str, ...] = ()
 
     @property
     def role_names(self) -> RoleNames:
@@ -199,6 +213,45 @@ def _parse_backup_dir(r: _Reader) -> str:
         r.problem(NAMESPACE, "backupDir", f"{raw!r} is not a usable directory path")
         return DEFAULT_BACKUP_DIR
     return raw
+
+
+def _parse_conflict_policy(r: _Reader) -> str:
+    raw = r.raw(NAMESPACE, "conflictPolicy")
+    if raw is None:
+        return DEFAULT_CONFLICT_POLICY
+    if raw not in CONFLICT_POLICIES:
+        r.problem(NAMESPACE, "conflictPolicy", f"{raw!r} is not one of {', '.join(CONFLICT_POLICIES)}")
+        return DEFAULT_CONFLICT_POLICY
+    return raw
+
+
+def _parse_protect(r: _Reader) -> bool:
+    raw = r.raw(NAMESPACE, "protect")
+    if raw is None:
+        return True
+    if raw.strip().lower() not in ("true", "false"):
+        r.problem(NAMESPACE, "protect", f"{raw!r} is not true or false")
+        return True
+    return raw.strip().lower() == "true"
+
+
+def _parse_adopt(r: _Reader) -> tuple[str, ...]:
+    raw = r.raw(NAMESPACE, "adoptExistingSchemas")
+    if raw is None:
+        return ()
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v in SCHEMA_NAMES for v in value):
+        r.problem(
+            NAMESPACE,
+            "adoptExistingSchemas",
+            f"{raw!r} is not a list of consolidated schemas ({', '.join(SCHEMA_NAMES)}); e.g. "
+            "pulumi config set --path 'consolidation:adoptExistingSchemas[0]' raw_data",
+        )
+        return ()
+    return tuple(dict.fromkeys(value))
 
 
 def _parse_disposable(r: _Reader) -> tuple[str, ...]:
@@ -300,8 +353,18 @@ def parse_settings(config: Mapping[str, Any]) -> StackSettings:
         legacy_timezone=_parse_timezone(r),
         backup_dir=_parse_backup_dir(r),
         disposable_tables=_parse_disposable(r),
+        conflict_policy=_parse_conflict_policy(r),
     )
     connection = _parse_connection(r)
+    protect = _parse_protect(r)
+    adopt = _parse_adopt(r)
     if r.problems:
         raise ConfigError("invalid stack config: " + "; ".join(r.problems))
-    return StackSettings(phase=phase, role_prefix=prefix, connection=connection, data_copy=data_copy)
+    return StackSettings(
+        phase=phase,
+        role_prefix=prefix,
+        connection=connection,
+        data_copy=data_copy,
+        protect=protect,
+        adopt_existing_schemas=adopt,
+    )

@@ -12,7 +12,8 @@ from components.database import (
     function_connection,
     make_provider,
 )
-from components.migration_state import read_latest_validations
+from components.migration_state import PhaseRefused, read_state
+from components.preflight import SchemaOwners, problem, read_schema_owners
 from components.settings import ConfigError, Connection, StackSettings, parse_settings
 
 PROJECT_COMPONENT_NAME = "consolidation"
@@ -59,23 +60,52 @@ def build_stack(
     settings: StackSettings,
     password: pulumi.Output[str] | None,
     read_validations: ValidationReader | None = None,
+    *,
+    plain_password: str | None = None,
+    schema_owners: SchemaOwners | None = None,
+    component_name: str = PROJECT_COMPONENT_NAME,
+    opts: pulumi.ResourceOptions | None = None,
 ) -> dict[str, Any]:
     """Create the provider and the components; return the stack outputs by name.
 
     `read_validations` defaults to the read-only migration_log lookup
-    (components/migration_state.py); unit tests pass a stub so they do no I/O.
+    (components/migration_state.py), which first refuses a phase the database's recorded
+    phase does not allow (a rollback not carried back, a switch not made); `schema_owners`
+    to the read-only look at the schemas' owners (components/preflight.py: a rolePrefix
+    change or someone else's schema is refused with one line); unit tests pass stubs so
+    they do no I/O.
+
+    Renaming or re-parenting the component: pass the new `component_name` / parent in
+    `opts` together with `aliases` naming the old ones; the child resources' names start
+    with the component's name, so Pulumi carries the alias down to every grant and nothing
+    is replaced (spec trap 2: a replacement without alias revokes what was just granted).
     """
-    reader = read_validations or read_latest_validations
+    if read_validations is None:
+
+        def reader(connection: Connection, pw: str | None, warn: Callable[[str], None]) -> dict[str, Any]:
+            try:
+                return read_state(connection, pw, warn, deployed=settings.phase, stack=pulumi.get_stack())
+            except PhaseRefused as refused:
+                raise pulumi.RunError(str(refused)) from None
+
+    else:
+        reader = read_validations
+    owners = (schema_owners or read_schema_owners)(settings.connection, plain_password)
+    refusal = problem(settings, owners)
+    if refusal:
+        raise pulumi.RunError(refusal)
     names = settings.role_names
     provider = make_provider("postgresql", settings.connection, password)
     database = ConsolidatedDatabase(
-        PROJECT_COMPONENT_NAME,
+        component_name,
         ConsolidatedDatabaseArgs(
             database=settings.connection.database,
             names=names,
             connection=function_connection(settings.connection, password),
+            phase=settings.phase,
         ),
-        opts=pulumi.ResourceOptions(providers=[provider]),
+        # protect is inherited by every resource of the component (trap 5)
+        opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(providers=[provider], protect=settings.protect), opts),
     )
 
     def validations(pw: str | None) -> dict[str, Any]:
@@ -103,7 +133,9 @@ def build_stack(
 def program() -> None:
     """The stack program: what `__main__.py` runs, and what Automation API inline programs
     (tests, demo) run, so the Python language host is not needed to deploy the project."""
-    settings = load_settings()
+    config = current_config()
+    settings = load_settings(config)
     password = pulumi.Config("postgresql").get_secret("password")
-    for name, value in build_stack(settings, password).items():
+    plain = config.get("postgresql:password")
+    for name, value in build_stack(settings, password, plain_password=plain).items():
         pulumi.export(name, value)

@@ -1,4 +1,10 @@
-"""The guide's permission model, tried for real after a phase 1 `up`.
+"""The guide's permission model, tried for real: phase 1 (READ only), then phase 2 (the guide).
+
+Issue 9: in phase 1 the consolidated tables are our derived copy, so every group role may
+only READ the schemas the guide gives it access to; the guide's write access starts with
+phase 2. Two independent probes: LOGIN users given their role by grant_user_permissions,
+and SET ROLE to each of the 8 group roles (and to a role with no group: what PUBLIC gets)
+on tables, sequences and functions of each schema.
 
 The expected outcome of every attempt comes from the GUIDE table below, written in the
 guide's own words ("Roles and Access Patterns") and interpreted here, independently of
@@ -95,9 +101,11 @@ WORDS: dict[str, set[str]] = {
 }
 
 
-def expected(role: str, schema: str) -> set[str]:
+def expected(role: str, schema: str, phase: int = 2) -> set[str]:
     words = GUIDE[role].get(schema)
-    return WORDS[words] if words else set()
+    if not words:
+        return set()
+    return WORDS[words] if phase >= 2 else {"SELECT"}  # phase 1: READ wherever the guide gives access
 
 
 def _statement(op: str, schema: str, user: str) -> sql.Composable:
@@ -143,6 +151,7 @@ def deployed(
             up, _ = d.up()
             assert up.summary.result == "succeeded"
             create_owner_tables(d)
+            create_owner_functions(d)
             yield d
     finally:
         pg_cluster.drop_database(database)
@@ -151,6 +160,82 @@ def deployed(
 @pytest.fixture(scope="module")
 def users(deployed: Deployed) -> dict[str, tuple[str, str]]:
     return make_users(deployed)
+
+
+@pytest.fixture(scope="module")
+def deployed2(deployed: Deployed, users: dict[str, tuple[str, str]]) -> Deployed:
+    """The same stack after `phase: 2` + `up` (every test using it runs after the phase-1 ones)."""
+    deployed.set_phase(2)
+    up, _ = deployed.up()
+    assert up.summary.result == "succeeded"
+    return deployed
+
+
+FUNCTION = "e2e_fn"
+
+
+def create_owner_functions(deployed: Deployed) -> None:
+    """As the owner role, a function per schema (EXECUTE comes from the default privileges)."""
+    with deployed.connect() as conn, conn.transaction():
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(deployed.owner)))
+        for schema in SCHEMAS:
+            conn.execute(
+                sql.SQL("CREATE FUNCTION {}() RETURNS int LANGUAGE sql AS 'SELECT 1'").format(
+                    sql.Identifier(schema, FUNCTION)
+                )
+            )
+
+
+PROBES = (*OPERATIONS, "SEQ_SELECT", "EXECUTE")
+
+
+def _probe_statement(op: str, schema: str) -> sql.Composable:
+    if op == "SEQ_SELECT":
+        return sql.SQL("SELECT last_value FROM {}").format(sql.Identifier(schema, f"{TEST_TABLE}_seq"))
+    if op == "EXECUTE":
+        return sql.SQL("SELECT {}()").format(sql.Identifier(schema, FUNCTION))
+    return _statement(op, schema, "set_role_probe")
+
+
+def probe_expected(role: str | None, schema: str, phase: int) -> set[str]:
+    """SET ROLE probe: the login-user expectation plus reading sequences and executing functions."""
+    if role is None:  # a role in no group: what PUBLIC gets
+        return set()
+    want = expected(role, schema, phase)
+    return want | {"SEQ_SELECT", "EXECUTE"} if want else set()
+
+
+def set_role_probe(deployed: Deployed, phase: int) -> list[str]:
+    """Every group role (and a role in none) x every schema x every probe, by SET ROLE."""
+    nobody = deployed.prefix + "u_probe_nobody"
+    with deployed.connect() as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (nobody,)).fetchone():
+            conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(nobody)))
+    mismatches = []
+    with deployed.connect() as conn:
+        for role in (*GUIDE, None):
+            target = deployed.role(role) if role else nobody
+            for schema in SCHEMAS:
+                want = probe_expected(role, schema, phase)
+                for op in PROBES:
+                    try:
+                        with conn.transaction(force_rollback=True):
+                            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(target)))
+                            conn.execute(_probe_statement(op, schema))
+                        got = True
+                    except errors.InsufficientPrivilege:
+                        got = False
+                    if got != (op in want):
+                        mismatches.append(f"phase {phase}: SET ROLE {role or 'PUBLIC'}: {op} on {schema} {got=}")
+    return mismatches
+
+
+def test_phase1_set_role_probe_read_only(deployed: Deployed) -> None:
+    assert set_role_probe(deployed, 1) == []
+
+
+def test_phase1_matrix_read_only(deployed: Deployed, users: dict[str, tuple[str, str]]) -> None:
+    assert _matrix(deployed, users, phase=1) == []
 
 
 def make_users(deployed: Deployed) -> dict[str, tuple[str, str]]:
@@ -171,12 +256,12 @@ def make_users(deployed: Deployed) -> dict[str, tuple[str, str]]:
     return made
 
 
-def _matrix(deployed: Deployed, users: dict[str, tuple[str, str]]) -> list[str]:
+def _matrix(deployed: Deployed, users: dict[str, tuple[str, str]], phase: int = 2) -> list[str]:
     mismatches = []
     for role, (name, password) in users.items():
         with deployed.connect(name, password) as conn:
             for schema in SCHEMAS:
-                want = expected(role, schema)
+                want = expected(role, schema, phase)
                 for op in OPERATIONS:
                     got = allowed(conn, op, schema, name)
                     if got != (op in want):
@@ -187,12 +272,17 @@ def _matrix(deployed: Deployed, users: dict[str, tuple[str, str]]) -> list[str]:
     return mismatches
 
 
-def test_matrix_on_tables_created_after_up(deployed: Deployed, users: dict[str, tuple[str, str]]) -> None:
+def test_phase2_set_role_probe_the_guide(deployed2: Deployed) -> None:
+    assert set_role_probe(deployed2, 2) == []
+
+
+def test_matrix_on_tables_created_after_up(deployed2: Deployed, users: dict[str, tuple[str, str]]) -> None:
     """Default privileges: tables made by the owner role after `up` follow the guide."""
-    assert _matrix(deployed, users) == []
+    assert _matrix(deployed2, users) == []
 
 
-def test_check_user_permissions_reports_the_guide(deployed: Deployed, users: dict[str, tuple[str, str]]) -> None:
+def test_check_user_permissions_reports_the_guide(deployed2: Deployed, users: dict[str, tuple[str, str]]) -> None:
+    deployed = deployed2
     with deployed.connect() as conn:
         for role, (name, _) in users.items():
             rows = conn.execute("SELECT * FROM check_user_permissions(%s)", (name,)).fetchall()
@@ -216,8 +306,9 @@ def test_check_user_permissions_reports_the_guide(deployed: Deployed, users: dic
                 assert via == ([deployed.role(role)] if want else []), f"{role} via on {schema}"
 
 
-def test_matrix_after_grants_are_reapplied(deployed: Deployed, users: dict[str, tuple[str, str]]) -> None:
+def test_matrix_after_grants_are_reapplied(deployed2: Deployed, users: dict[str, tuple[str, str]]) -> None:
     """Tables that lost their privileges get them back from the Grant resources (up --refresh)."""
+    deployed = deployed2
     with deployed.connect() as conn:
         for schema in SCHEMAS:
             for role in GUIDE:

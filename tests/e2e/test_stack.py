@@ -3,9 +3,11 @@
 - phase 1 `up` on an empty database; `preview` right after shows no changes; `refresh`
   shows no drift; the database holds what the catalog says; `destroy` leaves no role,
   no new schema and no permission function behind;
-- 10 consecutive up/destroy cycles from an empty database, all green (the parallel-grant
-  trap); timings are printed (pytest -s) and kept in the test report;
-- phase 1 -> 2 -> 1 switches tableRegistry, changes no resource, shows in stack history;
+- 3 consecutive up/destroy cycles from an empty database, all green (the parallel-grant
+  trap; bench/engine.py measures 20 runs with and without the SerialChain); timings are
+  printed (pytest -s) and kept in the test report;
+- phase 1 -> 2 -> 1 switches tableRegistry and the group roles' write privileges (updated in
+  place, nothing replaced), shows in stack history;
 - a bad config value fails preview with one clear line.
 
 Each test uses its own database and rolePrefix on the session's cluster.
@@ -34,7 +36,7 @@ from pgcluster import Cluster
 
 pytestmark = pytest.mark.e2e
 
-CYCLES = 10
+CYCLES = 3  # the provider's parallel-grant trap is measured over 20 runs by bench/engine.py
 
 
 def _dbname(dsn: str) -> str:
@@ -111,7 +113,7 @@ def test_phase1_up_preview_refresh_destroy(
             ).fetchone() == (0,)
 
 
-def test_ten_up_destroy_cycles(
+def test_up_destroy_cycles(
     require_engine: Callable[..., None],
     pg_cluster: Cluster,
     fresh_dsn: str,
@@ -119,7 +121,7 @@ def test_ten_up_destroy_cycles(
     pulumi_command: auto.PulumiCommand,
     record_property: Callable[[str, object], None],
 ) -> None:
-    """The provider's 'tuple concurrently updated' trap: 10 cycles from empty, default parallelism."""
+    """The provider's "tuple concurrently updated" trap: cycles from empty, default parallelism."""
     require_engine(*ENGINE)
     prefix = unique("c") + "_"
     timings: list[tuple[float, float]] = []
@@ -146,7 +148,7 @@ def test_ten_up_destroy_cycles(
     )
 
 
-def test_phase_switch_is_outputs_only_and_in_history(
+def test_phase_switch_updates_privileges_and_registry_in_history(
     require_engine: Callable[..., None],
     pg_cluster: Cluster,
     fresh_dsn: str,
@@ -166,9 +168,9 @@ def test_phase_switch_is_outputs_only_and_in_history(
             assert registry == table_registry(phase)
             registries.append(registry)
             if len(registries) > 1:
-                assert changes(up.summary.resource_changes) == {}, (
-                    f"switching the phase must change no resource: {up.summary.resource_changes}"
-                )
+                # issue 9: the group roles' write privileges come and go with phase 2; the
+                # privileges are updated in place, nothing is created, deleted or replaced
+                assert set(changes(up.summary.resource_changes)) == {"update"}, up.summary.resource_changes
         assert registries[0]["raw_betting_splits"] == "splits.raw_mlb_betting_splits"
         assert registries[1]["raw_betting_splits"] == "raw_data.raw_mlb_betting_splits"
         assert registries[2] == registries[0], "2 -> 1 is the rollback"

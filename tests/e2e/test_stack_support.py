@@ -107,7 +107,10 @@ def create_stack(
     command: auto.PulumiCommand,
     prefix: str,
     phase: int = 1,
+    protect: bool = False,
 ) -> Deployed:
+    """A stack of the project; its schemas are NOT protected unless `protect` (so the
+    tests' own clean-up can destroy it; the protection itself is tested with protect=True)."""
     require_dynamic_provider(env)
     name = unique("e2e")
     stack = auto.create_stack(
@@ -126,6 +129,7 @@ def create_stack(
             "postgresql:password": auto.ConfigValue(cluster.password, secret=True),
             "postgresql:database": auto.ConfigValue(database),
             "postgresql:sslmode": auto.ConfigValue("disable"),
+            "consolidation:protect": auto.ConfigValue("true" if protect else "false"),
         }
     )
     return Deployed(stack=stack, cluster=cluster, database=database, prefix=prefix)
@@ -135,6 +139,7 @@ def remove_stack(deployed: Deployed) -> None:
     """Destroy what is left (best effort) and remove the stack and its config file."""
     name = deployed.stack.name
     try:
+        unprotect_all(deployed.stack)
         deployed.stack.destroy(on_output=lambda _line: None)
     finally:
         deployed.stack.workspace.remove_stack(name, force=True)
@@ -149,14 +154,20 @@ def stack_on(
     command: auto.PulumiCommand,
     prefix: str,
     phase: int = 1,
+    protect: bool = False,
 ) -> Iterator[Deployed]:
-    deployed = create_stack(cluster, database, env, command, prefix, phase)
+    deployed = create_stack(cluster, database, env, command, prefix, phase, protect)
     try:
         yield deployed
     finally:
         drop_test_objects(deployed)
         remove_stack(deployed)
         drop_login_roles(cluster, prefix)
+
+
+def unprotect_all(stack: auto.Stack) -> None:
+    """`pulumi state unprotect --all`: the documented step before a deliberate destroy."""
+    stack._run_pulumi_cmd_sync(["state", "unprotect", "--all", "--yes"])
 
 
 def changes(summary: dict[str, int] | None) -> dict[str, int]:
@@ -228,7 +239,8 @@ def create_owner_tables(deployed: Deployed, table: str = TEST_TABLE) -> None:
 
 
 def drop_test_objects(deployed: Deployed) -> None:
-    """Drop whatever the tests created in the new schemas, so destroy (RESTRICT) can work."""
+    """Drop the tables, sequences and functions the tests created in the new schemas, so
+    destroy (RESTRICT) can work."""
     try:
         with deployed.connect() as conn:
             rows = conn.execute(
@@ -241,6 +253,13 @@ def drop_test_objects(deployed: Deployed) -> None:
             for schema, name, kind in rows:
                 what = sql.SQL("TABLE" if kind == "r" else "SEQUENCE")
                 conn.execute(sql.SQL("DROP {} IF EXISTS {} CASCADE").format(what, sql.Identifier(schema, name)))
+            functions = conn.execute(
+                "SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY(%s)",
+                (list(SCHEMA_NAMES),),
+            ).fetchall()
+            for (signature,) in functions:  # regprocedure prints a quoted, qualified signature
+                conn.execute(sql.SQL("DROP FUNCTION IF EXISTS {} CASCADE").format(sql.SQL(signature)))
     except psycopg.OperationalError:
         pass
 

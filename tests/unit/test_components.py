@@ -3,7 +3,10 @@
 Checks: counts per resource type, role names with and without a prefix, schema owners,
 every Grant / DefaultPrivileges against catalog.privileges(), nothing granted to PUBLIC,
 one serial chain over every privilege-changing resource, every postgresql resource on the
-explicit provider, the permission functions' definitions, and the stack outputs.
+explicit provider, the permission functions' definitions, the stack outputs, and the
+fixes of the provider's traps that live in the graph: the owner role's memberships in one
+resource only (trap 1), delete_before_replace on every privilege (trap 2), protected
+schemas (trap 5), and the preflight refusals (traps 3 and 6, components/preflight.py).
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ SCHEMA = "postgresql:index/schema:Schema"
 GRANT = "postgresql:index/grant:Grant"
 DEFAULT = "postgresql:index/defaultPrivileges:DefaultPrivileges"
 GRANT_ROLE = "postgresql:index/grantRole:GrantRole"
+OWNER = "pulumi-python:dynamic/consolidation:OwnerRole"
 PROVIDER = "pulumi:providers:postgresql"
 SQL_FUNCTION = "pulumi-python:dynamic/consolidation:SqlFunction"
-PRIVILEGE_TYPES = {GRANT, DEFAULT, GRANT_ROLE, SQL_FUNCTION}
+PRIVILEGE_TYPES = {GRANT, DEFAULT, GRANT_ROLE, SQL_FUNCTION, OWNER}
 
 # 20 (role, schema) pairs with access in the guide's table.
 PAIRS = sum(1 for r in ROLES for s in SCHEMA_NAMES if privileges(r, s))
@@ -41,6 +45,8 @@ class Registered:
     inputs: dict[str, Any]
     provider: str
     dependencies: list[str]
+    delete_before_replace: bool = False
+    protect: bool = False
 
 
 @dataclass
@@ -78,6 +84,8 @@ class _Monitor(MockMonitor):
                     inputs=dict(self.resources[response.urn].state) if response.urn in self.resources else {},
                     provider=request.provider,
                     dependencies=list(request.dependencies),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    protect=bool(request.protect),
                 )
             )
         return response
@@ -96,6 +104,10 @@ def _no_validations(*_args: Any) -> dict[str, Any]:
     return {"raw_betting_splits": {"status": "passed"}}
 
 
+def _no_schemas(*_args: Any) -> dict[str, str]:
+    return {}
+
+
 def build(prefix: str = "", phase: int = 1) -> Graph:
     graph = Graph()
     pulumi.runtime.set_mocks(
@@ -108,7 +120,9 @@ def build(prefix: str = "", phase: int = 1) -> Graph:
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
-        outputs = build_stack(_settings(prefix, phase), pulumi.Output.secret("s3cret"), _no_validations)
+        outputs = build_stack(
+            _settings(prefix, phase), pulumi.Output.secret("s3cret"), _no_validations, schema_owners=_no_schemas
+        )
         return pulumi.Output.all(**outputs).apply(graph.outputs.update)
 
     program()
@@ -127,11 +141,12 @@ def prefixed() -> Graph:
 
 def test_counts(plain: Graph) -> None:
     assert len(plain.of(PROVIDER)) == 1
-    assert len(plain.of(ROLE)) == len(ROLES) + 1
+    assert len(plain.of(ROLE)) == len(ROLES)
+    assert len(plain.of(OWNER)) == 1
     assert len(plain.of(SCHEMA)) == 4
     assert len(plain.of(GRANT)) == PAIRS * 4  # schema, table, sequence, function
     assert len(plain.of(DEFAULT)) == PAIRS * 3 + 1  # table, sequence, function + PUBLIC revoke
-    assert len(plain.of(GRANT_ROLE)) == len(ROLES)
+    assert len(plain.of(GRANT_ROLE)) == 0, "the owner's memberships: the OwnerRole resource only"
     assert len(plain.of(SQL_FUNCTION)) == 2
     assert PAIRS == 20
 
@@ -140,15 +155,12 @@ def test_counts(plain: Graph) -> None:
 def test_role_names(prefix: str, plain: Graph, prefixed: Graph) -> None:
     graph = prefixed if prefix else plain
     names = {r.inputs["name"] for r in graph.of(ROLE)}
-    assert names == {prefix + r.name for r in ROLES} | {prefix + OWNER_ROLE}
+    assert names == {prefix + r.name for r in ROLES}
     assert all(r.inputs.get("login") is False for r in graph.of(ROLE)), "all roles are NOLOGIN"
-    owner = next(r for r in graph.of(ROLE) if r.inputs["name"] == prefix + OWNER_ROLE)
-    assert set(owner.inputs["roles"]) == {prefix + r.name for r in ROLES}
-    assert not owner.inputs.get("createRole"), "the owner needs ADMIN OPTION, not CREATEROLE"
-    for grant in graph.of(GRANT_ROLE):
-        assert grant.inputs["role"] == prefix + OWNER_ROLE
-        assert grant.inputs["withAdminOption"] is True
-    assert {g.inputs["grantRole"] for g in graph.of(GRANT_ROLE)} == {prefix + r.name for r in ROLES}
+    assert all(not r.inputs.get("roles") for r in graph.of(ROLE)), "no membership through postgresql.Role"
+    owner = graph.of(OWNER)[0].inputs
+    assert owner["name"] == prefix + OWNER_ROLE
+    assert sorted(owner["groups"]) == sorted(prefix + r.name for r in ROLES)
     assert graph.outputs["roles"] == {
         **{r.name: prefix + r.name for r in ROLES},
         OWNER_ROLE: prefix + OWNER_ROLE,
@@ -159,7 +171,9 @@ def test_role_names(prefix: str, plain: Graph, prefixed: Graph) -> None:
 def test_prefix_reaches_every_role_reference(prefixed: Graph) -> None:
     unprefixed = {r.name for r in ROLES} | {OWNER_ROLE}
     for res in prefixed.resources:
-        for key in ("role", "owner", "grantRole"):
+        for key in ("role", "owner", "grantRole", "name"):
+            if key == "name" and res.typ != OWNER:
+                continue
             value = res.inputs.get(key)
             assert value not in unprefixed, f"{res.name}.{key} = {value} lacks the prefix"
     for fn in prefixed.of(SQL_FUNCTION):
@@ -183,7 +197,7 @@ def test_grants_equal_catalog(prefix: str, plain: Graph, prefixed: Graph) -> Non
     expected: dict[tuple[str, str, str], set[str]] = {}
     for role in ROLES:
         for schema in SCHEMA_NAMES:
-            p = privileges(role, schema)
+            p = privileges(role, schema, 1)
             if p is None:
                 continue
             for object_type, privs in (
@@ -209,7 +223,7 @@ def test_default_privileges_equal_catalog(prefix: str, plain: Graph, prefixed: G
     expected: dict[tuple[str, str, str], set[str]] = {}
     for role in ROLES:
         for schema in SCHEMA_NAMES:
-            p = privileges(role, schema)
+            p = privileges(role, schema, 1)
             if p is None:
                 continue
             for object_type, privs in (
@@ -237,20 +251,19 @@ def test_public_gets_nothing(plain: Graph) -> None:
 
 
 def test_one_serial_chain_over_privilege_changes(plain: Graph) -> None:
-    """Every Grant/DefaultPrivileges/GrantRole/function waits for exactly one other: a chain."""
+    """Every Grant/DefaultPrivileges/function/owner membership waits for the previous one: a
+    total order (a member may also depend on an earlier one, e.g. on the owner role)."""
     chain = {r.urn: r for r in plain.resources if r.typ in PRIVILEGE_TYPES}
-    assert len(chain) == PAIRS * 7 + 1 + len(ROLES) + 2
-    before = {urn: [d for d in r.dependencies if d in chain] for urn, r in chain.items()}
+    assert len(chain) == PAIRS * 7 + 1 + 1 + 2
+    before = {urn: {d for d in r.dependencies if d in chain} for urn, r in chain.items()}
     first = [urn for urn, deps in before.items() if not deps]
     assert len(first) == 1, f"{len(first)} privilege resources could start in parallel"
-    assert all(len(deps) == 1 for urn, deps in before.items() if urn not in first)
-    successor = {deps[0]: urn for urn, deps in before.items() if deps}
-    assert len(successor) == len(chain) - 1, "two resources wait for the same one: a fork"
-    walked, urn = 1, first[0]
-    while urn in successor:
-        urn = successor[urn]
-        walked += 1
-    assert walked == len(chain)
+    done, current = {first[0]}, first[0]
+    while len(done) < len(chain):
+        ready = [u for u, deps in before.items() if u not in done and current in deps and deps <= done]
+        assert len(ready) == 1, f"{len(ready)} resources can run right after {chain[current].name}: a fork"
+        current = ready[0]
+        done.add(current)
 
 
 def test_everything_on_the_explicit_provider(plain: Graph) -> None:
@@ -322,3 +335,64 @@ def test_outputs_per_phase(phase: int) -> None:
 def _reset_runtime() -> Iterator[None]:
     yield
     pulumi.runtime.settings.reset_options()
+
+
+def test_phase_1_grants_read_only_phase_2_the_guide() -> None:
+    """Issue 9: the group roles only read in phase 1; their write privileges start in phase 2."""
+    writes = {"INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "CREATE"}
+    one, two = build("ph_", 1), build("ph_", 2)
+    for graph, phase in ((one, 1), (two, 2)):
+        for g in graph.of(GRANT) + [d for d in graph.of(DEFAULT) if d.inputs.get("schema")]:
+            privs = set(g.inputs["privileges"])
+            if phase == 1:
+                assert not privs & writes, f"{g.name} grants {privs & writes} in phase 1"
+                assert not (g.inputs["objectType"] == "sequence" and privs - {"SELECT"}), g.name
+    full = {
+        (g.inputs["role"], g.inputs["schema"], g.inputs["objectType"]): set(g.inputs["privileges"])
+        for g in two.of(GRANT)
+    }
+    assert full[("ph_system_administrators", "analytics", "schema")] == {"CREATE", "USAGE"}
+    assert full[("ph_mlb_betting_app", "raw_data", "table")] == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+    assert full[("ph_data_collectors", "raw_data", "sequence")] == {"SELECT", "USAGE"}
+
+
+def test_every_privilege_is_delete_before_replace(plain: Graph) -> None:
+    """Trap 2: a create-before-delete replacement is revoked by the old resource's Delete."""
+    for res in plain.of(GRANT) + plain.of(DEFAULT) + plain.of(OWNER) + plain.of(SQL_FUNCTION):
+        if res.typ in (GRANT, DEFAULT):
+            assert res.delete_before_replace, f"{res.name} would be replaced create-before-delete"
+
+
+def test_every_database_resource_is_protected(plain: Graph) -> None:
+    """Trap 5: `pulumi destroy` is refused (protect) before any grant is revoked."""
+    for res in plain.resources:
+        if res.typ != PROVIDER:
+            assert res.protect, f"{res.name} is not protected"
+
+
+@pytest.mark.parametrize(
+    ("owners", "adopt", "words"),
+    [
+        ({}, (), None),
+        ({"raw_data": "pp_consolidation_owner"}, (), None),
+        ({"raw_data": "old_consolidation_owner"}, (), "deployed with 'old_'"),
+        ({"core_betting": "consolidation_owner"}, (), "deployed with ''"),
+        ({"raw_data": "alice"}, (), "schema raw_data already exists"),
+        ({"raw_data": "alice"}, ("raw_data",), None),
+        ({"raw_data": "alice", "analytics": "bob"}, ("raw_data",), "schema analytics already exists"),
+    ],
+)
+def test_preflight_refusals(owners: dict[str, str], adopt: tuple[str, ...], words: str | None) -> None:
+    from components.preflight import problem
+
+    settings = StackSettings(
+        phase=1,
+        role_prefix="pp_",
+        connection=Connection("db.example", 5433, "mlb_betting", "postgres", "require"),
+        adopt_existing_schemas=adopt,
+    )
+    refusal = problem(settings, owners)
+    if words is None:
+        assert refusal is None
+    else:
+        assert refusal is not None and words in refusal and "\n" not in refusal
