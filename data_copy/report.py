@@ -39,11 +39,12 @@ def _table(title: str, columns: Sequence[str], right: Iterable[str] = ()) -> Tab
 
 @contextmanager
 def step(label: str) -> Iterator[None]:
-    """A long step without a natural count: its start, then its elapsed time (on stderr)."""
+    """A long step without a natural count: its start, then its elapsed time (stdout: stderr
+    is kept for the one error line)."""
     started = time.monotonic()
-    err_console.print(f"{label} ...", highlight=False)
+    console.print(f"{label} ...", highlight=False)
     yield
-    err_console.print(f"{label}: done in {time.monotonic() - started:.1f} s", highlight=False)
+    console.print(f"{label}: done in {time.monotonic() - started:.1f} s", highlight=False)
 
 
 def flush() -> None:
