@@ -1,5 +1,11 @@
 """Which environmental failures become one line, and with which exit code (pure logic)."""
 
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -45,3 +51,20 @@ def test_the_readme_documents_every_exit_code() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = {int(m.group(1)) for m in re.finditer(r"^\| (\d+) \| ", readme, re.MULTILINE)}
     assert set(errors.EXIT_CODES) <= table
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_cli_is_still_importing_is_one_line_and_130(signum: int) -> None:
+    # the CLI's imports take well over 0.1 s; before __main__ caught it, Ctrl-C there was a traceback
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "data_copy", "status", "--dsn", "host=127.0.0.1 port=1"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    time.sleep(0.1)
+    proc.send_signal(signum)
+    err = proc.communicate(timeout=60)[1].strip().splitlines()
+    assert proc.returncode == 130, err
+    assert len(err) == 1 and err[0].startswith("interrupted: "), err
