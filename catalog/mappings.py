@@ -31,6 +31,17 @@ class GamesMerge:
     id_sequence: str = ""
 
 
+INVERTS_BY_COLUMNS = (
+    "every legacy column lands in one target column (renamed, cast losslessly) and the key is"
+    " kept, so casting each back rebuilds the legacy row; derived columns are recomputed from"
+    " those (a row whose derived values differ does not round-trip and is refused)"
+)
+INVERTS_BY_KEPT_GAME_ID = (
+    "as by columns, and the legacy text game id is kept in legacy_game_id: a row whose game_id"
+    " does not resolve from it (a game only the new tables know) does not round-trip and is refused"
+)
+
+
 @dataclass(frozen=True)
 class Mapping:
     name: str  # the registry's logical name of the target
@@ -45,6 +56,11 @@ class Mapping:
     # whose greatest value is recent; validation backs it up for rows that do not set them)
     changed_at: tuple[str, ...] = ()
     merge: GamesMerge | None = None
+    # Rollback 2 -> 1 carries the application's rows back into legacy only where the
+    # projection inverts exactly; `inversion` says why it does (or why not). Per row, the
+    # round trip is checked too: forward(inverse(row)) must give the row back.
+    invertible: bool = True
+    inversion: str = INVERTS_BY_COLUMNS
 
     def column_pairs(self) -> list[tuple[str, str]]:
         """(target column, legacy column) for every plainly copied legacy column."""
@@ -147,6 +163,12 @@ MAPPINGS: tuple[Mapping, ...] = (
                 "season": "CAST(extract(year FROM {game_datetime}) AS integer)",
             },
         ),
+        invertible=False,
+        inversion=(
+            "a merge of public.games and splits.games: a new row cannot be split back (which"
+            " table, which columns were filled from which), and splits-only rows carry ids the"
+            " new table assigned"
+        ),
     ),
     Mapping(
         "game_outcomes",
@@ -156,6 +178,7 @@ MAPPINGS: tuple[Mapping, ...] = (
         game_refs={"game_id": "game_id"},
         keep={"game_id": "legacy_game_id"},
         changed_at=("updated_at", "created_at"),
+        inversion=INVERTS_BY_KEPT_GAME_ID,
     ),
     Mapping(
         "moneyline",
@@ -187,6 +210,7 @@ MAPPINGS: tuple[Mapping, ...] = (
         game_refs={"game_id": "game_id"},
         keep={"game_id": "legacy_game_id"},
         changed_at=("last_updated", "created_at"),
+        inversion=INVERTS_BY_KEPT_GAME_ID,
     ),
     Mapping(
         "timing_analysis_results",

@@ -19,6 +19,7 @@ from catalog.schemas import LATEST_VALIDATIONS_SQL
 from components.settings import Connection
 
 CONNECT_TIMEOUT_S = 5
+_EVENTS = "public.migration_phase_events"  # data_copy/phase_state.py: the recorded phase
 _QUERY = sql.SQL(LATEST_VALIDATIONS_SQL).format(log=sql.Identifier(UNQUALIFIED_SCHEMA, MIGRATION_LOG_TABLE))
 _TABLE = f"{UNQUALIFIED_SCHEMA}.{MIGRATION_LOG_TABLE}"
 
@@ -74,3 +75,59 @@ def read_latest_validations(
             error,
         ) in rows
     }
+
+
+def phase_problem(recorded: int | None, deployed: int, stack: str) -> str | None:
+    """Why `pulumi up` to `deployed` must not proceed while the database records `recorded`
+    (None: data_copy never ran, nothing to protect)."""
+    if recorded == 2 and deployed == 1:
+        return (
+            "the database is in phase 2: the application's phase-2 rows in the new tables have not been"
+            f" carried back into legacy; run `python -m data_copy rollback --stack {stack}` first"
+        )
+    if recorded == 1 and deployed == 2:
+        return (
+            "the database is still in phase 1 (legacy and new ids do not share one id space yet);"
+            f" run `python -m data_copy switch --stack {stack}` first"
+        )
+    return None
+
+
+def read_state(
+    connection: Connection,
+    password: str | None,
+    warn: Callable[[str], None] = lambda _msg: None,
+    *,
+    deployed: int = 1,
+    stack: str = "",
+) -> dict[str, dict[str, Any]]:
+    """The recorded phase must allow deploying `deployed` (else RuntimeError with the reason
+    and the command to run); then the latest validations."""
+    recorded = None
+    try:
+        with psycopg.connect(
+            host=connection.host,
+            port=connection.port,
+            dbname=connection.database,
+            user=connection.username,
+            password=password or None,
+            sslmode=connection.sslmode,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name="consolidation-stack-outputs",
+            options="-c default_transaction_read_only=on -c statement_timeout=10s",
+        ) as conn:
+            if conn.execute("SELECT to_regclass(%s)", (_EVENTS,)).fetchone()[0] is not None:  # type: ignore[index]
+                row = conn.execute(
+                    sql.SQL("SELECT phase FROM {} ORDER BY id DESC LIMIT 1").format(sql.Identifier(*_EVENTS.split(".")))
+                ).fetchone()
+                recorded = row[0] if row else None
+    except psycopg.Error as exc:
+        warn(f"phase check skipped: cannot read {_EVENTS}: {exc}".splitlines()[0])
+    problem = phase_problem(recorded, deployed, stack)
+    if problem:
+        raise PhaseRefused(problem)
+    return read_latest_validations(connection, password, warn)
+
+
+class PhaseRefused(RuntimeError):
+    """The stack's phase cannot be deployed in the database's recorded phase."""

@@ -11,6 +11,7 @@ Two namespaces are read:
     backupDir         where `data_copy cleanup` writes its backup (".state/backups")
     disposableTables  legacy tables without a mapping that phase 3 may drop even when they
                       still hold rows: a list of "schema.table" ([])
+    conflictPolicy    phase 2: which version a both-sides change keeps ("keep-new")
     protect           true (default): every database resource of the stack is `protect`ed,
                       so `pulumi destroy` (or removing resources) is refused before anything
                       is revoked; `pulumi state unprotect --all` first to tear it down
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog import LEGACY_SCHEMAS, REGISTRY, SCHEMA_NAMES
+from catalog.phases import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
 from components.naming import RoleNames, prefix_problem
 
 NAMESPACE = "consolidation"
@@ -56,6 +58,7 @@ PROJECT_KEYS: tuple[str, ...] = (
     "legacyTimezone",
     "backupDir",
     "disposableTables",
+    "conflictPolicy",
     "protect",
     "adoptExistingSchemas",
 )
@@ -103,9 +106,11 @@ class DataCopySettings:
     legacy_timezone: str = DEFAULT_LEGACY_TIMEZONE
     backup_dir: str = DEFAULT_BACKUP_DIR
     disposable_tables: tuple[str, ...] = field(default=())
+    conflict_policy: str = DEFAULT_CONFLICT_POLICY
 
     def as_output(self) -> dict[str, Any]:
         return {
+            "conflictPolicy": self.conflict_policy,
             "lockTimeout": self.lock_timeout,
             "statementTimeout": self.statement_timeout,
             "legacyTimezone": self.legacy_timezone,
@@ -207,6 +212,16 @@ def _parse_backup_dir(r: _Reader) -> str:
     if raw.strip() == "" or any(c in raw for c in "\0\n\r"):
         r.problem(NAMESPACE, "backupDir", f"{raw!r} is not a usable directory path")
         return DEFAULT_BACKUP_DIR
+    return raw
+
+
+def _parse_conflict_policy(r: _Reader) -> str:
+    raw = r.raw(NAMESPACE, "conflictPolicy")
+    if raw is None:
+        return DEFAULT_CONFLICT_POLICY
+    if raw not in CONFLICT_POLICIES:
+        r.problem(NAMESPACE, "conflictPolicy", f"{raw!r} is not one of {', '.join(CONFLICT_POLICIES)}")
+        return DEFAULT_CONFLICT_POLICY
     return raw
 
 
@@ -338,6 +353,7 @@ def parse_settings(config: Mapping[str, Any]) -> StackSettings:
         legacy_timezone=_parse_timezone(r),
         backup_dir=_parse_backup_dir(r),
         disposable_tables=_parse_disposable(r),
+        conflict_policy=_parse_conflict_policy(r),
     )
     connection = _parse_connection(r)
     protect = _parse_protect(r)

@@ -12,7 +12,7 @@ from components.database import (
     function_connection,
     make_provider,
 )
-from components.migration_state import read_latest_validations
+from components.migration_state import PhaseRefused, read_state
 from components.preflight import SchemaOwners, problem, read_schema_owners
 from components.settings import ConfigError, Connection, StackSettings, parse_settings
 
@@ -69,16 +69,27 @@ def build_stack(
     """Create the provider and the components; return the stack outputs by name.
 
     `read_validations` defaults to the read-only migration_log lookup
-    (components/migration_state.py), `schema_owners` to the read-only look at the schemas'
-    owners (components/preflight.py: a rolePrefix change or someone else's schema is
-    refused with one line); unit tests pass stubs so they do no I/O.
+    (components/migration_state.py), which first refuses a phase the database's recorded
+    phase does not allow (a rollback not carried back, a switch not made); `schema_owners`
+    to the read-only look at the schemas' owners (components/preflight.py: a rolePrefix
+    change or someone else's schema is refused with one line); unit tests pass stubs so
+    they do no I/O.
 
     Renaming or re-parenting the component: pass the new `component_name` / parent in
     `opts` together with `aliases` naming the old ones; the child resources' names start
     with the component's name, so Pulumi carries the alias down to every grant and nothing
     is replaced (spec trap 2: a replacement without alias revokes what was just granted).
     """
-    reader = read_validations or read_latest_validations
+    if read_validations is None:
+
+        def reader(connection: Connection, pw: str | None, warn: Callable[[str], None]) -> dict[str, Any]:
+            try:
+                return read_state(connection, pw, warn, deployed=settings.phase, stack=pulumi.get_stack())
+            except PhaseRefused as refused:
+                raise pulumi.RunError(str(refused)) from None
+
+    else:
+        reader = read_validations
     owners = (schema_owners or read_schema_owners)(settings.connection, plain_password)
     refusal = problem(settings, owners)
     if refusal:

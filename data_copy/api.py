@@ -1,5 +1,6 @@
 """One flat function per verb (as Alembic's command.py): plan, run, validate, status."""
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -7,12 +8,27 @@ import psycopg
 from psycopg import sql
 
 from catalog.mappings import MAPPINGS, Mapping, copy_order
+from catalog.phases import DEFAULT_CONFLICT_POLICY
 from catalog.schemas import SCHEMA_NAMES
 from catalog.tables import table
-from data_copy import ddl, drift, history, journal, merge_conflicts, run_lock, structure, validator
+from data_copy import (
+    conflicts,
+    ddl,
+    drift,
+    history,
+    journal,
+    merge_conflicts,
+    ownership,
+    phase_check,
+    phase_state,
+    quiet,
+    run_lock,
+    structure,
+    validator,
+)
 from data_copy.connection import connect
 from data_copy.copier import Copier
-from data_copy.errors import PhaseNotDeployed
+from data_copy.errors import ForeignRows, PhaseMismatch, PhaseNotDeployed
 from data_copy.projection import Part, ident, parts
 from data_copy.settings import Settings
 
@@ -32,8 +48,10 @@ class MappingResult:
     copied: int = 0
     rejected: int = 0
     message: str = ""
-    checks: list[validator.PartCheck] = field(default_factory=list)
+    checks: list = field(default_factory=list)  # validator.PartCheck | phase_check.Phase2Check
     conflicts: dict[str, dict] = field(default_factory=dict)  # merge: column -> count, sample keys
+    figures: dict[str, int] = field(default_factory=dict)  # phase 2: app rows, conflicts, ...
+    foreign: str = ""  # phase 1: rows data_copy did not write (the run stops)
 
 
 @dataclass
@@ -77,9 +95,18 @@ def bootstrap_structure(dsn: str, settings: Settings | None = None) -> None:
             )
 
 
-def _check_mapping(conn: psycopg.Connection, m: Mapping, part_list: list[Part], checksums: bool) -> MappingResult:
-    checks = [validator.check(conn, p, checksums) for p in part_list]
+def _check_mapping(
+    conn: psycopg.Connection, m: Mapping, part_list: list[Part], checksums: bool, phase: int = 1
+) -> MappingResult:
+    checks: list = [
+        phase_check.check_phase2(conn, p, checksums) if phase == 2 else validator.check(conn, p, checksums)
+        for p in part_list
+    ]
     passed = all(c.passed for c in checks)
+    figures: dict[str, int] = {}
+    for c in checks:
+        for name, n in (c.figures() if phase == 2 else {}).items():
+            figures[name] = figures.get(name, 0) + n
     return MappingResult(
         name=m.name,
         source=" + ".join(m.sources),
@@ -88,13 +115,31 @@ def _check_mapping(conn: psycopg.Connection, m: Mapping, part_list: list[Part], 
         source_count=sum(c.source_count for c in checks),
         target_count=sum(c.target_count for c in checks),
         rejected=sum(c.rejected for c in checks),
-        message="; ".join(c.message() for c in checks if not c.passed),
+        message="; ".join(c.message() for c in checks if c.message()),
         checks=checks,
+        figures=figures,
     )
 
 
+def _foreign(conn: psycopg.Connection, m: Mapping, part_list: list[Part], result: MappingResult) -> str:
+    """Phase 1: '' or what the new table holds that data_copy did not write."""
+    found = []
+    for part, c in zip(part_list, result.checks, strict=True):
+        classes = phase_check.foreign_in_phase1(conn, part, c.target_count, c.target_checksum)
+        if classes.counts:
+            kinds = tuple(classes.counts)
+            found.append(f"{classes.n(*kinds)} row(s) in {m.target} ({part.name}): {classes.describe(kinds)}")
+    return "; ".join(found)
+
+
 def _settle(
-    conn: psycopg.Connection, copier: Copier, m: Mapping, part_list: list[Part], checksums: bool
+    conn: psycopg.Connection,
+    copier: Copier,
+    m: Mapping,
+    part_list: list[Part],
+    checksums: bool,
+    phase: int = 1,
+    policy: str = DEFAULT_CONFLICT_POLICY,
 ) -> tuple[int, MappingResult]:
     """Re-syncs and validates in ONE repeatable-read snapshot, so rows the application
     writes meanwhile cannot make a correct copy look wrong: they belong to the next run."""
@@ -103,18 +148,31 @@ def _settle(
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 copied = sum(copier.copy(part).copied for part in part_list)
-                result = _check_mapping(conn, m, part_list, checksums)
+                result = _check_mapping(conn, m, part_list, checksums, phase)
                 if result.status != "passed":
                     # why rows are missing is worked out only now: a clean copy never pays for it
                     for part in part_list:
                         copier.record_rejects(part)
-                    result = _check_mapping(conn, m, part_list, checksums)
-                    if not result.rejected or any(c.target_count + c.rejected != c.source_count for c in result.checks):
+                    result = _check_mapping(conn, m, part_list, checksums, phase)
+                    unexplained = (
+                        any(c.target_count + c.rejected != c.source_count for c in result.checks)
+                        if phase == 1
+                        else result.status != "passed"  # phase 2: legacy changes still to bring over
+                    )
+                    if not result.rejected or unexplained:
                         # rows not explained (a change the watermark could not see, an update
                         # without a timestamp, a delete, a constraint refusal whose reject
                         # went with an earlier run): one full keyed pass records them
                         copied += sum(copier.reconcile(part).copied for part in part_list)
-                        result = _check_mapping(conn, m, part_list, checksums)
+                        result = _check_mapping(conn, m, part_list, checksums, phase)
+                if phase == 1:
+                    result.foreign = _foreign(conn, m, part_list, result)
+                else:
+                    for part, check in zip(part_list, result.checks, strict=True):
+                        if check.classes.n(*ownership.UNRECORDED):
+                            ownership.repair_baseline(conn, part)
+                        if check.classes.n(*ownership.CONFLICTS) or conflicts.any_open(conn, part):
+                            conflicts.record(conn, part, copier.run_id, policy)
             return copied, result
         except psycopg.errors.SerializationFailure:
             copier.forget_exclusions()  # their temporary tables went with the transaction
@@ -151,7 +209,7 @@ def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) 
         source_checksum=src,
         target_checksum=tgt,
         error_message=result.message or None,
-        details={"checksums": checksums, "rejected": result.rejected}
+        details={"checksums": checksums, "rejected": result.rejected, **result.figures}
         | ({"merge_conflicts": result.conflicts} if result.conflicts else {}),
     )
 
@@ -174,13 +232,15 @@ def run(
 ) -> RunReport:
     settings = settings or Settings()
     with run_lock.locked(dsn, settings, "run") as conn:
-        _require_structure(conn, settings)
+        phase = ensure_state(conn, settings)
         drift.check(conn)
-        journal.ensure(conn)
-        j = journal.Journal(conn, f"Phase{settings.phase}")
+        j = journal.Journal(conn, f"Phase{phase}")
+        phase_state.start_if_new(conn, j.run_id, settings.stack)
+        quiet.snapshot(conn, j.run_id, "run", "start")
         created = ddl.create_tables(conn, settings.owner_role)
-        copier = Copier(conn, j.run_id, progress)
+        copier = Copier(conn, j.run_id, progress, phase=phase)
         results: list[MappingResult] = []
+        foreign: list[str] = []
         order = copy_order()
         tick = progress or (lambda name, done, total: None)
         for i, m in enumerate(order):
@@ -197,12 +257,18 @@ def run(
             if any(copier.first_copy(part) for part in part_list):
                 for part in part_list:  # the bulk of the rows, in committed chunks
                     copied += copier.copy(part).copied
-            caught_up, result = _settle(conn, copier, m, part_list, checksums)
+            caught_up, result = _settle(conn, copier, m, part_list, checksums, phase, settings.conflict_policy)
             copied += caught_up
             if m.merge:
                 result.conflicts = merge_conflicts.count(conn, m)
-            j.finish(entry, "completed", records_migrated=copied)
             result.copied = copied
+            if result.foreign:  # phase 1: someone else wrote the new table: kept, listed, the run fails
+                j.finish(entry, "failed", records_migrated=copied, error_message=result.foreign)
+                result.status = "failed"
+                result.message = "; ".join(filter(None, (result.message, result.foreign)))
+                foreign.append(result.foreign)
+            else:
+                j.finish(entry, "completed", records_migrated=copied)
             results.append(result)
         tick(SETTLED, len(order), len(order))
         entry = j.start("structure")
@@ -212,7 +278,29 @@ def run(
             if result.status != "missing_source":
                 _with_structure(conn, result)
                 _log_validation(j, result, checksums)
+        quiet.snapshot(conn, j.run_id, "run", "end")
+        if foreign:  # every other mapping was synced (our writes never touch those rows)
+            raise ForeignRows(f"phase 1, and {'; '.join(foreign)}: none of them was deleted or changed")
         return RunReport(str(j.run_id), results, created)
+
+
+def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:
+    """Structure deployed, our state tables exist; the recorded phase (checked against
+    the stack's deployed one, which may also be one of `allowed_deployed`)."""
+    _require_structure(conn, settings)
+    journal.ensure(conn)
+    with conn.transaction():
+        ownership.ensure(conn)
+        conflicts.ensure(conn)
+        phase_state.ensure(conn)
+        quiet.ensure(conn)
+    phase = phase_state.resolve(conn, settings, allowed_deployed)
+    if phase == 3:
+        raise PhaseMismatch(
+            "the database is in phase 3: the legacy tables are dropped",
+            fix="`python -m data_copy restore` brings them back",
+        )
+    return phase
 
 
 def validate(
@@ -221,10 +309,10 @@ def validate(
     settings = settings or Settings()
     progress = progress or (lambda name, done, total: None)
     with run_lock.locked(dsn, settings, "validate") as conn:
-        _require_structure(conn, settings)
+        phase = ensure_state(conn, settings)
         drift.check(conn)
-        journal.ensure(conn)
-        j = journal.Journal(conn, f"Phase{settings.phase}")
+        j = journal.Journal(conn, f"Phase{phase}")
+        quiet.snapshot(conn, j.run_id, "validate", "start")
         existing = _existing_tables(conn)
         results = []
         order = copy_order()
@@ -236,11 +324,17 @@ def validate(
                 j.finish(entry, "failed", error_message=result.message)
                 results.append(result)
                 continue
-            result = _check_mapping(conn, m, parts(m), checksums)
+            part_list = parts(m)
+            result = _check_mapping(conn, m, part_list, checksums, phase)
+            if phase == 1:
+                result.foreign = _foreign(conn, m, part_list, result)
+                if result.foreign:
+                    result.status, result.message = "failed", "; ".join(filter(None, (result.message, result.foreign)))
             _with_structure(conn, result)
             _log_validation(j, result, checksums)
             results.append(result)
         progress("validate (counts and checksums)", len(order), len(order))
+        quiet.snapshot(conn, j.run_id, "validate", "end")
         return results
 
 
@@ -261,6 +355,10 @@ def plan(dsn: str, settings: Settings | None = None) -> list[PlanRow]:
     with connect(dsn, settings) as conn:
         drift.check(conn)
         existing = _existing_tables(conn)
+        bracket = "public.migration_table_stats" in existing  # our reads of legacy are not others'
+        run_id = uuid.uuid4()
+        if bracket:
+            quiet.snapshot(conn, run_id, "plan", "start")
         for m in MAPPINGS:
             src = None
             if not _missing_sources(conn, m):
@@ -271,6 +369,8 @@ def plan(dsn: str, settings: Settings | None = None) -> list[PlanRow]:
                 tgt = r[0] if r else 0
             to_copy = None if src is None else max(src - (tgt or 0), 0)
             rows.append(PlanRow(m.name, " + ".join(m.sources), m.target, src, tgt, to_copy))
+        if bracket:
+            quiet.snapshot(conn, run_id, "plan", "end")
     return rows
 
 
@@ -279,6 +379,7 @@ def status(dsn: str, settings: Settings | None = None) -> dict:
     with connect(dsn, settings) as conn:
         latest = journal.latest_validations(conn)
         last_run = None
+        figures: dict[str, dict] = {}
         if latest:
             row = conn.execute(
                 sql.SQL(
@@ -287,9 +388,23 @@ def status(dsn: str, settings: Settings | None = None) -> dict:
                 ).format(journal.LOG)
             ).fetchone()
             last_run = row
+            figures = {
+                name: details or {}
+                for name, details in conn.execute(
+                    sql.SQL(
+                        "SELECT DISTINCT ON (mapping) mapping, details FROM {} WHERE step = 'validate'"
+                        " AND completed_at IS NOT NULL ORDER BY mapping, completed_at DESC, id DESC"
+                    ).format(journal.LOG)
+                )
+            }
+        events = phase_state.history(conn)
         return {
-            "phase": settings.phase,
+            "phase": events[-1].phase if events else 1,
+            "events": events,
+            "deployed": settings.phase if settings.stack else None,
             "last_run": last_run,
             "last": history.last_commands(conn),
             "validations": latest,
+            "figures": figures,
+            "conflicts": conflicts.open_conflicts(conn),
         }

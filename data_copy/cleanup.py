@@ -39,7 +39,7 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS
 from catalog.schemas import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS
-from data_copy import disposable, guards, run_lock, structure
+from data_copy import disposable, guards, phase_guards, phase_state, quiet, run_lock, structure
 from data_copy import journal as journal_mod
 from data_copy.connection import connect
 from data_copy.errors import CleanupRefused, LegacyTableMissing
@@ -218,6 +218,7 @@ def check_guards(conn: psycopg.Connection, settings: Settings, plan: CleanupPlan
     """Guards (a), (b) and (c) for `plan`; (d) needs the dump and runs in cleanup()."""
     dropped = [*plan.tables, *plan.views]
     return [
+        *phase_guards.problems(conn, settings),  # first: before this cleanup reads legacy itself
         *guards.validation_problems(conn, settings),
         *guards.unmapped_problems(conn, settings),
         *guards.dependency_problems(conn, dropped, plan.schemas),
@@ -498,10 +499,17 @@ def cleanup(
     backup and the drops happen on a second connection opened from `dsn` ("" = PG*
     variables). `after_backup` is called with the backup before it is checked (a test hook).
     """
+    quiet.ensure(conn)
+    quiet.snapshot(conn, journal.run_id, "cleanup", "start")  # before this cleanup reads legacy
     try:
-        return _cleanup(conn, settings, journal, dsn, after_backup)
+        report = _cleanup(conn, settings, journal, dsn, after_backup)
     except psycopg.errors.QueryCanceled as error:
         raise _logged(journal, _timed_out(settings, error)) from None
+    finally:
+        quiet.snapshot(conn, journal.run_id, "cleanup", "end")
+    if report.dropped_tables or report.dropped_schemas:
+        phase_state.record(conn, 3, phase_state.CLEANED_UP, journal.run_id, settings.stack)
+    return report
 
 
 def _cleanup(
@@ -675,8 +683,14 @@ def main(dsn: str, settings: Settings, dry_run: bool = False) -> CleanupReport |
         if dry_run:
             if plan.empty:
                 return None
-            with step("checking every guard (reads every legacy table)"):
-                problems = check_guards(conn, settings, plan)
+            quiet.ensure(conn)
+            run_id = Journal(conn, PHASE).run_id
+            quiet.snapshot(conn, run_id, "cleanup", "start")  # before the guards read legacy
+            try:
+                with step("checking every guard (reads every legacy table)"):
+                    problems = check_guards(conn, settings, plan)
+            finally:
+                quiet.snapshot(conn, run_id, "cleanup", "end")
             guards.refuse(problems)
             console.print("all guards pass: cleanup would back up and drop the above")
             return None

@@ -85,10 +85,13 @@ def _progress() -> tuple[Progress, api.Progress]:
 @app.command()
 def plan(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
     """Per mapping: legacy rows, new rows, rows still to copy. Changes nothing."""
+    from data_copy import transitions
+
     started = time.monotonic()
     target, settings = _target(stack, dsn)
     rows = api.plan(target, settings)
     report.plan(rows)
+    report.lines(transitions.phase_plan(target, settings))
     report.summary_plan(rows, time.monotonic() - started)
 
 
@@ -126,9 +129,47 @@ def validate(
 
 @app.command()
 def status(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
-    """Phase, the last run, the last validate and the latest validation per mapping."""
+    """Phase (as recorded in the database) and its history, the last run, the last validate
+    and the latest validation per mapping (with the application's rows and conflicts)."""
     target, settings = _target(stack, dsn)
     report.status(api.status(target, settings))
+
+
+@app.command()
+def switch(stack: StackOpt = None, dsn: DsnOpt = None, wait: WaitOpt = False) -> None:
+    """Phase 1 -> 2, before the registry flips: one id space per table pair, phase 2 recorded."""
+    from data_copy import transitions
+
+    target, settings = _target(stack, dsn, wait)
+    done = transitions.switch(target, settings)
+    report.lines(["switched to phase 2 (run " + done.run_id + "); changed in legacy:", *done.lines])
+    if stack:
+        report.lines([f"next: `pulumi config set consolidation:phase 2` and `pulumi up` for stack {stack}"])
+
+
+@app.command()
+def rollback(
+    stack: StackOpt = None,
+    dsn: DsnOpt = None,
+    accept_loss: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accept-loss",
+            metavar="SCHEMA.TABLE",
+            help="a new table whose rows cannot go back into legacy exactly: go ahead, saving them (repeatable)",
+        ),
+    ] = None,
+    wait: WaitOpt = False,
+) -> None:
+    """Phase 2 -> 1: carry the application's rows back into legacy, undo the switch."""
+    from data_copy import transitions
+
+    target, settings = _target(stack, dsn, wait)
+    done = transitions.rollback_to_phase1(target, settings, tuple(accept_loss or ()))
+    report.carries(done.carries, f"rollback {done.run_id}: back in phase 1")
+    report.lines(done.lines)
+    if stack:
+        report.lines([f"next: `pulumi config set consolidation:phase 1` and `pulumi up` for stack {stack}"])
 
 
 @app.command()
@@ -147,6 +188,10 @@ def cleanup(
     backup_dir: Annotated[
         str | None, typer.Option("--backup-dir", metavar="DIR", help="where the pg_dump goes")
     ] = None,
+    accept_legacy_reads: Annotated[
+        bool,
+        typer.Option("--accept-legacy-reads", metavar="", help="drop although others read legacy tables in phase 2"),
+    ] = False,
     wait: WaitOpt = False,
 ) -> None:
     """Phase 3: back up, then drop the migrated legacy tables and the emptied legacy schemas."""
@@ -157,6 +202,7 @@ def cleanup(
         settings,
         disposable_tables=(*settings.disposable_tables, *(disposable or [])),
         backup_dir=backup_dir or settings.backup_dir,
+        accept_legacy_reads=accept_legacy_reads,
     )
     if stack and settings.phase != 3 and not dry_run:
         raise CleanupRefused(

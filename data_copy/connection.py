@@ -25,6 +25,9 @@ def connect(dsn: str, settings: Settings) -> psycopg.Connection:
         # make the planner expect a handful of rows and pick nested loops that rescan the
         # game lookup per row (1 s instead of 10 ms for 5,000 recommendations).
         ("enable_nestloop", "off"),
+        # The row-hash expressions over 30 columns make the JIT compile for seconds what
+        # runs in a fraction of that (the phase-2 three-way check: 4 s, 3 s of it JIT).
+        ("jit", "off"),
     ):
         try:
             conn.execute("SELECT set_config(%s, %s, false)", (name, value))

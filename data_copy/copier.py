@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from data_copy import ownership
 from data_copy.journal import REJECTS, STATE
 from data_copy.projection import SOURCE, Part, ident
 
@@ -46,7 +47,11 @@ def _key(part: Part) -> sql.Composable:
     return sql.Identifier(SOURCE, part.source_key)
 
 
-def _insert(part: Part, condition: sql.Composable, upsert: bool) -> sql.Composable:
+def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1) -> sql.Composable:
+    """The INSERT of the rows matching `condition`, recording each row written in the
+    ownership baseline; an existing row is updated only while it is still ours, untouched."""
+    if upsert:  # rows equal to their baseline need no write (and phase 2 never resurrects)
+        condition = sql.SQL("({}) AND {}").format(condition, ownership.source_filter(part, phase))
     statement = sql.SQL(
         "{with_}INSERT INTO {target} AS t ({cols})"
         " SELECT {exprs} FROM {from_} WHERE ({where}) AND ({fits}) AND ({cond})"
@@ -61,14 +66,20 @@ def _insert(part: Part, condition: sql.Composable, upsert: bool) -> sql.Composab
         cond=condition,
     )
     if not upsert:
-        return statement
+        return ownership.recording(part, statement, first=True)
     updates = [c for c in part.columns if c != part.target_key]
-    return sql.SQL("{} ON CONFLICT ({}) DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})").format(
-        statement,
-        sql.Identifier(part.target_key),
-        sql.SQL(", ").join(sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updates),
-        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in updates),
-        sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in updates),
+    return ownership.recording(
+        part,
+        sql.SQL("{} ON CONFLICT ({}) DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({}) AND {}").format(
+            statement,
+            sql.Identifier(part.target_key),
+            sql.SQL(", ").join(
+                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updates
+            ),
+            sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in updates),
+            sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in updates),
+            ownership.guard(part),
+        ),
     )
 
 
@@ -129,9 +140,11 @@ class Copier:
         conn: psycopg.Connection,
         run_id: object,
         on_progress: Callable[[str, int, int], None] | None = None,
+        phase: int = 1,
     ) -> None:
         self.conn = conn
         self.run_id = run_id
+        self.phase = phase
         self.on_progress = on_progress or (lambda name, done, total: None)
         self._duplicates: dict[str, sql.Composable] = {}  # part -> condition excluding them
         self._temp_tables = 0
@@ -251,7 +264,8 @@ class Copier:
         """Copies the rows matching `condition` in one transaction; returns (copied, rejected)."""
         try:
             with self.conn.transaction():
-                copied = self.conn.execute(_insert(part, self._condition(part, condition), upsert)).rowcount
+                statement = _insert(part, self._condition(part, condition), upsert, self.phase)
+                copied = self.conn.execute(statement).rowcount
             return max(copied, 0), 0
         except DUPLICATE_ERRORS as error:
             if self._exclude_duplicates(part):
@@ -337,23 +351,28 @@ class Copier:
         return result
 
     def reconcile(self, part: Part) -> CopyResult:
-        """Full keyed pass: upserts every row and deletes target rows whose legacy row is gone."""
+        """Full keyed pass: upserts every row and deletes the target rows whose legacy row is
+        gone, but only rows data_copy wrote and nobody changed since (ownership.guard)."""
         copied, rejected = self._apply(part, sql.SQL("TRUE"), upsert=True)
         with self.conn.transaction():
             deleted = self.conn.execute(
-                sql.SQL(
-                    "{with_}DELETE FROM {target} AS t WHERE ({tw}) AND NOT EXISTS ("
-                    "SELECT 1 FROM {from_} WHERE ({where}) AND ({fits}) AND ({cond}) AND ({key_expr}) = t.{tkey})"
-                ).format(
-                    with_=part.with_clause,
-                    target=ident(part.target.qualified),
-                    tw=part.target_where,
-                    from_=part.from_clause(),
-                    where=part.where,
-                    fits=part.fits_condition(),
-                    cond=self._condition(part, sql.SQL("TRUE")),
-                    key_expr=part.key_expr(),
-                    tkey=sql.Identifier(part.target_key),
+                ownership.forgetting(
+                    part,
+                    sql.SQL(
+                        "{with_}DELETE FROM {target} AS t WHERE ({tw}) AND {guard} AND NOT EXISTS ("
+                        "SELECT 1 FROM {from_} WHERE ({where}) AND ({fits}) AND ({cond}) AND ({key_expr}) = t.{tkey})"
+                    ).format(
+                        guard=ownership.guard(part),
+                        with_=part.with_clause,
+                        target=ident(part.target.qualified),
+                        tw=part.target_where,
+                        from_=part.from_clause(),
+                        where=part.where,
+                        fits=part.fits_condition(),
+                        cond=self._condition(part, sql.SQL("TRUE")),
+                        key_expr=part.key_expr(),
+                        tkey=sql.Identifier(part.target_key),
+                    ),
                 )
             ).rowcount
         return CopyResult(copied=copied + max(deleted, 0), rejected=rejected, mode="reconcile")

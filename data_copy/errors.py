@@ -15,6 +15,9 @@ BUSY = 6  # another data_copy command holds this database, or a table is locked
 DRIFT = 7  # the live legacy schema differs from the catalog
 PRIVILEGE = 8  # the login role lacks a privilege
 SETUP = 9  # environment not ready: stack, pulumi, deployed schemas, legacy tables
+PHASE = 10  # the stack's deployed phase and the database's recorded phase disagree
+FOREIGN_ROWS = 11  # phase 1: a new table holds rows data_copy did not write (kept)
+TRANSITION_REFUSED = 12  # switch or rollback refused (nothing changed)
 BUG = 70  # an internal error: a bug in data_copy (the trace is printed)
 INTERRUPTED = 130  # Ctrl-C / SIGTERM
 
@@ -29,6 +32,9 @@ EXIT_CODES = {
     DRIFT: "the live legacy schema differs from the catalog",
     PRIVILEGE: "the login role lacks a privilege",
     SETUP: "environment not ready (stack, pulumi, deployed schemas, legacy tables)",
+    PHASE: "the stack's deployed phase disagrees with the database's recorded phase",
+    FOREIGN_ROWS: "phase 1: a new table holds rows data_copy did not write (kept and named)",
+    TRANSITION_REFUSED: "switch or rollback refused, nothing changed",
     BUG: "internal error (a bug; the trace is printed)",
     INTERRUPTED: "interrupted (Ctrl-C); committed work is kept, a re-run continues",
 }
@@ -120,6 +126,30 @@ class CleanupRefused(DataCopyError):
 
 class RestoreFailed(DataCopyError):
     exit_code = RESTORE
+
+
+class PhaseMismatch(DataCopyError):
+    """The stack's deployed phase and the phase recorded in the database disagree."""
+
+    exit_code = PHASE
+
+
+class ForeignRows(DataCopyError):
+    """Phase 1: a new table holds rows data_copy did not write (they are kept)."""
+
+    exit_code = FOREIGN_ROWS
+    fix = (
+        "in phase 1 only data_copy writes the new tables: stop whatever wrote them; if the application"
+        " has switched, run `python -m data_copy switch` (its rows are then kept and counted)"
+    )
+
+
+class SwitchRefused(DataCopyError):
+    exit_code = TRANSITION_REFUSED
+
+
+class RollbackRefused(DataCopyError):
+    exit_code = TRANSITION_REFUSED
 
 
 class Interrupted(DataCopyError):

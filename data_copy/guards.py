@@ -60,10 +60,26 @@ FIXES: dict[str, str] = {
     "dependency": "drop those objects or point them at the new tables (the registry), then cleanup again",
     "function_body": "change those functions to use the new tables (or drop them), then cleanup again",
     "backup": "check that consolidation:backupDir is writable with room for the dump, then cleanup again",
+    "phase": "`python -m data_copy switch`, deploy phase 2, let the application run on the new tables first",
+    "legacy_written": "something still writes legacy: point it at the new tables, `python -m data_copy run`,"
+    " then cleanup again",
+    "legacy_read": "point those readers at the new tables (the registry), or pass --accept-legacy-reads",
     "structure": "run `python -m data_copy run` (it creates what is missing and lists the rows that prevent it)",
 }
 
-OUR_TABLES = frozenset({MIGRATION_LOG_TABLE, "migration_rejects", "migration_state"})
+OUR_TABLES = frozenset(
+    {
+        MIGRATION_LOG_TABLE,
+        "migration_rejects",
+        "migration_state",
+        "migration_owned_rows",
+        "migration_conflicts",
+        "migration_phase_events",
+        "migration_table_stats",
+        "migration_switch_changes",
+        "migration_rollback_lost",
+    }
+)
 """data_copy's own tables in public: never legacy data."""
 
 _SAMPLES = 8
@@ -89,6 +105,9 @@ _HEADLINES = {
     "dependency": "objects that stay depend on legacy objects",
     "function_body": "functions that stay mention legacy objects",
     "backup": "backup missing or unreadable",
+    "phase": "not in phase 2",
+    "legacy_written": "legacy written since the last sync",
+    "legacy_read": "legacy read by others since phase 2 began",
     "structure": "new tables lack keys, indexes or foreign keys",
 }
 

@@ -192,15 +192,14 @@ def _parents_exist(part: Part, copied: dict[str, str]) -> None:
         if not all(c in copied for c in fk.columns):
             continue  # resolved by a game lookup, which has its own fit
         values = [part.exprs[part.columns.index(c)] for c in fk.columns]
-        matched = sql.SQL(" AND ").join(
-            sql.SQL("p.{} = {}").format(sql.Identifier(r), v) for r, v in zip(fk.ref_columns, values, strict=True)
-        )
+        # IN over an uncorrelated subquery: one hashed subplan per statement, not a probe per row
         part.fits.append(
             Fit(
-                sql.SQL("({}) OR EXISTS (SELECT 1 FROM {} AS p WHERE {})").format(
+                sql.SQL("({}) OR ({}) IN (SELECT {} FROM {})").format(
                     sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(v) for v in values),
+                    sql.SQL(", ").join(values),
+                    sql.SQL(", ").join(sql.Identifier(r) for r in fk.ref_columns),
                     ident(fk.references),
-                    matched,
                 ),
                 f"orphan: no row in {fk.references} ({', '.join(fk.ref_columns)}) for ({', '.join(fk.columns)}) = ",
                 sql.SQL("CAST(ROW({}) AS text)").format(sql.SQL(", ").join(values)),

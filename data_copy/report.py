@@ -39,11 +39,12 @@ def _table(title: str, columns: Sequence[str], right: Iterable[str] = ()) -> Tab
 
 @contextmanager
 def step(label: str) -> Iterator[None]:
-    """A long step without a natural count: its start, then its elapsed time (on stderr)."""
+    """A long step without a natural count: its start, then its elapsed time (stdout: stderr
+    is kept for the one error line)."""
     started = time.monotonic()
-    err_console.print(f"{label} ...", highlight=False)
+    console.print(f"{label} ...", highlight=False)
     yield
-    err_console.print(f"{label}: done in {time.monotonic() - started:.1f} s", highlight=False)
+    console.print(f"{label}: done in {time.monotonic() - started:.1f} s", highlight=False)
 
 
 def flush() -> None:
@@ -100,6 +101,20 @@ def plan(rows: Iterable[PlanRow]) -> None:
     console.print(table)
 
 
+def lines(texts: Iterable[str]) -> None:
+    for text in texts:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def carries(rows: Iterable, title: str) -> None:
+    table = Table(title=title)
+    for name in ("mapping", "new", "legacy", "carried back", "deleted in legacy", "left (accepted)"):
+        table.add_column(name)
+    for c in rows:
+        table.add_row(c.mapping, c.target, c.source, _n(c.carried), _n(c.deleted), _n(c.refused))
+    console.print(table)
+
+
 def summary_plan(rows: Sequence[PlanRow], seconds: float) -> None:
     missing = sum(1 for r in rows if r.source_rows is None)
     legacy = sum(r.source_rows or 0 for r in rows)
@@ -113,22 +128,38 @@ def summary_plan(rows: Sequence[PlanRow], seconds: float) -> None:
 
 
 def status(info: dict) -> None:
-    console.print(f"phase: {info['phase']}")
+    deployed = f" (stack deployed at phase {info['deployed']})" if info.get("deployed") is not None else ""
+    console.print(f"phase: {info['phase']} (recorded in the database){deployed}")
+    for e in info.get("events", []):
+        console.print(
+            f"  {e.recorded_at:%Y-%m-%d %H:%M:%S %Z}  {e.event} (run {e.run_id}, by {e.db_user}/{e.os_user})",
+            highlight=False,
+        )
     last = info.get("last", {})
     for command in ("run", "validate"):
         entry = last.get(command)
         console.print(entry.line() if entry else f"last {command}: never", highlight=False, soft_wrap=True)
-    table = _table(
-        "latest validation per mapping",
-        ("mapping", "status", "legacy rows", "new rows", "at", "error"),
-        right=("legacy rows", "new rows"),
-    )
+    names = ("mapping", "status", "legacy rows", "new rows", "app created", "app changed", "app deleted", "conflicts")
+    table = _table("latest validation per mapping", (*names, "at", "error"), right=names[2:])
     validations = info["validations"]
+    figures = info.get("figures", {})
     for row in validations:
+        f = figures.get(row[0], {})
         table.add_row(
-            str(row[0]), str(row[1]), _n(row[2]), _n(row[3]), f"{row[6]:%Y-%m-%d %H:%M:%S}", str(row[7] or "")
+            str(row[0]),
+            str(row[1]),
+            _n(row[2]),
+            _n(row[3]),
+            *(_n(f.get(k)) for k in ("app_created", "app_changed", "app_deleted", "conflicts")),
+            f"{row[6]:%Y-%m-%d %H:%M:%S}",
+            str(row[7] or ""),
         )
     console.print(table)
+    open_conflicts = info.get("conflicts", [])
+    if open_conflicts:
+        console.print(f"{len(open_conflicts)} open conflict(s) (public.migration_conflicts):")
+        for part, key, kind, policy in open_conflicts[:20]:
+            console.print(f"  {part} key {key}: {kind.replace('_', ' ')} ({policy})", highlight=False)
     passing = sum(1 for row in validations if row[1] == "passed")
     console.print(
         f"status: phase {info['phase']}, {passing}/{len(validations)} mappings passing at their latest validation",

@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 
 from catalog.schemas import NEVER_DROPPED_SCHEMAS
-from data_copy import guards, run_lock
+from data_copy import guards, phase_state, run_lock
 from data_copy import journal as journal_mod
 from data_copy.cleanup import DUMP_SUFFIX, PHASE, libpq_args
 from data_copy.errors import RestoreFailed
@@ -335,6 +335,8 @@ def main(dsn: str, settings: Settings, dump: str | None = None) -> RestoreReport
         journal_mod.ensure(conn)
         with step("restore: pg_restore, then every table's count and checksum"):
             report = restore(conn, settings, Journal(conn, PHASE), dsn, Path(dump) if dump else None)
+        if report.restored:  # legacy is back as it was at the drop: phase 2 again
+            phase_state.record(conn, 2, phase_state.RESTORED, uuid.uuid4(), settings.stack)
     verb = "restored" if report.restored else "already restored; verified"
     console.print(
         f"{verb} {len(report.tables)} legacy tables from {report.dump} in {report.seconds:.1f}s: "

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from catalog.phases import DEFAULT_CONFLICT_POLICY
 from catalog.roles import OWNER_ROLE
 
 
@@ -14,6 +15,9 @@ class Settings:
     legacy_timezone: str = "UTC"  # the zone naive legacy TIMESTAMPs were written in
     backup_dir: str = ".state/backups"
     disposable_tables: tuple[str, ...] = field(default=())
+    stack: str = ""  # the stack these settings came from ("" for --dsn): its phase is deployed
+    conflict_policy: str = DEFAULT_CONFLICT_POLICY  # phase 2: who wins a both-sides change
+    accept_legacy_reads: bool = False  # cleanup: drop although others read legacy in phase 2
     wait_for_lock: bool = False  # --wait: wait for another data_copy command instead of refusing
 
     @property

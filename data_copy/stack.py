@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote
 
+from catalog.phases import DEFAULT_CONFLICT_POLICY
 from data_copy.errors import PhaseNotDeployed, PulumiMissing, StackNotFound
 from data_copy.settings import Settings
 
@@ -56,5 +57,7 @@ def from_stack(name: str, work_dir: Path = PROJECT_DIR) -> tuple[str, Settings]:
         # relative to the project, so cleanup and restore find the same dumps from anywhere
         backup_dir=str(work_dir / get("consolidation:backupDir", ".state/backups")),
         disposable_tables=tuple(disposable),
+        stack=name,
+        conflict_policy=get("consolidation:conflictPolicy", DEFAULT_CONFLICT_POLICY),
     )
     return dsn, settings

@@ -42,7 +42,7 @@ class PartCheck:
         if self.rejected:
             bits.append(f"{self.rejected} rejected rows (see public.migration_rejects)")
         for kind, keys in self.differences.items():
-            bits.append(f"{self.difference_counts[kind]} {kind} e.g. keys {', '.join(keys)}")
+            bits.append(f"{self.difference_counts[kind]} {kind} e.g. keys {', '.join(map(str, keys))}")
         if not bits:
             bits.append("checksum differs")
         return f"{self.part}: " + "; ".join(bits)
@@ -150,3 +150,7 @@ def _explain(conn: psycopg.Connection, part: Part, result: PartCheck) -> None:
     for kind, n, keys in conn.execute(query):
         result.differences[kind] = list(keys)
         result.difference_counts[kind] = n
+
+
+# the ownership baseline (ownership.py) hashes and selects rows exactly as validation does
+row_hash, target_columns, source_select, target_select = _row_hash, _target_columns, _source_select, _target_select

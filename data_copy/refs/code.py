@@ -8,6 +8,7 @@ node_modules skipped), in a stable order.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from data_copy.errors import BadArguments
 from data_copy.refs import pyscan, sqlscan, targets
 
 PYTHON_SUFFIXES = (".py", ".pyi")
-SQL_SUFFIXES = (".sql",)
+SQL_SUFFIXES = (".sql", ".pgsql", ".psql")
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", ".venv", "env"})
 
 
@@ -95,8 +96,12 @@ def _read(path: Path) -> str:
     return path.read_bytes().decode("utf-8", errors="replace")
 
 
+_PSQL_META = re.compile(r"^[ \t]*\\.*$", re.MULTILINE)  # \connect, \set, \i ...: psql's, not SQL
+
+
 def scan_sql_file(name: str, text: str, search_path: tuple[str, ...], report: CodeReport) -> None:
-    result = sqlscan.scan(text, search_path)
+    sql_text = _PSQL_META.sub(lambda m: " " * len(m.group()), text)  # same offsets, same lines
+    result = sqlscan.scan(sql_text, search_path)
 
     def line_of(offset: int) -> int:
         return text.count("\n", 0, offset) + 1
@@ -125,7 +130,7 @@ def _collect(name: str, result: sqlscan.ScanResult, line_of: Callable[[int], int
     for dyn in result.dynamic:
         report.dynamic.append(Notice(name, line_of(dyn.offset), "dynamic", dyn.reason))
     for bad in result.unparsed:
-        detail = f"{bad.reason}; mentions {', '.join(bad.mentions)}"
+        detail = bad.reason + (f"; mentions {', '.join(bad.mentions)}" if bad.mentions else "")
         report.unparsed.append(Notice(name, line_of(bad.offset), "unparsed", detail))
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from catalog.legacy import LEGACY_BY_NAME
+from catalog.schemas import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS
 from data_copy.refs import dependents, plpgsql, sqlscan, targets
 
 
@@ -32,11 +34,31 @@ class DbFinding:
     via: str  # pg_depend | attached | body | body text
     detail: str = ""
 
+    @property
+    def schema(self) -> str | None:
+        """The schema the object lives in (its table's, for constraints, triggers, rules)."""
+        words = [w for w in self.object.split() if "." in w]
+        if not words:
+            return None
+        word = words[-1] if " on " in self.object else words[0]
+        return word.split(".", 1)[0].strip('"')
+
+    @property
+    def legacy_object(self) -> bool:
+        """A legacy object itself: in a schema phase 3 drops, attached to a legacy table, or
+        a view of the legacy catalog. Still a reference (it reads or acts on legacy data
+        after the switch); phase 3 drops it with the legacy objects."""
+        if self.via == "attached" or (self.schema in LEGACY_SCHEMAS and self.schema not in NEVER_DROPPED_SCHEMAS):
+            return True
+        name = self.object.split()[-1]
+        return self.kind in ("view", "materialized view") and name in LEGACY_BY_NAME
+
     def as_json(self) -> dict[str, object]:
         r = targets.replacements()[self.legacy_table]
         return {
             "object": self.object,
             "kind": self.kind,
+            "legacy_object": self.legacy_object,
             "legacy_table": self.legacy_table,
             "via": self.via,
             "detail": self.detail,
@@ -183,7 +205,9 @@ def statements(
     found: list[Statement] = []
     for text, calls, role in rows:
         result = sqlscan.scan(str(text), search_path)
-        tables = tuple(dict.fromkeys(r.qualified for r in result.refs if r.qualified in present))
+        # a statement the parser cannot read (cut at track_activity_query_size...): its tokens
+        named = [r.qualified for r in result.refs] + [t for u in result.unparsed for t in u.mentions]
+        tables = tuple(dict.fromkeys(t for t in named if t in present))
         if tables:
             found.append(Statement(" ".join(str(text).split()), int(calls), str(role), tables))
     return found, ""

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Token, TokenType
 
-from data_copy.refs.sqlscan import Dynamic, Scanner, ScanResult, tokenize
+from data_copy.refs.sqlscan import Dynamic, Scanner, ScanResult, Unparsed
+from data_copy.refs.sqlshape import tokenize
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -91,7 +92,7 @@ def scan_plpgsql(body: str, search_path: Sequence[str], base: int) -> ScanResult
     try:
         tokens = tokenize(body)
     except SqlglotError:
-        Scanner(search_path)._unparsed(body, base, "cannot tokenize the PL/pgSQL body")
+        result.unparsed.append(Unparsed(base, "cannot tokenize the PL/pgSQL body", ()))
         return result
     i = 0
     while i < len(tokens):

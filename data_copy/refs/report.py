@@ -39,7 +39,12 @@ def text(code: CodeReport | None, db: DbReport | None, out: TextIO = sys.stdout,
         )
     if db is not None:
         for f in db.findings:
-            print(f"database: {f.object}: {f.legacy_table} ({f.via}): {_replacement(f.legacy_table)}", file=out)
+            legacy = " [in a legacy schema: reads legacy data after the switch; phase 3 drops it]"
+            print(
+                f"database: {f.object}: {f.legacy_table} ({f.via}): {_replacement(f.legacy_table)}"
+                + (legacy if f.legacy_object else ""),
+                file=out,
+            )
         for s in db.statements:
             tables = ", ".join(s.legacy_tables)
             print(f"database: statement ({s.calls} calls, role {s.role}): {tables}: {s.query[:200]}", file=out)

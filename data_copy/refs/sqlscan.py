@@ -17,52 +17,31 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Token, TokenType
 
 from data_copy.refs import targets
+from data_copy.refs.sqlshape import (
+    FRAGMENT_STARTS,
+    JOIN_WORDS,
+    looks_like_sql,
+    may_be_sql,
+    split_statements,
+    tokenize,
+)
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to Command" is expected
 
-_DIALECT = Postgres()
 PLACEHOLDER_PREFIX = "__refs_dyn"
 _PLACEHOLDER = re.compile(PLACEHOLDER_PREFIX + r"(\d+)__", re.IGNORECASE)
 
-STATEMENT_STARTS = frozenset(
-    {
-        TokenType.SELECT,
-        TokenType.WITH,
-        TokenType.INSERT,
-        TokenType.UPDATE,
-        TokenType.DELETE,
-        TokenType.MERGE,
-        TokenType.CREATE,
-        TokenType.ALTER,
-        TokenType.DROP,
-        TokenType.TRUNCATE,
-        TokenType.COPY,
-        TokenType.GRANT,
-        TokenType.REVOKE,
-        TokenType.COMMENT,
-        TokenType.REFRESH,
-        TokenType.SET,
-        TokenType.TABLE,
-        TokenType.VALUES,
-        TokenType.COMMAND,  # CALL, DO, EXPLAIN, ANALYZE, VACUUM, LOCK ... as sqlglot names them
-        TokenType.DESCRIBE,
-        TokenType.LOCK,
-        TokenType.ANALYZE,
-    }
-)
 _SET_SEARCH_PATH = re.compile(r"\s*SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:TO|=)\s*(.+?)\s*$", re.I | re.S)
-_JOIN_WORDS = frozenset({TokenType.LEFT, TokenType.RIGHT, TokenType.INNER, TokenType.FULL, TokenType.CROSS})
-_FRAGMENT_STARTS = {TokenType.FROM: "SELECT * ", TokenType.JOIN: "SELECT * FROM _refs_fragment_ "}
+_CHUNK = re.compile(r"[^;]*(?:;[ \t]*(?:--[^\n]*)?(?:\n|$)|;|$)")  # statements, when tokenizing fails
 
 
 @dataclass(frozen=True)
@@ -108,82 +87,6 @@ class ScanResult:
     unparsed: list[Unparsed] = field(default_factory=list)
     statements: int = 0
     search_path: tuple[str, ...] = targets.DEFAULT_SEARCH_PATH
-
-
-def tokenize(text: str) -> list[Token]:
-    return list(_DIALECT.tokenize(text))
-
-
-def split_statements(tokens: Sequence[Token]) -> Iterator[list[Token]]:
-    current: list[Token] = []
-    for token in tokens:
-        if token.token_type == TokenType.SEMICOLON:
-            if current:
-                yield current
-            current = []
-        else:
-            current.append(token)
-    if current:
-        yield current
-
-
-def looks_like_sql(tokens: Sequence[Token]) -> bool:
-    """A statement keyword first, and PostgreSQL's grammar right after it (so that prose
-    such as "Delete old rows from ..." or "With that, ..." is not taken for SQL)."""
-    if not tokens:
-        return False
-    first = tokens[0].token_type
-    if first == TokenType.L_PAREN:  # (SELECT ...) UNION (SELECT ...)
-        return len(tokens) > 2 and tokens[1].token_type in (TokenType.SELECT, TokenType.WITH)
-    if first in _FRAGMENT_STARTS:
-        return len(tokens) > 1
-    if first in _JOIN_WORDS:  # LEFT JOIN ..., INNER JOIN ..., a fragment
-        return any(t.token_type == TokenType.JOIN for t in tokens[1:3])
-    if first not in STATEMENT_STARTS:
-        return False
-    if _is_title_case_prose(tokens):
-        return False
-    if first == TokenType.COMMAND and tokens[0].text.upper() not in {"CALL", "DO", "EXPLAIN", "VACUUM", "REFRESH"}:
-        return False
-    nxt = tokens[1].token_type if len(tokens) > 1 else None
-    if first == TokenType.DELETE:
-        return nxt == TokenType.FROM
-    if first == TokenType.INSERT:
-        return nxt == TokenType.INTO
-    if first == TokenType.UPDATE:
-        return any(t.token_type == TokenType.SET for t in tokens[2:])
-    if first == TokenType.WITH:
-        return len(tokens) > 3 and (
-            tokens[1].text.upper() == "RECURSIVE" or tokens[2].token_type in (TokenType.ALIAS, TokenType.L_PAREN)
-        )
-    if first == TokenType.SELECT:
-        return nxt is not None
-    return nxt is not None
-
-
-_SQL_PUNCTUATION = frozenset("*=(),;<>")
-
-
-def _is_title_case_prose(tokens: Sequence[Token]) -> bool:
-    """'Select the games from splits.games': a sentence (the first word capitalised as in
-    prose, no SQL punctuation anywhere) rather than SQL (`SELECT`, `select`, `Select a, b`)."""
-    word = tokens[0].text
-    if not (len(word) > 1 and word[0].isupper() and word[1:].islower()):
-        return False
-    return not any(t.text in _SQL_PUNCTUATION for t in tokens)
-
-
-_SQL_START = re.compile(
-    r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*\(?\s*(?:select|with|insert|update|delete|merge|create|alter|drop"
-    r"|truncate|copy|grant|revoke|comment|refresh|set|table|values|call|do|explain|analyze|vacuum|lock|from|join"
-    r"|left|right|inner|full|cross|describe)\b",
-    re.IGNORECASE | re.DOTALL,
-)
-
-
-def may_be_sql(text: str) -> bool:
-    """A cheap first look: does `text` start (after comments) with an SQL keyword?"""
-    return _SQL_START.match(text) is not None
 
 
 # ------------------------------------------------------------------------ identifiers
@@ -242,6 +145,14 @@ def _is_cte_name(table: exp.Table, name: str) -> bool:
         child = node
         node = node.parent
     return False
+
+
+def _is_dml_target(table: exp.Table) -> bool:
+    """INSERT INTO / UPDATE / DELETE FROM / MERGE INTO a name: always a table, never a CTE."""
+    parent = table.parent
+    if isinstance(parent, exp.Schema) and parent.this is table:
+        table, parent = parent, parent.parent  # type: ignore[assignment]
+    return isinstance(parent, exp.Insert | exp.Update | exp.Delete | exp.Merge) and parent.this is table
 
 
 def _contains(ancestor: exp.Expression, node: exp.Expression) -> bool:
@@ -316,7 +227,7 @@ class Scanner:
 
     # -- entry points
 
-    def scan(self, text: str, base: int = 0) -> ScanResult:
+    def scan(self, text: str, base: int = 0, *, split: bool = True) -> ScanResult:
         if self.require_sql_start and not may_be_sql(text):
             return self.result
         try:
@@ -324,7 +235,13 @@ class Scanner:
         except SqlglotError as error:
             if self.require_sql_start and not self._starts_like_sql(text):
                 return self.result
-            self._unparsed(text, base, f"cannot tokenize: {_first_line(error)}")
+            chunks = [(m.start(), m.group()) for m in _CHUNK.finditer(text) if m.group().strip()]
+            if split and len(chunks) > 1:  # one bad statement (an open quote...) spoils only itself
+                for offset, chunk in chunks:
+                    self.scan(chunk, base + offset, split=False)
+                return self.result
+            reason = f"cannot tokenize: {_first_line(error)}"
+            self.result.unparsed.append(Unparsed(base + len(text) - len(text.lstrip()), reason, ()))
             return self.result
         for statement in split_statements(tokens):
             self.scan_statement(text, statement, base)
@@ -336,7 +253,7 @@ class Scanner:
         start, end = tokens[0].start, tokens[-1].end + 1
         stmt = text[start:end]
         kind = tokens[0].token_type
-        prefix = _FRAGMENT_STARTS.get(TokenType.JOIN if kind in _JOIN_WORDS else kind, "")
+        prefix = FRAGMENT_STARTS.get(TokenType.JOIN if kind in JOIN_WORDS else kind, "")
         try:
             tree = sqlglot.parse_one(prefix + stmt, read="postgres")
         except SqlglotError as error:
@@ -392,7 +309,7 @@ class Scanner:
             return
         if _PLACEHOLDER.search(name) or (schema and _PLACEHOLDER.search(schema)):
             return  # reported by _unsafe_placeholders (or a registry table: fine)
-        if schema is None and _is_cte_name(table, name):
+        if schema is None and not _is_dml_target(table) and _is_cte_name(table, name):
             return
         qualified = targets.resolve(schema, name, self.result.search_path)
         if qualified in targets.replacements():

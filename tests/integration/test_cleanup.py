@@ -267,7 +267,9 @@ def test_a_view_in_public_on_a_migrated_table_is_dropped_and_backed_up(legacy_ds
 def test_refuses_when_the_backup_cannot_be_written(legacy_dsn: str, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the backup directory should be")
-    error = refused(legacy_dsn, Settings(backup_dir=str(blocker / "backups"), disposable_tables=UNMAPPED))
+    error = refused(
+        legacy_dsn, Settings(backup_dir=str(blocker / "backups"), disposable_tables=UNMAPPED, accept_legacy_reads=True)
+    )
     assert "backup missing or unreadable" in str(error)
     assert "consolidation:backupDir is writable" in error.fix
 
@@ -376,6 +378,11 @@ def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
             "public.migration_log",
             "public.migration_rejects",
             "public.migration_state",
+            "public.migration_owned_rows",  # issue 9: the ownership baseline, phases, conflicts,
+            "public.migration_phase_events",  # statistics snapshots, the switch's changes
+            "public.migration_conflicts",
+            "public.migration_table_stats",
+            "public.migration_switch_changes",
         }
         assert conn.execute("SELECT public.check_user_permissions('x')").fetchone() == ("x",)
         assert conn.execute("SELECT value FROM public.app_settings").fetchone() == ("dark",)
@@ -394,7 +401,7 @@ def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
 
 
 def test_plan_names_everything_and_changes_nothing(legacy_dsn: str) -> None:
-    settings = Settings(disposable_tables=UNMAPPED)
+    settings = Settings(disposable_tables=UNMAPPED, accept_legacy_reads=True)
     with connect(legacy_dsn, settings) as conn:
         before = legacy_shape(conn)
         plan = cleanup.plan_cleanup(conn, settings)
@@ -410,7 +417,7 @@ def test_plan_names_everything_and_changes_nothing(legacy_dsn: str) -> None:
 
 
 def test_preview_lines_for_pulumi(legacy_dsn: str) -> None:
-    lines = cleanup.preview(legacy_dsn, Settings(disposable_tables=UNMAPPED))
+    lines = cleanup.preview(legacy_dsn, Settings(disposable_tables=UNMAPPED, accept_legacy_reads=True))
     assert "drop view public.games_with_betting_data (depends on dropped tables)" in lines
     assert sum(ln.startswith("drop schema ") for ln in lines) == len(DROPPABLE)
 

@@ -107,10 +107,11 @@ def db(pg_cluster: Cluster, template: str) -> Iterator[str]:
     pg_cluster.drop_database(name)
 
 
-def test_ctrl_c_exits_130_in_one_line_and_a_rerun_completes(db: str) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_exits_130_in_one_line_and_a_rerun_completes(db: str, sig: signal.Signals) -> None:
     proc = start("run", "--dsn", db)
     wait_until(copying(db), what="the run to copy")
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     code, _, err = finish(proc)
     assert code == errors.INTERRUPTED
     last = err.strip().splitlines()[-1]

@@ -155,6 +155,8 @@ def test_a_missing_path_is_one_error_line() -> None:
         ("WITH games AS (SELECT * FROM games) SELECT * FROM games", ["public.games"]),
         ("WITH RECURSIVE games AS (SELECT * FROM games) SELECT * FROM games", []),
         ("WITH a AS (SELECT 1), games AS (SELECT * FROM a) SELECT * FROM games", []),
+        # the target of INSERT / UPDATE / DELETE is a table even when a CTE has its name
+        ("WITH games AS (SELECT 1 AS id) INSERT INTO games (id) SELECT id FROM games", ["public.games"]),
         # quoted identifiers keep their case; unquoted ones fold
         ('SELECT * FROM "Splits"."Games", SPLITS.GAMES, "splits"."games"', ["splits.games", "splits.games"]),
         # comments and string literals are not SQL
@@ -163,6 +165,8 @@ def test_a_missing_path_is_one_error_line() -> None:
         ("SELECT games, totals.moneyline FROM core_betting.games AS totals", []),
         ("DO $$BEGIN PERFORM 1 FROM mlb_betting.totals; END$$", ["mlb_betting.totals"]),
         ("SET search_path TO splits; SELECT * FROM games", ["splits.games"]),
+        # an open quote spoils its own statement only
+        ("SELECT 'open FROM mlb_betting.totals;\nSELECT * FROM public.games;", ["public.games"]),
     ],
 )
 def test_awkward_sql(text: str, expected: list[str]) -> None:

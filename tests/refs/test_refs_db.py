@@ -105,6 +105,7 @@ def test_the_fixture_baseline(legacy_dsn: str) -> None:
     assert {(f.kind, f.object, f.legacy_table) for f in report.findings} == BASELINE
     assert len(report.findings) == 7
     assert len(report.present) == 15  # every mapped legacy table exists
+    assert all(f.legacy_object for f in report.findings)  # the user's own legacy views and keys
 
 
 def test_one_object_of_each_kind(legacy_dsn: str) -> None:
@@ -116,6 +117,13 @@ def test_one_object_of_each_kind(legacy_dsn: str) -> None:
     assert new == EXPECTED
     assert len(report.findings) == len(BASELINE) + len(EXPECTED) == 17
     assert not [f for f in report.findings if "harmless" in f.object or "noop" in f.object]
+    legacy = {
+        f.object for f in report.findings if f.legacy_object and (f.kind, f.object, f.legacy_table) not in BASELINE
+    }
+    assert legacy == {
+        "trigger app_touch on tracking.pre_game_recommendations",
+        "rule app_no_delete on public.sbr_raw_html",
+    }  # attached to legacy tables; the rule on app.audit is ours
     assert report.dynamic == ["function app.count_of(pg_catalog.text): PL/pgSQL EXECUTE of a string built at run time"]
 
 
@@ -170,7 +178,8 @@ def test_cli_on_the_database(legacy_dsn: str) -> None:
     text = refs_cli("--dsn", legacy_dsn)
     assert (
         "database: view public.games_with_betting_data: public.games (pg_depend):"
-        " use get_table_registry().get_table('games') -> core_betting.games" in text.stdout.splitlines()
+        " use get_table_registry().get_table('games') -> core_betting.games"
+        " [in a legacy schema: reads legacy data after the switch; phase 3 drops it]" in text.stdout.splitlines()
     )
     assert (
         text.stderr.strip().splitlines()[-1].startswith("error: references to legacy tables remain: 7 in the database")

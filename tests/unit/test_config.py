@@ -55,6 +55,7 @@ def test_defaults() -> None:
         "legacyTimezone": "UTC",
         "backupDir": ".state/backups",
         "disposableTables": [],
+        "conflictPolicy": "keep-new",
     }
     assert "password" not in s.connection.as_output()
 

@@ -1,3 +1,5 @@
+\set ON_ERROR_STOP on
+\connect mlb_betting
 -- Reports the application installs. mlb_betting.totals in a comment is not a reference.
 CREATE OR REPLACE VIEW analytics.daily_games AS
 SELECT g.game_date, count(*) AS games

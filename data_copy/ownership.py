@@ -1,0 +1,248 @@
+"""Which rows of a new table data_copy wrote: a baseline of (key, row hash) per mapping Part.
+
+`public.migration_owned_rows` holds, for every target row data_copy wrote, its key and the
+hash of the mapped columns as written (which is the hash of the legacy row's projection at
+that sync). Every statement that writes a target row records it IN THE SAME STATEMENT (a
+data-modifying CTE), so the baseline and the table cannot disagree after a kill -9: the
+transaction either committed both or neither.
+
+Three sides then tell every key's story (S = legacy projection now, T = new table now,
+B = baseline): a T row equal to B is ours and untouched; a T row not in B, or different
+from B, was written by someone else (the application); a B key missing from T was deleted
+by someone else; an S row different from B changed in legacy since the last sync.
+
+Every UPDATE and DELETE data_copy issues on a new table carries `guard()`: it touches a
+row only while that row still equals its baseline, re-checked on the locked row version
+(READ COMMITTED re-evaluates the condition on the newest version; REPEATABLE READ raises a
+serialization failure and the step is retried). An application write is therefore never
+overwritten or deleted, however the two interleave.
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import psycopg
+from psycopg import sql
+
+from data_copy.projection import Part, ident
+from data_copy.validator import row_hash as _row_hash
+from data_copy.validator import source_select as _source_select
+from data_copy.validator import target_columns as _target_columns
+from data_copy.validator import target_select as _target_select
+
+OWNED = sql.Identifier("public", "migration_owned_rows")
+SAMPLES = 5
+
+_DDL = sql.SQL(
+    """CREATE TABLE IF NOT EXISTS {} (
+    part varchar(100) NOT NULL,
+    k text NOT NULL,
+    h bigint NOT NULL,
+    PRIMARY KEY (part, k))"""
+).format(OWNED)
+
+
+def ensure(conn: psycopg.Connection) -> None:
+    conn.execute(_DDL)
+
+
+def target_hash(part: Part, alias: str = "t") -> sql.Composable:
+    return _row_hash(_target_columns(part, alias))
+
+
+def source_hash(part: Part) -> sql.Composable:
+    return _row_hash(sql.SQL(", ").join(part.exprs))
+
+
+def target_key_text(part: Part, alias: str = "t") -> sql.Composable:
+    return sql.SQL("CAST({} AS text)").format(sql.Identifier(alias, part.target_key))
+
+
+def source_key_text(part: Part) -> sql.Composable:
+    return sql.SQL("CAST({} AS text)").format(part.key_expr())
+
+
+def guard(part: Part, alias: str = "t") -> sql.Composable:
+    """True only for a target row data_copy wrote and nobody changed since."""
+    return sql.SQL("EXISTS (SELECT 1 FROM {o} AS o WHERE o.part = {p} AND o.k = {k} AND o.h = {h})").format(
+        o=OWNED, p=sql.Literal(part.name), k=target_key_text(part, alias), h=target_hash(part, alias)
+    )
+
+
+def source_filter(part: Part, phase: int) -> sql.Composable:
+    """Legacy rows worth writing: those that differ from the baseline. Phase 1 (a mirror)
+    also re-writes rows missing from the new table; phase 2 never re-inserts a row the
+    application deleted (its key is in the baseline but not in the table)."""
+    in_target = sql.SQL("EXISTS (SELECT 1 FROM {t} AS t2 WHERE t2.{tk} = {key})").format(
+        t=ident(part.target.qualified), tk=sql.Identifier(part.target_key), key=part.key_expr()
+    )
+    if phase == 1:
+        skip = sql.SQL("o.h = {h} AND {present}").format(h=source_hash(part), present=in_target)
+    else:
+        skip = sql.SQL("o.h = {h} OR NOT {present}").format(h=source_hash(part), present=in_target)
+    return sql.SQL("NOT EXISTS (SELECT 1 FROM {o} AS o WHERE o.part = {p} AND o.k = {k} AND ({skip}))").format(
+        o=OWNED, p=sql.Literal(part.name), k=source_key_text(part), skip=skip
+    )
+
+
+def recording(part: Part, write: sql.Composable, first: bool = False) -> sql.Composable:
+    """`write` (an INSERT/UPDATE on the target aliased t, without RETURNING) that also
+    records every row it wrote in the baseline, in the same statement. `first`: the part
+    was never copied and its table is empty, so its baseline is too (a plain INSERT, 2-3x
+    faster than ON CONFLICT)."""
+    upsert = sql.SQL("") if first else sql.SQL(" ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h")
+    return sql.SQL(
+        "WITH w AS ({write} RETURNING {k} AS k, {h} AS h)"
+        " INSERT INTO {o} (part, k, h) SELECT {p}, k, h FROM w WHERE k IS NOT NULL{upsert}"
+    ).format(
+        write=write, k=target_key_text(part), h=target_hash(part), o=OWNED, p=sql.Literal(part.name), upsert=upsert
+    )
+
+
+def forgetting(part: Part, delete: sql.Composable) -> sql.Composable:
+    """`delete` (a DELETE on the target aliased t, without RETURNING) that also removes the
+    deleted rows from the baseline, in the same statement."""
+    return sql.SQL(
+        "WITH d AS ({delete} RETURNING {k} AS k) DELETE FROM {o} AS o USING d WHERE o.part = {p} AND o.k = d.k"
+    ).format(delete=delete, k=target_key_text(part), o=OWNED, p=sql.Literal(part.name))
+
+
+def owned_totals(conn: psycopg.Connection, part: Part) -> tuple[int, str]:
+    """(rows, checksum) of the baseline in the validator's checksum format."""
+    row = conn.execute(
+        sql.SQL("SELECT count(*), coalesce(sum(CAST(h AS numeric)), 0)::text FROM {} WHERE part = %s").format(OWNED),
+        (part.name,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
+
+
+# --------------------------------------------------------------------------- the 3-way view
+
+# kind of a key, from the three sides (s = legacy, t = new table, o = baseline)
+_KIND = """CASE
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND t.h = s.h AND o.h IS DISTINCT FROM s.h THEN 'in_sync_unrecorded'
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND t.h = s.h THEN 'in_sync'
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL AND t.h = o.h THEN 'legacy_changed'
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL AND s.h = o.h THEN 'app_changed'
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL THEN 'conflict_both_changed'
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL THEN 'conflict_both_inserted'
+  WHEN s.k IS NOT NULL AND o.k IS NOT NULL AND s.h = o.h THEN 'app_deleted'
+  WHEN s.k IS NOT NULL AND o.k IS NOT NULL THEN 'conflict_deleted_changed'
+  WHEN s.k IS NOT NULL THEN 'legacy_inserted'
+  WHEN t.k IS NOT NULL AND o.k IS NOT NULL AND t.h = o.h THEN 'legacy_deleted'
+  WHEN t.k IS NOT NULL AND o.k IS NOT NULL THEN 'conflict_changed_deleted'
+  WHEN t.k IS NOT NULL THEN 'app_created'
+  ELSE 'both_deleted' END"""
+
+# equal on both sides, the baseline behind (repair_baseline records them)
+UNRECORDED = ("in_sync_unrecorded", "both_deleted")
+# still to bring over (a sync leaves none: validation fails while any remain)
+PENDING = ("legacy_changed", "legacy_inserted", "legacy_deleted")
+APP = ("app_created", "app_changed", "app_deleted")
+CONFLICTS = (
+    "conflict_both_changed",
+    "conflict_both_inserted",
+    "conflict_deleted_changed",
+    "conflict_changed_deleted",
+)
+
+
+def _sides(part: Part) -> sql.Composable:
+    """FROM clause joining the three sides by key text: s(k, h), t(k, h, tk), o(k, h)."""
+    src = _source_select(part, sql.SQL("{} AS k, {} AS h").format(source_key_text(part), source_hash(part)))
+    tgt = _target_select(
+        part,
+        sql.SQL("{} AS k, {} AS h, CAST(t.{} AS text) AS tk").format(
+            target_key_text(part), target_hash(part), sql.Identifier(part.target.primary_key[0])
+        ),
+    )
+    own = sql.SQL("SELECT k, h FROM {} WHERE part = {}").format(OWNED, sql.Literal(part.name))
+    return sql.SQL(
+        "({src}) AS s FULL JOIN ({tgt}) AS t ON t.k = s.k FULL JOIN ({own}) AS o ON o.k = coalesce(s.k, t.k)"
+    ).format(src=src, tgt=tgt, own=own)
+
+
+@dataclass
+class Classes:
+    """Per kind: how many keys, and a few samples (the key, or the new table's primary key
+    for rows without one)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    # checksums in the validator's format (sum of the row hashes), legacy side and new side
+    source_checksum: str = "0"
+    target_checksum: str = "0"
+
+    def n(self, *kinds: str) -> int:
+        return sum(self.counts.get(k, 0) for k in kinds)
+
+    def describe(self, kinds: tuple[str, ...]) -> str:
+        return "; ".join(
+            f"{self.counts[k]} {k.replace('_', ' ')} e.g. keys {', '.join(self.samples[k])}"
+            for k in kinds
+            if self.counts.get(k)
+        )
+
+
+def classified(part: Part) -> sql.Composable:
+    """SELECT kind, label (the key, or the new table's primary key for rows without one)
+    for every key of the part."""
+    return sql.SQL(
+        "SELECT {kind} AS kind, coalesce(s.k, t.k, o.k, 'new id ' || t.tk) AS label, s.h AS sh, t.h AS th FROM {sides}"
+    ).format(kind=sql.SQL(_KIND), sides=_sides(part))
+
+
+def classify(conn: psycopg.Connection, part: Part) -> Classes:
+    query = sql.SQL(
+        "SELECT kind, count(*),"
+        " (array_agg(label ORDER BY label) FILTER (WHERE kind NOT IN ('in_sync', 'in_sync_unrecorded')))[1:{n}],"
+        " coalesce(sum(CAST(sh AS numeric)), 0), coalesce(sum(CAST(th AS numeric)), 0)"
+        " FROM ({rows}) AS x GROUP BY kind"
+    ).format(n=sql.Literal(SAMPLES), rows=classified(part))
+    result = Classes()
+    source_sum = target_sum = Decimal(0)
+    for kind, n, samples, sh, th in conn.execute(query):
+        result.counts[kind] = n
+        result.samples[kind] = [str(s) for s in samples or []]
+        source_sum, target_sum = source_sum + sh, target_sum + th
+    result.source_checksum, result.target_checksum = str(source_sum), str(target_sum)
+    return result
+
+
+def foreign_rows(conn: psycopg.Connection, part: Part) -> Classes:
+    """Phase 1: rows of the new table equal neither to what data_copy wrote nor to what
+    legacy says now (and baseline keys the table lost). Rows equal to legacy now are
+    adopted into the baseline by `repair_baseline`."""
+    query = sql.SQL(
+        "SELECT kind, count(*), (array_agg(label ORDER BY label))[1:{n}] FROM ("
+        " SELECT CASE WHEN o.k IS NULL THEN 'not_written_by_data_copy' ELSE 'changed_by_someone_else' END AS kind,"
+        " coalesce(t.k, 'new id ' || t.tk) AS label FROM {sides}"
+        " WHERE t.tk IS NOT NULL AND t.h IS DISTINCT FROM o.h AND t.h IS DISTINCT FROM s.h"
+        ") AS x GROUP BY kind"
+    ).format(n=sql.Literal(SAMPLES), sides=_sides(part))
+    result = Classes()
+    for kind, n, samples in conn.execute(query):
+        result.counts[kind] = n
+        result.samples[kind] = [str(s) for s in samples]
+    return result
+
+
+def repair_baseline(conn: psycopg.Connection, part: Part) -> int:
+    """Keys where legacy and the new table agree become in sync in the baseline (rows
+    copied before the baseline existed, or both sides changed the same way); baseline
+    keys gone from both sides are forgotten."""
+    agree = sql.SQL(
+        "INSERT INTO {o} (part, k, h) SELECT {p}, s.k, s.h FROM {sides}"
+        " WHERE s.k IS NOT NULL AND t.h = s.h AND o.h IS DISTINCT FROM s.h"
+        " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
+    ).format(o=OWNED, p=sql.Literal(part.name), sides=_sides(part))
+    gone = sql.SQL(
+        "DELETE FROM {o} AS b USING (SELECT o.k FROM {sides}"
+        " WHERE s.k IS NULL AND t.k IS NULL AND o.k IS NOT NULL) AS g"
+        " WHERE b.part = {p} AND b.k = g.k"
+    ).format(o=OWNED, p=sql.Literal(part.name), sides=_sides(part))
+    with conn.transaction():
+        n = conn.execute(agree).rowcount
+        n += conn.execute(gone).rowcount
+    return max(n, 0)

@@ -1,0 +1,313 @@
+"""`python -m data_copy rollback`: phase 2 -> 1 without losing the application's writes.
+
+Before the registry points back at legacy, every row the application wrote in a new table
+since the switch (created, changed: a row that differs from the ownership baseline; and
+deleted: a baseline key the table lost) is carried back into its legacy table. Only where
+the mapping inverts exactly (catalog: Mapping.invertible and its reason), and per row only
+where the round trip holds: the inverted legacy row, projected forward again, gives the new
+row back bit for bit (same hash). Otherwise the rollback refuses, naming tables and counts,
+and changes nothing, unless `--accept-loss TABLE` names every such table: their rows are
+then saved as JSON in public.migration_rollback_lost (never silently dropped) and adopted
+into the baseline, so phase 1 mirrors legacy again.
+
+Each mapping is carried back in one transaction that also updates the baseline, so a
+kill -9 leaves each mapping either carried or untouched, and a re-run finishes the rest
+without duplicating anything. The last transaction undoes the switch's id-space change
+and records the phase as 1.
+"""
+
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from catalog.legacy import legacy_table
+from catalog.mappings import Mapping, copy_order
+from data_copy import id_space, ownership, phase_state, quiet
+from data_copy.errors import RollbackRefused
+from data_copy.projection import SOURCE, Part, ident, parts
+from data_copy.validator import source_select
+
+LOST = sql.Identifier("public", "migration_rollback_lost")
+_DDL = sql.SQL(
+    """CREATE TABLE IF NOT EXISTS {} (
+    run_id uuid NOT NULL,
+    mapping varchar(100) NOT NULL,
+    target text NOT NULL,
+    k text,
+    reason text NOT NULL,
+    row_data jsonb,
+    saved_at timestamptz NOT NULL DEFAULT now())"""
+).format(LOST)
+
+
+@dataclass
+class Carry:
+    mapping: str
+    target: str
+    source: str
+    carried: int = 0  # rows written back into legacy (inserted or updated)
+    deleted: int = 0  # legacy rows deleted because the application deleted them
+    refused: int = 0  # rows that cannot go back exactly
+    samples: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def _app_written(part: Part) -> sql.Composable:
+    """The new table's rows that differ from the baseline (created or changed by others)."""
+    return sql.SQL(
+        "FROM {t} AS t LEFT JOIN {o} AS o ON o.part = {p} AND o.k = {k} WHERE ({tw}) AND (o.k IS NULL OR o.h <> {h})"
+    ).format(
+        t=ident(part.target.qualified),
+        o=ownership.OWNED,
+        p=sql.Literal(part.name),
+        k=ownership.target_key_text(part),
+        tw=part.target_where,
+        h=ownership.target_hash(part),
+    )
+
+
+def _app_deleted(part: Part) -> sql.Composable:
+    """Baseline keys the new table lost (deleted by the application)."""
+    return sql.SQL("FROM {o} AS o WHERE o.part = {p} AND NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {k} = o.k)").format(
+        o=ownership.OWNED, p=sql.Literal(part.name), t=ident(part.target.qualified), k=ownership.target_key_text(part)
+    )
+
+
+def _inverse_columns(m: Mapping) -> list[tuple[str, str, str]]:
+    """(legacy column, its type, the target column it comes back from)."""
+    source = legacy_table(m.source)
+    back = {legacy: target for target, legacy in m.column_pairs() if legacy not in m.game_refs.values()}
+    for legacy, target in m.keep.items():
+        back[legacy] = target
+    return [(c.name, c.type, back[c.name]) for c in source.columns]
+
+
+def _round_trip(part: Part, temp: sql.Identifier) -> sql.Composable:
+    """CREATE TEMP TABLE temp: the inverted legacy row of each application row, its key,
+    and whether projecting it forward gives the new row back exactly."""
+    cols = _inverse_columns(part.mapping)
+    inverted = sql.SQL("SELECT {cols}, {k} AS _k, {h} AS _h {app}").format(
+        cols=sql.SQL(", ").join(
+            sql.SQL("CAST(t.{} AS {}) AS {}").format(sql.Identifier(target), sql.SQL(typ), sql.Identifier(legacy))
+            for legacy, typ, target in cols
+        ),
+        k=ownership.target_key_text(part),
+        h=ownership.target_hash(part),
+        app=_app_written(part),
+    )
+    return sql.SQL(
+        "CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {s}.*, ({fh} = {s}._h AND {fits}) AS exact"
+        " FROM ({inverted}) AS {s} {joins}"
+    ).format(
+        temp=temp,
+        s=sql.Identifier(SOURCE),
+        fh=ownership.source_hash(part),
+        fits=part.fits_condition(),
+        inverted=inverted,
+        joins=part.joins,
+    )
+
+
+def _count(conn: psycopg.Connection, query: sql.Composable) -> int:
+    row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _survey(conn: psycopg.Connection, m: Mapping) -> Carry:
+    """What a rollback would do for `m` (inside the caller's transaction)."""
+    c = Carry(m.name, m.target, " + ".join(m.sources))
+    if not m.invertible:
+        for part in parts(m):
+            c.refused += _count(conn, sql.SQL("SELECT count(*) {}").format(_app_written(part)))
+            c.refused += _count(conn, sql.SQL("SELECT count(*) {}").format(_app_deleted(part)))
+        c.reason = "mapping does not invert: " + m.inversion
+        return c
+    part = parts(m)[0]
+    conn.execute(_round_trip(part, sql.Identifier("carry")))
+    c.carried = _count(conn, sql.SQL("SELECT count(*) FROM carry WHERE exact"))
+    c.refused = _count(conn, sql.SQL("SELECT count(*) FROM carry WHERE NOT exact"))
+    c.deleted = _count(conn, sql.SQL("SELECT count(*) {}").format(_app_deleted(part)))
+    c.samples = [r[0] for r in conn.execute("SELECT _k FROM carry WHERE NOT exact ORDER BY _k LIMIT 5")]
+    if c.refused:
+        c.reason = "rows that do not round-trip (e.g. keys " + ", ".join(map(str, c.samples)) + ")"
+    return c
+
+
+def _generated(conn: psycopg.Connection, table: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attgenerated <> ''", (table,)
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _not_landed(conn: psycopg.Connection, part: Part) -> list[str]:
+    """Keys of carried rows whose legacy row, projected forward as a sync would, does not
+    give the new row back (a trigger, a generated column or a default changed it)."""
+    landed = source_select(
+        part, sql.SQL("{} AS k, {} AS h").format(ownership.source_key_text(part), ownership.source_hash(part))
+    )
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT c._k FROM carry AS c WHERE c.exact AND NOT EXISTS"
+            " (SELECT 1 FROM ({landed}) AS x WHERE x.k = c._k AND x.h = c._h) ORDER BY 1 LIMIT 5"
+        ).format(landed=landed)
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _carry_back(conn: psycopg.Connection, part: Part) -> tuple[int, int]:
+    """Writes the exact rows of temp table `carry` into legacy, deletes what the
+    application deleted; the baseline follows in the same transaction. Refuses (and the
+    caller's transaction rolls back) when a written row did not land exactly."""
+    generated = _generated(conn, part.source_table)
+    cols = [legacy for legacy, _, _ in _inverse_columns(part.mapping) if legacy not in generated]
+    names = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+    values = sql.SQL(", ").join(sql.Identifier("c", c) for c in cols)
+    legacy, key = ident(part.source_table), sql.Identifier(part.source_key)
+    updated = conn.execute(
+        sql.SQL(
+            "UPDATE {l} AS l SET ({names}) = ROW({values}) FROM carry AS c WHERE c.exact AND l.{key} = c.{key}"
+        ).format(l=legacy, names=names, values=values, key=key)
+    ).rowcount
+    inserted = conn.execute(
+        sql.SQL(
+            "INSERT INTO {l} ({names}) SELECT {values} FROM carry AS c"
+            " WHERE c.exact AND NOT EXISTS (SELECT 1 FROM {l} AS l WHERE l.{key} = c.{key})"
+        ).format(l=legacy, names=names, values=values, key=key)
+    ).rowcount
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {o} (part, k, h) SELECT {p}, _k, _h FROM carry WHERE exact AND _k IS NOT NULL"
+            " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
+        ).format(o=ownership.OWNED, p=sql.Literal(part.name))
+    )
+    deleted = conn.execute(
+        sql.SQL(
+            "WITH gone AS (DELETE FROM {o} AS o WHERE o.part = {p}"
+            " AND NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {k} = o.k) RETURNING o.k)"
+            " DELETE FROM {l} AS l USING gone WHERE CAST(l.{key} AS text) = gone.k"
+        ).format(
+            o=ownership.OWNED,
+            p=sql.Literal(part.name),
+            t=ident(part.target.qualified),
+            k=ownership.target_key_text(part),
+            l=legacy,
+            key=key,
+        )
+    ).rowcount
+    missed = _not_landed(conn, part)
+    if missed:
+        raise RollbackRefused(
+            f"rollback refused for {part.target.qualified}: rows written back into {part.source_table} do not"
+            f" give the new rows back (keys {', '.join(missed)}): a trigger, generated column or default"
+            " changed them; nothing of this table was changed",
+            fix=f"accept that with --accept-loss {part.target.qualified}, or stay in phase 2",
+        )
+    return max(updated, 0) + max(inserted, 0), max(deleted, 0)
+
+
+def _save_lost(conn: psycopg.Connection, m: Mapping, run_id: object) -> None:
+    """--accept-loss: the application's rows of `m` are saved as JSON, then adopted (the
+    baseline takes them as they are), so phase 1 mirrors legacy over them: changed rows get
+    legacy's version back, rows legacy does not have are deleted by the next run."""
+    for part in parts(m):
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {lost} (run_id, mapping, target, k, reason, row_data)"
+                " SELECT {run}, {m}, {target}, {k}, 'not carried back (accepted)', to_jsonb(t.*) {app}"
+            ).format(
+                lost=LOST,
+                run=sql.Literal(str(run_id)),
+                m=sql.Literal(m.name),
+                target=sql.Literal(m.target),
+                k=ownership.target_key_text(part),
+                app=_app_written(part),
+            )
+        )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {o} (part, k, h) SELECT {p}, {k}, {h} {app} AND {k} IS NOT NULL"
+                " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
+            ).format(
+                o=ownership.OWNED,
+                p=sql.Literal(part.name),
+                k=ownership.target_key_text(part),
+                h=ownership.target_hash(part),
+                app=_app_written(part),
+            )
+        )
+        conn.execute(
+            sql.SQL(
+                "DELETE FROM {o} AS o WHERE o.part = {p} AND NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {k} = o.k)"
+            ).format(
+                o=ownership.OWNED,
+                p=sql.Literal(part.name),
+                t=ident(part.target.qualified),
+                k=ownership.target_key_text(part),
+            )
+        )
+        # rows without a key of the mapping (a game only the new table has) cannot be
+        # adopted: they go (saved above), or phase 1 would find them foreign forever
+        conn.execute(
+            sql.SQL("DELETE FROM {t} AS t WHERE ({tw}) AND {k} IS NULL").format(
+                t=ident(part.target.qualified), tw=part.target_where, k=ownership.target_key_text(part)
+            )
+        )
+
+
+def survey(conn: psycopg.Connection) -> list[Carry]:
+    """Every mapping's carry-back, computed and thrown away (a read-only preview)."""
+    found = []
+    for m in copy_order():
+        with conn.transaction(force_rollback=True):
+            found.append(_survey(conn, m))
+    return found
+
+
+def rollback(
+    conn: psycopg.Connection, run_id: object, accept_loss: tuple[str, ...] = (), stack: str = ""
+) -> tuple[list[Carry], list[str]]:
+    """Carries every mapping back (refusing first if anything would be lost), undoes the
+    switch, records phase 1. The caller has checked that the database is in phase 2."""
+    conn.execute(_DDL)
+    quiet.snapshot(conn, run_id, "rollback", "start")
+    _refuse([c for c in survey(conn) if c.refused and c.target not in accept_loss], "nothing changed")
+    done = []
+    for m in copy_order():
+        try:
+            with conn.transaction():
+                c = _survey(conn, m)  # again, inside the transaction that acts on it
+                if c.refused:
+                    if c.target not in accept_loss:  # the application wrote meanwhile
+                        _refuse([c], "mappings before it are carried back; run rollback again")
+                    _save_lost(conn, m, run_id)
+                if m.invertible:
+                    c.carried, c.deleted = _carry_back(conn, parts(m)[0])
+        except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:
+            # e.g. a new row referencing a game only the new tables have: legacy's foreign
+            # key, or the new table's when that game would go. The table stays as it was.
+            raise RollbackRefused(
+                f"rollback refused for {m.target}: a constraint refuses carrying its rows back into"
+                f" {m.source} ({str(error).splitlines()[0]}); nothing of this table changed, the tables"
+                " before it are carried back and stay so",
+                fix=f"fix those rows in {m.target}, then run rollback again; or stay in phase 2",
+            ) from None
+        done.append(c)
+    with conn.transaction():
+        undone = id_space.undo(conn)
+        phase_state.record(conn, 1, phase_state.ROLLED_BACK, run_id, stack)
+    quiet.snapshot(conn, run_id, "rollback", "end")
+    return done, undone
+
+
+def _refuse(refused: list[Carry], state: str) -> None:
+    if not refused:
+        return
+    what = "; ".join(f"{c.target} ({c.refused} row(s): {c.reason})" for c in refused)
+    names = " ".join(f"--accept-loss {c.target}" for c in refused)
+    raise RollbackRefused(
+        f"rollback refused, {state}: the application's rows cannot go back into legacy exactly: {what}",
+        fix=f"stay in phase 2, or accept that loss explicitly with {names} (the rows are then saved in"
+        " public.migration_rollback_lost)",
+    )
