@@ -172,7 +172,8 @@ def chain_experiment(cluster: Cluster, env: dict[str, str], bin_dir: Path, runs:
                 failed += 1
                 text = str(exc)
                 concurrent += CONCURRENT in text
-                errors.append(next((ln.strip() for ln in text.splitlines() if "error:" in ln), text[:200]))
+                lines = [ln.strip() for ln in text.splitlines() if "error" in ln.lower() and "Traceback" not in ln]
+                errors.append(lines[0][:300] if lines else text[:300])
     label = "with SerialChain" if chain else "without SerialChain"
     print(
         f"{label}: {runs} runs, {failed} failed, {concurrent} with '{CONCURRENT}'; up seconds {seconds}",
@@ -185,18 +186,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.engine")
     parser.add_argument("--runs", type=int, default=20, help="up+destroy cycles per SerialChain variant")
     parser.add_argument("--ups", type=int, default=10, help="consecutive ups of a deployed stack")
+    parser.add_argument("--only", choices=("figures", "with", "without"), help="run one part (results merged)")
     args = parser.parse_args()
     bin_dir, provider = _toolchain()
     print(f"provider: pulumi-resource-postgresql {provider}", flush=True)
     home = ROOT / ".state" / "bench-pulumi-home"
     env = _env(bin_dir, home, ROOT / ".state" / "bench-pulumi-backend")
-    results: dict[str, Any] = {"provider": provider, "machine": f"{platform.machine()}, {os.cpu_count()} cpu"}
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if args.only and RESULTS.exists() else {}
+    results.update(provider=provider, machine=f"{platform.machine()}, {os.cpu_count()} cpu")
     with Cluster.throwaway(settings=ServerSettings.for_tests()) as cluster:
         with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
             results["server"] = conn.execute("SHOW server_version").fetchone()[0]
-        results["figures"] = figures(cluster, env, bin_dir, args.ups)
-        results["with_chain"] = chain_experiment(cluster, env, bin_dir, args.runs, chain=True)
-        results["without_chain"] = chain_experiment(cluster, env, bin_dir, args.runs, chain=False)
+        if args.only in (None, "figures"):
+            results["figures"] = figures(cluster, env, bin_dir, args.ups)
+        if args.only in (None, "with"):
+            results["with_chain"] = chain_experiment(cluster, env, bin_dir, args.runs, chain=True)
+        if args.only in (None, "without"):
+            results["without_chain"] = chain_experiment(cluster, env, bin_dir, args.runs, chain=False)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written {RESULTS.relative_to(ROOT)}")
     return 0

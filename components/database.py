@@ -94,7 +94,7 @@ class ConsolidatedDatabase(pulumi.ComponentResource):
                 names=args.names,
                 connection=args.connection,
                 chain=chain,
-                depends_on=list(self.roles.groups.values()),  # the owner: earlier in the chain
+                depends_on=[self.roles.owner, *self.roles.groups.values()],
             ),
             opts=child,
         )
