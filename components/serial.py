@@ -8,7 +8,8 @@ components put all of them in ONE dependency chain: each resource depends on the
 one, `up` applies them one at a time and `destroy` revokes them one at a time in reverse.
 Everything else (roles, schemas) still runs in parallel, and nobody has to pass
 --parallel 1. (The alternative, an explicit provider with max_connections=1, is known to
-hang the provider: terraform-provider-postgresql issues #98 and #514.)
+hang the provider: terraform-provider-postgresql issues #98 and #514.) Proof that the
+chain is needed: tests/integration/test_grant_race.py.
 """
 
 import pulumi
