@@ -16,9 +16,9 @@ from psycopg import sql
 
 from catalog import MIGRATION_LOG_TABLE, UNQUALIFIED_SCHEMA
 from catalog.schemas import LATEST_VALIDATIONS_SQL
+from components import peek
 from components.settings import Connection
 
-CONNECT_TIMEOUT_S = 5
 _EVENTS = "public.migration_phase_events"  # data_copy/phase_state.py: the recorded phase
 _QUERY = sql.SQL(LATEST_VALIDATIONS_SQL).format(log=sql.Identifier(UNQUALIFIED_SCHEMA, MIGRATION_LOG_TABLE))
 _TABLE = f"{UNQUALIFIED_SCHEMA}.{MIGRATION_LOG_TABLE}"
@@ -36,17 +36,7 @@ def read_latest_validations(
     """mapping -> {status, sourceCount, targetCount, sourceChecksum, targetChecksum,
     completedAt, error}; {} when there is nothing (or nothing reachable) to read."""
     try:
-        with psycopg.connect(
-            host=connection.host,
-            port=connection.port,
-            dbname=connection.database,
-            user=connection.username,
-            password=password or None,
-            sslmode=connection.sslmode,
-            connect_timeout=CONNECT_TIMEOUT_S,
-            application_name="consolidation-stack-outputs",
-            options="-c default_transaction_read_only=on -c statement_timeout=10s",
-        ) as conn:
+        with peek.read_only(connection, password, "consolidation-stack-outputs") as conn:
             exists = conn.execute("SELECT to_regclass(%s)", (_TABLE,)).fetchone()
             if exists is None or exists[0] is None:
                 return {}
@@ -105,17 +95,7 @@ def read_state(
     and the command to run); then the latest validations."""
     recorded = None
     try:
-        with psycopg.connect(
-            host=connection.host,
-            port=connection.port,
-            dbname=connection.database,
-            user=connection.username,
-            password=password or None,
-            sslmode=connection.sslmode,
-            connect_timeout=CONNECT_TIMEOUT_S,
-            application_name="consolidation-stack-outputs",
-            options="-c default_transaction_read_only=on -c statement_timeout=10s",
-        ) as conn:
+        with peek.read_only(connection, password, "consolidation-stack-outputs") as conn:
             if conn.execute("SELECT to_regclass(%s)", (_EVENTS,)).fetchone()[0] is not None:  # type: ignore[index]
                 row = conn.execute(
                     sql.SQL("SELECT phase FROM {} ORDER BY id DESC LIMIT 1").format(sql.Identifier(*_EVENTS.split(".")))

@@ -19,9 +19,8 @@ from collections.abc import Callable
 import psycopg
 
 from catalog import OWNER_ROLE, SCHEMA_NAMES
+from components import peek
 from components.settings import Connection, StackSettings
-
-CONNECT_TIMEOUT_S = 5
 
 SchemaOwners = Callable[[Connection, str | None], dict[str, str]]
 
@@ -29,17 +28,7 @@ SchemaOwners = Callable[[Connection, str | None], dict[str, str]]
 def read_schema_owners(connection: Connection, password: str | None) -> dict[str, str]:
     """Consolidated schema -> owner role, for those that exist ({} when unreachable)."""
     try:
-        with psycopg.connect(
-            host=connection.host,
-            port=connection.port,
-            dbname=connection.database,
-            user=connection.username,
-            password=password or None,
-            sslmode=connection.sslmode,
-            connect_timeout=CONNECT_TIMEOUT_S,
-            application_name="consolidation-preflight",
-            options="-c default_transaction_read_only=on -c statement_timeout=10s",
-        ) as conn:
+        with peek.read_only(connection, password, "consolidation-preflight") as conn:
             rows = conn.execute(
                 "SELECT nspname, pg_catalog.pg_get_userbyid(nspowner) FROM pg_catalog.pg_namespace"
                 " WHERE nspname = ANY(%s)",
