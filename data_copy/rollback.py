@@ -51,6 +51,8 @@ class Carry:
     refused: int = 0  # rows that cannot go back exactly
     samples: list[str] = field(default_factory=list)
     reason: str = ""
+    both_changed: int = 0  # keys old code changed in legacy AND the application in the new table
+    both_samples: list[str] = field(default_factory=list)
 
 
 def _app_written(part: Part) -> sql.Composable:
@@ -124,6 +126,11 @@ def _survey(conn: psycopg.Connection, m: Mapping) -> Carry:
         c.reason = "mapping does not invert: " + m.inversion
         return c
     part = parts(m)[0]
+    # carrying the new row back would overwrite (or delete) what old code wrote in legacy
+    # since the last sync: never without the user making the two sides agree first
+    classes = ownership.classify(conn, part)
+    c.both_changed = classes.n(*_OVERWRITES_LEGACY)
+    c.both_samples = [k for kind in _OVERWRITES_LEGACY for k in classes.samples.get(kind, [])][:5]
     conn.execute(_round_trip(part, sql.Identifier("carry")))
     c.carried = _count(conn, sql.SQL("SELECT count(*) FROM carry WHERE exact"))
     c.refused = _count(conn, sql.SQL("SELECT count(*) FROM carry WHERE NOT exact"))
@@ -132,6 +139,11 @@ def _survey(conn: psycopg.Connection, m: Mapping) -> Carry:
     if c.refused:
         c.reason = "rows that do not round-trip (e.g. keys " + ", ".join(map(str, c.samples)) + ")"
     return c
+
+
+# conflict kinds where the carry-back would write over a legacy change (a key legacy deleted
+# while the application changed it is only re-inserted: nothing of legacy's is lost)
+_OVERWRITES_LEGACY = ("conflict_both_changed", "conflict_both_inserted", "conflict_deleted_changed")
 
 
 def _generated(conn: psycopg.Connection, table: str) -> set[str]:
@@ -272,12 +284,15 @@ def rollback(
     switch, records phase 1. The caller has checked that the database is in phase 2."""
     conn.execute(_DDL)
     quiet.snapshot(conn, run_id, "rollback", "start")
-    _refuse([c for c in survey(conn) if c.refused and c.target not in accept_loss], "nothing changed")
+    surveyed = survey(conn)
+    _refuse_both_changed([c for c in surveyed if c.both_changed], "nothing changed")
+    _refuse([c for c in surveyed if c.refused and c.target not in accept_loss], "nothing changed")
     done = []
     for m in copy_order():
         try:
             with conn.transaction():
                 c = _survey(conn, m)  # again, inside the transaction that acts on it
+                _refuse_both_changed([c] if c.both_changed else [], "mappings before it are carried back")
                 if c.refused:
                     if c.target not in accept_loss:  # the application wrote meanwhile
                         _refuse([c], "mappings before it are carried back; run rollback again")
@@ -310,4 +325,20 @@ def _refuse(refused: list[Carry], state: str) -> None:
         f"rollback refused, {state}: the application's rows cannot go back into legacy exactly: {what}",
         fix=f"stay in phase 2, or accept that loss explicitly with {names} (the rows are then saved in"
         " public.migration_rollback_lost)",
+    )
+
+
+def _refuse_both_changed(found: list[Carry], state: str) -> None:
+    """Keys both sides changed since the last sync: whichever went back, one side's write
+    would be lost, so the user decides (no flag: --accept-loss is for the new tables' rows)."""
+    if not found:
+        return
+    what = "; ".join(
+        f"{c.target} / {c.source} ({c.both_changed} key(s), e.g. {', '.join(c.both_samples)})" for c in found
+    )
+    raise RollbackRefused(
+        f"rollback refused, {state}: keys changed on both sides since the last sync, carrying the new"
+        f" rows back would overwrite what old code wrote in legacy: {what}",
+        fix="make the two sides agree for those keys (public.migration_conflicts lists them after"
+        " `python -m data_copy run`), then run rollback again",
     )

@@ -335,6 +335,34 @@ def test_rollback_refuses_for_a_merge_naming_table_and_count_then_accepts_loss(p
     assert api.run(phase2).ok
 
 
+def test_rollback_refuses_to_overwrite_or_delete_what_old_code_changed_in_legacy(phase2: str) -> None:
+    changed, deleted = (r[0] for r in q(phase2, f"SELECT id FROM {ML} ORDER BY id LIMIT 2"))  # noqa: S608
+    # since the last sync: the application changed one row and deleted another, old code
+    # changed both in legacy; no run came between them and the rollback
+    q(phase2, f"UPDATE {ML} SET home_ml = 1001 WHERE id = %s", changed)  # noqa: S608
+    q(phase2, f"DELETE FROM {ML} WHERE id = %s", deleted)  # noqa: S608
+    q(phase2, f"UPDATE {LEGACY_ML} SET home_ml = 2002, updated_at = now() WHERE id = ANY(%s)", [changed, deleted])  # noqa: S608
+    before = content_md5(phase2, LEGACY_ML)
+    with pytest.raises(RollbackRefused) as refused:
+        transitions.rollback_to_phase1(phase2, Settings(), accept_loss=("core_betting.games",))
+    line = refused.value.line()
+    assert f"{ML} / {LEGACY_ML} (2 key(s)" in line and str(changed) in line and str(deleted) in line, line
+    assert content_md5(phase2, LEGACY_ML) == before and api.status(phase2)["phase"] == 2
+    assert ml(phase2, LEGACY_ML, changed)[2] == 2002 and ml(phase2, LEGACY_ML, deleted)[2] == 2002
+    # the user settles both keys (the application's version of one, legacy's of the other)
+    q(
+        phase2,
+        f"UPDATE {LEGACY_ML} AS l SET home_ml = t.home_ml, updated_at = t.updated_at FROM {ML} AS t"  # noqa: S608
+        " WHERE l.id = %s AND t.id = l.id",
+        changed,
+    )
+    q(phase2, f"DELETE FROM {LEGACY_ML} WHERE id = %s", deleted)  # noqa: S608
+    transitions.rollback_to_phase1(phase2, Settings())
+    assert ml(phase2, LEGACY_ML, changed)[2] == 1001 and ml(phase2, LEGACY_ML, deleted) is None
+    assert content_md5(phase2, LEGACY_ML) == content_md5(phase2, ML)
+    assert api.run(phase2).ok
+
+
 # ----------------------------------------------------------------------------- phase 3
 
 
