@@ -14,21 +14,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from catalog import LEGACY_SCHEMAS
 from data_copy import api
 from demo.legacy_dump import CUSTOM, DIRECTORY, PLAIN, TAR, DumpError, load
 from pgcluster import Cluster
 
-LEGACY = (
-    "public",
-    "splits",
-    "mlb_betting",
-    "backtesting",
-    "tracking",
-    "timing_analysis",
-    "clean",
-    "action",
-    "validation",
-)
+LEGACY = LEGACY_SCHEMAS  # the catalog's list: the dump must carry every legacy schema
 
 
 def _fingerprints(dsn: str, schemas: tuple[str, ...]) -> dict[str, tuple[int, str]]:
