@@ -12,6 +12,7 @@ from catalog.phases import DEFAULT_CONFLICT_POLICY
 from catalog.schemas import SCHEMA_NAMES
 from catalog.tables import table
 from data_copy import (
+    chunk_hashes,
     conflicts,
     ddl,
     drift,
@@ -19,6 +20,7 @@ from data_copy import (
     journal,
     merge_conflicts,
     ownership,
+    parallel,
     phase_check,
     phase_state,
     quiet,
@@ -95,13 +97,41 @@ def bootstrap_structure(dsn: str, settings: Settings | None = None) -> None:
             )
 
 
+def _check_part(
+    conn: psycopg.Connection,
+    part: Part,
+    checksums: bool,
+    phase: int,
+    hasher: parallel.Hasher | None,
+    incremental: bool,
+) -> object:
+    """Phase 2: the three-way check. Phase 1: counts only, or checksums by chunk: only the
+    dirty keys when `incremental` and a passing full validation stands, else every chunk."""
+    if phase == 2:
+        return phase_check.check_phase2(conn, part, checksums)
+    if not checksums:
+        return validator.check(conn, part, checksums)
+    if incremental:
+        found = chunk_hashes.incremental_check(conn, part)
+        if found is not None:
+            return found
+    return chunk_hashes.full_check(conn, part, hasher)
+
+
+def _incremental(result: "MappingResult") -> bool:
+    return bool(result.checks) and all(getattr(c, "incremental", False) for c in result.checks)
+
+
 def _check_mapping(
-    conn: psycopg.Connection, m: Mapping, part_list: list[Part], checksums: bool, phase: int = 1
+    conn: psycopg.Connection,
+    m: Mapping,
+    part_list: list[Part],
+    checksums: bool,
+    phase: int = 1,
+    hasher: parallel.Hasher | None = None,
+    incremental: bool = False,
 ) -> MappingResult:
-    checks: list = [
-        phase_check.check_phase2(conn, p, checksums) if phase == 2 else validator.check(conn, p, checksums)
-        for p in part_list
-    ]
+    checks: list = [_check_part(conn, p, checksums, phase, hasher, incremental) for p in part_list]
     passed = all(c.passed for c in checks)
     figures: dict[str, int] = {}
     for c in checks:
@@ -125,6 +155,13 @@ def _foreign(conn: psycopg.Connection, m: Mapping, part_list: list[Part], result
     """Phase 1: '' or what the new table holds that data_copy did not write."""
     found = []
     for part, c in zip(part_list, result.checks, strict=True):
+        if getattr(c, "incremental", False):  # only the keys changed since the last validation
+            n, keys = chunk_hashes.dirty_foreign(conn, part)
+            if n:
+                found.append(
+                    f"{n} row(s) in {m.target} ({part.name}) differ from what data_copy wrote: keys {', '.join(keys)}"
+                )
+            continue
         classes = phase_check.foreign_in_phase1(conn, part, c.target_count, c.target_checksum)
         if classes.counts:
             kinds = tuple(classes.counts)
@@ -140,20 +177,27 @@ def _settle(
     checksums: bool,
     phase: int = 1,
     policy: str = DEFAULT_CONFLICT_POLICY,
+    hasher: parallel.Hasher | None = None,
+    incremental: bool = True,
 ) -> tuple[int, MappingResult]:
     """Re-syncs and validates in ONE repeatable-read snapshot, so rows the application
-    writes meanwhile cannot make a correct copy look wrong: they belong to the next run."""
+    writes meanwhile cannot make a correct copy look wrong: they belong to the next run.
+    The hasher's connections share that snapshot but not its writes: used only while this
+    transaction has written no row of the mapping's tables."""
     for attempt in range(1, SETTLE_ATTEMPTS + 1):
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 copied = sum(copier.copy(part).copied for part in part_list)
-                result = _check_mapping(conn, m, part_list, checksums, phase)
+                pool = hasher if copied == 0 else None
+                # a scanning re-sync cannot see legacy deletes: only a full check finds them
+                trusted = incremental and not any(p.name in copier.scanned for p in part_list)
+                result = _check_mapping(conn, m, part_list, checksums, phase, pool, trusted)
                 if result.status != "passed":
                     # why rows are missing is worked out only now: a clean copy never pays for it
                     for part in part_list:
                         copier.record_rejects(part)
-                    result = _check_mapping(conn, m, part_list, checksums, phase)
+                    result = _check_mapping(conn, m, part_list, checksums, phase, pool)
                     unexplained = (
                         any(c.target_count + c.rejected != c.source_count for c in result.checks)
                         if phase == 1
@@ -167,6 +211,7 @@ def _settle(
                         result = _check_mapping(conn, m, part_list, checksums, phase)
                 if phase == 1:
                     result.foreign = _foreign(conn, m, part_list, result)
+                    _forget_verified(conn, part_list, result)
                 else:
                     for part, check in zip(part_list, result.checks, strict=True):
                         if check.classes.n(*ownership.UNRECORDED):
@@ -179,6 +224,13 @@ def _settle(
             if attempt == SETTLE_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+def _forget_verified(conn: psycopg.Connection, part_list: list[Part], result: MappingResult) -> None:
+    """A passing incremental check: the keys it verified need no re-hashing next time."""
+    if result.status == "passed" and not result.foreign and _incremental(result):
+        for part in part_list:
+            chunk_hashes.forget_verified(conn, part)
 
 
 def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:
@@ -199,8 +251,15 @@ def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:
 
 def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) -> None:
     entry = j.start("validate", result.name, result.source, result.target)
-    src = "+".join(c.source_checksum or "" for c in result.checks) if checksums else None
-    tgt = "+".join(c.target_checksum or "" for c in result.checks) if checksums else None
+    incremental = _incremental(result)
+    # an incremental validation re-hashed only the changed keys: it has no whole-table checksum
+    src = "+".join(c.source_checksum or "" for c in result.checks) if checksums and not incremental else None
+    tgt = "+".join(c.target_checksum or "" for c in result.checks) if checksums and not incremental else None
+    how: dict = {}
+    if any(isinstance(c, chunk_hashes.ChunkedCheck) for c in result.checks):
+        how = {"incremental": incremental, "verified_keys": sum(getattr(c, "verified_keys", 0) for c in result.checks)}
+        if incremental:
+            how["counts_as_of"] = str(min(c.full_at for c in result.checks))
     j.finish(
         entry,
         result.status,
@@ -209,7 +268,7 @@ def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) 
         source_checksum=src,
         target_checksum=tgt,
         error_message=result.message or None,
-        details={"checksums": checksums, "rejected": result.rejected, **result.figures}
+        details={"checksums": checksums, "rejected": result.rejected, **how, **result.figures}
         | ({"merge_conflicts": result.conflicts} if result.conflicts else {}),
     )
 
@@ -229,9 +288,14 @@ def run(
     settings: Settings | None = None,
     checksums: bool = True,
     progress: Progress | None = None,
+    full: bool = False,
 ) -> RunReport:
+    """`full`: validate every chunk even where only the changed keys need it."""
     settings = settings or Settings()
-    with run_lock.locked(dsn, settings, "run") as conn:
+    with (
+        run_lock.locked(dsn, settings, "run") as conn,
+        parallel.Hasher(conn, dsn, settings, parallel.worker_count(conn, settings)) as hasher,
+    ):
         phase = ensure_state(conn, settings)
         drift.check(conn)
         j = journal.Journal(conn, f"Phase{phase}")
@@ -257,7 +321,9 @@ def run(
             if any(copier.first_copy(part) for part in part_list):
                 for part in part_list:  # the bulk of the rows, in committed chunks
                     copied += copier.copy(part).copied
-            caught_up, result = _settle(conn, copier, m, part_list, checksums, phase, settings.conflict_policy)
+            caught_up, result = _settle(
+                conn, copier, m, part_list, checksums, phase, settings.conflict_policy, hasher, not full
+            )
             copied += caught_up
             if m.merge:
                 result.conflicts = merge_conflicts.count(conn, m)
@@ -291,6 +357,7 @@ def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed:
     journal.ensure(conn)
     with conn.transaction():
         ownership.ensure(conn)
+        chunk_hashes.ensure(conn)
         conflicts.ensure(conn)
         phase_state.ensure(conn)
         quiet.ensure(conn)
@@ -304,11 +371,20 @@ def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed:
 
 
 def validate(
-    dsn: str, settings: Settings | None = None, checksums: bool = True, progress: Progress | None = None
+    dsn: str,
+    settings: Settings | None = None,
+    checksums: bool = True,
+    progress: Progress | None = None,
+    full: bool = False,
 ) -> list[MappingResult]:
+    """Checks every mapping in its own repeatable-read snapshot. Without `full`, a mapping
+    whose last full validation passed re-hashes only the keys changed since (chunk_hashes)."""
     settings = settings or Settings()
     progress = progress or (lambda name, done, total: None)
-    with run_lock.locked(dsn, settings, "validate") as conn:
+    with (
+        run_lock.locked(dsn, settings, "validate") as conn,
+        parallel.Hasher(conn, dsn, settings, parallel.worker_count(conn, settings)) as hasher,
+    ):
         phase = ensure_state(conn, settings)
         drift.check(conn)
         j = journal.Journal(conn, f"Phase{phase}")
@@ -325,11 +401,15 @@ def validate(
                 results.append(result)
                 continue
             part_list = parts(m)
-            result = _check_mapping(conn, m, part_list, checksums, phase)
-            if phase == 1:
-                result.foreign = _foreign(conn, m, part_list, result)
-                if result.foreign:
-                    result.status, result.message = "failed", "; ".join(filter(None, (result.message, result.foreign)))
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                result = _check_mapping(conn, m, part_list, checksums, phase, hasher, not full)
+                if phase == 1:
+                    result.foreign = _foreign(conn, m, part_list, result)
+                    if result.foreign:
+                        result.status = "failed"
+                        result.message = "; ".join(filter(None, (result.message, result.foreign)))
+                    _forget_verified(conn, part_list, result)
             _with_structure(conn, result)
             _log_validation(j, result, checksums)
             results.append(result)

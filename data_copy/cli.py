@@ -45,6 +45,10 @@ WaitOpt = Annotated[
     bool, typer.Option("--wait", metavar="", help="wait for another data_copy command on this database to finish")
 ]
 CountOnlyOpt = Annotated[bool, typer.Option("--count-only", metavar="", help="validate counts only (no checksums)")]
+FullOpt = Annotated[
+    bool,
+    typer.Option("--full", metavar="", help="hash every row of both sides (default: only the keys changed since)"),
+]
 
 
 def _target(stack: str | None, dsn: str | None, wait: bool = False) -> tuple[str, Settings]:
@@ -96,13 +100,19 @@ def plan(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
 
 
 @app.command()
-def run(stack: StackOpt = None, dsn: DsnOpt = None, count_only: CountOnlyOpt = False, wait: WaitOpt = False) -> None:
+def run(
+    stack: StackOpt = None,
+    dsn: DsnOpt = None,
+    count_only: CountOnlyOpt = False,
+    full: FullOpt = False,
+    wait: WaitOpt = False,
+) -> None:
     """Create missing tables, copy / re-sync every mapping, validate. Exit 0 only if all pass."""
     started = time.monotonic()
     target, settings = _target(stack, dsn, wait)
     bar, on_progress = _progress()
     with bar:
-        result = api.run(target, settings, checksums=not count_only, progress=on_progress)
+        result = api.run(target, settings, checksums=not count_only, progress=on_progress, full=full)
     report.results(result.results, f"run {result.run_id}")
     report.summary(result.results, "validated", time.monotonic() - started)
     if not result.ok:
@@ -112,14 +122,19 @@ def run(stack: StackOpt = None, dsn: DsnOpt = None, count_only: CountOnlyOpt = F
 
 @app.command()
 def validate(
-    stack: StackOpt = None, dsn: DsnOpt = None, count_only: CountOnlyOpt = False, wait: WaitOpt = False
+    stack: StackOpt = None,
+    dsn: DsnOpt = None,
+    count_only: CountOnlyOpt = False,
+    full: FullOpt = False,
+    wait: WaitOpt = False,
 ) -> None:
-    """Counts, checksums and the tables' keys, indexes and FKs; exit non-zero on any mismatch."""
+    """Counts, checksums and the tables' keys, indexes and FKs; exit non-zero on any mismatch.
+    Re-hashes only the keys changed since the last full validation unless --full."""
     started = time.monotonic()
     target, settings = _target(stack, dsn, wait)
     bar, on_progress = _progress()
     with bar:
-        results = api.validate(target, settings, checksums=not count_only, progress=on_progress)
+        results = api.validate(target, settings, checksums=not count_only, progress=on_progress, full=full)
     report.results(results, "validation")
     report.summary(results, "validated", time.monotonic() - started)
     failed = [r.name for r in results if r.status != "passed"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from data_copy import ownership
+from data_copy import chunk_hashes, ownership
 from data_copy.journal import REJECTS, STATE
 from data_copy.projection import SOURCE, Part, ident
 
@@ -47,9 +47,10 @@ def _key(part: Part) -> sql.Composable:
     return sql.Identifier(SOURCE, part.source_key)
 
 
-def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1) -> sql.Composable:
+def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1, mark: bool = False) -> sql.Composable:
     """The INSERT of the rows matching `condition`, recording each row written in the
-    ownership baseline; an existing row is updated only while it is still ours, untouched."""
+    ownership baseline (and, with `mark`, its key as dirty for incremental validation);
+    an existing row is updated only while it is still ours, untouched."""
     if upsert:  # rows equal to their baseline need no write (and phase 2 never resurrects)
         condition = sql.SQL("({}) AND {}").format(condition, ownership.source_filter(part, phase))
     statement = sql.SQL(
@@ -80,6 +81,7 @@ def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1)
             sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in updates),
             ownership.guard(part),
         ),
+        also=chunk_hashes.marking(part, "w") if mark else sql.SQL(""),
     )
 
 
@@ -147,6 +149,9 @@ class Copier:
         self.phase = phase
         self.on_progress = on_progress or (lambda name, done, total: None)
         self._duplicates: dict[str, sql.Composable] = {}  # part -> condition excluding them
+        self._mark: set[str] = set()  # parts whose writes are recorded as dirty keys
+        # parts re-synced by scanning legacy in this run (change capture feeds the others)
+        self.scanned: set[str] = set()
         self._temp_tables = 0
 
     # -- state ---------------------------------------------------------------------------
@@ -264,7 +269,7 @@ class Copier:
         """Copies the rows matching `condition` in one transaction; returns (copied, rejected)."""
         try:
             with self.conn.transaction():
-                statement = _insert(part, self._condition(part, condition), upsert, self.phase)
+                statement = _insert(part, self._condition(part, condition), upsert, self.phase, part.name in self._mark)
                 copied = self.conn.execute(statement).rowcount
             return max(copied, 0), 0
         except DUPLICATE_ERRORS as error:
@@ -312,14 +317,24 @@ class Copier:
             copied, rejected = copied + c, rejected + r
         return copied, rejected
 
+    def _track(self, part: Part) -> None:
+        """Marks writes as dirty keys once a full validation stored the part's chunks."""
+        if chunk_hashes.tracked(self.conn, part):
+            self._mark.add(part.name)
+        else:
+            self._mark.discard(part.name)
+
     def copy(self, part: Part) -> CopyResult:
         self._forget_rejects(part)
+        self._track(part)
         indexed = part.source_key_is_int and _has_unique_key_index(self.conn, part)
         lo, max_key, started = self._source_marks(part, indexed)
         state = self._state(part)
         # an empty target (first run, not a restart after a kill) cannot conflict: plain INSERT
         upsert = state is not None or not self._target_empty(part)
         result = CopyResult(mode="resync" if state else "full")
+        if state:  # a re-sync that scans legacy: it cannot see deletes, so no incremental validation
+            self.scanned.add(part.name)
         chunks: list[sql.Composable]
         if state and (part.changed_at or state[0] is not None):
             last_key, last_changed = state
@@ -353,6 +368,7 @@ class Copier:
     def reconcile(self, part: Part) -> CopyResult:
         """Full keyed pass: upserts every row and deletes the target rows whose legacy row is
         gone, but only rows data_copy wrote and nobody changed since (ownership.guard)."""
+        self._track(part)
         copied, rejected = self._apply(part, sql.SQL("TRUE"), upsert=True)
         with self.conn.transaction():
             deleted = self.conn.execute(
@@ -373,6 +389,7 @@ class Copier:
                         key_expr=part.key_expr(),
                         tkey=sql.Identifier(part.target_key),
                     ),
+                    also=chunk_hashes.marking(part, "d") if part.name in self._mark else sql.SQL(""),
                 )
             ).rowcount
         return CopyResult(copied=copied + max(deleted, 0), rejected=rejected, mode="reconcile")

@@ -39,7 +39,7 @@ from psycopg import sql
 from catalog.legacy import LEGACY_BY_NAME
 from catalog.mappings import MAPPINGS, Mapping
 from catalog.schemas import LEGACY_SCHEMAS, MIGRATION_LOG_TABLE, NEVER_DROPPED_SCHEMAS
-from data_copy import journal, validator
+from data_copy import chunk_hashes, journal, validator
 from data_copy.errors import CleanupRefused, DataCopyError
 from data_copy.refs import dependents
 from data_copy.refs.dependents import anchor_rel as _anchor_rel  # noqa: F401 - cleanup.py uses it
@@ -53,6 +53,7 @@ FIXES: dict[str, str] = {
     "validation_missing": "run `python -m data_copy run` for this stack until every mapping passes",
     "validation_failed": "fix what the validation reports, then `python -m data_copy run` again",
     "validation_count_only": "run `python -m data_copy validate` without --count-only",
+    "validation_not_full": "run `python -m data_copy validate --full` (it hashes every row)",
     "validation_stale": "re-sync and re-validate with `python -m data_copy run`, then cleanup again",
     "source_incomplete": "restore the missing legacy table (`python -m data_copy restore`) or investigate",
     "unmapped_rows": "move that data elsewhere, or list the tables in consolidation:disposableTables "
@@ -99,6 +100,7 @@ _HEADLINES = {
     "validation_missing": "never validated",
     "validation_failed": "latest validation failed",
     "validation_count_only": "latest validation compared counts only",
+    "validation_not_full": "latest validation re-hashed only the changed keys",
     "validation_stale": "legacy data written after the latest validation",
     "source_incomplete": "legacy tables partly missing",
     "unmapped_rows": "unmapped legacy tables hold rows",
@@ -302,6 +304,7 @@ def validation_problems(conn: psycopg.Connection, settings: Settings) -> list[Pr
     problems: list[Problem] = []
     present = set(existing_tables(conn, LEGACY_SCHEMAS))
     latest = latest_validations(conn)
+    incremental = chunk_hashes.not_full(conn)
     with conn.transaction():
         # the validator computes checksums with naive timestamps read in this zone
         conn.execute("SELECT set_config('TimeZone', %s, true)", (settings.legacy_timezone,))
@@ -321,6 +324,9 @@ def validation_problems(conn: psycopg.Connection, settings: Settings) -> list[Pr
             if v.status != "passed":
                 reason = (v.error_message or v.status).replace("\n", " ")
                 problems.append(Problem("validation_failed", m.name, f"{reason} ({when})"))
+                continue
+            if m.name in incremental:
+                problems.append(Problem("validation_not_full", m.name, when))
                 continue
             if v.source_checksum is None:
                 problems.append(Problem("validation_count_only", m.name, when))

@@ -19,6 +19,8 @@ class Settings:
     conflict_policy: str = DEFAULT_CONFLICT_POLICY  # phase 2: who wins a both-sides change
     accept_legacy_reads: bool = False  # cleanup: drop although others read legacy in phase 2
     wait_for_lock: bool = False  # --wait: wait for another data_copy command instead of refusing
+    pace: str = ""  # "" = full speed; a duration ("500ms"): copy chunks sized to it, pause under strain
+    validate_workers: int = 0  # connections hashing in parallel; 0 = the server's CPUs (parallel.py)
 
     @property
     def owner_role(self) -> str:

@@ -15,6 +15,7 @@ from data_copy.journal import REJECTS
 from data_copy.projection import SOURCE, Part, ident, parts
 
 SAMPLES = 5
+_TRUE = sql.SQL("TRUE")
 
 
 @dataclass
@@ -58,19 +59,22 @@ def _target_columns(part: Part, alias: str = "t") -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(alias, c) for c in part.hashed_columns())
 
 
-def _source_select(part: Part, what: sql.Composable, with_fits: bool = True) -> sql.Composable:
-    return sql.SQL("{with_}SELECT {what} FROM {from_} WHERE ({where}) AND ({fits})").format(
+def _source_select(
+    part: Part, what: sql.Composable, with_fits: bool = True, cond: sql.Composable = _TRUE
+) -> sql.Composable:
+    return sql.SQL("{with_}SELECT {what} FROM {from_} WHERE ({where}) AND ({fits}) AND ({cond})").format(
         with_=part.with_clause,
         what=what,
         from_=part.from_clause(),
         where=part.where,
-        fits=part.fits_condition() if with_fits else sql.SQL("TRUE"),
+        fits=part.fits_condition() if with_fits else _TRUE,
+        cond=cond,
     )
 
 
-def _target_select(part: Part, what: sql.Composable) -> sql.Composable:
-    return sql.SQL("SELECT {what} FROM {t} AS t WHERE {tw}").format(
-        what=what, t=ident(part.target.qualified), tw=part.target_where
+def _target_select(part: Part, what: sql.Composable, cond: sql.Composable = _TRUE) -> sql.Composable:
+    return sql.SQL("SELECT {what} FROM {t} AS t WHERE ({tw}) AND ({cond})").format(
+        what=what, t=ident(part.target.qualified), tw=part.target_where, cond=cond
     )
 
 
@@ -128,17 +132,26 @@ def check(conn: psycopg.Connection, part: Part, checksums: bool = True) -> PartC
     return result
 
 
-def _explain(conn: psycopg.Connection, part: Part, result: PartCheck) -> None:
-    """Finds which keys are missing, extra or changed (only run when something differs)."""
+def _explain(
+    conn: psycopg.Connection,
+    part: Part,
+    result: PartCheck,
+    source_cond: sql.Composable = _TRUE,
+    target_cond: sql.Composable = _TRUE,
+) -> None:
+    """Finds which keys are missing, extra or changed (only run when something differs),
+    among the rows meeting source_cond / target_cond (a key range: chunk_hashes.bisect)."""
     src = _source_select(
         part,
         sql.SQL("CAST({} AS text) AS k, {} AS h").format(part.key_expr(), _row_hash(sql.SQL(", ").join(part.exprs))),
+        cond=source_cond,
     )
     tgt = _target_select(
         part,
         sql.SQL("CAST(t.{} AS text) AS k, {} AS h").format(
             sql.Identifier(part.target_key), _row_hash(_target_columns(part))
         ),
+        cond=target_cond,
     )
     query = sql.SQL(
         "SELECT kind, count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
@@ -154,3 +167,4 @@ def _explain(conn: psycopg.Connection, part: Part, result: PartCheck) -> None:
 
 # the ownership baseline (ownership.py) hashes and selects rows exactly as validation does
 row_hash, target_columns, source_select, target_select = _row_hash, _target_columns, _source_select, _target_select
+explain = _explain
