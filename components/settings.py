@@ -17,6 +17,8 @@ Two namespaces are read:
                       is revoked; `pulumi state unprotect --all` first to tear it down
     adoptExistingSchemas  consolidated schemas that may already exist before phase 1 and
                       are then adopted (their owner becomes the owner role): a list ([])
+    pace              data_copy run's pace: "off" (default, full speed) or the duration one
+                      copy chunk should take ("250ms"), pausing while the server shows strain
   Any other key in this namespace is refused (a typo must not be silently ignored).
 
 ``postgresql:*`` (the provider's own keys; they configure the explicit provider)
@@ -61,6 +63,7 @@ PROJECT_KEYS: tuple[str, ...] = (
     "conflictPolicy",
     "protect",
     "adoptExistingSchemas",
+    "pace",
 )
 PROVIDER_KEYS: tuple[str, ...] = ("host", "port", "username", "password", "database", "sslmode")
 # What the provider's Go driver (lib/pq) accepts; it has no "prefer" or "allow".
@@ -107,10 +110,12 @@ class DataCopySettings:
     backup_dir: str = DEFAULT_BACKUP_DIR
     disposable_tables: tuple[str, ...] = field(default=())
     conflict_policy: str = DEFAULT_CONFLICT_POLICY
+    pace: str = "off"
 
     def as_output(self) -> dict[str, Any]:
         return {
             "conflictPolicy": self.conflict_policy,
+            "pace": self.pace,
             "lockTimeout": self.lock_timeout,
             "statementTimeout": self.statement_timeout,
             "legacyTimezone": self.legacy_timezone,
@@ -223,6 +228,20 @@ def _parse_conflict_policy(r: _Reader) -> str:
         r.problem(NAMESPACE, "conflictPolicy", f"{raw!r} is not one of {', '.join(CONFLICT_POLICIES)}")
         return DEFAULT_CONFLICT_POLICY
     return raw
+
+
+_PACE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min)")
+
+
+def _parse_pace(r: _Reader) -> str:
+    raw = r.raw(NAMESPACE, "pace")
+    if raw is None or raw.strip().lower() in ("", "off"):
+        return "off"
+    match = _PACE.fullmatch(raw.strip())
+    if not match or float(match.group(1)) <= 0:
+        r.problem(NAMESPACE, "pace", f"{raw!r} is not off or a duration (ms, s, min), e.g. 250ms")
+        return "off"
+    return raw.strip()
 
 
 def _parse_protect(r: _Reader) -> bool:
@@ -354,6 +373,7 @@ def parse_settings(config: Mapping[str, Any]) -> StackSettings:
         backup_dir=_parse_backup_dir(r),
         disposable_tables=_parse_disposable(r),
         conflict_policy=_parse_conflict_policy(r),
+        pace=_parse_pace(r),
     )
     connection = _parse_connection(r)
     protect = _parse_protect(r)

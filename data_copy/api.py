@@ -20,6 +20,7 @@ from data_copy import (
     journal,
     merge_conflicts,
     ownership,
+    pacing,
     parallel,
     phase_check,
     phase_state,
@@ -29,7 +30,7 @@ from data_copy import (
     validator,
 )
 from data_copy.connection import connect
-from data_copy.copier import Copier
+from data_copy.copier import CHUNK_KEYS, Copier
 from data_copy.errors import ForeignRows, PhaseMismatch, PhaseNotDeployed
 from data_copy.projection import Part, ident, parts
 from data_copy.settings import Settings
@@ -61,6 +62,7 @@ class RunReport:
     run_id: str
     results: list[MappingResult]
     created_tables: list[str] = field(default_factory=list)
+    pace: dict = field(default_factory=dict)  # a paced run: seconds paused / rested, why it paused
 
     @property
     def ok(self) -> bool:
@@ -211,7 +213,6 @@ def _settle(
                         result = _check_mapping(conn, m, part_list, checksums, phase)
                 if phase == 1:
                     result.foreign = _foreign(conn, m, part_list, result)
-                    _forget_verified(conn, part_list, result)
                 else:
                     for part, check in zip(part_list, result.checks, strict=True):
                         if check.classes.n(*ownership.UNRECORDED):
@@ -224,13 +225,6 @@ def _settle(
             if attempt == SETTLE_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
-
-
-def _forget_verified(conn: psycopg.Connection, part_list: list[Part], result: MappingResult) -> None:
-    """A passing incremental check: the keys it verified need no re-hashing next time."""
-    if result.status == "passed" and not result.foreign and _incremental(result):
-        for part in part_list:
-            chunk_hashes.forget_verified(conn, part)
 
 
 def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:
@@ -302,13 +296,16 @@ def run(
         phase_state.start_if_new(conn, j.run_id, settings.stack)
         quiet.snapshot(conn, j.run_id, "run", "start")
         created = ddl.create_tables(conn, settings.owner_role)
-        copier = Copier(conn, j.run_id, progress, phase=phase)
+        pacer = pacing.pacer(conn, settings.pace, CHUNK_KEYS)
+        copier = Copier(conn, j.run_id, progress, phase=phase, pacer=pacer)
         results: list[MappingResult] = []
         foreign: list[str] = []
         order = copy_order()
         tick = progress or (lambda name, done, total: None)
         for i, m in enumerate(order):
             tick(SETTLED, i, len(order))
+            if pacer is not None:
+                pacer.breathe()
             missing = _missing_sources(conn, m)
             entry = j.start("copy", m.name, " + ".join(m.sources), m.target)
             if missing:  # `failed`, so the guide's `WHERE status = 'failed'` shows it
@@ -338,7 +335,7 @@ def run(
             results.append(result)
         tick(SETTLED, len(order), len(order))
         entry = j.start("structure")
-        problems = structure.finish(conn, settings.owner_role, j.run_id, progress)
+        problems = structure.finish(conn, settings.owner_role, j.run_id, progress, pacer)
         j.finish(entry, "failed" if problems else "completed", details={"problems": problems} if problems else None)
         for result in results:  # validated only with every key, index and FK in place
             if result.status != "missing_source":
@@ -347,7 +344,8 @@ def run(
         quiet.snapshot(conn, j.run_id, "run", "end")
         if foreign:  # every other mapping was synced (our writes never touch those rows)
             raise ForeignRows(f"phase 1, and {'; '.join(foreign)}: none of them was deleted or changed")
-        return RunReport(str(j.run_id), results, created)
+        paced = {"paused_s": pacer.paused_s, "rested_s": pacer.rested_s, "pauses": pacer.pauses} if pacer else {}
+        return RunReport(str(j.run_id), results, created, paced)
 
 
 def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:
@@ -375,10 +373,12 @@ def validate(
     settings: Settings | None = None,
     checksums: bool = True,
     progress: Progress | None = None,
-    full: bool = False,
+    incremental: bool = False,
 ) -> list[MappingResult]:
-    """Checks every mapping in its own repeatable-read snapshot. Without `full`, a mapping
-    whose last full validation passed re-hashes only the keys changed since (chunk_hashes)."""
+    """Checks every mapping in its own repeatable-read snapshot: every row, or with
+    `incremental` only the keys recorded as changed since the last full validation
+    (chunk_hashes: a change nobody recorded, such as a legacy update without change
+    capture, is seen by the full one only)."""
     settings = settings or Settings()
     progress = progress or (lambda name, done, total: None)
     with (
@@ -403,13 +403,12 @@ def validate(
             part_list = parts(m)
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                result = _check_mapping(conn, m, part_list, checksums, phase, hasher, not full)
+                result = _check_mapping(conn, m, part_list, checksums, phase, hasher, incremental)
                 if phase == 1:
                     result.foreign = _foreign(conn, m, part_list, result)
                     if result.foreign:
                         result.status = "failed"
                         result.message = "; ".join(filter(None, (result.message, result.foreign)))
-                    _forget_verified(conn, part_list, result)
             _with_structure(conn, result)
             _log_validation(j, result, checksums)
             results.append(result)

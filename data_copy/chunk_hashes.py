@@ -19,8 +19,9 @@ would cost a full validation.
 An incremental validation trusts that record: a write nobody marked (a legacy delete
 while no change capture runs, someone editing a new table by hand in phase 1) is seen only
 by a full one. So `run` validates incrementally only parts it did not re-sync by scanning
-legacy (api._settle, Copier.scanned), `validate --full` hashes everything, and cleanup
-requires that the latest validation was full (not_full()).
+legacy (api._settle, Copier.scanned; `run --full` never), `validate` hashes everything
+unless told `--incremental`, and cleanup requires that the latest validation was full
+(not_full()). The keys stay recorded until the next full validation.
 """
 
 from collections.abc import Iterable
@@ -449,12 +450,6 @@ def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | No
     if n_dirty:
         _diff_dirty(conn, part, result)
     return result
-
-
-def forget_verified(conn: psycopg.Connection, part: Part) -> None:
-    """After a passing incremental validation: its keys need no re-hashing next time (marks
-    made by transactions this snapshot cannot see are not visible here, so they stay)."""
-    conn.execute(sql.SQL("DELETE FROM {} WHERE part = %s").format(DIRTY), (part.name,))
 
 
 def dirty_foreign(conn: psycopg.Connection, part: Part) -> tuple[int, list[str]]:

@@ -47,7 +47,17 @@ WaitOpt = Annotated[
 CountOnlyOpt = Annotated[bool, typer.Option("--count-only", metavar="", help="validate counts only (no checksums)")]
 FullOpt = Annotated[
     bool,
-    typer.Option("--full", metavar="", help="hash every row of both sides (default: only the keys changed since)"),
+    typer.Option(
+        "--full", metavar="", help="validate every row (default: only the keys change capture recorded, if it ran)"
+    ),
+]
+IncrementalOpt = Annotated[
+    bool,
+    typer.Option(
+        "--incremental",
+        metavar="",
+        help="re-hash only the keys recorded as changed since the last full validation (cleanup wants a full one)",
+    ),
 ]
 
 
@@ -105,11 +115,25 @@ def run(
     dsn: DsnOpt = None,
     count_only: CountOnlyOpt = False,
     full: FullOpt = False,
+    pace: Annotated[
+        str | None,
+        typer.Option(
+            "--pace",
+            metavar="DURATION",
+            help="keep the application fast: copy chunks of about DURATION (e.g. 250ms), pause under strain;"
+            " off = full speed (default, or consolidation:pace)",
+        ),
+    ] = None,
     wait: WaitOpt = False,
 ) -> None:
     """Create missing tables, copy / re-sync every mapping, validate. Exit 0 only if all pass."""
+    from data_copy import pacing
+
     started = time.monotonic()
     target, settings = _target(stack, dsn, wait)
+    if pace is not None:
+        pacing.parse_pace(pace)  # a bad duration is one line before anything connects
+        settings = replace(settings, pace=pace)
     bar, on_progress = _progress()
     with bar:
         result = api.run(target, settings, checksums=not count_only, progress=on_progress, full=full)
@@ -125,16 +149,17 @@ def validate(
     stack: StackOpt = None,
     dsn: DsnOpt = None,
     count_only: CountOnlyOpt = False,
-    full: FullOpt = False,
+    incremental: IncrementalOpt = False,
     wait: WaitOpt = False,
 ) -> None:
-    """Counts, checksums and the tables' keys, indexes and FKs; exit non-zero on any mismatch.
-    Re-hashes only the keys changed since the last full validation unless --full."""
+    """Counts, checksums and the tables' keys, indexes and FKs; exit non-zero on any mismatch."""
     started = time.monotonic()
     target, settings = _target(stack, dsn, wait)
     bar, on_progress = _progress()
     with bar:
-        results = api.validate(target, settings, checksums=not count_only, progress=on_progress, full=full)
+        results = api.validate(
+            target, settings, checksums=not count_only, progress=on_progress, incremental=incremental
+        )
     report.results(results, "validation")
     report.summary(results, "validated", time.monotonic() - started)
     failed = [r.name for r in results if r.status != "passed"]

@@ -12,13 +12,14 @@ Re-sync reads only rows past the last copied key or changed since the last pass 
 mapping's changed_at columns), so its cost follows the change, not the table.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from data_copy import chunk_hashes, ownership
+from data_copy import chunk_hashes, ownership, pacing
 from data_copy.journal import REJECTS, STATE
 from data_copy.projection import SOURCE, Part, ident
 
@@ -143,8 +144,10 @@ class Copier:
         run_id: object,
         on_progress: Callable[[str, int, int], None] | None = None,
         phase: int = 1,
+        pacer: "pacing.Pacer | None" = None,
     ) -> None:
         self.conn = conn
+        self.pacer = pacer  # None: full speed
         self.run_id = run_id
         self.phase = phase
         self.on_progress = on_progress or (lambda name, done, total: None)
@@ -357,13 +360,33 @@ class Copier:
             ]
         else:
             chunks = [sql.SQL("TRUE")]
-        for i, condition in enumerate(chunks):
-            copied, rejected = self._apply(part, condition, upsert)
-            result.copied += copied
-            result.rejected += rejected
-            self.on_progress(part.name, i + 1, len(chunks))
+        if self.pacer is not None and indexed and max_key is not None and not state:
+            self._paced(part, lo, max_key, upsert, result)
+        else:
+            for i, condition in enumerate(chunks):
+                copied, rejected = self._apply(part, condition, upsert)
+                result.copied += copied
+                result.rejected += rejected
+                self.on_progress(part.name, i + 1, len(chunks))
         self._save_state(part, max_key, started)
         return result
+
+    def _paced(self, part: Part, lo: int, max_key: int, upsert: bool, result: CopyResult) -> None:
+        """The first copy in key ranges re-sized to the pace's duration, resting after each
+        and waiting while the server shows strain (pacing.py)."""
+        pacer = self.pacer
+        assert pacer is not None
+        start = lo
+        while start <= max_key:
+            pacer.breathe()
+            end = min(start + pacer.keys - 1, max_key)
+            began = time.monotonic()
+            copied, rejected = self._apply(part, _key_between(part, start, end), upsert)
+            result.copied += copied
+            result.rejected += rejected
+            self.on_progress(part.name, end - lo + 1, max_key - lo + 1)
+            pacer.chunk_done(end - start + 1, time.monotonic() - began)
+            start = end + 1
 
     def reconcile(self, part: Part) -> CopyResult:
         """Full keyed pass: upserts every row and deletes the target rows whose legacy row is

@@ -59,5 +59,6 @@ def from_stack(name: str, work_dir: Path = PROJECT_DIR) -> tuple[str, Settings]:
         disposable_tables=tuple(disposable),
         stack=name,
         conflict_policy=get("consolidation:conflictPolicy", DEFAULT_CONFLICT_POLICY),
+        pace=get("consolidation:pace", ""),
     )
     return dsn, settings

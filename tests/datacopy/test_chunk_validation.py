@@ -95,7 +95,7 @@ def test_incremental_validation_rehashes_only_changed_keys_and_names_a_planted_m
         assert chunk_hashes.mark_dirty(conn, part, [300]) == 1
         # a corruption of the new table nobody recorded, in another chunk
         conn.execute("UPDATE raw_data.raw_mlb_betting_splits SET book = 'unrecorded' WHERE id = 700")
-    results = api.validate(copied_dsn)
+    results = api.validate(copied_dsn, incremental=True)
     splits = _result(results, SPLITS)
     assert splits.status == "failed"
     assert "1 changed e.g. keys 300" in splits.message, splits.message
@@ -105,7 +105,7 @@ def test_incremental_validation_rehashes_only_changed_keys_and_names_a_planted_m
     others = [r for r in results if r.name != SPLITS]
     assert all(r.status == "passed" for r in others), [r.message for r in others if r.message]
     # the full validation hashes every chunk and bisects both differing chunks to their rows
-    full = _result(api.validate(copied_dsn, full=True), SPLITS)
+    full = _result(api.validate(copied_dsn), SPLITS)
     assert full.status == "failed"
     assert "2 changed e.g. keys 300, 700" in full.message, full.message
     assert _last_details(copied_dsn, SPLITS)["incremental"] is False
@@ -123,13 +123,17 @@ def test_the_copier_marks_what_it_writes_and_validate_verifies_only_that(copied_
         assert copier.scanned == {SPLITS}
         keys = [r[0] for r in conn.execute("SELECT k FROM migration_dirty_keys WHERE part = %s ORDER BY k", (SPLITS,))]
     assert keys == ["5", "6"]  # recorded by the upsert itself (RETURNING)
-    splits = _result(api.validate(copied_dsn), SPLITS)
+    splits = _result(api.validate(copied_dsn, incremental=True), SPLITS)
     assert splits.status == "passed", splits.message
     details = _last_details(copied_dsn, SPLITS)
     assert details["incremental"] is True and details["verified_keys"] == 2, details
     with psycopg.connect(copied_dsn) as c:
         left = c.execute("SELECT count(*) FROM migration_dirty_keys WHERE part = %s", (SPLITS,)).fetchone()
-    assert left and left[0] == 0  # verified keys are forgotten
+    assert left and left[0] == 2  # kept until the next full validation
+    assert _result(api.validate(copied_dsn), SPLITS).status == "passed"
+    with psycopg.connect(copied_dsn) as c:
+        left = c.execute("SELECT count(*) FROM migration_dirty_keys WHERE part = %s", (SPLITS,)).fetchone()
+    assert left and left[0] == 0
 
 
 def test_a_scanning_resync_validates_in_full_and_so_catches_a_legacy_delete(copied_dsn: str) -> None:
@@ -147,13 +151,13 @@ def test_a_scanning_resync_validates_in_full_and_so_catches_a_legacy_delete(copi
 
 def test_cleanup_requires_a_full_validation(copied_dsn: str) -> None:
     settings = Settings()
-    api.validate(copied_dsn)  # incremental: nothing changed, nothing re-hashed
+    api.validate(copied_dsn, incremental=True)  # nothing changed, nothing re-hashed
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
         assert set(chunk_hashes.not_full(conn)) == {m.name for m in MAPPINGS}
         kinds = {(p.kind, p.subject) for p in guards.validation_problems(conn, settings)}
     assert ("validation_not_full", SPLITS) in kinds
-    assert "validate --full" in guards.FIXES["validation_not_full"]
-    api.validate(copied_dsn, full=True)
+    assert "without --incremental" in guards.FIXES["validation_not_full"]
+    api.validate(copied_dsn)
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
         assert chunk_hashes.not_full(conn) == {}
         assert [p for p in guards.validation_problems(conn, settings) if p.kind == "validation_not_full"] == []
