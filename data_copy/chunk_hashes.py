@@ -31,8 +31,9 @@ import psycopg
 from psycopg import sql
 
 from catalog.legacy import legacy_table
+from data_copy.ident import ident
 from data_copy.journal import LOG, REJECTS
-from data_copy.projection import INTEGER_TYPES, SOURCE, Part, ident
+from data_copy.projection import INTEGER_TYPES, SOURCE, Part
 from data_copy.validator import SAMPLES, PartCheck, explain, row_hash, target_columns
 
 CHUNKS = sql.Identifier("public", "migration_chunk_hashes")
@@ -162,22 +163,26 @@ def _chunks(
     return join, sql.SQL("chunk.g"), condition
 
 
+def _source_rows(part: Part, cond: sql.Composable) -> sql.Composable:
+    """The legacy rows of the part meeting `cond`, copyable or not: (k, ok, h) where h is
+    the hash of what a copyable row becomes (NULL for the others)."""
+    return part.select(
+        sql.SQL("{k} AS k, ({fits}) AS ok, CASE WHEN {fits} THEN {h} END AS h").format(
+            k=_source_key(part), fits=part.fits_condition(), h=row_hash(sql.SQL(", ").join(part.exprs))
+        ),
+        cond,
+        fitting=None,
+        with_=False,
+    )
+
+
 def _source_sql(part: Part, lo: int, hi: int, bits: int | None, nulls: bool = False) -> sql.Composable:
     """(chunk, rows, checksum of the copyable ones) of the legacy side over keys lo..hi."""
-    join, group, between = _chunks(_source_key(part), lo, hi, bits, nulls)
+    join, group, _ = _chunks(sql.SQL("x.k"), lo, hi, bits, nulls)
+    _, _, between = _chunks(_source_key(part), lo, hi, None, nulls)
     return sql.SQL(
-        "{with_}SELECT {group}, count(*), coalesce(sum({h}) FILTER (WHERE {fits}), 0) FROM {from_}{join}"
-        " WHERE ({where}) AND {between} GROUP BY 1"
-    ).format(
-        with_=part.with_clause,
-        group=group,
-        fits=part.fits_condition(),
-        h=row_hash(sql.SQL(", ").join(part.exprs)),
-        from_=part.from_clause(),
-        join=join,
-        where=part.where,
-        between=between,
-    )
+        "{with_}SELECT {group}, count(*), coalesce(sum(x.h) FILTER (WHERE x.ok), 0) FROM ({rows}) AS x{join} GROUP BY 1"
+    ).format(with_=part.with_clause, group=group, rows=_source_rows(part, between), join=join)
 
 
 def _target_sql(part: Part, lo: int, hi: int, bits: int | None) -> sql.Composable:
@@ -382,17 +387,9 @@ def _dirty_keys(part: Part) -> sql.Composable:
 
 def _diff_dirty(conn: psycopg.Connection, part: Part, result: ChunkedCheck) -> None:
     """Missing, extra, changed or no longer copyable rows among the dirty keys."""
-    src = sql.SQL(
-        "{with_}SELECT CAST({k} AS text) AS k, ({fits}) AS ok, CASE WHEN {fits} THEN {h} END AS h"
-        " FROM {from_} WHERE ({where}) AND {k} IN {dirty}"
-    ).format(
+    src = sql.SQL("{with_}SELECT CAST(k AS text) AS k, ok, h FROM ({rows}) AS x").format(
         with_=part.with_clause,
-        k=_source_key(part),
-        fits=part.fits_condition(),
-        h=row_hash(sql.SQL(", ").join(part.exprs)),
-        from_=part.from_clause(),
-        where=part.where,
-        dirty=_dirty_keys(part),
+        rows=_source_rows(part, sql.SQL("{} IN {}").format(_source_key(part), _dirty_keys(part))),
     )
     tgt = sql.SQL("SELECT CAST({k} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {k} IN {dirty}").format(
         k=_target_key(part),

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from catalog.mappings import Mapping
 from data_copy.journal import REJECTS
-from data_copy.projection import SOURCE, Part, ident, parts
+from data_copy.projection import Part, parts
 
 SAMPLES = 5
 _TRUE = sql.SQL("TRUE")
@@ -59,25 +59,6 @@ def _target_columns(part: Part, alias: str = "t") -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(alias, c) for c in part.hashed_columns())
 
 
-def _source_select(
-    part: Part, what: sql.Composable, with_fits: bool = True, cond: sql.Composable = _TRUE
-) -> sql.Composable:
-    return sql.SQL("{with_}SELECT {what} FROM {from_} WHERE ({where}) AND ({fits}) AND ({cond})").format(
-        with_=part.with_clause,
-        what=what,
-        from_=part.from_clause(),
-        where=part.where,
-        fits=part.fits_condition() if with_fits else _TRUE,
-        cond=cond,
-    )
-
-
-def _target_select(part: Part, what: sql.Composable, cond: sql.Composable = _TRUE) -> sql.Composable:
-    return sql.SQL("SELECT {what} FROM {t} AS t WHERE ({tw}) AND ({cond})").format(
-        what=what, t=ident(part.target.qualified), tw=part.target_where, cond=cond
-    )
-
-
 _SUM = "coalesce(sum(CAST({} AS numeric)){}, 0)::text"
 
 
@@ -88,7 +69,7 @@ def source_totals(conn: psycopg.Connection, part: Part, checksums: bool = True) 
         _row_hash(sql.SQL(", ").join(part.exprs)), sql.SQL(" FILTER (WHERE {})").format(part.fits_condition())
     )
     what = sql.SQL("count(*), {}").format(hashed if checksums else sql.SQL("NULL"))
-    row = conn.execute(_source_select(part, what, with_fits=False)).fetchone()
+    row = conn.execute(part.select(what, fitting=None)).fetchone()
     assert row is not None
     return int(row[0]), row[1]
 
@@ -97,18 +78,14 @@ def legacy_rows(conn: psycopg.Connection, part: Part) -> int:
     """Legacy rows of the part, read from legacy tables only: the game lookups are LEFT
     JOINs on a grouped key (never more than one match), so they cannot change the count,
     and leaving them out lets `plan` run before the consolidated tables exist."""
-    row = conn.execute(
-        sql.SQL("{with_}SELECT count(*) FROM {src} AS {s} WHERE {where}").format(
-            with_=part.with_clause, src=ident(part.source_table), s=sql.Identifier(SOURCE), where=part.where
-        )
-    ).fetchone()
+    row = conn.execute(part.select(sql.SQL("count(*)"), fitting=None, joins=False)).fetchone()
     return int(row[0]) if row else 0
 
 
 def target_totals(conn: psycopg.Connection, part: Part, checksums: bool = True) -> tuple[int, str | None]:
     hashed = sql.SQL(_SUM).format(_row_hash(_target_columns(part)), sql.SQL(""))
     what = sql.SQL("count(*), {}").format(hashed if checksums else sql.SQL("NULL"))
-    row = conn.execute(_target_select(part, what)).fetchone()
+    row = conn.execute(part.select_target(what)).fetchone()
     assert row is not None
     return int(row[0]), row[1]
 
@@ -141,17 +118,17 @@ def _explain(
 ) -> None:
     """Finds which keys are missing, extra or changed (only run when something differs),
     among the rows meeting source_cond / target_cond (a key range: chunk_hashes.bisect)."""
-    src = _source_select(
-        part,
+    src = part.select(
         sql.SQL("CAST({} AS text) AS k, {} AS h").format(part.key_expr(), _row_hash(sql.SQL(", ").join(part.exprs))),
-        cond=source_cond,
+        source_cond,
     )
-    tgt = _target_select(
-        part,
-        sql.SQL("CAST(t.{} AS text) AS k, {} AS h").format(
-            sql.Identifier(part.target_key), _row_hash(_target_columns(part))
+    tgt = sql.SQL("{} AND ({})").format(
+        part.select_target(
+            sql.SQL("CAST(t.{} AS text) AS k, {} AS h").format(
+                sql.Identifier(part.target_key), _row_hash(_target_columns(part))
+            ),
         ),
-        cond=target_cond,
+        target_cond,
     )
     query = sql.SQL(
         "SELECT kind, count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
@@ -166,5 +143,4 @@ def _explain(
 
 
 # the ownership baseline (ownership.py) hashes and selects rows exactly as validation does
-row_hash, target_columns, source_select, target_select = _row_hash, _target_columns, _source_select, _target_select
-explain = _explain
+row_hash, target_columns, explain = _row_hash, _target_columns, _explain
