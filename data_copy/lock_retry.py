@@ -16,9 +16,11 @@ FIRST_PAUSE_S = 0.2
 MAX_PAUSE_S = 5.0
 
 
-def retrying(step: Callable[[], T], attempts: int = ATTEMPTS, sleep: Callable[[float], None] = time.sleep) -> T:
+def retrying(step: Callable[[], T], attempts: int | None = None, sleep: Callable[[float], None] = time.sleep) -> T:
     """Runs `step` (which opens and commits its own transaction, or savepoint) until it is
-    not refused by a lock timeout; the last refusal is raised."""
+    not refused by a lock timeout, at most `attempts` (ATTEMPTS) times; the last refusal
+    is raised."""
+    attempts = attempts or ATTEMPTS
     pause = FIRST_PAUSE_S
     for attempt in range(1, attempts + 1):
         try:
