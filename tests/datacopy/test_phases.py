@@ -15,11 +15,11 @@ import pytest
 
 import legacy_fixture
 from catalog.legacy import legacy_table
-from components.migration_state import PhaseRefused, read_state
-from components.settings import Connection
+from components.recorded_state import PhaseRefused, RecordedState, read_state
 from data_copy import api, phase_state, transitions
 from data_copy.errors import ForeignRows, PhaseMismatch, RollbackRefused, SwitchRefused
 from data_copy.settings import Settings
+from stack_settings import Connection
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 ML = "core_betting.betting_lines_moneyline"
@@ -276,9 +276,9 @@ def test_stack_preview_refuses_phase1_while_phase2_rows_are_not_carried_back(pha
     with pytest.raises(PhaseRefused) as refused:
         read_state(connection, url.password, deployed=1, stack="dev")
     assert "python -m data_copy rollback --stack dev" in str(refused.value)
-    assert isinstance(read_state(connection, url.password, deployed=2, stack="dev"), dict)
+    assert isinstance(read_state(connection, url.password, deployed=2, stack="dev"), RecordedState)
     transitions.rollback_to_phase1(phase2, Settings())
-    assert isinstance(read_state(connection, url.password, deployed=1, stack="dev"), dict)
+    assert isinstance(read_state(connection, url.password, deployed=1, stack="dev"), RecordedState)
     with pytest.raises(PhaseRefused, match="data_copy switch --stack dev"):
         read_state(connection, url.password, deployed=2, stack="dev")
 

@@ -1,4 +1,4 @@
-"""Stack config validation (components/settings.py, components/stack.load_settings)."""
+"""Stack config validation (stack_settings/config.py, components/stack.load_settings)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.naming import MAX_PREFIX_LENGTH, RoleNames
-from components.settings import ConfigError, parse_settings
 from components.stack import current_config, load_settings
+from stack_settings.config import ConfigError, parse_settings
+from stack_settings.naming import MAX_PREFIX_LENGTH, RoleNames
 
 BASE: dict[str, Any] = {
     "postgresql:host": "127.0.0.1",
