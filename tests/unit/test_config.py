@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
 from components.stack import current_config, load_settings
-from stack_settings.config import ConfigError, parse_settings
+from stack_settings import ConfigError, parse_settings
 from stack_settings.naming import MAX_PREFIX_LENGTH, RoleNames
 
 BASE: dict[str, Any] = {
@@ -197,3 +198,18 @@ def test_current_config_sees_every_key() -> None:
             load_settings()
     finally:
         pulumi.runtime.set_all_config({})
+
+
+def test_data_copy_defaults_are_the_parsers() -> None:
+    """`Settings()` (--dsn) and a stack that sets none of the keys agree, key by key."""
+    from data_copy.settings import Settings, from_stack_settings
+
+    parsed = parse_settings({"postgresql:host": "h", "postgresql:database": "d"})
+    from_stack = from_stack_settings(parsed, deployed_phase=1, stack="s", project_dir=Path("/p"))
+    plain = Settings()
+    for name in ("phase", "role_prefix", "lock_timeout", "statement_timeout", "legacy_timezone", "conflict_policy"):
+        assert getattr(plain, name) == getattr(from_stack, name), name
+    assert plain.disposable_tables == from_stack.disposable_tables == ()
+    assert from_stack.backup_dir == str(Path("/p") / plain.backup_dir)
+    assert parsed.connection.sslmode == "require"
+    assert plain.owner_role == parsed.role_names.owner
