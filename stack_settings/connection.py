@@ -9,7 +9,7 @@ spaces, quotes or @ survives).
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from psycopg.conninfo import make_conninfo
@@ -32,13 +32,8 @@ class Connection:
     sslmode: str
 
     def as_output(self) -> dict[str, Any]:
-        return {
-            "host": self.host,
-            "port": self.port,
-            "database": self.database,
-            "username": self.username,
-            "sslmode": self.sslmode,
-        }
+        """The `connection` stack output (its keys are the postgresql:* config keys)."""
+        return asdict(self)
 
     @classmethod
     def from_output(cls, value: Mapping[str, Any]) -> "Connection":
