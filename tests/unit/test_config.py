@@ -213,3 +213,17 @@ def test_data_copy_defaults_are_the_parsers() -> None:
     assert from_stack.backup_dir == str(Path("/p") / plain.backup_dir)
     assert parsed.connection.sslmode == "require"
     assert plain.owner_role == parsed.role_names.owner
+
+
+def test_the_settings_package_is_pure() -> None:
+    """stack_settings (and data_copy's settings, built by it) import neither Pulumi nor components/."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, stack_settings, data_copy.settings, data_copy.stack; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_postgresql', 'components')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
