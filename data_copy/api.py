@@ -59,7 +59,6 @@ class MappingResult:
 class RunReport:
     run_id: str
     results: list[MappingResult]
-    created_tables: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
