@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 
+from catalog.relation import Relation
+
 
 @dataclass(frozen=True)
 class Column:
@@ -39,7 +41,7 @@ class Index:
 
 
 @dataclass(frozen=True)
-class Table:
+class Table(Relation[Column]):
     schema: str
     name: str
     columns: tuple[Column, ...]
@@ -49,16 +51,6 @@ class Table:
     checks: tuple[str, ...] = ()
     indexes: tuple[Index, ...] = ()
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    def column(self, name: str) -> Column:
-        for column in self.columns:
-            if column.name == name:
-                return column
-        raise KeyError(f"{self.qualified} has no column {name}")
 
 
 C = Column

@@ -172,6 +172,10 @@ class Classes:
     source_checksum: str = "0"
     target_checksum: str = "0"
 
+    def add(self, kind: str, n: int, samples: list | None) -> None:
+        self.counts[kind] = n
+        self.samples[kind] = [str(s) for s in samples or []]
+
     def n(self, *kinds: str) -> int:
         return sum(self.counts.get(k, 0) for k in kinds)
 
@@ -201,8 +205,7 @@ def classify(conn: psycopg.Connection, part: Part) -> Classes:
     result = Classes()
     source_sum = target_sum = Decimal(0)
     for kind, n, samples, sh, th in conn.execute(query):
-        result.counts[kind] = n
-        result.samples[kind] = [str(s) for s in samples or []]
+        result.add(kind, n, samples)
         source_sum, target_sum = source_sum + sh, target_sum + th
     result.source_checksum, result.target_checksum = str(source_sum), str(target_sum)
     return result
@@ -221,8 +224,7 @@ def foreign_rows(conn: psycopg.Connection, part: Part) -> Classes:
     ).format(n=sql.Literal(SAMPLES), sides=_sides(part))
     result = Classes()
     for kind, n, samples in conn.execute(query):
-        result.counts[kind] = n
-        result.samples[kind] = [str(s) for s in samples]
+        result.add(kind, n, samples)
     return result
 
 
