@@ -20,8 +20,6 @@ class LegacyColumn:
 
 @dataclass(frozen=True)
 class LegacyTable(Relation[LegacyColumn]):
-    schema: str
-    name: str
     kind: str  # "table" or "view"
     columns: tuple[LegacyColumn, ...]
     primary_key: tuple[str, ...]

@@ -2,6 +2,7 @@
 and columns looked up by name."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 
@@ -13,12 +14,13 @@ class _Named(Protocol):
 ColumnT = TypeVar("ColumnT", bound=_Named)
 
 
+@dataclass(frozen=True)
 class Relation(Generic[ColumnT]):
-    """Mixed into the catalogs' frozen table dataclasses (which define these fields)."""
+    """The base of the catalogs' frozen table dataclasses (which add `columns` and the rest)."""
 
     schema: str
     name: str
-    columns: Sequence[ColumnT]
+    columns: Sequence[ColumnT]  # declared here for the type checker; each subclass defines it
 
     @property
     def qualified(self) -> str:

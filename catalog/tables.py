@@ -42,8 +42,6 @@ class Index:
 
 @dataclass(frozen=True)
 class Table(Relation[Column]):
-    schema: str
-    name: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = ()
     unique: tuple[tuple[str, ...], ...] = ()

@@ -66,8 +66,6 @@ class Index:
 
 @dataclass(frozen=True)
 class TableSpec(Relation[Column]):
-    schema: str
-    name: str
     kind: str  # "table" or "view"
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
