@@ -62,7 +62,7 @@ class RunReport:
     results: list[MappingResult]
     created_tables: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # said once per run (change capture off, ...)
-    capture: dict[str, str] = field(default_factory=dict)  # mapping -> how it was re-synced
+    capture: dict[str, dict] = field(default_factory=dict)  # mapping -> {mode, keys}: how it was re-synced
 
     @property
     def ok(self) -> bool:
@@ -170,6 +170,8 @@ def _settle(
                         # went with an earlier run): one full keyed pass records them
                         copied += sum(copier.reconcile(part).copied for part in part_list)
                         result = _check_mapping(conn, m, part_list, checksums, phase)
+                        if cap and m.name in cap.modes:  # the report says the keyed apply was not enough
+                            cap.modes[m.name] += ", then a full reconcile"
                 if phase == 1:
                     result.foreign = _foreign(conn, m, part_list, result)
                 else:
@@ -295,7 +297,7 @@ def run(
         quiet.snapshot(conn, j.run_id, "run", "end")
         if foreign:  # every other mapping was synced (our writes never touch those rows)
             raise ForeignRows(f"phase 1, and {'; '.join(foreign)}: none of them was deleted or changed")
-        return RunReport(str(j.run_id), results, created, notes, cap.modes if cap else {})
+        return RunReport(str(j.run_id), results, created, notes, capture.by_mapping(cap))
 
 
 def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:

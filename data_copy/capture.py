@@ -276,11 +276,20 @@ def finish(conn: psycopg.Connection, cap: Capture) -> None:
         cap.origin = False
 
 
+def by_mapping(cap: Capture | None) -> dict[str, dict]:
+    if cap is None:
+        return {}
+    return {m: {"mode": mode, "keys": cap.applied.get(m, 0)} for m, mode in cap.modes.items()}
+
+
 def summary(cap: Capture) -> str:
     """One line: how the run's mappings were re-synced."""
-    keyed = [m for m, mode in cap.modes.items() if mode == "capture"]
-    scanned = [f"{m} {mode[5:]}" for m, mode in cap.modes.items() if mode != "capture"]
+    keyed = [m for m, mode in cap.modes.items() if mode.startswith("capture")]
+    scanned = [f"{m} {mode[5:]}" for m, mode in cap.modes.items() if mode.startswith("scan")]
+    reconciled = [m for m, mode in cap.modes.items() if mode.startswith("capture,")]
     text = f"change capture (slot {cap.slot}): {len(keyed)} mapping(s) by key, {sum(cap.applied.values())} key(s)"
+    if reconciled:
+        text += f" (then a full reconcile: {', '.join(reconciled)})"
     return text + (f"; scanned: {', '.join(scanned)}" if scanned else "")
 
 
