@@ -138,7 +138,7 @@ def test_changes_during_the_first_copy_and_after_arrive_by_key(small_legacy: str
     assert mode(first, "moneyline") == "capture" and first.capture["moneyline"]["keys"] > 0, first.capture
     second = api.run(small_legacy)  # everything the writer did after moneyline's settle
     assert second.ok, [r.message for r in second.results if r.message]
-    assert mode(second, "moneyline") == "capture" and second.capture["moneyline"]["keys"] > 0
+    assert mode(second, "moneyline") == "capture" and second.capture["moneyline"]["keys"] > 0, second.capture
     same_as_legacy(small_legacy)
     # after: a mix of inserts, updates and deletes on two tables, exact key counts
     touched_ml = change_lines(small_legacy, LEGACY_ML, 30, 1)
