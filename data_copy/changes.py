@@ -61,16 +61,21 @@ def buffer(
 ) -> tuple[int, str | None]:
     """Peeks the slot up to `upto` (at most `limit` output rows, whole transactions) and
     stores the keys of changes to `tables` committed after the state's pulled_lsn.
-    Returns (output rows seen, commit lsn of the last transaction seen)."""
+    Returns (output rows seen, commit lsn of the last transaction seen).
+
+    The slot gives 32-bit xids; their epoch comes from this transaction's own xid, which is
+    newer than every decoded one (they all committed before `upto` was read). Not from the
+    snapshot: in a REPEATABLE READ settle its xmax is older than transactions that started
+    after it and committed before `upto`, and those must count as not visible."""
     full_xid = sql.SQL(
         "CAST(CAST(ref.base + CAST(CAST(r.xid AS text) AS numeric)"
-        " - CASE WHEN ref.base + CAST(CAST(r.xid AS text) AS numeric) >= ref.x THEN {w} ELSE 0 END AS text) AS xid8)"
+        " - CASE WHEN ref.base + CAST(CAST(r.xid AS text) AS numeric) > ref.x THEN {w} ELSE 0 END AS text) AS xid8)"
     ).format(w=sql.Literal(XID_WRAP))
     values = _printed_names(tables) if tables else sql.SQL("(NULL, NULL, NULL, NULL)")
     query = sql.SQL(
         "WITH c AS MATERIALIZED ({peek}),"
         " commits AS (SELECT xid, max(lsn) AS lsn FROM c WHERE starts_with(data, 'COMMIT') GROUP BY xid),"
-        " ref AS (SELECT x, x - mod(x, {w}) AS base FROM (SELECT CAST(CAST(pg_snapshot_xmax(pg_current_snapshot())"
+        " ref AS (SELECT x, x - mod(x, {w}) AS base FROM (SELECT CAST(CAST(pg_current_xact_id()"
         " AS text) AS numeric) AS x) AS r0),"
         " tabs (tbl, keycol, prefix, printed) AS (VALUES {values}),"
         " r AS (SELECT commits.lsn, c.xid, tabs.tbl, tabs.printed, c.data FROM c JOIN commits USING (xid)"

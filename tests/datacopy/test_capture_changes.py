@@ -80,3 +80,24 @@ def test_a_batch_limit_stops_after_whole_transactions(conn: psycopg.Connection) 
     while capture.pull(conn, cap, limit=12):
         capture.advance(conn, cap)
     assert sorted(int(k) for _, k in buffered(conn)) == list(range(30))
+
+
+def test_a_change_committed_after_the_snapshot_is_not_visible_to_it(conn: psycopg.Connection, fresh_dsn: str) -> None:
+    """In a REPEATABLE READ settle, a transaction that starts and commits after the snapshot
+    is decoded by the pull but must count as invisible (its xid is past the snapshot's xmax):
+    its key is then applied by the next sync, not marked applied now."""
+    cap = capture.Capture(SLOT, tables={"s.t": "id"})
+    conn.execute("INSERT INTO s.t (id) VALUES (1)")
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        conn.execute("SELECT 1")  # the snapshot
+        with psycopg.connect(fresh_dsn, autocommit=True) as other:
+            other.execute("SET synchronous_commit = on")
+            other.execute("INSERT INTO s.t (id) VALUES (2)")
+        capture.pull(conn, cap)
+        seen = conn.execute(
+            "SELECT k, pg_visible_in_snapshot(xid, pg_current_snapshot()) FROM public.migration_capture_changes"
+            " WHERE slot = %s ORDER BY k",
+            (SLOT,),
+        ).fetchall()
+    assert seen == [("1", True), ("2", False)]
