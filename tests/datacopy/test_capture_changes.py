@@ -93,11 +93,14 @@ def test_a_change_committed_after_the_snapshot_is_not_visible_to_it(conn: psycop
         conn.execute("SELECT 1")  # the snapshot
         with psycopg.connect(fresh_dsn, autocommit=True) as other:
             other.execute("SET synchronous_commit = on")
-            other.execute("INSERT INTO s.t (id) VALUES (2)")
+            with other.transaction():
+                other.execute("INSERT INTO s.t (id) VALUES (2)")
+                xid = other.execute("SELECT pg_current_xact_id()").fetchone()[0]
         capture.pull(conn, cap)
         seen = conn.execute(
-            "SELECT k, pg_visible_in_snapshot(xid, pg_current_snapshot()) FROM public.migration_capture_changes"
+            "SELECT k, pg_visible_in_snapshot(xid, pg_current_snapshot()), CAST(xid AS text) = %s"
+            " FROM public.migration_capture_changes"
             " WHERE slot = %s ORDER BY k",
-            (SLOT,),
+            (str(xid), SLOT),
         ).fetchall()
-    assert seen == [("1", True), ("2", False)]
+    assert seen == [("1", True, False), ("2", False, True)]  # its full 64-bit xid, exactly
