@@ -196,6 +196,11 @@ def start(conn: psycopg.Connection, settings: Settings, note: Callable[[str], No
         _record_new_slot(conn, slot, str(row[1]))
         cap.created = True
     cap.origin = _setup_origin(conn, slot)
+    if not cap.origin:
+        note(
+            f"change capture: data_copy's writes carry no replication origin {origin_name(slot)} (it needs"
+            " superuser, or is still held by an ending session): the slot's output includes them (slower)"
+        )
     cap.tables, cap.unkeyable = _keyable(conn)
     for table, why in cap.unkeyable.items():
         note(f"change capture: {table}: {why}: a run after a delete there scans it")
