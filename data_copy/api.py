@@ -61,7 +61,6 @@ class MappingResult:
 class RunReport:
     run_id: str
     results: list[MappingResult]
-    created_tables: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # said once per run (change capture off, ...)
     capture: dict[str, dict] = field(default_factory=dict)  # mapping -> {mode, keys}: how it was re-synced
 
@@ -245,7 +244,7 @@ def run(
         j = journal.Journal(conn, f"Phase{phase}")
         phase_state.start_if_new(conn, j.run_id, settings.stack)
         quiet.snapshot(conn, j.run_id, "run", "start")
-        created = ddl.create_tables(conn, settings.owner_role)
+        ddl.create_tables(conn, settings.owner_role)
         notes: list[str] = []
         cap = capture.start(conn, settings, notes.append)  # the slot exists before the first chunk
         copier = Copier(conn, j.run_id, progress, phase=phase)
@@ -298,7 +297,7 @@ def run(
         quiet.snapshot(conn, j.run_id, "run", "end")
         if foreign:  # every other mapping was synced (our writes never touch those rows)
             raise ForeignRows(f"phase 1, and {'; '.join(foreign)}: none of them was deleted or changed")
-        return RunReport(str(j.run_id), results, created, notes, capture.by_mapping(cap))
+        return RunReport(str(j.run_id), results, notes, capture.by_mapping(cap))
 
 
 def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:
