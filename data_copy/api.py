@@ -12,6 +12,8 @@ from catalog.phases import DEFAULT_CONFLICT_POLICY
 from catalog.schemas import SCHEMA_NAMES
 from catalog.tables import table
 from data_copy import (
+    apply_changes,
+    capture,
     chunk_hashes,
     conflicts,
     ddl,
@@ -62,7 +64,8 @@ class MappingResult:
 class RunReport:
     run_id: str
     results: list[MappingResult]
-    created_tables: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said once per run (change capture off, ...)
+    capture: dict[str, dict] = field(default_factory=dict)  # mapping -> {mode, keys}: how it was re-synced
     pace: dict = field(default_factory=dict)  # a paced run: seconds paused / rested, why it paused
 
     @property
@@ -180,6 +183,7 @@ def _settle(
     checksums: bool,
     phase: int = 1,
     policy: str = DEFAULT_CONFLICT_POLICY,
+    cap: capture.Capture | None = None,
     hasher: parallel.Hasher | None = None,
     incremental: bool = True,
 ) -> tuple[int, MappingResult]:
@@ -191,9 +195,9 @@ def _settle(
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                copied = sum(copier.copy(part).copied for part in part_list)
+                copied = apply_changes.sync(conn, copier, cap, m, part_list)
                 pool = hasher if copied == 0 else None
-                # a scanning re-sync cannot see legacy deletes: only a full check finds them
+                # a re-sync that scanned legacy cannot see its deletes: only a full check finds them
                 trusted = incremental and not any(p.name in copier.scanned for p in part_list)
                 result = _check_mapping(conn, m, part_list, checksums, phase, pool, trusted)
                 if result.status != "passed":
@@ -212,6 +216,8 @@ def _settle(
                         # went with an earlier run): one full keyed pass records them
                         copied += sum(copier.reconcile(part).copied for part in part_list)
                         result = _check_mapping(conn, m, part_list, checksums, phase)
+                        if cap and m.name in cap.modes:  # the report says the keyed apply was not enough
+                            cap.modes[m.name] += ", then a full reconcile"
                 if phase == 1:
                     result.foreign = _foreign(conn, m, part_list, result)
                 else:
@@ -296,7 +302,9 @@ def run(
         j = journal.Journal(conn, f"Phase{phase}")
         phase_state.start_if_new(conn, j.run_id, settings.stack)
         quiet.snapshot(conn, j.run_id, "run", "start")
-        created = ddl.create_tables(conn, settings.owner_role)
+        ddl.create_tables(conn, settings.owner_role)
+        notes: list[str] = []
+        cap = capture.start(conn, settings, notes.append)  # the slot exists before the first chunk
         pacer = pacing.pacer(conn, settings.pace, CHUNK_KEYS)
         copier = Copier(conn, j.run_id, progress, phase=phase, pacer=pacer)
         results: list[MappingResult] = []
@@ -319,9 +327,22 @@ def run(
             if any(copier.first_copy(part) for part in part_list):
                 for part in part_list:  # the bulk of the rows, in committed chunks
                     copied += copier.copy(part).copied
+            if cap:
+                capture.catch_up(conn, cap)
             caught_up, result = _settle(
-                conn, copier, m, part_list, checksums, phase, settings.conflict_policy, hasher, not full
+                conn,
+                copier,
+                m,
+                part_list,
+                checksums,
+                phase,
+                settings.conflict_policy,
+                cap,
+                hasher=hasher,
+                incremental=not full,
             )
+            if cap:
+                capture.advance(conn, cap)
             copied += caught_up
             if m.merge:
                 result.conflicts = merge_conflicts.count(conn, m)
@@ -335,6 +356,9 @@ def run(
                 j.finish(entry, "completed", records_migrated=copied)
             results.append(result)
         tick(SETTLED, len(order), len(order))
+        if cap:
+            capture.finish(conn, cap)
+            notes.append(capture.summary(cap))
         entry = j.start("structure")
         problems = structure.finish(conn, settings.owner_role, j.run_id, progress, pacer)
         j.finish(entry, "failed" if problems else "completed", details={"problems": problems} if problems else None)
@@ -346,7 +370,7 @@ def run(
         if foreign:  # every other mapping was synced (our writes never touch those rows)
             raise ForeignRows(f"phase 1, and {'; '.join(foreign)}: none of them was deleted or changed")
         paced = {"paused_s": pacer.paused_s, "rested_s": pacer.rested_s, "pauses": pacer.pauses} if pacer else {}
-        return RunReport(str(j.run_id), results, created, paced)
+        return RunReport(str(j.run_id), results, notes, capture.by_mapping(cap), paced)
 
 
 def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:
@@ -454,7 +478,15 @@ def plan(dsn: str, settings: Settings | None = None) -> list[PlanRow]:
     return rows
 
 
-def status(dsn: str, settings: Settings | None = None) -> dict:
+def capture_drop(dsn: str, settings: Settings | None = None) -> list[str]:
+    """Teardown of change capture: the slot (and the WAL it keeps), our origin, its state.
+    The next `run` scans once, then captures again from a new slot."""
+    settings = settings or Settings()
+    with run_lock.locked(dsn, settings, "capture-drop") as conn:
+        return capture.drop(conn, settings)
+
+
+def status(dsn: str, settings: Settings | None = None, lag_warn_bytes: int = capture.LAG_WARN_BYTES) -> dict:
     settings = settings or Settings()
     with connect(dsn, settings) as conn:
         latest = journal.latest_validations(conn)
@@ -487,4 +519,5 @@ def status(dsn: str, settings: Settings | None = None) -> dict:
             "validations": latest,
             "figures": figures,
             "conflicts": conflicts.open_conflicts(conn),
+            "capture": capture.lag(conn, settings, lag_warn_bytes),
         }

@@ -39,7 +39,7 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS
 from catalog.schemas import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS
-from data_copy import disposable, guards, phase_guards, phase_state, quiet, run_lock, structure
+from data_copy import capture, disposable, guards, phase_guards, phase_state, quiet, run_lock, structure
 from data_copy import journal as journal_mod
 from data_copy.connection import connect
 from data_copy.errors import CleanupRefused, LegacyTableMissing
@@ -509,6 +509,7 @@ def cleanup(
         quiet.snapshot(conn, journal.run_id, "cleanup", "end")
     if report.dropped_tables or report.dropped_schemas:
         phase_state.record(conn, 3, phase_state.CLEANED_UP, journal.run_id, settings.stack)
+        capture.drop(conn, settings)  # the legacy tables are gone: a slot left would keep WAL forever
     return report
 
 
