@@ -197,9 +197,9 @@ def _settle(
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 copied = apply_changes.sync(conn, copier, cap, m, part_list)
                 pool = hasher if copied == 0 else None
-                # a re-sync that scanned legacy cannot see its deletes: only a full check finds them
-                trusted = incremental and not any(p.name in copier.scanned for p in part_list)
-                result = _check_mapping(conn, m, part_list, checksums, phase, pool, trusted)
+                result = _check_mapping(
+                    conn, m, part_list, checksums, phase, pool, incremental and _captured(cap, m, copier)
+                )
                 if result.status != "passed":
                     # why rows are missing is worked out only now: a clean copy never pays for it
                     for part in part_list:
@@ -232,6 +232,17 @@ def _settle(
             if attempt == SETTLE_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+def _captured(cap: capture.Capture | None, m: Mapping, copier: Copier) -> bool:
+    """True when change capture brought every change of `m` over by key, so the keys it
+    recorded are all that changed: only then may the validation re-hash just those. A
+    re-sync that scanned legacy cannot see deletes, and a legacy table whose deletes carry
+    no key is not captured at all: their validation stays full (and finds what they miss)."""
+    if cap is None or cap.modes.get(m.name) != "capture":
+        return False
+    part_list = parts(m)
+    return all(p.source_table in cap.tables and p.name not in copier.scanned for p in part_list)
 
 
 def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:

@@ -136,11 +136,39 @@ def test_the_copier_marks_what_it_writes_and_validate_verifies_only_that(copied_
     assert left and left[0] == 0
 
 
+def test_a_capture_fed_resync_validates_only_the_changed_keys(copied_dsn: str) -> None:
+    with psycopg.connect(copied_dsn, autocommit=True) as conn:
+        conn.execute("SET synchronous_commit = on")  # committed = flushed: the slot has it at once
+        conn.execute("UPDATE mlb_betting.moneyline SET home_ml = 999 WHERE id = 5")  # no timestamp
+        conn.execute("DELETE FROM mlb_betting.moneyline WHERE id = 200")
+        # splits has no primary key: its deletes carry no key, capture leaves it to the scan
+        conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'moved' WHERE id = 5")
+        conn.execute("DELETE FROM splits.raw_mlb_betting_splits WHERE id = 800")
+    report = api.run(copied_dsn)
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert report.capture["moneyline"]["mode"] == "capture", report.capture
+    details = _last_details(copied_dsn, "moneyline")
+    assert details["incremental"] is True and details["verified_keys"] == 2, details
+    assert _last_details(copied_dsn, SPLITS)["incremental"] is False  # validated in full
+    with psycopg.connect(copied_dsn) as conn:
+        ml = conn.execute("SELECT home_ml FROM core_betting.betting_lines_moneyline WHERE id = 5").fetchone()
+        gone = conn.execute("SELECT count(*) FROM core_betting.betting_lines_moneyline WHERE id = 200").fetchone()
+        splits = conn.execute("SELECT count(*), min(book) FROM raw_data.raw_mlb_betting_splits WHERE id IN (5, 800)")
+        keys = [r[0] for r in conn.execute("SELECT k FROM migration_dirty_keys WHERE part = 'moneyline' ORDER BY k")]
+        split_rows = splits.fetchone()
+    assert ml == (999,) and gone == (0,) and split_rows == (1, "moved")
+    assert keys == ["200", "5"]
+    assert all(r.status == "passed" for r in api.validate(copied_dsn))  # and the full one agrees
+
+
 def test_a_scanning_resync_validates_in_full_and_so_catches_a_legacy_delete(copied_dsn: str) -> None:
+    api.capture_drop(copied_dsn)  # no change capture: the next run scans legacy
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
         conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'moved', updated_at = now() WHERE id = 5")
         conn.execute("DELETE FROM splits.raw_mlb_betting_splits WHERE id = 800")
-    splits = _result(api.run(copied_dsn).results, SPLITS)
+    report = api.run(copied_dsn)
+    splits = _result(report.results, SPLITS)
+    assert report.capture.get(SPLITS, {}).get("mode", "scan").startswith("scan"), report.capture
     assert splits.status == "passed", splits.message
     assert _last_details(copied_dsn, SPLITS)["incremental"] is False
     with psycopg.connect(copied_dsn) as conn:
