@@ -3,7 +3,9 @@
 A full validation hashes both sides of a Part grouped by chunk of its integer key (`key >>
 CHUNK_BITS`, 65,536 keys a chunk), on several connections that share one snapshot
 (parallel.py), and keeps every chunk's (count, checksum) of both sides in
-`public.migration_chunk_hashes`. The Part's totals are the sums of its chunks, so they are
+`public.migration_chunk_hashes`. With one connection (a server whose one query already
+uses every CPU) it hashes each side whole, faster, and keeps that as one chunk; only when
+the sides differ does it hash them by chunk, to find where. The Part's totals are the sums of its chunks, so they are
 exactly what the whole-table validator computes (the same numbers cleanup recomputes). A
 chunk whose two sides differ is bisected down to ranges of LEAF_KEYS keys, whose rows are
 diffed: the result names the keys that are missing, extra or changed.
@@ -338,16 +340,17 @@ def full_check(conn: psycopg.Connection, part: Part, hasher: "object | None" = N
 
     bits = CHUNK_BITS
 
-    if chunked(part):
+    spread = chunked(part) and hasher is not None and getattr(hasher, "workers", 1) > 1
+    if spread:
         bounds = key_bounds(conn, part) or (0, 0)  # (0, 0): still counts legacy rows with NULL keys
-        if hasher is not None:
-            chunks = hasher.hash(part, bounds[0], bounds[1], bits)  # type: ignore[attr-defined]
-        else:
-            chunks = hash_range(conn, part, bounds[0], bounds[1], bits)
-    else:
+        chunks = hasher.hash(part, bounds[0], bounds[1], bits)  # type: ignore[union-attr]
+    else:  # one connection: one ungrouped hash per side is the fastest form (bench/ANALYSIS.md)
         sc, sh = validator.source_totals(conn, part)
         tc, th = validator.target_totals(conn, part)
         chunks = {WHOLE: Chunk(WHOLE, sc, int(sh or 0), tc, int(th or 0))}
+        if chunked(part) and not chunks[WHOLE].matches:  # something differs: find where, by chunk
+            bounds = key_bounds(conn, part) or (0, 0)
+            chunks = hash_range(conn, part, bounds[0], bounds[1], bits)
     _store(conn, part, chunks, bits)
     result = ChunkedCheck(
         part.name,

@@ -8,9 +8,11 @@ tables in that transaction hashes on its own connection instead (api._settle doe
 
 How many workers: `Settings.validate_workers` when set, else the CPUs the SERVER has
 online (pg_read_file('/sys/devices/system/cpu/online'), readable by superusers and
-pg_read_server_files members), else max_parallel_workers_per_gather + 1 (the share of the
-server's CPUs its administrator lets one query use). Capped at MAX_WORKERS. Each worker
-still uses PostgreSQL's own parallel query for its slice.
+pg_read_server_files members; else max_parallel_workers_per_gather + 1, the share of the
+server's CPUs its administrator lets one query use) divided by what one query already
+uses (max_parallel_workers_per_gather + 1). Capped at MAX_WORKERS. With one worker, a full
+validation is one whole-table hash per side (chunk_hashes.full_check), the fastest form
+measured here.
 """
 
 import threading
@@ -51,11 +53,17 @@ def server_cpus(conn: psycopg.Connection) -> tuple[int, str]:
 
 
 def worker_count(conn: psycopg.Connection, settings: Settings) -> int:
+    """Connections to hash on: as many as the server has CPUs for queries that each use
+    PostgreSQL's own parallel query (max_parallel_workers_per_gather + 1 processes). One
+    on a 2-core server: there a single query already uses both cores, and two connections
+    measured slower (bench/ANALYSIS.md)."""
     if settings.validate_workers > 0:
         return min(settings.validate_workers, MAX_WORKERS)
-    if settings.pace:
+    if settings.pace not in ("", "off"):
         return 1  # a paced run leaves the server's CPUs to the application
-    return max(1, min(server_cpus(conn)[0], MAX_WORKERS))
+    row = conn.execute("SELECT current_setting('max_parallel_workers_per_gather')::int").fetchone()
+    per_query = (int(row[0]) if row else 0) + 1
+    return max(1, min(server_cpus(conn)[0] // per_query, MAX_WORKERS))
 
 
 def slices(lo: int, hi: int, n: int, bits: int) -> list[tuple[int, int]]:
