@@ -23,7 +23,7 @@ from psycopg import sql
 
 from catalog.schemas import MIGRATION_LOG_TABLE, UNQUALIFIED_SCHEMA
 from data_copy.connection import connect
-from data_copy.errors import DatabaseBusy, DataCopyError, Interrupted
+from data_copy.errors import DatabaseBusy, DataCopyError, Interrupted, first_line
 from data_copy.settings import Settings
 
 LOCK_KEY = int.from_bytes(b"datacopy", "big")  # 7233190438162624633: ours alone
@@ -211,7 +211,7 @@ def locked(dsn: str, settings: Settings, command: str) -> Iterator[psycopg.Conne
             _mark_quietly(conn, error.line(), since)
             raise
         except psycopg.Error as error:
-            _mark_quietly(conn, f"interrupted by an error: {str(error).strip().splitlines()[:1]}", since)
+            _mark_quietly(conn, f"interrupted by an error: {first_line(error)}", since)
             raise
 
 

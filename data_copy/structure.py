@@ -17,6 +17,7 @@ from psycopg import sql
 from catalog.mappings import MAPPINGS
 from catalog.tables import TABLES, ForeignKey, Table
 from data_copy.ddl import index_name, index_sql
+from data_copy.errors import first_line
 from data_copy.journal import REJECTS
 from data_copy.projection import ident
 
@@ -118,11 +119,6 @@ def mapping_of(t: Table) -> str:
     return t.qualified
 
 
-def _first(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _record_orphans(conn: psycopg.Connection, piece: Piece, run_id: object) -> int:
     """The rows of the new table whose parent key does not exist, as rejects."""
     fk, t = piece.fk, piece.table
@@ -206,7 +202,7 @@ def complete(
             problems.setdefault(piece.table.qualified, []).append(f"{piece.kind} {piece.name} not created: {what}")
         except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled, psycopg.errors.DataError) as error:
             problems.setdefault(piece.table.qualified, []).append(
-                f"{piece.kind} {piece.name} not created: {_first(error)}"
+                f"{piece.kind} {piece.name} not created: {first_line(error)}"
             )
         progress(STEP, i, len(todo))
     return problems
@@ -245,7 +241,7 @@ def finish(
 
 def problems(conn: psycopg.Connection) -> list:
     """Cleanup guard: every mapped table's missing or invalid keys, indexes and FKs."""
-    from data_copy.guards import Problem
+    from data_copy.problems import Problem
 
     found = []
     for m in MAPPINGS:
