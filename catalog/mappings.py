@@ -249,11 +249,10 @@ MAPPINGS: tuple[Mapping, ...] = (
     ),
 )
 
-MAPPINGS_BY_NAME: dict[str, Mapping] = {m.name: m for m in MAPPINGS}
-
-
-def mapping(name: str) -> Mapping:
-    return MAPPINGS_BY_NAME[name]
+MAPPINGS_BY_TARGET: dict[str, Mapping] = {m.target: m for m in MAPPINGS}
+# every legacy table some mapping copies from, in MAPPINGS order (what phase 3 drops)
+MAPPED_SOURCES: tuple[str, ...] = tuple(dict.fromkeys(s for m in MAPPINGS for s in m.sources))
+MAPPING_OF_SOURCE: dict[str, Mapping] = {s: m for m in MAPPINGS for s in m.sources}
 
 
 def copy_order() -> tuple[Mapping, ...]:

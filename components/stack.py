@@ -5,7 +5,8 @@ from typing import Any
 
 import pulumi
 
-from catalog import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS, REGISTRY, table_registry
+from catalog import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS, table_registry
+from catalog.mappings import MAPPED_SOURCES
 from components.database import (
     ConsolidatedDatabase,
     ConsolidatedDatabaseArgs,
@@ -51,7 +52,7 @@ def legacy_drop(phase: int) -> dict[str, list[str]]:
     """
     if phase != 3:
         return {"tables": [], "schemas": []}
-    tables = sorted({source for entry in REGISTRY for source in entry.legacy})
+    tables = sorted(MAPPED_SOURCES)
     schemas = [s for s in LEGACY_SCHEMAS if s not in NEVER_DROPPED_SCHEMAS]
     return {"tables": tables, "schemas": schemas}
 

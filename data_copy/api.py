@@ -29,8 +29,9 @@ from data_copy import (
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.errors import ForeignRows, PhaseMismatch, PhaseNotDeployed
+from data_copy.ident import ident
 from data_copy.journal import Status, Step
-from data_copy.projection import Part, ident, parts
+from data_copy.projection import Part, parts
 from data_copy.settings import Settings
 
 Progress = Callable[[str, int, int], None]

@@ -51,7 +51,7 @@ from data_copy.errors import (
     PgToolMissing,
     first_line,
 )
-from data_copy.fingerprint import qualified_ident
+from data_copy.ident import ident
 from data_copy.journal import Entry, Journal, Status, Step
 from data_copy.problems import FIXES, SAMPLES, Problem, refusal
 from data_copy.settings import Settings
@@ -188,9 +188,7 @@ def _limit_session(work: psycopg.Connection, settings: Settings) -> None:
 
 def _lock(conn: psycopg.Connection, tables: list[str]) -> None:
     if tables:
-        conn.execute(
-            sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.SQL(", ").join(qualified_ident(t) for t in tables))
-        )
+        conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.SQL(", ").join(ident(t) for t in tables)))
 
 
 def _lock_and_replan(work: psycopg.Connection, settings: Settings, plan: CleanupPlan) -> CleanupPlan:
@@ -262,13 +260,13 @@ def _start_drops(journal: Journal, plan: CleanupPlan) -> list[tuple[Entry, str]]
 
 def _drop(conn: psycopg.Connection, plan: CleanupPlan) -> None:
     for table in plan.tables:
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(qualified_ident(table)))
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(ident(table)))
     for view in plan.views:
         kind = live_catalog.relkind(conn, view)
         if kind is None:
             continue  # went with a table it depends on
         what = sql.SQL("MATERIALIZED VIEW" if kind == "m" else "VIEW")
-        conn.execute(sql.SQL("DROP {} {} CASCADE").format(what, qualified_ident(view)))
+        conn.execute(sql.SQL("DROP {} {} CASCADE").format(what, ident(view)))
     for schema in plan.schemas:
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from catalog.mappings import MAPPINGS
+from catalog.mappings import MAPPED_SOURCES, MAPPING_OF_SOURCE
 from catalog.schemas import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS
 from data_copy import live_catalog
 from data_copy.settings import Settings
@@ -57,7 +57,7 @@ class CleanupPlan:
             return ["nothing to drop: no migrated legacy table and no legacy schema left"]
         out = []
         for t in self.tables:
-            target = next((m.target for m in MAPPINGS if t in m.sources), "?")
+            target = MAPPING_OF_SOURCE[t].target if t in MAPPING_OF_SOURCE else "?"
             out.append(f"drop table {t} (migrated to {target})")
         out += [f"drop view {v} (depends on dropped tables)" for v in self.views]
         for s in self.schemas:
@@ -81,7 +81,7 @@ class CleanupPlan:
 def plan_cleanup(conn: psycopg.Connection, settings: Settings) -> CleanupPlan:
     """What cleanup would drop now (guards not applied: see guards.check). Changes nothing."""
     present = set(live_catalog.existing_tables(conn, LEGACY_SCHEMAS))
-    tables = tuple(t for t in live_catalog.mapped_sources() if t in present)
+    tables = tuple(t for t in MAPPED_SOURCES if t in present)
     schemas = tuple(live_catalog.existing_schemas(conn, live_catalog.droppable_schemas()))
     schema_tables = tuple(live_catalog.unmapped_tables(conn, schemas))
     holding = tuple(t for t in schema_tables if live_catalog.limited_count(conn, t, 1))
@@ -97,5 +97,5 @@ def plan_cleanup(conn: psycopg.Connection, settings: Settings) -> CleanupPlan:
         disposable=tuple(t for t in holding if t in settings.disposable_tables),
         kept=tuple(live_catalog.unmapped_tables(conn, live_catalog.kept_legacy_schemas())),
         kept_schema_names=tuple(live_catalog.kept_schema_names(conn, in_kept)),
-        mapping_of={s: m.name for m in MAPPINGS for s in m.sources if s in tables},
+        mapping_of={s: MAPPING_OF_SOURCE[s].name for s in tables},
     )

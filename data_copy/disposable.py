@@ -2,6 +2,7 @@
 
 import psycopg
 
+from catalog.mappings import MAPPED_SOURCES
 from catalog.schemas import LEGACY_SCHEMAS
 from data_copy import live_catalog
 from data_copy.errors import BadDisposable
@@ -9,7 +10,7 @@ from data_copy.errors import BadDisposable
 
 def check(conn: psycopg.Connection, names: tuple[str, ...]) -> None:
     """Refuses (one line, every bad name) unless every name is an unmapped legacy table."""
-    mapped = set(live_catalog.mapped_sources())
+    mapped = set(MAPPED_SOURCES)
     existing = set(live_catalog.existing_tables(conn, LEGACY_SCHEMAS))
     bad: list[str] = []
     for name in dict.fromkeys(names):

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
+from data_copy.ident import ident
+
 Fingerprint = tuple[int, str]  # (row count, checksum)
 
 # Output settings that change `row::text`; pinned so that a checksum recorded in one
@@ -24,12 +26,6 @@ _PINNED = (
     ("extra_float_digits", "1"),
     ("bytea_output", "hex"),
 )
-
-
-def qualified_ident(qualified: str) -> sql.Identifier:
-    """A "schema.table" name as an identifier (the table's name may itself hold dots)."""
-    schema, _, name = qualified.partition(".")
-    return sql.Identifier(schema, name)
 
 
 @contextmanager
@@ -57,7 +53,7 @@ def table_fingerprint(conn: psycopg.Connection, table: str) -> Fingerprint:
     checksum "0". Output settings are pinned so the value does not depend on the session.
     """
     query = sql.SQL("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {} AS t").format(
-        qualified_ident(table)
+        ident(table)
     )
     with _pinned_output(conn):
         row = conn.execute(query).fetchone()

@@ -37,7 +37,7 @@ from data_copy import journal, live_catalog, pgtools, phase_guards, structure, v
 from data_copy.backup import sha256
 from data_copy.cleanup_plan import CleanupPlan
 from data_copy.errors import BackupUnreadable, first_line
-from data_copy.fingerprint import qualified_ident
+from data_copy.ident import ident
 from data_copy.journal import Status
 from data_copy.problems import SAMPLES, Problem
 from data_copy.refs import dependents
@@ -87,7 +87,7 @@ def latest_write(conn: psycopg.Connection, m: Mapping, settings: Settings) -> tu
         if not exprs:
             continue
         row = conn.execute(
-            sql.SQL("SELECT greatest({}) FROM {}").format(sql.SQL(", ").join(exprs), qualified_ident(source))
+            sql.SQL("SELECT greatest({}) FROM {}").format(sql.SQL(", ").join(exprs), ident(source))
         ).fetchone()
         value = row[0] if row else None
         if value is not None and (newest is None or value > newest):

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 import psycopg
 from psycopg import sql
 
-from catalog.mappings import MAPPINGS
+from catalog.mappings import MAPPED_SOURCES
 from catalog.schemas import LEGACY_SCHEMAS, MIGRATION_LOG_TABLE, NEVER_DROPPED_SCHEMAS
-from data_copy.fingerprint import qualified_ident
+from data_copy.ident import ident
 from data_copy.refs.dependents import anchor_rel, anchor_schema, relation_oids
 
 OUR_TABLES = frozenset(
@@ -47,16 +47,6 @@ def droppable_schemas() -> tuple[str, ...]:
 def kept_legacy_schemas() -> list[str]:
     """The legacy schemas that are never dropped (public)."""
     return [s for s in LEGACY_SCHEMAS if s in NEVER_DROPPED_SCHEMAS]
-
-
-def mapped_sources() -> tuple[str, ...]:
-    """Every legacy table some mapping copies from, in MAPPINGS order."""
-    seen: list[str] = []
-    for m in MAPPINGS:
-        for source in m.sources:
-            if source not in seen:
-                seen.append(source)
-    return tuple(seen)
 
 
 def existing_tables(conn: psycopg.Connection, schemas: Iterable[str]) -> list[str]:
@@ -110,9 +100,7 @@ def column_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
 def limited_count(conn: psycopg.Connection, table: str, limit: int = 1_000_000) -> int:
     """count(*) of `table`, stopping at `limit`."""
     row = conn.execute(
-        sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {}) AS t").format(
-            qualified_ident(table), sql.Literal(limit)
-        )
+        sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {}) AS t").format(ident(table), sql.Literal(limit))
     ).fetchone()
     return int(row[0]) if row else 0
 
@@ -120,7 +108,7 @@ def limited_count(conn: psycopg.Connection, table: str, limit: int = 1_000_000) 
 def unmapped_tables(conn: psycopg.Connection, schemas: Iterable[str]) -> list[str]:
     """Tables in `schemas` no mapping copies from (the catalog's unmapped ones and any
     the catalog does not know), data_copy's own tables excepted."""
-    mapped = set(mapped_sources())
+    mapped = set(MAPPED_SOURCES)
     return [t for t in existing_tables(conn, schemas) if t not in mapped and t.partition(".")[2] not in OUR_TABLES]
 
 

@@ -24,11 +24,10 @@ from decimal import Decimal
 import psycopg
 from psycopg import sql
 
-from data_copy.projection import Part, ident
+from data_copy.ident import ident
+from data_copy.projection import Part
 from data_copy.validator import row_hash as _row_hash
-from data_copy.validator import source_select as _source_select
 from data_copy.validator import target_columns as _target_columns
-from data_copy.validator import target_select as _target_select
 
 OWNED = sql.Identifier("public", "migration_owned_rows")
 SAMPLES = 5
@@ -150,9 +149,8 @@ CONFLICTS = (
 
 def _sides(part: Part) -> sql.Composable:
     """FROM clause joining the three sides by key text: s(k, h), t(k, h, tk), o(k, h)."""
-    src = _source_select(part, sql.SQL("{} AS k, {} AS h").format(source_key_text(part), source_hash(part)))
-    tgt = _target_select(
-        part,
+    src = part.select(sql.SQL("{} AS k, {} AS h").format(source_key_text(part), source_hash(part)))
+    tgt = part.select_target(
         sql.SQL("{} AS k, {} AS h, CAST(t.{} AS text) AS tk").format(
             target_key_text(part), target_hash(part), sql.Identifier(part.target.primary_key[0])
         ),

@@ -14,14 +14,12 @@ from psycopg import sql
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping
 from catalog.tables import Table, table
+from data_copy.ident import ident
 
 SOURCE = "s"  # alias of the legacy table in every SELECT
 GAMES = "core_betting.games"
 INTEGER_TYPES = {"integer", "bigint", "smallint"}
-
-
-def ident(qualified: str) -> sql.Identifier:
-    return sql.Identifier(*qualified.split("."))
+TRUE = sql.SQL("TRUE")
 
 
 def col(name: str, alias: str = SOURCE) -> sql.Identifier:
@@ -50,8 +48,8 @@ class Part:
     exprs: list[sql.Composable]  # their values, over the legacy row aliased `s`
     joins: sql.Composable = field(default_factory=lambda: sql.SQL(""))
     with_clause: sql.Composable = field(default_factory=lambda: sql.SQL(""))
-    where: sql.Composable = field(default_factory=lambda: sql.SQL("TRUE"))
-    target_where: sql.Composable = field(default_factory=lambda: sql.SQL("TRUE"))
+    where: sql.Composable = field(default_factory=lambda: TRUE)
+    target_where: sql.Composable = field(default_factory=lambda: TRUE)
     fits: list[Fit] = field(default_factory=list)
     changed_at: tuple[str, ...] = ()
     # written on insert only, never updated nor compared (ids the target assigns)
@@ -61,13 +59,51 @@ class Part:
     def name(self) -> str:
         return self.mapping.name if self.label == "" else f"{self.mapping.name}/{self.label}"
 
-    def from_clause(self) -> sql.Composable:
-        return sql.SQL("{} AS {} {}").format(ident(self.source_table), sql.Identifier(SOURCE), self.joins)
-
     def fits_condition(self) -> sql.Composable:
         if not self.fits:
-            return sql.SQL("TRUE")
+            return TRUE
         return sql.SQL(" AND ").join(sql.SQL("({})").format(f.condition) for f in self.fits)
+
+    def select(
+        self,
+        what: sql.Composable,
+        cond: sql.Composable = TRUE,
+        *,
+        fitting: bool | None = True,
+        with_: bool = True,
+        joins: bool = True,
+    ) -> sql.Composable:
+        """The part's one projection template, over the legacy row aliased `s`:
+        `WITH ... SELECT what FROM source AS s joins WHERE (where) AND (fits) AND (cond)`.
+
+        fitting: True keeps the rows that can be copied faithfully, False only those that
+        cannot, None every row. with_=False leaves the WITH clause to the caller (who puts
+        it before an enclosing statement); joins=False reads the legacy table alone (the
+        game lookups are LEFT JOINs on a grouped key, so they never change which rows)."""
+        if fitting is None:
+            fits: sql.Composable = TRUE
+        elif fitting:
+            fits = self.fits_condition()
+        else:
+            fits = sql.SQL("NOT ({})").format(self.fits_condition())
+        return sql.SQL(
+            "{with_}SELECT {what} FROM {src} AS {s} {joins} WHERE ({where}) AND ({fits}) AND ({cond})"
+        ).format(
+            with_=self.with_clause if with_ else sql.SQL(""),
+            what=what,
+            src=ident(self.source_table),
+            s=sql.Identifier(SOURCE),
+            joins=self.joins if joins else sql.SQL(""),
+            where=self.where,
+            fits=fits,
+            cond=cond,
+        )
+
+    def select_target(self, what: sql.Composable, alias: str = "t") -> sql.Composable:
+        """`SELECT what FROM target AS t WHERE (target_where)`: the part's rows of the new table."""
+        return sql.SQL("SELECT {what} FROM {t} AS {a} WHERE ({tw})").format(
+            what=what, t=ident(self.target.qualified), a=sql.Identifier(alias), tw=self.target_where
+        )
 
     def key_expr(self) -> sql.Composable:
         return self.exprs[self.columns.index(self.target_key)]

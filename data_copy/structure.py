@@ -18,8 +18,8 @@ from catalog.mappings import MAPPINGS
 from catalog.tables import TABLES, ForeignKey, Table
 from data_copy.ddl import index_name, index_sql
 from data_copy.errors import first_line
+from data_copy.ident import ident
 from data_copy.journal import REJECTS
-from data_copy.projection import ident
 
 Progress = Callable[[str, int, int], None]
 STEP = "indexes and foreign keys"

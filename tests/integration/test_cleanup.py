@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 from test_cleanup_support import (
     UNMAPPED,
     build_legacy,
@@ -460,25 +459,6 @@ def test_pg_tools_honour_pgcluster_bindir(legacy_dsn: str, tmp_path: Path, monke
     assert find_bindir() == links
     monkeypatch.setenv("PGCLUSTER_BINDIR", str(tmp_path / "empty"))  # not there: the usual order
     assert pgtools.pg_tool("pg_dump", major).parent != links
-
-
-def test_sql_is_composed_not_formatted() -> None:
-    """No identifier reaches SQL through str.format / f-strings in these modules."""
-    root = Path(cleanup.__file__).parent
-    for name in (
-        "cleanup.py",
-        "cleanup_plan.py",
-        "restore.py",
-        "guards.py",
-        "live_catalog.py",
-        "backup.py",
-        "pgtools.py",
-        "fingerprint.py",
-    ):
-        text = (root / name).read_text()
-        for bad in ('execute(f"', "execute(f'", ".format(schema", "% (schema"):
-            assert bad not in text, (name, bad)
-    assert sql.Identifier  # the modules use psycopg.sql throughout
 
 
 def test_the_command_line_refuses_with_one_line_and_exit_code_3(legacy_dsn: str, tmp_path: Path) -> None:
