@@ -170,6 +170,7 @@ def latest_validations(conn: psycopg.Connection) -> list[Validation]:
 # ------------------------------------------------------------------ phase 3's backup
 
 Fingerprints = dict[str, tuple[int, str]]  # "schema.table" -> (row count, checksum)
+_OWN_PLAN_KEYS = ("schemas", "kept_schema_names", "views")  # the plan's keys the record holds itself
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ class BackupRecord:
     views: tuple[str, ...]  # views of the schemas that stay, dropped with the tables
     tables: Fingerprints = field(default_factory=dict)  # every dropped table, before the drop
     pg_dump: str | None = None
-    plan: dict[str, Any] = field(default_factory=dict)  # the whole plan, for whoever reads the log
+    plan: dict[str, Any] = field(default_factory=dict)  # the rest of the plan, for whoever reads the log
 
     def to_json(self) -> dict[str, Any]:
         """The details of the dump's row (the tables' fingerprints have rows of their own)."""
@@ -211,6 +212,7 @@ class BackupRecord:
         """The record from the dump row's details and the tables' rows (`dump`: where the
         file is now, when it moved since)."""
         plan: dict[str, Any] = details.get("plan", {})
+        rest = {k: v for k, v in plan.items() if k not in _OWN_PLAN_KEYS}
         return cls(
             run_id=run_id,
             dump=dump if dump is not None else Path(details["dump"]),
@@ -220,7 +222,7 @@ class BackupRecord:
             views=tuple(plan.get("views", ())),
             tables=tables,
             pg_dump=details.get("pg_dump"),
-            plan=plan,
+            plan=rest,
         )
 
 
