@@ -145,6 +145,13 @@ class PulumiMissing(
 class PhaseNotDeployed(DataCopyError, code=SETUP, fix="run `pulumi up` for this stack first"): ...
 
 
+class BadStackConfig(
+    DataCopyError,
+    fix="fix it with `pulumi config set` / `pulumi config rm`; `pulumi preview` names the same problems",
+):
+    """The stack's consolidation:* config does not parse (exit 2, like a bad setting)."""
+
+
 class LegacyTableMissing(DataCopyError, code=SETUP, fix="check that --dsn points at the legacy database"): ...
 
 
