@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
+from catalog.relation import Relation
+
 
 @dataclass(frozen=True)
 class LegacyColumn:
@@ -17,24 +19,12 @@ class LegacyColumn:
 
 
 @dataclass(frozen=True)
-class LegacyTable:
-    schema: str
-    name: str
+class LegacyTable(Relation[LegacyColumn]):
     kind: str  # "table" or "view"
     columns: tuple[LegacyColumn, ...]
     primary_key: tuple[str, ...]
     mapped_to: str | None
     raw: dict  # the catalog entry as exported (checks, indexes, foreign keys as SQL text)
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    def column(self, name: str) -> LegacyColumn:
-        for column in self.columns:
-            if column.name == name:
-                return column
-        raise KeyError(f"{self.qualified} has no column {name}")
 
 
 def _primary_key(entry: dict) -> tuple[str, ...]:

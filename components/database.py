@@ -104,7 +104,6 @@ class ConsolidatedDatabase(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.chain_length = chain.length
         self.role_names = args.names.all()
         self.owner_role = args.names.owner
         self.schema_names = list(self.schemas.schemas)

@@ -12,6 +12,8 @@ from catalog.phases import DEFAULT_CONFLICT_POLICY
 from catalog.schemas import SCHEMA_NAMES
 from catalog.tables import table
 from data_copy import (
+    apply_changes,
+    capture,
     conflicts,
     ddl,
     drift,
@@ -60,7 +62,8 @@ class MappingResult:
 class RunReport:
     run_id: str
     results: list[MappingResult]
-    created_tables: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said once per run (change capture off, ...)
+    capture: dict[str, dict] = field(default_factory=dict)  # mapping -> {mode, keys}: how it was re-synced
 
     @property
     def ok(self) -> bool:
@@ -142,6 +145,7 @@ def _settle(
     checksums: bool,
     phase: int = 1,
     policy: str = DEFAULT_CONFLICT_POLICY,
+    cap: capture.Capture | None = None,
 ) -> tuple[int, MappingResult]:
     """Re-syncs and validates in ONE repeatable-read snapshot, so rows the application
     writes meanwhile cannot make a correct copy look wrong: they belong to the next run."""
@@ -149,7 +153,7 @@ def _settle(
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                copied = sum(copier.copy(part).copied for part in part_list)
+                copied = apply_changes.sync(conn, copier, cap, m, part_list)
                 result = _check_mapping(conn, m, part_list, checksums, phase)
                 if result.status != "passed":
                     # why rows are missing is worked out only now: a clean copy never pays for it
@@ -167,6 +171,8 @@ def _settle(
                         # went with an earlier run): one full keyed pass records them
                         copied += sum(copier.reconcile(part).copied for part in part_list)
                         result = _check_mapping(conn, m, part_list, checksums, phase)
+                        if cap and m.name in cap.modes:  # the report says the keyed apply was not enough
+                            cap.modes[m.name] += ", then a full reconcile"
                 if phase == 1:
                     result.foreign = _foreign(conn, m, part_list, result)
                 else:
@@ -239,7 +245,9 @@ def run(
         j = journal.Journal(conn, f"Phase{phase}")
         phase_state.start_if_new(conn, j.run_id, settings.stack)
         quiet.snapshot(conn, j.run_id, "run", "start")
-        created = ddl.create_tables(conn, settings.owner_role)
+        ddl.create_tables(conn, settings.owner_role)
+        notes: list[str] = []
+        cap = capture.start(conn, settings, notes.append)  # the slot exists before the first chunk
         copier = Copier(conn, j.run_id, progress, phase=phase)
         results: list[MappingResult] = []
         foreign: list[str] = []
@@ -259,7 +267,11 @@ def run(
             if any(copier.first_copy(part) for part in part_list):
                 for part in part_list:  # the bulk of the rows, in committed chunks
                     copied += copier.copy(part).copied
-            caught_up, result = _settle(conn, copier, m, part_list, checksums, phase, settings.conflict_policy)
+            if cap:
+                capture.catch_up(conn, cap)
+            caught_up, result = _settle(conn, copier, m, part_list, checksums, phase, settings.conflict_policy, cap)
+            if cap:
+                capture.advance(conn, cap)
             copied += caught_up
             if m.merge:
                 result.conflicts = merge_conflicts.count(conn, m)
@@ -273,6 +285,9 @@ def run(
                 j.finish(entry, Status.COMPLETED, records_migrated=copied)
             results.append(result)
         tick(SETTLED, len(order), len(order))
+        if cap:
+            capture.finish(conn, cap)
+            notes.append(capture.summary(cap))
         entry = j.start(Step.STRUCTURE)
         problems = structure.finish(conn, settings.owner_role, j.run_id, progress)
         j.finish(
@@ -285,7 +300,7 @@ def run(
         quiet.snapshot(conn, j.run_id, "run", "end")
         if foreign:  # every other mapping was synced (our writes never touch those rows)
             raise ForeignRows(f"phase 1, and {'; '.join(foreign)}: none of them was deleted or changed")
-        return RunReport(str(j.run_id), results, created)
+        return RunReport(str(j.run_id), results, notes, capture.by_mapping(cap))
 
 
 def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:
@@ -390,13 +405,22 @@ class StatusReport:
     validations: list[journal.Validation]
     figures: dict[str, dict] = field(default_factory=dict)  # mapping -> its validation's details
     conflicts: list[tuple] = field(default_factory=list)  # (part, key, kind, policy), open ones
+    capture: dict | None = None  # the change capture slot's lag (capture.lag), None without a slot
 
     @property
     def passing(self) -> int:
         return sum(1 for v in self.validations if v.status == Status.PASSED)
 
 
-def status(dsn: str, settings: Settings | None = None) -> StatusReport:
+def capture_drop(dsn: str, settings: Settings | None = None) -> list[str]:
+    """Teardown of change capture: the slot (and the WAL it keeps), our origin, its state.
+    The next `run` scans once, then captures again from a new slot."""
+    settings = settings or Settings()
+    with run_lock.locked(dsn, settings, "capture-drop") as conn:
+        return capture.drop(conn, settings)
+
+
+def status(dsn: str, settings: Settings | None = None, lag_warn_bytes: int = capture.LAG_WARN_BYTES) -> StatusReport:
     settings = settings or Settings()
     with connect(dsn, settings) as conn:
         latest = journal.latest_validations(conn)
@@ -421,4 +445,5 @@ def status(dsn: str, settings: Settings | None = None) -> StatusReport:
             validations=latest,
             figures=figures,
             conflicts=conflicts.open_conflicts(conn),
+            capture=capture.lag(conn, settings, lag_warn_bytes),
         )

@@ -37,7 +37,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from data_copy import guards, live_catalog, phase_state, quiet
+from data_copy import capture, guards, live_catalog, phase_state, quiet
 from data_copy import journal as journal_mod
 from data_copy.backup import Backup, record, take_backup
 from data_copy.cleanup_plan import CleanupPlan, plan_cleanup
@@ -100,6 +100,7 @@ def cleanup(
         quiet.snapshot(conn, journal.run_id, "cleanup", "end")
     if report.dropped_tables or report.dropped_schemas:
         phase_state.record(conn, 3, phase_state.CLEANED_UP, journal.run_id, settings.stack)
+        capture.drop(conn, settings)  # the legacy tables are gone: a slot left would keep WAL forever
     return report
 
 

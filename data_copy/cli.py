@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from data_copy import api, failure, report
+from data_copy import api, capture, failure, report
 from data_copy.errors import (
     BUG,
     INTERRUPTED,
@@ -113,6 +113,7 @@ def run(stack: StackOpt = None, dsn: DsnOpt = None, count_only: CountOnlyOpt = F
     with bar:
         result = api.run(target, settings, checksums=not count_only, progress=on_progress)
     report.results(result.results, f"run {result.run_id}")
+    report.lines(result.notes)
     report.summary(result.results, "validated", time.monotonic() - started)
     if not result.ok:
         failed = [r.name for r in result.results if r.status != "passed"]
@@ -137,11 +138,28 @@ def validate(
 
 
 @app.command()
-def status(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
+def status(
+    stack: StackOpt = None,
+    dsn: DsnOpt = None,
+    lag_warn: Annotated[
+        int, typer.Option("--lag-warn-bytes", metavar="BYTES", help="warn when the capture slot lags more")
+    ] = capture.LAG_WARN_BYTES,
+) -> None:
     """Phase (as recorded in the database) and its history, the last run, the last validate
-    and the latest validation per mapping (with the application's rows and conflicts)."""
+    and the latest validation per mapping (with the application's rows and conflicts), and
+    the change capture slot's lag."""
     target, settings = _target(stack, dsn)
-    report.status(api.status(target, settings))
+    info = api.status(target, settings, lag_warn)
+    report.status(info)
+    report.lines([capture.lag_line(info.capture, lag_warn)])
+
+
+@app.command("capture-drop")
+def capture_drop(stack: StackOpt = None, dsn: DsnOpt = None, wait: WaitOpt = False) -> None:
+    """Drop the change capture slot (it keeps WAL while it exists); the next run scans once."""
+    target, settings = _target(stack, dsn, wait)
+    dropped = api.capture_drop(target, settings)
+    report.lines([f"dropped {', '.join(dropped)}" if dropped else "no change capture slot: nothing dropped"])
 
 
 @app.command()

@@ -328,21 +328,26 @@ class Copier:
         self._save_state(part, max_key, started)
         return result
 
-    def reconcile(self, part: Part) -> CopyResult:
+    def reconcile(
+        self, part: Part, keys: sql.Composable | None = None, target_keys: sql.Composable | None = None
+    ) -> CopyResult:
         """Full keyed pass: upserts every row and deletes the target rows whose legacy row is
-        gone, but only rows data_copy wrote and nobody changed since (ownership.guard)."""
-        copied, rejected = self._apply(part, sql.SQL("TRUE"), upsert=True)
+        gone, but only rows data_copy wrote and nobody changed since (ownership.guard).
+        With `keys` (over the legacy row `s`) and `target_keys` (over the target row `t`):
+        only those keys (change capture's apply by key)."""
+        copied, rejected = self._apply(part, keys or sql.SQL("TRUE"), upsert=True)
         with self.conn.transaction():
             deleted = self.conn.execute(
                 ownership.forgetting(
                     part,
                     sql.SQL(
-                        "{with_}DELETE FROM {target} AS t WHERE ({tw}) AND {guard} AND NOT EXISTS ({legacy})"
+                        "{with_}DELETE FROM {target} AS t WHERE ({tw}) AND ({tk}) AND {guard} AND NOT EXISTS ({legacy})"
                     ).format(
                         guard=ownership.guard(part),
                         with_=part.with_clause,
                         target=ident(part.target.qualified),
                         tw=part.target_where,
+                        tk=target_keys or sql.SQL("TRUE"),
                         legacy=part.select(
                             sql.SQL("1"),
                             self._condition(

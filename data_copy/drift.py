@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import psycopg
 
 from catalog.legacy import legacy_table
-from catalog.mappings import MAPPINGS
+from catalog.mappings import MAPPED_SOURCES
 from data_copy.errors import SchemaDrift
 
 SHOWN = 6
@@ -48,7 +48,7 @@ def live_columns(conn: psycopg.Connection, tables: list[str]) -> dict[str, dict[
 def differences(conn: psycopg.Connection) -> list[Drift]:
     """Every difference between the catalog's mapped legacy tables and the live ones
     (a table that is missing altogether is reported elsewhere: the mapping fails)."""
-    sources = sorted({s for m in MAPPINGS for s in m.sources})
+    sources = sorted(MAPPED_SOURCES)
     live = live_columns(conn, sources)
     drifts: list[Drift] = []
     for source in sources:

@@ -182,22 +182,25 @@ def _game_lookup(alias: str, legacy_col: str) -> tuple[sql.Composable, sql.Compo
     return join, sql.SQL("{}.id").format(sql.Identifier(alias))
 
 
-def _simple_part(m: Mapping) -> Part:
-    target = table(m.target)
-    source = legacy_table(m.source)
-    key_type = source.column(m.key[1]).type
-    part = Part(
+def _empty_part(m: Mapping, label: str, source: str, key: tuple[str, str]) -> Part:
+    """A Part of `m` reading legacy `source`, keyed by (target column, legacy column), no columns yet."""
+    return Part(
         mapping=m,
-        label="",
-        target=target,
-        target_key=m.key[0],
-        source_table=m.source,
-        source_key=m.key[1],
-        source_key_is_int=key_type in INTEGER_TYPES,
+        label=label,
+        target=table(m.target),
+        target_key=key[0],
+        source_table=source,
+        source_key=key[1],
+        source_key_is_int=legacy_table(source).column(key[1]).type in INTEGER_TYPES,
         columns=[],
         exprs=[],
         changed_at=m.changed_at,
     )
+
+
+def _simple_part(m: Mapping) -> Part:
+    target = table(m.target)
+    part = _empty_part(m, "", m.source, m.key)
     for target_col, legacy_col in m.column_pairs():
         _copy_column(part, target_col, legacy_col, m.source)
     for target_col, template in m.derived.items():
@@ -310,23 +313,12 @@ def _merge_parts(m: Mapping) -> list[Part]:
         primary.exprs.append(_cast(col(merge.key[1], "x"), target.column(merge.key[0]).type))
     primary.target_where = sql.SQL("{} IN (SELECT id FROM {})").format(sql.Identifier("id"), ident(m.source))
     # Part B: secondary rows that match no primary row; their id is assigned by the target.
-    only = Part(
-        mapping=m,
-        label="splits_only",
-        target=target,
-        target_key=merge.key[0],
-        source_table=merge.source,
-        source_key=merge.key[1],
-        source_key_is_int=False,
-        columns=[],
-        exprs=[],
-        with_clause=with_clause,
-        where=sql.SQL("NOT EXISTS (SELECT 1 FROM pairs WHERE pairs.sid = {}.{})").format(
-            sql.Identifier(SOURCE), sql.Identifier(merge.key[1])
-        ),
-        target_where=sql.SQL("id NOT IN (SELECT id FROM {})").format(ident(m.source)),
-        changed_at=m.changed_at,
+    only = _empty_part(m, "splits_only", merge.source, merge.key)
+    only.with_clause = with_clause
+    only.where = sql.SQL("NOT EXISTS (SELECT 1 FROM pairs WHERE pairs.sid = {}.{})").format(
+        sql.Identifier(SOURCE), sql.Identifier(merge.key[1])
     )
+    only.target_where = sql.SQL("id NOT IN (SELECT id FROM {})").format(ident(m.source))
     for c in secondary.columns:
         _copy_column(only, merge.renames.get(c.name, c.name), c.name, merge.source)
     only.fits.append(

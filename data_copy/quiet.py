@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from catalog.mappings import MAPPINGS
+from catalog.mappings import MAPPED_SOURCES
 
 STATS = sql.Identifier("public", "migration_table_stats")
 COUNTERS = ("seq_scan", "idx_scan", "n_tup_ins", "n_tup_upd", "n_tup_del")
@@ -37,7 +37,7 @@ _DDL = sql.SQL(
 
 
 def legacy_tables() -> list[str]:
-    return sorted({s for m in MAPPINGS for s in m.sources})
+    return sorted(MAPPED_SOURCES)
 
 
 def ensure(conn: psycopg.Connection) -> None:

@@ -14,6 +14,7 @@ from functools import cache
 
 # The nine legacy schemas and the catalog entries come from catalog/, their one source.
 from catalog.legacy import LEGACY_TABLES
+from catalog.relation import Relation
 from catalog.schemas import LEGACY_SCHEMAS  # noqa: F401 - re-exported
 
 _NEXTVAL = re.compile(r"^nextval\('(?P<seq>[^']+)'::regclass\)$")
@@ -64,9 +65,7 @@ class Index:
 
 
 @dataclass(frozen=True)
-class TableSpec:
-    schema: str
-    name: str
+class TableSpec(Relation[Column]):
     kind: str  # "table" or "view"
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
@@ -76,15 +75,7 @@ class TableSpec:
     indexes: tuple[Index, ...]
     mapped_to: str | None
 
-    @property
-    def qualname(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    def column(self, name: str) -> Column:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(f"{self.qualname} has no column {name}")
+    qualname = Relation.qualified
 
     @property
     def column_names(self) -> tuple[str, ...]:

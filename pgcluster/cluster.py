@@ -51,6 +51,9 @@ class ServerSettings:
     maintenance_work_mem: str = "256MB"
     max_wal_size: str = "2GB"
     max_connections: int = 100
+    # logical: data_copy's change capture (a logical replication slot, test_decoding)
+    wal_level: str = "logical"
+    max_replication_slots: int = 64  # one slot per database data_copy runs on
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -68,6 +71,8 @@ class ServerSettings:
             "max_connections": str(self.max_connections),
             "checkpoint_timeout": "15min",
             "fsync": "on" if self.fsync else "off",
+            "wal_level": self.wal_level,
+            "max_replication_slots": str(self.max_replication_slots),
         }
         if not self.fsync:
             values["synchronous_commit"] = "off"
@@ -295,10 +300,6 @@ class Cluster:
             f"@{self.host}:{self.port}/{quote(dbname, safe='')}"
         )
 
-    def url(self, dbname: str = "postgres") -> str:
-        """Same as :meth:`dsn`."""
-        return self.dsn(dbname)
-
     def params(self, dbname: str = "postgres") -> dict[str, str | int]:
         """Connection parameters: host, port, user, password, dbname."""
         return {
@@ -307,17 +308,6 @@ class Cluster:
             "user": self.user,
             "password": self.password,
             "dbname": dbname,
-        }
-
-    def libpq_env(self, dbname: str = "postgres") -> dict[str, str]:
-        """PG* environment variables for psql/pg_dump/pg_restore subprocesses."""
-        return {
-            "PGHOST": self.host,
-            "PGPORT": str(self.port),
-            "PGUSER": self.user,
-            "PGPASSWORD": self.password,
-            "PGDATABASE": dbname,
-            "PGSSLMODE": "disable",
         }
 
     def create_database(self, name: str, *, owner: str | None = None) -> str:
@@ -333,11 +323,17 @@ class Cluster:
         return self.dsn(name)
 
     def drop_database(self, name: str) -> None:
-        """DROP DATABASE IF EXISTS ``name`` WITH (FORCE)."""
+        """DROP DATABASE IF EXISTS ``name`` WITH (FORCE), after dropping its replication
+        slots (a database with a logical slot cannot be dropped)."""
         import psycopg
         from psycopg import sql
 
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                " WHERE database = %s AND NOT active",
+                (name,),
+            )
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

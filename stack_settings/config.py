@@ -41,7 +41,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from catalog import LEGACY_SCHEMAS, REGISTRY, SCHEMA_NAMES
+from catalog import LEGACY_SCHEMAS, SCHEMA_NAMES
+from catalog.mappings import MAPPED_SOURCES
 from catalog.phases import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
 from stack_settings.connection import DEFAULT_PORT, DEFAULT_SSLMODE, DEFAULT_USERNAME, SSL_MODES, Connection
 from stack_settings.naming import RoleNames, prefix_problem
@@ -72,7 +73,7 @@ PROVIDER_KEYS: tuple[str, ...] = ("host", "port", "username", "password", "datab
 _DURATION = re.compile(r"(\d+)\s*(ms|s|min|h|d)")
 _IDENT = r"[a-z_][a-z0-9_]{0,62}"
 _QUALIFIED_TABLE = re.compile(rf"({_IDENT})\.({_IDENT})")
-_MAPPED_LEGACY_TABLES = frozenset(t for entry in REGISTRY for t in entry.legacy)
+_MAPPED_LEGACY_TABLES = frozenset(MAPPED_SOURCES)
 
 T = TypeVar("T")
 

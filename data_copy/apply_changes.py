@@ -1,0 +1,144 @@
+"""Applies captured legacy changes by key, inside a mapping's settle transaction.
+
+For every key a change touched (insert, update, delete: the operation does not matter),
+the current legacy row is re-read through the mapping's projection and upserted, or, when
+the legacy row is gone, the target row is deleted, but only while it is still the row
+data_copy wrote (ownership.guard, as in every delete of ours). Replay is idempotent and
+order-free, so a key seen twice, or again after a crash, does no harm.
+
+Only changes committed before this transaction's snapshot are applied (`_upto`): a
+transaction that committed after it (or whose commit is flushed but not yet visible) is
+left for the next sync, and the Part's recorded position stops before it.
+
+Falls back to today's scan (`Copier.copy`, then validation and reconcile) for:
+- a Part with no recorded position (copied before the slot existed);
+- a legacy table whose deletes carry no key (no primary key / replica identity), once such
+  a delete is pending (its inserts and updates still carry the key of the new row: they are
+  applied by key; an update that CHANGES the key of such a table looks like an in-place
+  update, so the old key's row is found only by the settle's validation + reconcile);
+- the games merge, when either legacy table changed: a change in one row re-pairs others;
+- a mapping whose projection looks rows up in a table synced in this run (a game lookup,
+  a foreign key's parent): a legacy row unchanged itself may now resolve differently.
+"""
+
+import psycopg
+from psycopg import sql
+
+from catalog.legacy import legacy_table
+from catalog.mappings import Mapping
+from catalog.tables import table
+from data_copy import capture, changes
+from data_copy.capture import Capture
+from data_copy.copier import Copier
+from data_copy.journal import REJECTS
+from data_copy.projection import GAMES, SOURCE, Part
+
+
+def _depends_on(m: Mapping) -> set[str]:
+    targets = {fk.references for fk in table(m.target).foreign_keys}
+    if m.game_refs:
+        targets.add(GAMES)
+    return targets - {m.target}
+
+
+def _upto(conn: psycopg.Connection, cap: Capture, tables: list[str], pos: str | None) -> str:
+    """The position this snapshot can apply up to: pulled_lsn, or just before the first
+    buffered change to `tables` whose transaction this snapshot does not see."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT coalesce((SELECT min(lsn) - 1 FROM {c} WHERE slot = %(s)s AND tbl = ANY(%(t)s)"
+            " AND lsn > CAST(coalesce(%(p)s, '0/0') AS pg_lsn)"
+            " AND NOT pg_visible_in_snapshot(xid, pg_current_snapshot())),"
+            " (SELECT pulled_lsn FROM {st} WHERE slot = %(s)s))"
+        ).format(c=changes.CHANGES, st=capture.STATE_TABLE),
+        {"s": cap.slot, "t": tables, "p": pos},
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _pending(part_tables: list[str], slot: str, pos: str, upto: str) -> sql.Composable:
+    return sql.SQL("slot = {} AND tbl = ANY({}) AND lsn > CAST({} AS pg_lsn) AND lsn <= CAST({} AS pg_lsn)").format(
+        sql.Literal(slot), sql.Literal(part_tables), sql.Literal(pos), sql.Literal(upto)
+    )
+
+
+def _counts(conn: psycopg.Connection, where: sql.Composable) -> tuple[int, int]:
+    """(distinct keys, changes without a key) pending."""
+    row = conn.execute(
+        sql.SQL("SELECT count(DISTINCT k), count(*) FILTER (WHERE k IS NULL) FROM {} WHERE {}").format(
+            changes.CHANGES, where
+        )
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def _scan_reason(conn: psycopg.Connection, cap: Capture, m: Mapping, part_list: list[Part], upto: str) -> str:
+    if any(capture.position(conn, cap, p.name) is None for p in part_list):
+        return "copied before the slot existed"
+    lookups = sorted(_depends_on(m) & cap.changed)
+    if lookups:
+        return f"looks up {', '.join(lookups)}, changed in this run"
+    for part in part_list:
+        pos = capture.position(conn, cap, part.name) or "0/0"
+        keys, keyless = _counts(conn, _pending([part.source_table], cap.slot, pos, upto))
+        if keyless:
+            return f"{keyless} change(s) to {part.source_table} carry no key"
+        if keys and m.merge:
+            return "a merge of two legacy tables changed (rows re-pair)"
+    return ""
+
+
+def _keys(part: Part, pending: sql.Composable, alias: str, column: str, type_: str) -> sql.Composable:
+    return sql.SQL("{} IN (SELECT CAST(k AS {}) FROM {} WHERE {})").format(
+        sql.Identifier(alias, column), sql.SQL(type_), changes.CHANGES, pending
+    )
+
+
+def _apply_part(conn: psycopg.Connection, copier: Copier, part: Part, pending: sql.Composable) -> int:
+    conn.execute(
+        sql.SQL("DELETE FROM {} WHERE mapping = %s AND legacy_key IN (SELECT k FROM {} WHERE {})").format(
+            REJECTS, changes.CHANGES, pending
+        ),
+        (part.name,),
+    )
+    source_type = legacy_table(part.source_table).column(part.source_key).type
+    target_type = part.target.column(part.target_key).type
+    # a few keys: index lookups (the session turns nested loops off for its whole-table passes)
+    conn.execute("SELECT set_config('enable_nestloop', 'on', true)")
+    try:
+        return copier.reconcile(
+            part,
+            keys=_keys(part, pending, SOURCE, part.source_key, source_type),
+            target_keys=_keys(part, pending, "t", part.target_key, target_type),
+        ).copied
+    finally:
+        conn.execute("SELECT set_config('enable_nestloop', 'off', true)")
+
+
+def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mapping, part_list: list[Part]) -> int:
+    """Brings `m`'s legacy changes over in the caller's (settle) transaction; rows written."""
+    if cap is None:
+        return sum(copier.copy(part).copied for part in part_list)
+    capture.pull(conn, cap)  # the tail, up to now: what this snapshot may already see
+    upto = _upto(conn, cap, list(m.sources), None)
+    reason = _scan_reason(conn, cap, m, part_list, upto)
+    written = applied = 0
+    for part in part_list:
+        pos = capture.position(conn, cap, part.name) or "0/0"
+        upto = _upto(conn, cap, list(m.sources), pos)
+        pending = _pending([part.source_table], cap.slot, pos, upto)
+        if reason:
+            written += copier.copy(part).copied
+        else:
+            keys, _ = _counts(conn, pending)
+            applied += keys
+            if keys:
+                written += _apply_part(conn, copier, part, pending)
+        capture.record(conn, cap, part.name, upto)
+    cap.modes[m.name] = f"scan ({reason})" if reason else "capture"
+    cap.applied[m.name] = applied
+    if written or applied or reason:
+        cap.changed.add(m.target)
+    return written

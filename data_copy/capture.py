@@ -1,0 +1,352 @@
+"""Change capture: a logical replication slot (test_decoding) read over plain SQL.
+
+When the server runs with wal_level=logical, the first `run` creates the slot BEFORE its
+first chunk: every transaction that commits after the slot's consistent point is in the
+slot, and every one before it is visible to the copy's snapshots. Later runs read only
+what the slot holds since their last position (`pull`), keep the keys of the mapped
+legacy tables' changed rows in `migration_capture_changes` (parsed server-side, see
+changes.py), and apply them by key (apply_changes.py).
+
+Positions, all in our state (public.migration_capture*):
+- `pulled_lsn`: the slot has been read up to here into the buffer. It is written in the
+  SAME transaction as the buffered keys; the slot is advanced to it only after that
+  commits. A crash in between leaves the slot behind: the next pull skips transactions
+  that committed at or before `pulled_lsn`, so nothing is lost or buffered twice.
+- per mapping Part, the position its buffered keys were applied up to, written in the
+  SAME transaction as the applied rows (the settle transaction).
+
+Our own writes carry a replication origin (`origin_name`), so the slot's output leaves
+them out (`only-local`) and `foreign_writes` can tell the application's writes to the new
+tables from ours.
+"""
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from catalog.mappings import MAPPINGS
+from data_copy import changes
+from data_copy.journal import STATE
+from data_copy.projection import parts
+from data_copy.settings import Settings
+
+PLUGIN = "test_decoding"
+STATE_TABLE = sql.Identifier("public", "migration_capture")
+POSITIONS = sql.Identifier("public", "migration_capture_positions")
+SLOT_CREATE_LOCK_TIMEOUT = "60s"  # creating the slot waits for transactions already running
+BATCH_CHANGES = 200_000  # rows of slot output per batch outside a settle transaction
+LAG_WARN_BYTES = 1 << 30
+
+_DDL = (
+    sql.SQL(
+        "CREATE TABLE IF NOT EXISTS {} (slot text PRIMARY KEY, created_lsn pg_lsn NOT NULL,"
+        " pulled_lsn pg_lsn NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+    ).format(STATE_TABLE),
+    sql.SQL(
+        "CREATE TABLE IF NOT EXISTS {} (slot text NOT NULL, part varchar(100) NOT NULL,"
+        " lsn pg_lsn NOT NULL, PRIMARY KEY (slot, part))"
+    ).format(POSITIONS),
+    changes.DDL,
+)
+
+
+@dataclass
+class Capture:
+    slot: str
+    created: bool = False  # this run created the slot
+    origin: bool = False  # this session's writes carry our replication origin
+    tables: dict[str, str] = field(default_factory=dict)  # legacy table -> key column
+    unkeyable: dict[str, str] = field(default_factory=dict)  # legacy table -> why not
+    changed: set[str] = field(default_factory=set)  # targets written by this run's syncs
+    modes: dict[str, str] = field(default_factory=dict)  # mapping -> how it was synced
+    applied: dict[str, int] = field(default_factory=dict)  # mapping -> changed keys applied
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", text.lower())
+
+
+def slot_name(dbname: str, role_prefix: str = "") -> str:
+    """`data_copy_<prefix><db>_<hash>`: per database and role prefix (two stacks on one
+    server never share a slot), within the 63 characters a slot name may have."""
+    digest = hashlib.md5(f"{role_prefix}\0{dbname}".encode()).hexdigest()[:8]
+    return f"data_copy_{_safe(role_prefix + dbname)[:40]}_{digest}"
+
+
+def origin_name(slot: str) -> str:
+    return slot  # the origin of our writes, named as the slot they are filtered from
+
+
+def _slot(conn: psycopg.Connection, settings: Settings) -> str:
+    row = conn.execute("SELECT current_database()").fetchone()
+    assert row is not None
+    return slot_name(row[0], settings.role_prefix)
+
+
+def ensure(conn: psycopg.Connection) -> None:
+    for statement in _DDL:
+        conn.execute(statement)
+
+
+def wal_level(conn: psycopg.Connection) -> str:
+    row = conn.execute("SELECT current_setting('wal_level')").fetchone()
+    return row[0] if row else ""
+
+
+def _slot_row(conn: psycopg.Connection, slot: str) -> tuple | None:
+    return conn.execute(
+        "SELECT plugin, confirmed_flush_lsn, active FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+    ).fetchone()
+
+
+def _create_slot(conn: psycopg.Connection, slot: str) -> str:
+    with conn.transaction():  # SET LOCAL only: a transaction that wrote cannot create a slot
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (SLOT_CREATE_LOCK_TIMEOUT,))
+        row = conn.execute("SELECT lsn FROM pg_create_logical_replication_slot(%s, %s)", (slot, PLUGIN)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _record_new_slot(conn: psycopg.Connection, slot: str, lsn: str) -> None:
+    """The slot's consistent point becomes the position of every Part not copied yet (their
+    first copy reads after it); Parts copied before have none: their next sync scans."""
+    names = [p.name for m in MAPPINGS for p in parts(m)]
+    with conn.transaction():
+        conn.execute(sql.SQL("DELETE FROM {} WHERE slot = %s").format(POSITIONS), (slot,))
+        conn.execute(sql.SQL("DELETE FROM {} WHERE slot = %s").format(changes.CHANGES), (slot,))
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (slot, created_lsn, pulled_lsn) VALUES (%s, %s, %s) ON CONFLICT (slot)"
+                " DO UPDATE SET created_lsn = EXCLUDED.created_lsn, pulled_lsn = EXCLUDED.pulled_lsn,"
+                " created_at = now()"
+            ).format(STATE_TABLE),
+            (slot, lsn, lsn),
+        )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (slot, part, lsn) SELECT %s, p, %s FROM unnest(CAST(%s AS text[])) AS p"
+                " WHERE NOT EXISTS (SELECT 1 FROM {} AS st WHERE st.part = p)"
+            ).format(POSITIONS, STATE),
+            (slot, lsn, names),
+        )
+
+
+def _setup_origin(conn: psycopg.Connection, slot: str) -> bool:
+    name = origin_name(slot)
+    try:
+        with conn.transaction():
+            conn.execute(
+                "SELECT pg_replication_origin_create(%s) WHERE pg_replication_origin_oid(%s) IS NULL", (name, name)
+            )
+        conn.execute("SELECT pg_replication_origin_session_setup(%s)", (name,))
+        return True
+    except psycopg.Error:  # in use by a session still ending, or no privilege: only slower
+        return False
+
+
+def _keyable(conn: psycopg.Connection) -> tuple[dict[str, str], dict[str, str]]:
+    """Legacy tables whose DELETEs print the mapping's key (replica identity: a primary key
+    or index holding it, or FULL), and those whose don't (legacy stays untouched: no ALTER)."""
+    keyed: dict[str, str] = {}
+    unkeyable: dict[str, str] = {}
+    for m in MAPPINGS:
+        for part in parts(m):
+            row = conn.execute(
+                "SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a"
+                " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+                " WHERE i.indrelid = c.oid AND a.attname = %s"
+                " AND (i.indisprimary AND c.relreplident = 'd' OR i.indisreplident AND c.relreplident = 'i'))"
+                " FROM pg_class c WHERE c.oid = to_regclass(%s)",
+                (part.source_key, part.source_table),
+            ).fetchone()
+            if row is None:
+                continue  # a missing source: the mapping reports it
+            if row[0] == "f" or row[1]:
+                keyed[part.source_table] = part.source_key
+            else:
+                unkeyable[part.source_table] = f"its deletes carry no {part.source_key} (no primary key on it)"
+    return keyed, unkeyable
+
+
+def start(conn: psycopg.Connection, settings: Settings, note: Callable[[str], None]) -> Capture | None:
+    """The run's capture, the slot created first if missing; None (said once, via `note`)
+    when the server cannot capture: the run then scans, as without it."""
+    ensure(conn)
+    level = wal_level(conn)
+    if level != "logical":
+        note(f"change capture off: the server runs with wal_level={level} (logical needed); re-sync scans")
+        return None
+    slot = _slot(conn, settings)
+    cap = Capture(slot)
+    row = _slot_row(conn, slot)
+    state = conn.execute(sql.SQL("SELECT pulled_lsn FROM {} WHERE slot = %s").format(STATE_TABLE), (slot,)).fetchone()
+    if row is None:
+        try:
+            _record_new_slot(conn, slot, _create_slot(conn, slot))
+        except psycopg.Error as error:
+            why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            note(f"change capture off: cannot create replication slot {slot} ({why}); re-sync scans")
+            return None
+        cap.created = True
+    elif state is None:  # killed between creating the slot and recording it: no chunk ran since
+        _record_new_slot(conn, slot, str(row[1]))
+        cap.created = True
+    cap.origin = _setup_origin(conn, slot)
+    if not cap.origin:
+        note(
+            f"change capture: data_copy's writes carry no replication origin {origin_name(slot)} (it needs"
+            " superuser, or is still held by an ending session): the slot's output includes them (slower)"
+        )
+    cap.tables, cap.unkeyable = _keyable(conn)
+    for table, why in cap.unkeyable.items():
+        note(f"change capture: {table}: {why}: a run after a delete there scans it")
+    return cap
+
+
+def pull(conn: psycopg.Connection, cap: Capture, limit: int | None = None) -> bool:
+    """Reads the slot into the buffer (in the caller's transaction, or its own); True when
+    `limit` cut it short. Transactions at or before `pulled_lsn` are skipped."""
+    with conn.transaction():
+        row = conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()
+        assert row is not None
+        upto = row[0]
+        seen, last = changes.buffer(conn, cap.slot, STATE_TABLE, cap.tables, upto, limit)
+        cut = limit is not None and seen >= limit
+        new = last if cut else upto
+        if new is not None:
+            conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET pulled_lsn = CAST(%s AS pg_lsn) WHERE slot = %s AND pulled_lsn < CAST(%s AS pg_lsn)"
+                ).format(STATE_TABLE),
+                (str(new), cap.slot, str(new)),
+            )
+    return cut
+
+
+def advance(conn: psycopg.Connection, cap: Capture) -> None:
+    """Moves the slot to the recorded `pulled_lsn` (outside any transaction: only after the
+    buffer holding everything before it has committed)."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        return
+    conn.execute(
+        sql.SQL(
+            "SELECT pg_replication_slot_advance(s.slot_name, c.pulled_lsn) FROM pg_replication_slots s"
+            " JOIN {} c ON c.slot = s.slot_name WHERE s.slot_name = %s AND s.confirmed_flush_lsn < c.pulled_lsn"
+        ).format(STATE_TABLE),
+        (cap.slot,),
+    )
+
+
+def catch_up(conn: psycopg.Connection, cap: Capture) -> None:
+    """Brings the buffer near the head in bounded batches, each committed, then advanced."""
+    while True:
+        cut = pull(conn, cap, BATCH_CHANGES)
+        advance(conn, cap)
+        if not cut:
+            return
+
+
+def position(conn: psycopg.Connection, cap: Capture, part_name: str) -> str | None:
+    row = conn.execute(
+        sql.SQL("SELECT lsn FROM {} WHERE slot = %s AND part = %s").format(POSITIONS), (cap.slot, part_name)
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def record(conn: psycopg.Connection, cap: Capture, part_name: str, lsn: str) -> None:
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (slot, part, lsn) VALUES (%s, %s, %s) ON CONFLICT (slot, part)"
+            " DO UPDATE SET lsn = greatest({}.lsn, EXCLUDED.lsn)"
+        ).format(POSITIONS, POSITIONS),
+        (cap.slot, part_name, lsn),
+    )
+
+
+def finish(conn: psycopg.Connection, cap: Capture) -> None:
+    """End of a run: the slot advanced, buffered keys every Part has applied forgotten."""
+    advance(conn, cap)
+    conn.execute(
+        sql.SQL("DELETE FROM {} WHERE slot = %s AND lsn <= (SELECT min(lsn) FROM {} WHERE slot = %s)").format(
+            changes.CHANGES, POSITIONS
+        ),
+        (cap.slot, cap.slot),
+    )
+    if cap.origin:
+        conn.execute("SELECT pg_replication_origin_session_reset()")
+        cap.origin = False
+
+
+def by_mapping(cap: Capture | None) -> dict[str, dict]:
+    if cap is None:
+        return {}
+    return {m: {"mode": mode, "keys": cap.applied.get(m, 0)} for m, mode in cap.modes.items()}
+
+
+def summary(cap: Capture) -> str:
+    """One line: how the run's mappings were re-synced."""
+    keyed = [m for m, mode in cap.modes.items() if mode.startswith("capture")]
+    scanned = [f"{m} {mode[5:]}" for m, mode in cap.modes.items() if mode.startswith("scan")]
+    reconciled = [m for m, mode in cap.modes.items() if mode.startswith("capture,")]
+    text = f"change capture (slot {cap.slot}): {len(keyed)} mapping(s) by key, {sum(cap.applied.values())} key(s)"
+    if reconciled:
+        text += f" (then a full reconcile: {', '.join(reconciled)})"
+    return text + (f"; scanned: {', '.join(scanned)}" if scanned else "")
+
+
+def lag(conn: psycopg.Connection, settings: Settings, warn_bytes: int = LAG_WARN_BYTES) -> dict | None:
+    """The slot's lag in bytes (WAL the server keeps for it), or None without a slot."""
+    slot = _slot(conn, settings)
+    row = conn.execute(
+        "SELECT CAST(pg_current_wal_lsn() - confirmed_flush_lsn AS bigint), wal_status"
+        " FROM pg_replication_slots WHERE slot_name = %s",
+        (slot,),
+    ).fetchone()
+    if row is None:
+        return None
+    lag_bytes = int(row[0] or 0)
+    return {"slot": slot, "lag_bytes": lag_bytes, "wal_status": row[1], "warn": lag_bytes > warn_bytes}
+
+
+def lag_line(info: dict | None, warn_bytes: int = LAG_WARN_BYTES) -> str:
+    if info is None:
+        return "change capture: no slot (re-sync scans; a run on a wal_level=logical server creates one)"
+    text = f"change capture: slot {info['slot']} lags {info['lag_bytes']:,} bytes of WAL ({info['wal_status']})"
+    if info["warn"]:
+        text += (
+            f"; WARNING: over {warn_bytes:,} bytes: the server keeps that WAL until the next `run`"
+            " (or `capture-drop`): see max_slot_wal_keep_size"
+        )
+    return text
+
+
+def drop(conn: psycopg.Connection, settings: Settings) -> list[str]:
+    """Drops the slot, our origin and the capture state; what was dropped, in words."""
+    slot = _slot(conn, settings)
+    done = []
+    if _slot_row(conn, slot) is not None:
+        conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+        done.append(f"replication slot {slot}")
+    row = conn.execute("SELECT pg_replication_origin_oid(%s)", (origin_name(slot),)).fetchone()
+    if row and row[0] is not None:
+        conn.execute("SELECT pg_replication_origin_drop(%s)", (origin_name(slot),))
+        done.append(f"replication origin {origin_name(slot)}")
+    exists = conn.execute("SELECT to_regclass('public.migration_capture') IS NOT NULL").fetchone()
+    if exists and exists[0]:
+        with conn.transaction():
+            for table in (STATE_TABLE, POSITIONS, changes.CHANGES):
+                conn.execute(sql.SQL("DELETE FROM {} WHERE slot = %s").format(table), (slot,))
+    return done
+
+
+def foreign_writes(conn: psycopg.Connection, settings: Settings, tables: Iterable[str]) -> dict[str, int]:
+    """Rows written to `tables` (e.g. new tables) since the slot's position by anyone but
+    data_copy (our writes carry our origin and are left out): for the phases code."""
+    slot = _slot(conn, settings)
+    if _slot_row(conn, slot) is None:
+        return {}
+    return changes.count_by_table(conn, slot, list(tables))
