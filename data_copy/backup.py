@@ -115,14 +115,5 @@ def take_backup(
 
 def record(backup: Backup, plan: CleanupPlan, run_id: str) -> BackupRecord:
     """What migration_log keeps of `backup` (journal.log_backup writes it, restore reads it)."""
-    return BackupRecord(
-        run_id=run_id,
-        dump=backup.path,
-        sha256=backup.sha256,
-        schemas=plan.schemas,
-        kept_names=plan.kept_schema_names,
-        views=plan.views,
-        tables=backup.tables,
-        pg_dump=str(backup.pg_dump),
-        plan=plan.as_dict(),
-    )
+    what = (plan.schemas, plan.kept_schema_names, plan.views)  # what restore brings back
+    return BackupRecord(run_id, backup.path, backup.sha256, *what, backup.tables, str(backup.pg_dump), plan.as_dict())

@@ -75,3 +75,22 @@ def test_error_classes_declare_their_exit_code_and_fix() -> None:
 )
 def test_first_line_without_a_server_message(error: BaseException, line: str) -> None:
     assert first_line(error) == line
+
+
+def test_cleanup_records_what_restore_needs_of_its_backup() -> None:
+    from data_copy.backup import Backup, record
+    from data_copy.cleanup_plan import CleanupPlan
+
+    plan = CleanupPlan(
+        tables=("splits.games",), views=("public.v",), schemas=("splits",), kept_schema_names=("public.v",)
+    )
+    backup = Backup(RECORD.dump, "ef" * 32, Path("/bin/pg_dump"), Path("/bin/pg_restore"), {"splits.games": (1, "9")})
+    made = record(backup, plan, "run-1")
+    assert (made.run_id, made.dump, made.sha256, made.tables) == ("run-1", backup.path, backup.sha256, backup.tables)
+    assert (made.schemas, made.kept_names, made.views, made.pg_dump) == (
+        ("splits",),
+        ("public.v",),
+        ("public.v",),
+        "/bin/pg_dump",
+    )
+    assert BackupRecord.from_json("run-1", made.to_json(), made.tables).to_json() == made.to_json()
