@@ -150,8 +150,7 @@ def status(
     the change capture slot's lag."""
     target, settings = _target(stack, dsn)
     info = api.status(target, settings, lag_warn)
-    report.status(info)
-    report.lines([capture.lag_line(info.capture, lag_warn)])
+    report.status(info, lag_warn)
 
 
 @app.command("capture-drop")

@@ -30,6 +30,9 @@ OUR_TABLES = frozenset(
         "migration_table_stats",
         "migration_switch_changes",
         "migration_rollback_lost",
+        "migration_capture",  # change capture's state, positions and decoded changes
+        "migration_capture_positions",
+        "migration_capture_changes",
     }
 )
 """data_copy's own tables in public: never legacy data."""

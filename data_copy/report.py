@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog.schemas import NEVER_DROPPED_SCHEMAS
+from data_copy import capture
 from data_copy.api import MappingResult, PlanRow, StatusReport
 from data_copy.cleanup import PHASE
 from data_copy.cleanup_plan import CleanupPlan
@@ -154,7 +155,7 @@ def summary_plan(rows: Sequence[PlanRow], seconds: float) -> None:
     )
 
 
-def status(info: StatusReport) -> None:
+def status(info: StatusReport, lag_warn_bytes: int = capture.LAG_WARN_BYTES) -> None:
     deployed = f" (stack deployed at phase {info.deployed})" if info.deployed is not None else ""
     console.print(f"phase: {info.phase} (recorded in the database){deployed}")
     for e in info.events:
@@ -183,6 +184,7 @@ def status(info: StatusReport) -> None:
         console.print(f"{len(info.conflicts)} open conflict(s) (public.migration_conflicts):")
         for part, key, kind, policy in info.conflicts[:20]:
             console.print(f"  {part} key {key}: {kind.replace('_', ' ')} ({policy})", highlight=False)
+    lines([capture.lag_line(info.capture, lag_warn_bytes)])
     console.print(
         f"status: phase {info.phase}, {info.passing}/{len(info.validations)} mappings passing"
         " at their latest validation",

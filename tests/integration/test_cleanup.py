@@ -388,6 +388,9 @@ def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
             "public.migration_conflicts",
             "public.migration_table_stats",
             "public.migration_switch_changes",
+            "public.migration_capture",  # issue 12: change capture's state (its slot went with the cleanup)
+            "public.migration_capture_positions",
+            "public.migration_capture_changes",
         }
         assert conn.execute("SELECT public.check_user_permissions('x')").fetchone() == ("x",)
         assert conn.execute("SELECT value FROM public.app_settings").fetchone() == ("dark",)
