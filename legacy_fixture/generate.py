@@ -197,9 +197,28 @@ def _line_params(size: UniverseSize, rows: int, first: int, count: int) -> dict[
     }
 
 
+_LINE_TAIL = """
+               'SPORTSBOOKREVIEW', q.dq, q.ts + interval '20 seconds',
+               CASE WHEN q.status = 'final' THEN q.start_utc + interval '4 hours'
+                    ELSE q.ts + interval '20 seconds' END,
+               q.start_utc, q.home_team, q.away_team
+          FROM q
+        """
+
+
+def _insert_lines(conn: psycopg.Connection, size: UniverseSize, rows: int, insert: str, select: str) -> None:
+    """A line table (moneyline, spreads, totals): `insert` (INSERT INTO ... (columns)) WITH the
+    shared line rows (_LINE_ROWS), then `select`: the table's own CTEs and its columns up to
+    profit and loss; every line table ends with the same source, data_quality, created_at,
+    updated_at, game_datetime, home_team, away_team (_LINE_TAIL)."""
+    run(conn, insert + "        WITH " + _LINE_ROWS + select + _LINE_TAIL, **_line_params(size, rows, 0, rows))
+
+
 def moneyline(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
-    run(
+    _insert_lines(
         conn,
+        size,
+        rows,
         """
         INSERT INTO mlb_betting.moneyline (id, game_id, sportsbook, home_ml, away_ml,
             odds_timestamp, opening_home_ml, opening_away_ml, closing_home_ml,
@@ -208,9 +227,8 @@ def moneyline(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
             sharp_action, reverse_line_movement, steam_move, winning_side, profit_loss,
             source, data_quality, created_at, updated_at, game_datetime, home_team,
             away_team)
-        WITH """
-        + _LINE_ROWS
-        + """, p AS (
+""",
+        """, p AS (
             SELECT z.*,
                    least(0.78, greatest(0.22, z.p_home
                        + (pg_temp.fx_rand(z.gb, 21) - 0.5) * 0.04)) AS p_open,
@@ -238,19 +256,15 @@ def moneyline(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                     WHEN q.home_score < q.away_score THEN -100.00
                     WHEN q.close_home > 0 THEN q.close_home::numeric
                     ELSE round(10000.0 / -q.close_home, 2) END,
-               'SPORTSBOOKREVIEW', q.dq, q.ts + interval '20 seconds',
-               CASE WHEN q.status = 'final' THEN q.start_utc + interval '4 hours'
-                    ELSE q.ts + interval '20 seconds' END,
-               q.start_utc, q.home_team, q.away_team
-          FROM q
-        """,
-        **_line_params(size, rows, 0, rows),
+""",
     )
 
 
 def spreads(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
-    run(
+    _insert_lines(
         conn,
+        size,
+        rows,
         """
         INSERT INTO mlb_betting.spreads (id, game_id, sportsbook, home_spread, away_spread,
             home_spread_price, away_spread_price, odds_timestamp, opening_home_spread,
@@ -261,9 +275,8 @@ def spreads(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
             away_money_percentage, sharp_action, reverse_line_movement, steam_move,
             winning_side, profit_loss, home_cover, margin_of_victory, source, data_quality,
             created_at, updated_at, game_datetime, home_team, away_team)
-        WITH """
-        + _LINE_ROWS
-        + """, p AS (
+""",
+        """, p AS (
             SELECT z.*,
                    CASE WHEN z.p_home >= 0.5 THEN -1.5 ELSE 1.5 END::numeric(3, 1) AS hs,
                    0.5 + (pg_temp.fx_rand(z.gb, 31) - 0.5) * 0.16 AS q_open,
@@ -293,19 +306,15 @@ def spreads(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                     ELSE round(10000.0 / -q.close_home, 2) END,
                q.cover,
                CASE WHEN q.status = 'final' THEN q.home_score - q.away_score END,
-               'SPORTSBOOKREVIEW', q.dq, q.ts + interval '20 seconds',
-               CASE WHEN q.status = 'final' THEN q.start_utc + interval '4 hours'
-                    ELSE q.ts + interval '20 seconds' END,
-               q.start_utc, q.home_team, q.away_team
-          FROM q
-        """,
-        **_line_params(size, rows, 0, rows),
+""",
     )
 
 
 def totals(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
-    run(
+    _insert_lines(
         conn,
+        size,
+        rows,
         """
         INSERT INTO mlb_betting.totals (id, game_id, sportsbook, total_line, over_price,
             under_price, odds_timestamp, opening_total, opening_over_price,
@@ -315,9 +324,8 @@ def totals(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
             reverse_line_movement, steam_move, winning_side, profit_loss, final_total,
             went_over, source, data_quality, created_at, updated_at, game_datetime,
             home_team, away_team)
-        WITH """
-        + _LINE_ROWS
-        + """, p AS (
+""",
+        """, p AS (
             SELECT z.*,
                    (z.total_base + 0.5 * (floor(pg_temp.fx_rand(z.gb, 41) * 3) - 1))
                        ::numeric(3, 1) AS line_close,
@@ -349,13 +357,7 @@ def totals(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                     WHEN q.close_over > 0 THEN q.close_over::numeric
                     ELSE round(10000.0 / -q.close_over, 2) END,
                q.ft, q.ft > q.line_close,
-               'SPORTSBOOKREVIEW', q.dq, q.ts + interval '20 seconds',
-               CASE WHEN q.status = 'final' THEN q.start_utc + interval '4 hours'
-                    ELSE q.ts + interval '20 seconds' END,
-               q.start_utc, q.home_team, q.away_team
-          FROM q
-        """,
-        **_line_params(size, rows, 0, rows),
+""",
     )
 
 
