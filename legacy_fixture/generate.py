@@ -418,10 +418,24 @@ def raw_splits(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
         """,
         games=size.splits_games,
         rows=rows,
-        split_types=array(SPLIT_TYPES),
-        sources=array(("VSIN", "VSIN", "SBD")),
-        books=array(("DraftKings", "Circa", None)),
+        **_split_sources(),
     )
+
+
+_ROWS_OVER_GAMES = """r AS (
+            SELECT n, (n * {games}) / {rows} AS ridx
+              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
+        )"""
+"""CTE r: row numbers n = 0 .. rows - 1, each with the index (ridx) of its game, spread evenly."""
+
+
+def _split_sources() -> dict[str, Any]:
+    """The split types, and the sources with their books (VSIN has two: DraftKings, Circa)."""
+    return {
+        "split_types": array(SPLIT_TYPES),
+        "sources": array(("VSIN", "VSIN", "SBD")),
+        "books": array(("DraftKings", "Circa", None)),
+    }
 
 
 def betting_recommendations(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
@@ -432,10 +446,9 @@ def betting_recommendations(conn: psycopg.Connection, size: UniverseSize, rows: 
             game_datetime, market_type, source, book, recommended_side, line_value,
             confidence_score, differential, stake_percentage, bet_percentage,
             minutes_before_game, signal_strength, consensus_boost, last_updated, created_at)
-        WITH r AS (
-            SELECT n, (n * {games}) / {rows} AS ridx
-              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
-        ), x AS (
+        WITH """
+        + _ROWS_OVER_GAMES
+        + """, x AS (
             SELECT r.n, u.g, u.mlb_pk, u.home_team, u.away_team, u.start_utc, u.p_home,
                    u.total_base, (r.n % 3)::int AS mi,
                    floor(pg_temp.fx_rand(r.n, 61) * 3)::int AS ci,
@@ -471,9 +484,7 @@ def betting_recommendations(conn: psycopg.Connection, size: UniverseSize, rows: 
         """,
         games=size.pk_games,
         rows=rows,
-        split_types=array(SPLIT_TYPES),
-        sources=array(("VSIN", "VSIN", "SBD")),
-        books=array(("DraftKings", "Circa", None)),
+        **_split_sources(),
     )
 
 
@@ -486,10 +497,9 @@ def pre_game_recommendations(conn: psycopg.Connection, size: UniverseSize, rows:
             signal_source, signal_strength, recommended_at, email_sent, game_completed,
             bet_won, actual_outcome, profit_loss, created_at, updated_at,
             strategy_source_id, auto_integrated)
-        WITH r AS (
-            SELECT n, (n * {games}) / {rows} AS ridx
-              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
-        ), x AS (
+        WITH """
+        + _ROWS_OVER_GAMES
+        + """, x AS (
             SELECT r.n, u.g, u.mlb_pk, u.home_team, u.away_team, u.start_utc, u.status,
                    u.home_score, u.away_score, u.p_home, u.total_base,
                    (r.n % 3)::int AS bi, pg_temp.fx_rand(r.n, 71) < 0.5 AS first_side,
