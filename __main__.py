@@ -1,6 +1,6 @@
 """The consolidation stack: read and validate config, build the components, export outputs.
 
-Config (see components/settings.py and Pulumi.yaml): consolidation:phase / rolePrefix and
+Config (see stack_settings/config.py and Pulumi.yaml): consolidation:phase / rolePrefix and
 the data_copy keys; the connection is the provider's own postgresql:* keys (password as a
 secret). Everything else is in components/ and catalog/; components.stack.program is
 also what the tests and the demo run as an Automation API inline program.

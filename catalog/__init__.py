@@ -14,7 +14,6 @@ from catalog.roles import (
     Privileges,
     Role,
     privileges,
-    role_named,
 )
 from catalog.schemas import (
     LEGACY_SCHEMAS,
@@ -46,5 +45,4 @@ __all__ = [
     "Role",
     "Schema",
     "privileges",
-    "role_named",
 ]

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
+from catalog.relation import Relation
+
 
 @dataclass(frozen=True)
 class LegacyColumn:
@@ -17,7 +19,7 @@ class LegacyColumn:
 
 
 @dataclass(frozen=True)
-class LegacyTable:
+class LegacyTable(Relation[LegacyColumn]):
     schema: str
     name: str
     kind: str  # "table" or "view"
@@ -25,16 +27,6 @@ class LegacyTable:
     primary_key: tuple[str, ...]
     mapped_to: str | None
     raw: dict  # the catalog entry as exported (checks, indexes, foreign keys as SQL text)
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    def column(self, name: str) -> LegacyColumn:
-        for column in self.columns:
-            if column.name == name:
-                return column
-        raise KeyError(f"{self.qualified} has no column {name}")
 
 
 def _primary_key(entry: dict) -> tuple[str, ...]:

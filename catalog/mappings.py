@@ -47,7 +47,7 @@ class Mapping:
     name: str  # the registry's logical name of the target
     target: str
     source: str
-    key: tuple[str, str]  # (target column, legacy column): the row identity across both
+    key: tuple[str, str] = ("id", "id")  # (target column, legacy column): the row identity across both
     renames: dict[str, str] = field(default_factory=dict)
     derived: dict[str, str] = field(default_factory=dict)
     game_refs: dict[str, str] = field(default_factory=dict)  # target col -> legacy text id
@@ -84,12 +84,20 @@ _LEGACY_STATUS_TO_PROCESSING = (
     " WHEN {status} IN ('error', 'failed') THEN 'failed' ELSE 'skipped' END"
 )
 
+# a legacy text game_id resolved to the unified game (game_refs), its text kept (keep)
+_BY_LEGACY_GAME_ID: dict = {
+    "game_refs": {"game_id": "game_id"},
+    "keep": {"game_id": "legacy_game_id"},
+    "inversion": INVERTS_BY_KEPT_GAME_ID,
+}
+# the legacy columns most tables set on insert and update (re-sync reads rows changed since)
+UPDATED_CREATED = ("updated_at", "created_at")
+
 MAPPINGS: tuple[Mapping, ...] = (
     Mapping(
         "sbr_raw_html",
         "raw_data.sbr_raw_html",
         "public.sbr_raw_html",
-        key=("id", "id"),
         renames={
             "source_url": "url",
             "html_content": "response_html",
@@ -106,7 +114,6 @@ MAPPINGS: tuple[Mapping, ...] = (
         "sbr_parsed_games",
         "raw_data.sbr_parsed_games",
         "public.sbr_parsed_games",
-        key=("id", "id"),
         renames={
             "game_data": "parsed_data",
             "parsed_at": "parsing_timestamp",
@@ -124,22 +131,14 @@ MAPPINGS: tuple[Mapping, ...] = (
         "raw_betting_splits",
         "raw_data.raw_mlb_betting_splits",
         "splits.raw_mlb_betting_splits",
-        key=("id", "id"),
         changed_at=("updated_at", "last_updated", "created_at"),
     ),
-    Mapping(
-        "teams",
-        "core_betting.teams",
-        "action.dim_teams",
-        key=("id", "id"),
-        changed_at=("updated_at", "created_at"),
-    ),
+    Mapping("teams", "core_betting.teams", "action.dim_teams", changed_at=UPDATED_CREATED),
     Mapping(
         "games",
         "core_betting.games",
         "public.games",
-        key=("id", "id"),
-        changed_at=("updated_at", "created_at"),
+        changed_at=UPDATED_CREATED,
         merge=GamesMerge(
             source="splits.games",
             key=("legacy_splits_id", "id"),
@@ -174,59 +173,38 @@ MAPPINGS: tuple[Mapping, ...] = (
         "game_outcomes",
         "core_betting.game_outcomes",
         "public.game_outcomes",
-        key=("id", "id"),
-        game_refs={"game_id": "game_id"},
-        keep={"game_id": "legacy_game_id"},
-        changed_at=("updated_at", "created_at"),
-        inversion=INVERTS_BY_KEPT_GAME_ID,
+        changed_at=UPDATED_CREATED,
+        **_BY_LEGACY_GAME_ID,
     ),
-    Mapping(
-        "moneyline",
-        "core_betting.betting_lines_moneyline",
-        "mlb_betting.moneyline",
-        key=("id", "id"),
-        changed_at=("updated_at", "created_at"),
-    ),
-    Mapping(
-        "spreads",
-        "core_betting.betting_lines_spreads",
-        "mlb_betting.spreads",
-        key=("id", "id"),
-        changed_at=("updated_at", "created_at"),
-    ),
+    Mapping("moneyline", "core_betting.betting_lines_moneyline", "mlb_betting.moneyline", changed_at=UPDATED_CREATED),
+    Mapping("spreads", "core_betting.betting_lines_spreads", "mlb_betting.spreads", changed_at=UPDATED_CREATED),
     Mapping(
         "totals",
         "core_betting.betting_lines_totals",
         "mlb_betting.totals",
-        key=("id", "id"),
         renames={"final_total": "total_score"},
-        changed_at=("updated_at", "created_at"),
+        changed_at=UPDATED_CREATED,
     ),
     Mapping(
         "betting_recommendations",
         "analytics.betting_recommendations",
         "clean.betting_recommendations",
-        key=("id", "id"),
-        game_refs={"game_id": "game_id"},
-        keep={"game_id": "legacy_game_id"},
         changed_at=("last_updated", "created_at"),
-        inversion=INVERTS_BY_KEPT_GAME_ID,
+        **_BY_LEGACY_GAME_ID,
     ),
     Mapping(
         "timing_analysis_results",
         "analytics.timing_analysis_results",
         "timing_analysis.timing_bucket_performance",
-        key=("id", "id"),
         derived={
             "analysis_name": "{timing_bucket} || ' ' || {analysis_start_date} || '..' || {analysis_end_date}",
         },
-        changed_at=("updated_at", "created_at"),
+        changed_at=UPDATED_CREATED,
     ),
     Mapping(
         "strategy_performance",
         "operational.strategy_performance",
         "backtesting.strategy_performance",
-        key=("id", "id"),
         changed_at=("last_updated", "created_at"),
     ),
     Mapping(
@@ -234,13 +212,12 @@ MAPPINGS: tuple[Mapping, ...] = (
         "operational.pre_game_recommendations",
         "tracking.pre_game_recommendations",
         key=("recommendation_id", "recommendation_id"),
-        changed_at=("updated_at", "created_at"),
+        changed_at=UPDATED_CREATED,
     ),
     Mapping(
         "orchestrator_update_triggers",
         "operational.orchestrator_update_triggers",
         "backtesting.orchestrator_update_triggers",
-        key=("id", "id"),
         renames={"status": "legacy_status"},
         derived={
             "status": "CASE upper({status}) WHEN 'PENDING' THEN 'pending' WHEN 'FAILED' THEN 'failed' ELSE 'processed' END",
@@ -249,11 +226,10 @@ MAPPINGS: tuple[Mapping, ...] = (
     ),
 )
 
-MAPPINGS_BY_NAME: dict[str, Mapping] = {m.name: m for m in MAPPINGS}
-
-
-def mapping(name: str) -> Mapping:
-    return MAPPINGS_BY_NAME[name]
+MAPPINGS_BY_TARGET: dict[str, Mapping] = {m.target: m for m in MAPPINGS}
+# every legacy table some mapping copies from, in MAPPINGS order (what phase 3 drops)
+MAPPED_SOURCES: tuple[str, ...] = tuple(dict.fromkeys(s for m in MAPPINGS for s in m.sources))
+MAPPING_OF_SOURCE: dict[str, Mapping] = {s: m for m in MAPPINGS for s in m.sources}
 
 
 def copy_order() -> tuple[Mapping, ...]:

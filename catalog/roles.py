@@ -120,13 +120,6 @@ PERMISSION_ADMIN_ROLES: tuple[str, ...] = ("system_administrators",)
 USER_TYPES: dict[str, str] = {r.user_type: r.name for r in ROLES}
 
 
-def role_named(name: str) -> Role:
-    for role in ROLES:
-        if role.name == name:
-            return role
-    raise KeyError(name)
-
-
 # Phase 1: the consolidated tables are our derived copy, written only by data_copy (as the
 # owner role); every group role gets only the guide's READ access to the schemas it may use.
 # Their write privileges (INSERT/UPDATE/DELETE/TRUNCATE, sequence USAGE/UPDATE, CREATE ...)

@@ -1,14 +1,21 @@
 """The consolidated tables: every table the guide lists for the four schemas.
 
-Taken from the user's consolidated catalog (catalog/data/consolidated_catalog.json) where
-it defines them. Where the guide and that catalog disagree, the guide wins; where the
-catalog's design would lose legacy data, the table is changed so every legacy column has
-a destination. Each such decision is a `notes` entry on the table it concerns.
-Column types, defaults and CHECKs are SQL text written here once; identifiers are never
-formatted into SQL by data_copy (it composes them with psycopg.sql.Identifier).
+Read from the user's consolidated catalog (catalog/data/consolidated_catalog.json, the
+design's columns, keys, CHECKs and indexes as exported); only what this project changes is
+written here. Where the guide and that catalog disagree, the guide wins (its five extra
+tables are left out, and so is sportsbooks with the columns pointing at it); where the
+catalog's design would lose legacy data, the table gains columns or NULLs so every legacy
+column has a destination. Each such decision is a `notes` entry on the table it concerns.
+Column types, defaults and CHECKs are SQL text; identifiers are never formatted into SQL by
+data_copy (it composes them with psycopg.sql.Identifier).
 """
 
+import json
+import re
 from dataclasses import dataclass, field
+from importlib import resources
+
+from catalog.relation import Relation
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,7 @@ class Index:
 
 
 @dataclass(frozen=True)
-class Table:
+class Table(Relation[Column]):
     schema: str
     name: str
     columns: tuple[Column, ...]
@@ -45,16 +52,6 @@ class Table:
     indexes: tuple[Index, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    def column(self, name: str) -> Column:
-        for column in self.columns:
-            if column.name == name:
-                return column
-        raise KeyError(f"{self.qualified} has no column {name}")
-
 
 C = Column
 FK = ForeignKey
@@ -64,426 +61,127 @@ def Ix(*columns: str, unique: bool = False) -> Index:  # noqa: N802 - reads like
     return Index(columns, unique)
 
 
+def _columns(spec: str) -> tuple[str, ...]:
+    """The column list of an exported constraint or index: "UNIQUE (a, b)" -> (a, b)."""
+    return tuple(c.strip() for c in spec[spec.index("(") + 1 : spec.rindex(")")].split(","))
+
+
+def _column(entry: dict) -> Column:
+    if entry["default"] and entry["default"].startswith("nextval("):  # the design's serial id
+        return Column(entry["name"], entry["type"], identity=True)
+    return Column(entry["name"], entry["type"], entry["nullable"], entry["default"])
+
+
+def _foreign_key(spec: str) -> ForeignKey:
+    m = re.fullmatch(r"FOREIGN KEY \((.+?)\) REFERENCES ([\w.]+)\((.+?)\)", spec)
+    if m is None:  # pragma: no cover - an export this reader does not understand
+        raise ValueError(f"unexpected foreign key {spec!r}")
+    return ForeignKey(_columns(f"({m[1]})"), m[2], _columns(f"({m[3]})"))
+
+
+_DESIGN: dict[str, dict] = {
+    f"{e['schema']}.{e['table']}": e
+    for e in json.loads(resources.files("catalog").joinpath("data/consolidated_catalog.json").read_text())["tables"]
+}
+
+
+def _designed(
+    qualified: str,
+    *,
+    drop: tuple[str, ...] = (),
+    nullable: tuple[str, ...] = (),
+    add: tuple[Column, ...] = (),
+    unique: tuple[tuple[str, ...], ...] = (),
+    notes: tuple[str, ...] = (),
+) -> Table:
+    """The design's `qualified`, without the columns `drop` (and their foreign keys), with
+    `nullable` made nullable, `add` appended and `unique` added. An index on exactly a key's
+    columns is that key's own index (the export lists both), so it is not created twice."""
+    entry = _DESIGN[qualified]
+    columns = [_column(c) for c in entry["columns"] if c["name"] not in drop]
+    columns = [Column(c.name, c.type, True, c.default, c.identity) if c.name in nullable else c for c in columns]
+    primary_key = tuple(c for spec in entry["primary_key"] for c in _columns(spec))
+    keys = tuple(_columns(spec) for spec in entry["unique"]) + unique
+    foreign_keys = tuple(fk for fk in map(_foreign_key, entry["foreign_keys"]) if not set(fk.columns) & set(drop))
+    indexes = tuple(
+        Index(_columns(spec), spec.startswith("UNIQUE "))
+        for spec in entry["indexes"]
+        if _columns(spec) not in (primary_key, *keys)
+    )
+    return Table(
+        entry["schema"],
+        entry["table"],
+        columns=(*columns, *add),
+        primary_key=primary_key,
+        unique=keys,
+        foreign_keys=foreign_keys,
+        checks=tuple(entry["checks"]),
+        indexes=indexes,
+        notes=notes,
+    )
+
+
+# the guide has no core_betting.sportsbooks: the betting lines keep the sportsbook name only
+_NO_SPORTSBOOKS = (
+    "The guide lists 10 core_betting tables and no sportsbooks table: sportsbook_id and its foreign key are left out (the sportsbook name column stays).",
+    "game_datetime, home_team and away_team of the legacy table, dropped by the original design, are kept.",
+)
+_LINE_GAME = (
+    C("game_datetime", "timestamp with time zone"),
+    C("home_team", "character varying(5)"),
+    C("away_team", "character varying(5)"),
+)
+_LEGACY_STATUS = C("legacy_status", "character varying(20)")
+
 TABLES: tuple[Table, ...] = (
-    Table(
-        "analytics",
-        "betting_recommendations",
-        columns=(
-            C("id", "character varying", nullable=False),
-            C("game_id", "integer", nullable=False),
-            C("home_team", "character varying(5)", nullable=False),
-            C("away_team", "character varying(5)", nullable=False),
-            C("game_datetime", "timestamp with time zone", nullable=False),
-            C("market_type", "character varying(20)", nullable=False),
-            C("source", "character varying(50)", nullable=False),
-            C("book", "character varying(50)"),
-            C("recommended_side", "character varying(20)", nullable=False),
-            C("line_value", "character varying(20)"),
-            C("confidence_score", "numeric(5,3)", nullable=False),
-            C("differential", "numeric(8,2)", nullable=False),
-            C("stake_percentage", "numeric(5,2)"),
-            C("bet_percentage", "numeric(5,2)"),
-            C("minutes_before_game", "integer", nullable=False),
-            C("signal_strength", "character varying(20)", nullable=False),
-            C("consensus_boost", "numeric(5,3)", default="0.0"),
-            C("last_updated", "timestamp with time zone", nullable=False),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("legacy_game_id", "text"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
-        checks=(
-            "CHECK (((confidence_score >= (0)::numeric) AND (confidence_score <= (1)::numeric)))",
-            "CHECK (((market_type)::text = ANY ((ARRAY['moneyline'::character varying, 'spread'::character varying, 'total'::character varying])::text[])))",
-        ),
-        indexes=(
-            Ix(
-                "game_id",
-            ),
-        ),
+    _designed(
+        "analytics.betting_recommendations",
+        add=(C("legacy_game_id", "text"),),
         notes=(
             "id (legacy BIGINT) becomes the VARCHAR id as its decimal text; game_id is resolved to core_betting.games.id like game_outcomes (legacy text kept in legacy_game_id).",
             "NOT NULL columns fed by nullable legacy columns: a legacy row with such a NULL, an unresolvable game, or a value that does not fit a narrower type is reported with its id and not copied (the original script skipped them silently).",
         ),
     ),
-    Table(
-        "analytics",
-        "confidence_scores",
-        columns=(
-            C("id", "integer", identity=True),
-            C("game_id", "integer", nullable=False),
-            C("strategy_name", "character varying(100)", nullable=False),
-            C("confidence_type", "character varying(50)", nullable=False),
-            C("score", "numeric(5,3)", nullable=False),
-            C("factors", "jsonb"),
-            C("calculated_at", "timestamp with time zone", nullable=False, default="now()"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
-        checks=("CHECK (((score >= (0)::numeric) AND (score <= (1)::numeric)))",),
-        indexes=(Ix("game_id", "strategy_name"),),
-    ),
-    Table(
-        "analytics",
-        "cross_market_analysis",
-        columns=(
-            C("id", "integer", identity=True),
-            C("game_id", "integer", nullable=False),
-            C("analysis_type", "character varying(50)", nullable=False),
-            C("markets_compared", "jsonb", nullable=False),
-            C("analysis_results", "jsonb", nullable=False),
-            C("opportunity_score", "numeric(5,3)"),
-            C("created_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
-        indexes=(Ix("game_id", "analysis_type"),),
-    ),
-    Table(
-        "analytics",
-        "performance_metrics",
-        columns=(
-            C("id", "integer", identity=True),
-            C("metric_name", "character varying(100)", nullable=False),
-            C("metric_category", "character varying(50)", nullable=False),
-            C("period_type", "character varying(20)", nullable=False),
-            C("period_start", "date", nullable=False),
-            C("period_end", "date", nullable=False),
-            C("metric_value", "numeric(12,4)", nullable=False),
-            C("context_data", "jsonb"),
-            C("calculated_at", "timestamp with time zone", nullable=False, default="now()"),
-        ),
-        primary_key=("id",),
-        checks=(
-            "CHECK (((period_type)::text = ANY ((ARRAY['daily'::character varying, 'weekly'::character varying, 'monthly'::character varying, 'seasonal'::character varying])::text[])))",
-        ),
-    ),
-    Table(
-        "analytics",
-        "roi_calculations",
-        columns=(
-            C("id", "integer", identity=True),
-            C("calculation_period_start", "date", nullable=False),
-            C("calculation_period_end", "date", nullable=False),
-            C("strategy_name", "character varying(100)"),
-            C("bet_type", "character varying(20)"),
-            C("total_bets", "integer", nullable=False),
-            C("total_wagered", "numeric(12,2)", nullable=False),
-            C("total_profit_loss", "numeric(12,2)", nullable=False),
-            C("roi_percentage", "numeric(8,3)", nullable=False),
-            C("win_rate", "numeric(6,3)"),
-            C("sharpe_ratio", "numeric(8,4)"),
-            C("max_drawdown", "numeric(8,4)"),
-            C("calculated_at", "timestamp with time zone", nullable=False, default="now()"),
-        ),
-        primary_key=("id",),
-        indexes=(Ix("calculation_period_start", "calculation_period_end"),),
-    ),
-    Table(
-        "analytics",
-        "strategy_signals",
-        columns=(
-            C("id", "integer", identity=True),
-            C("game_id", "integer", nullable=False),
-            C("strategy_name", "character varying(100)", nullable=False),
-            C("signal_type", "character varying(50)", nullable=False),
-            C("signal_strength", "numeric(5,3)", nullable=False),
-            C("confidence_level", "character varying(20)", nullable=False),
-            C("recommended_action", "character varying(100)"),
-            C("signal_data", "jsonb"),
-            C("generated_at", "timestamp with time zone", nullable=False, default="now()"),
-            C("expires_at", "timestamp with time zone"),
-            C("created_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
-        checks=(
-            "CHECK (((confidence_level)::text = ANY ((ARRAY['LOW'::character varying, 'MODERATE'::character varying, 'HIGH'::character varying])::text[])))",
-            "CHECK (((signal_strength >= (0)::numeric) AND (signal_strength <= (1)::numeric)))",
-        ),
-        indexes=(Ix("game_id", "strategy_name"),),
-    ),
-    Table(
-        "analytics",
-        "timing_analysis_results",
-        columns=(
-            C("id", "integer", identity=True),
-            C("analysis_name", "character varying(200)", nullable=False),
-            C("timing_bucket", "character varying(10)", nullable=False),
-            C("source", "character varying(20)"),
-            C("book", "character varying(50)"),
-            C("split_type", "character varying(20)"),
-            C("strategy_name", "character varying(100)"),
-            C("analysis_start_date", "date", nullable=False),
-            C("analysis_end_date", "date", nullable=False),
-            C("total_bets", "integer", nullable=False, default="0"),
-            C("wins", "integer", nullable=False, default="0"),
-            C("losses", "integer", nullable=False, default="0"),
-            C("pushes", "integer", nullable=False, default="0"),
-            C("win_rate", "numeric(6,3)"),
-            C("roi_percentage", "numeric(8,3)"),
-            C("total_profit_loss", "numeric(12,2)"),
-            C("confidence_level", "character varying(20)"),
-            C("sample_size_adequate", "boolean", default="false"),
-            C("created_at", "timestamp with time zone", nullable=False, default="now()"),
-            C("updated_at", "timestamp with time zone", nullable=False, default="now()"),
+    _designed("analytics.confidence_scores"),
+    _designed("analytics.cross_market_analysis"),
+    _designed("analytics.performance_metrics"),
+    _designed("analytics.roi_calculations"),
+    _designed("analytics.strategy_signals"),
+    _designed(
+        "analytics.timing_analysis_results",
+        add=(
             C("total_units_wagered", "numeric(12,2)"),
             C("avg_odds_at_recommendation", "numeric(8,2)"),
             C("avg_closing_odds", "numeric(8,2)"),
         ),
-        primary_key=("id",),
-        checks=(
-            "CHECK (((timing_bucket)::text = ANY ((ARRAY['0-2h'::character varying, '2-6h'::character varying, '6-24h'::character varying, '24h+'::character varying])::text[])))",
-        ),
-        indexes=(Ix("timing_bucket", "analysis_start_date"),),
         notes=(
             "analysis_name has no legacy column: derived as '<timing_bucket> <start>..<end>'. The legacy generated columns (win_rate, roi_percentage, confidence_level) are copied as stored values.",
             "total_units_wagered, avg_odds_at_recommendation and avg_closing_odds, dropped by the original design, are kept.",
         ),
     ),
-    Table(
-        "core_betting",
-        "betting_lines_moneyline",
-        columns=(
-            C("id", "integer", identity=True),
-            C("game_id", "integer", nullable=False),
-            C("sportsbook", "character varying(50)", nullable=False),
-            C("home_ml", "integer"),
-            C("away_ml", "integer"),
-            C("odds_timestamp", "timestamp with time zone", nullable=False),
-            C("opening_home_ml", "integer"),
-            C("opening_away_ml", "integer"),
-            C("closing_home_ml", "integer"),
-            C("closing_away_ml", "integer"),
-            C("home_bets_count", "integer"),
-            C("away_bets_count", "integer"),
-            C("home_bets_percentage", "numeric(5,2)"),
-            C("away_bets_percentage", "numeric(5,2)"),
-            C("home_money_percentage", "numeric(5,2)"),
-            C("away_money_percentage", "numeric(5,2)"),
-            C("sharp_action", "character varying(10)"),
-            C("reverse_line_movement", "boolean", default="false"),
-            C("steam_move", "boolean", default="false"),
-            C("winning_side", "character varying(10)"),
-            C("profit_loss", "numeric(12,2)"),
-            C("source", "character varying(20)", default="'SPORTSBOOKREVIEW'::character varying"),
-            C("data_quality", "character varying(20)", default="'MEDIUM'::character varying"),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("updated_at", "timestamp with time zone", default="now()"),
-            C("game_datetime", "timestamp with time zone"),
-            C("home_team", "character varying(5)"),
-            C("away_team", "character varying(5)"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
-        indexes=(Ix("game_id", "odds_timestamp"),),
-        notes=(
-            "The guide lists 10 core_betting tables and no sportsbooks table: sportsbook_id and its foreign key are left out (the sportsbook name column stays).",
-            "game_datetime, home_team and away_team of the legacy table, dropped by the original design, are kept.",
-        ),
-    ),
-    Table(
-        "core_betting",
-        "betting_lines_spreads",
-        columns=(
-            C("id", "integer", identity=True),
-            C("game_id", "integer", nullable=False),
-            C("sportsbook", "character varying(50)", nullable=False),
-            C("home_spread", "numeric(3,1)"),
-            C("away_spread", "numeric(3,1)"),
-            C("home_spread_price", "integer"),
-            C("away_spread_price", "integer"),
-            C("odds_timestamp", "timestamp with time zone", nullable=False),
-            C("opening_home_spread", "numeric(3,1)"),
-            C("opening_away_spread", "numeric(3,1)"),
-            C("opening_home_spread_price", "integer"),
-            C("opening_away_spread_price", "integer"),
-            C("closing_home_spread", "numeric(3,1)"),
-            C("closing_away_spread", "numeric(3,1)"),
-            C("closing_home_spread_price", "integer"),
-            C("closing_away_spread_price", "integer"),
-            C("home_bets_count", "integer"),
-            C("away_bets_count", "integer"),
-            C("home_bets_percentage", "numeric(5,2)"),
-            C("away_bets_percentage", "numeric(5,2)"),
-            C("home_money_percentage", "numeric(5,2)"),
-            C("away_money_percentage", "numeric(5,2)"),
-            C("sharp_action", "character varying(10)"),
-            C("reverse_line_movement", "boolean", default="false"),
-            C("steam_move", "boolean", default="false"),
-            C("winning_side", "character varying(10)"),
-            C("profit_loss", "numeric(12,2)"),
-            C("home_cover", "boolean"),
-            C("margin_of_victory", "integer"),
-            C("source", "character varying(20)", default="'SPORTSBOOKREVIEW'::character varying"),
-            C("data_quality", "character varying(20)", default="'MEDIUM'::character varying"),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("updated_at", "timestamp with time zone", default="now()"),
-            C("game_datetime", "timestamp with time zone"),
-            C("home_team", "character varying(5)"),
-            C("away_team", "character varying(5)"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
-        indexes=(Ix("game_id", "odds_timestamp"),),
-        notes=(
-            "The guide lists 10 core_betting tables and no sportsbooks table: sportsbook_id and its foreign key are left out (the sportsbook name column stays).",
-            "game_datetime, home_team and away_team of the legacy table, dropped by the original design, are kept.",
-        ),
-    ),
-    Table(
-        "core_betting",
-        "betting_lines_totals",
-        columns=(
-            C("id", "integer", identity=True),
-            C("game_id", "integer", nullable=False),
-            C("sportsbook", "character varying(50)", nullable=False),
-            C("total_line", "numeric(3,1)"),
-            C("over_price", "integer"),
-            C("under_price", "integer"),
-            C("odds_timestamp", "timestamp with time zone", nullable=False),
-            C("opening_total", "numeric(3,1)"),
-            C("opening_over_price", "integer"),
-            C("opening_under_price", "integer"),
-            C("closing_total", "numeric(3,1)"),
-            C("closing_over_price", "integer"),
-            C("closing_under_price", "integer"),
-            C("over_bets_count", "integer"),
-            C("under_bets_count", "integer"),
-            C("over_bets_percentage", "numeric(5,2)"),
-            C("under_bets_percentage", "numeric(5,2)"),
-            C("over_money_percentage", "numeric(5,2)"),
-            C("under_money_percentage", "numeric(5,2)"),
-            C("sharp_action", "character varying(10)"),
-            C("reverse_line_movement", "boolean", default="false"),
-            C("steam_move", "boolean", default="false"),
-            C("winning_side", "character varying(10)"),
-            C("profit_loss", "numeric(12,2)"),
-            C("total_score", "integer"),
-            C("source", "character varying(20)", default="'SPORTSBOOKREVIEW'::character varying"),
-            C("data_quality", "character varying(20)", default="'MEDIUM'::character varying"),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("updated_at", "timestamp with time zone", default="now()"),
-            C("game_datetime", "timestamp with time zone"),
-            C("home_team", "character varying(5)"),
-            C("away_team", "character varying(5)"),
-            C("went_over", "boolean"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
-        indexes=(Ix("game_id", "odds_timestamp"),),
+    _designed("core_betting.betting_lines_moneyline", drop=("sportsbook_id",), add=_LINE_GAME, notes=_NO_SPORTSBOOKS),
+    _designed("core_betting.betting_lines_spreads", drop=("sportsbook_id",), add=_LINE_GAME, notes=_NO_SPORTSBOOKS),
+    _designed(
+        "core_betting.betting_lines_totals",
+        drop=("sportsbook_id",),
+        add=(*_LINE_GAME, C("went_over", "boolean")),
         notes=(
             "mlb_betting.totals.final_total -> total_score (the design's name for it); went_over is kept.",
-            "The guide lists 10 core_betting tables and no sportsbooks table: sportsbook_id and its foreign key are left out (the sportsbook name column stays).",
-            "game_datetime, home_team and away_team of the legacy table, dropped by the original design, are kept.",
+            *_NO_SPORTSBOOKS,
         ),
     ),
-    Table(
-        "core_betting",
-        "betting_splits",
-        columns=(
-            C("id", "integer", identity=True),
-            C("game_id", "integer", nullable=False),
-            C("split_type", "character varying(20)", nullable=False),
-            C("source", "character varying(50)", nullable=False),
-            C("book", "character varying(50)"),
-            C("home_or_over_bets", "integer"),
-            C("home_or_over_bets_percentage", "numeric(5,2)"),
-            C("home_or_over_stake_percentage", "numeric(5,2)"),
-            C("away_or_under_bets", "integer"),
-            C("away_or_under_bets_percentage", "numeric(5,2)"),
-            C("away_or_under_stake_percentage", "numeric(5,2)"),
-            C("sharp_action", "character varying(20)"),
-            C("sharp_confidence", "numeric(3,2)"),
-            C("split_value", "character varying(20)"),
-            C("last_updated", "timestamp with time zone"),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("updated_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
-        checks=(
-            "CHECK (((split_type)::text = ANY ((ARRAY['moneyline'::character varying, 'spread'::character varying, 'total'::character varying])::text[])))",
-        ),
-        indexes=(Ix("game_id", "split_type"),),
-    ),
-    Table(
-        "core_betting",
-        "game_outcomes",
-        columns=(
-            C("id", "integer", identity=True),
-            C("game_id", "integer", nullable=False),
-            C("home_team", "character varying(5)", nullable=False),
-            C("away_team", "character varying(5)", nullable=False),
-            C("home_score", "integer", nullable=False),
-            C("away_score", "integer", nullable=False),
-            C("home_win", "boolean", nullable=False),
-            C("over", "boolean", nullable=False),
-            C("home_cover_spread", "boolean"),
-            C("total_line", "double precision"),
-            C("home_spread_line", "double precision"),
-            C("game_date", "timestamp with time zone", nullable=False),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("updated_at", "timestamp with time zone", default="now()"),
-            C("legacy_game_id", "character varying"),
-        ),
-        primary_key=("id",),
-        unique=(("game_id",),),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
+    _designed("core_betting.betting_splits"),
+    _designed(
+        "core_betting.game_outcomes",
+        add=(C("legacy_game_id", "character varying"),),
         notes=(
             "game_id (legacy VARCHAR) is resolved to core_betting.games.id through mlb_stats_api_game_id; the original text is kept in legacy_game_id. An outcome whose game cannot be resolved is reported, never skipped silently.",
         ),
     ),
-    Table(
-        "core_betting",
-        "games",
-        columns=(
-            C("id", "integer", identity=True),
-            C("sportsbookreview_game_id", "character varying(100)"),
-            C("mlb_stats_api_game_id", "character varying(20)"),
-            C("action_network_game_id", "integer"),
-            C("vsin_game_id", "character varying(50)"),
-            C("home_team", "character varying(5)", nullable=False),
-            C("away_team", "character varying(5)", nullable=False),
-            C("game_date", "date", nullable=False),
-            C("game_datetime", "timestamp with time zone", nullable=False),
-            C(
-                "game_status",
-                "character varying(20)",
-                nullable=False,
-                default="'scheduled'::character varying",
-            ),
-            C("home_score", "integer"),
-            C("away_score", "integer"),
-            C("winning_team", "character varying(5)"),
-            C("venue_name", "character varying(200)"),
-            C("venue_id", "integer"),
-            C("season", "integer"),
-            C("season_type", "character varying(20)", default="'regular'::character varying"),
-            C("game_type", "character varying(20)", default="'regular'::character varying"),
-            C("weather_condition", "character varying(20)"),
-            C("temperature", "integer"),
-            C("wind_speed", "integer"),
-            C("wind_direction", "character varying(10)"),
-            C("humidity", "integer"),
-            C("data_quality", "character varying(20)", default="'MEDIUM'::character varying"),
-            C("mlb_correlation_confidence", "numeric(5,4)"),
-            C("has_mlb_enrichment", "boolean", default="false"),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("updated_at", "timestamp with time zone", default="now()"),
-            C("legacy_splits_id", "character varying"),
-        ),
-        primary_key=("id",),
-        unique=(("sportsbookreview_game_id",), ("legacy_splits_id",)),
-        indexes=(
-            Ix(
-                "game_date",
-            ),
-            Ix("home_team", "away_team"),
-            Ix(
-                "mlb_stats_api_game_id",
-            ),
-        ),
+    _designed(
+        "core_betting.games",
+        add=(C("legacy_splits_id", "character varying"),),
+        unique=(("legacy_splits_id",),),
         notes=(
             "Merges public.games (ids kept, so betting lines keep their game_id) and splits.games (new ids).",
             "Natural key: a splits.games row is the same real game as a public.games row when splits.games.game_id equals public.games.mlb_stats_api_game_id (the MLB Stats API gamePk, unique per game, doubleheaders included), otherwise when home_team, away_team and game_datetime (the same instant) are equal.",
@@ -492,135 +190,16 @@ TABLES: tuple[Table, ...] = (
             "Games only in splits.games get negative ids (-1, -2, ...) from core_betting.games_splits_only_id_seq, so they never collide with public.games ids, which the application keeps issuing until phase 2. Their game_date is the US Eastern date of game_datetime, as in public.games.",
         ),
     ),
-    Table(
-        "core_betting",
-        "line_movements",
-        columns=(
-            C("id", "integer", identity=True),
-            C("game_id", "integer", nullable=False),
-            C("bet_type", "character varying(20)", nullable=False),
-            C("sportsbook", "character varying(50)", nullable=False),
-            C("movement_timestamp", "timestamp with time zone", nullable=False),
-            C("old_value", "character varying(20)"),
-            C("new_value", "character varying(20)"),
-            C("movement_direction", "character varying(10)"),
-            C("movement_size", "numeric(5,2)"),
-            C("created_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
-        checks=(
-            "CHECK (((bet_type)::text = ANY ((ARRAY['moneyline'::character varying, 'spread'::character varying, 'total'::character varying])::text[])))",
-            "CHECK (((movement_direction)::text = ANY ((ARRAY['up'::character varying, 'down'::character varying, 'none'::character varying])::text[])))",
-        ),
-    ),
-    Table(
-        "core_betting",
-        "sharp_action_indicators",
-        columns=(
-            C("id", "integer", identity=True),
-            C("game_id", "integer", nullable=False),
-            C("bet_type", "character varying(20)", nullable=False),
-            C("indicator_type", "character varying(50)", nullable=False),
-            C("detected_at", "timestamp with time zone", nullable=False),
-            C("confidence", "numeric(3,2)", nullable=False),
-            C("supporting_data", "jsonb"),
-            C("created_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
-        indexes=(Ix("game_id", "indicator_type"),),
-    ),
-    Table(
-        "core_betting",
-        "steam_moves",
-        columns=(
-            C("id", "integer", identity=True),
-            C("game_id", "integer", nullable=False),
-            C("bet_type", "character varying(20)", nullable=False),
-            C("detected_at", "timestamp with time zone", nullable=False),
-            C("movement_pattern", "character varying(100)"),
-            C("confidence_score", "numeric(3,2)"),
-            C("sportsbooks_affected", "jsonb"),
-            C("created_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("game_id",), "core_betting.games", ("id",)),),
-    ),
-    Table(
-        "core_betting",
-        "teams",
-        columns=(
-            C("id", "integer", identity=True),
-            C("team_id", "integer", nullable=False),
-            C("full_name", "character varying(100)", nullable=False),
-            C("display_name", "character varying(50)", nullable=False),
-            C("short_name", "character varying(50)", nullable=False),
-            C("location", "character varying(50)", nullable=False),
-            C("abbr", "character varying(5)", nullable=False),
-            C("logo", "character varying(500)"),
-            C("primary_color", "character(6)"),
-            C("secondary_color", "character(6)"),
-            C("conference_type", "character varying(2)"),
-            C("division_type", "character varying(10)"),
-            C("url_slug", "character varying(100)"),
-            C("created_at", "timestamp with time zone", nullable=False, default="now()"),
-            C("updated_at", "timestamp with time zone"),
-        ),
-        primary_key=("id",),
-        unique=(("team_id",),),
-        checks=(
-            "CHECK (((conference_type)::text = ANY ((ARRAY['AL'::character varying, 'NL'::character varying])::text[])))",
-            "CHECK (((division_type)::text = ANY ((ARRAY['EAST'::character varying, 'CENTRAL'::character varying, 'WEST'::character varying])::text[])))",
-        ),
-        notes=("Same columns as action.dim_teams, ids kept.",),
-    ),
-    Table(
-        "operational",
-        "alert_configurations",
-        columns=(
-            C("id", "integer", identity=True),
-            C("alert_name", "character varying(100)", nullable=False),
-            C("alert_type", "character varying(50)", nullable=False),
-            C("trigger_conditions", "jsonb", nullable=False),
-            C("notification_channels", "jsonb", nullable=False),
-            C("is_active", "boolean", default="true"),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("updated_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-        unique=(("alert_name",),),
-    ),
-    Table(
-        "operational",
-        "data_quality_metrics",
-        columns=(
-            C("id", "integer", identity=True),
-            C("table_name", "character varying(100)", nullable=False),
-            C("quality_check_name", "character varying(100)", nullable=False),
-            C("check_type", "character varying(50)", nullable=False),
-            C("total_records", "integer", nullable=False),
-            C("passed_records", "integer", nullable=False),
-            C("failed_records", "integer", nullable=False),
-            C("quality_score", "numeric(5,3)", nullable=False),
-            C("check_details", "jsonb"),
-            C("checked_at", "timestamp with time zone", nullable=False, default="now()"),
-        ),
-        primary_key=("id",),
-        indexes=(Ix("table_name", "checked_at DESC"),),
-    ),
-    Table(
-        "operational",
-        "orchestrator_update_triggers",
-        columns=(
-            C("id", "integer", identity=True),
-            C("trigger_type", "character varying(50)", nullable=False),
-            C("strategy_name", "character varying(100)"),
-            C("trigger_data", "jsonb"),
-            C("triggered_at", "timestamp with time zone", nullable=False, default="now()"),
-            C("processed_at", "timestamp with time zone"),
-            C("status", "character varying(20)", default="'pending'::character varying"),
-            C("created_at", "timestamp with time zone", default="now()"),
+    _designed("core_betting.line_movements"),
+    _designed("core_betting.sharp_action_indicators"),
+    _designed("core_betting.steam_moves"),
+    _designed("core_betting.teams", notes=("Same columns as action.dim_teams, ids kept.",)),
+    _designed("operational.alert_configurations"),
+    _designed("operational.data_quality_metrics"),
+    _designed(
+        "operational.orchestrator_update_triggers",
+        nullable=("strategy_name",),
+        add=(
             C("trigger_reason", "text"),
             C("old_config_version", "character varying(50)"),
             C("new_config_version", "character varying(50)"),
@@ -628,322 +207,63 @@ TABLES: tuple[Table, ...] = (
             C("strategies_affected", "integer", default="0"),
             C("performance_impact", "jsonb"),
             C("error_message", "text"),
-            C("legacy_status", "character varying(20)"),
-        ),
-        primary_key=("id",),
-        checks=(
-            "CHECK (((status)::text = ANY ((ARRAY['pending'::character varying, 'processed'::character varying, 'failed'::character varying])::text[])))",
+            _LEGACY_STATUS,
         ),
         notes=(
             "The 7 legacy columns the original design dropped are kept; strategy_name has no legacy source and is nullable.",
             "Legacy status (COMPLETED/FAILED/PENDING...) is mapped onto the design's pending/processed/failed and kept verbatim in legacy_status.",
         ),
     ),
-    Table(
-        "operational",
-        "pipeline_execution_logs",
-        columns=(
-            C("id", "integer", identity=True),
-            C("pipeline_name", "character varying(100)", nullable=False),
-            C("execution_id", "character varying(50)", nullable=False),
-            C("status", "character varying(20)", nullable=False),
-            C("started_at", "timestamp with time zone", nullable=False),
-            C("completed_at", "timestamp with time zone"),
-            C("duration_seconds", "integer"),
-            C("records_processed", "integer", default="0"),
-            C("error_message", "text"),
-            C("execution_details", "jsonb"),
-            C("created_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-        checks=(
-            "CHECK (((status)::text = ANY ((ARRAY['started'::character varying, 'running'::character varying, 'completed'::character varying, 'failed'::character varying, 'cancelled'::character varying])::text[])))",
-        ),
-        indexes=(Ix("pipeline_name", "started_at DESC"),),
-    ),
-    Table(
-        "operational",
-        "pre_game_recommendations",
-        columns=(
-            C("recommendation_id", "character varying", nullable=False),
-            C("game_pk", "character varying", nullable=False),
-            C("home_team", "character varying", nullable=False),
-            C("away_team", "character varying", nullable=False),
-            C("game_datetime", "timestamp with time zone", nullable=False),
-            C("recommendation", "text", nullable=False),
-            C("bet_type", "character varying", nullable=False),
-            C("confidence_level", "character varying", nullable=False),
-            C("signal_source", "character varying", nullable=False),
-            C("signal_strength", "numeric(8,4)", default="0.0"),
-            C("recommended_at", "timestamp with time zone", nullable=False),
-            C("email_sent", "boolean", default="true"),
-            C("game_completed", "boolean", default="false"),
-            C("bet_won", "boolean"),
-            C("actual_outcome", "text"),
-            C("profit_loss", "numeric(12,2)", default="NULL::numeric"),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("updated_at", "timestamp with time zone", default="now()"),
-            C("strategy_source_id", "character varying(200)"),
-            C("auto_integrated", "boolean", default="false"),
-        ),
-        primary_key=("recommendation_id",),
-        checks=(
-            "CHECK (((bet_type)::text = ANY ((ARRAY['moneyline'::character varying, 'spread'::character varying, 'total'::character varying])::text[])))",
-            "CHECK (((confidence_level)::text = ANY ((ARRAY['LOW'::character varying, 'MODERATE'::character varying, 'HIGH'::character varying])::text[])))",
-        ),
-        indexes=(Ix("game_pk", "game_datetime"),),
+    _designed("operational.pipeline_execution_logs"),
+    _designed(
+        "operational.pre_game_recommendations",
         notes=(
             "Same columns as tracking.pre_game_recommendations; signal_strength and profit_loss narrow from DOUBLE to NUMERIC: values that would be rounded are reported.",
         ),
     ),
-    Table(
-        "operational",
-        "recommendation_tracking",
-        columns=(
-            C("id", "integer", identity=True),
-            C("recommendation_id", "character varying", nullable=False),
-            C("source_table", "character varying(50)", nullable=False),
-            C("tracking_started_at", "timestamp with time zone", nullable=False, default="now()"),
-            C("game_completed_at", "timestamp with time zone"),
-            C("outcome_determined_at", "timestamp with time zone"),
-            C("tracking_status", "character varying(20)", default="'active'::character varying"),
-            C("final_result", "character varying(20)"),
-            C("profit_loss", "numeric(12,2)"),
-            C("created_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-        checks=(
-            "CHECK (((tracking_status)::text = ANY ((ARRAY['active'::character varying, 'completed'::character varying, 'expired'::character varying])::text[])))",
-        ),
-    ),
-    Table(
-        "operational",
-        "strategy_performance",
-        columns=(
-            C("id", "character varying", nullable=False),
-            C("backtest_date", "date", nullable=False),
-            C("strategy_name", "character varying(100)", nullable=False),
-            C("source_book_type", "character varying(50)"),
-            C("split_type", "character varying(50)"),
-            C("total_bets", "integer", nullable=False),
-            C("wins", "integer"),
-            C("win_rate", "numeric(5,4)", nullable=False, default="0.0"),
-            C("roi_per_100", "numeric(10,2)", nullable=False, default="0.0"),
-            C("sharpe_ratio", "numeric(8,4)"),
-            C("max_drawdown", "numeric(8,4)"),
-            C("confidence_interval_lower", "numeric(8,4)"),
-            C("confidence_interval_upper", "numeric(8,4)"),
-            C("sample_size_adequate", "boolean"),
-            C("statistical_significance", "boolean"),
-            C("p_value", "numeric(8,6)"),
-            C("seven_day_win_rate", "numeric(8,4)"),
-            C("thirty_day_win_rate", "numeric(8,4)"),
-            C("trend_direction", "character varying(20)"),
-            C("consecutive_losses", "integer", default="0"),
-            C("volatility", "numeric(8,4)", default="0.0"),
-            C("kelly_criterion", "numeric(8,4)", default="0.0"),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("updated_at", "timestamp with time zone", default="now()"),
+    _designed("operational.recommendation_tracking"),
+    _designed(
+        "operational.strategy_performance",
+        nullable=("wins",),
+        add=(
             C("total_profit_loss", "numeric(12,2)"),
             C("confidence_level", "character varying(20)"),
             C("last_updated", "timestamp with time zone"),
         ),
-        primary_key=("id",),
-        unique=(("strategy_name", "source_book_type", "split_type", "backtest_date"),),
-        indexes=(Ix("strategy_name", "backtest_date DESC"),),
         notes=(
             "id (legacy INTEGER) becomes the VARCHAR id as its decimal text.",
             "wins is nullable: the legacy column was added late and is NULL on old rows; inventing a value would falsify them.",
             "total_profit_loss, confidence_level and last_updated, dropped by the original design, are kept.",
         ),
     ),
-    Table(
-        "operational",
-        "system_health_checks",
-        columns=(
-            C("id", "integer", identity=True),
-            C("check_name", "character varying(100)", nullable=False),
-            C("check_category", "character varying(50)", nullable=False),
-            C("status", "character varying(20)", nullable=False),
-            C("response_time_ms", "integer"),
-            C("error_message", "text"),
-            C("check_details", "jsonb"),
-            C("checked_at", "timestamp with time zone", nullable=False, default="now()"),
-        ),
-        primary_key=("id",),
-        checks=(
-            "CHECK (((status)::text = ANY ((ARRAY['healthy'::character varying, 'warning'::character varying, 'critical'::character varying, 'unknown'::character varying])::text[])))",
-        ),
-        indexes=(Ix("check_category", "checked_at DESC"),),
-    ),
-    Table(
-        "raw_data",
-        "mlb_api_responses",
-        columns=(
-            C("id", "integer", identity=True),
-            C("endpoint", "character varying(200)", nullable=False),
-            C("request_params", "jsonb"),
-            C("response_data", "jsonb", nullable=False),
-            C("response_timestamp", "timestamp with time zone", nullable=False, default="now()"),
-            C("cache_expires_at", "timestamp with time zone"),
-            C("created_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-        indexes=(Ix("endpoint", "response_timestamp"),),
-    ),
-    Table(
-        "raw_data",
-        "odds_api_responses",
-        columns=(
-            C("id", "integer", identity=True),
-            C("sport", "character varying(20)", nullable=False),
-            C("endpoint", "character varying(200)", nullable=False),
-            C("response_data", "jsonb", nullable=False),
-            C("response_timestamp", "timestamp with time zone", nullable=False, default="now()"),
-            C("api_calls_used", "integer", default="1"),
-            C("created_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-    ),
-    Table(
-        "raw_data",
-        "parsing_status_logs",
-        columns=(
-            C("id", "integer", identity=True),
-            C("source_table", "character varying(50)", nullable=False),
-            C("source_record_id", "integer", nullable=False),
-            C("parser_type", "character varying(50)", nullable=False),
-            C("parsing_started_at", "timestamp with time zone", nullable=False),
-            C("parsing_completed_at", "timestamp with time zone"),
-            C(
-                "status",
-                "character varying(20)",
-                nullable=False,
-                default="'in_progress'::character varying",
-            ),
-            C("error_message", "text"),
-            C("records_processed", "integer", default="0"),
-            C("created_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-        checks=(
-            "CHECK (((status)::text = ANY ((ARRAY['in_progress'::character varying, 'completed'::character varying, 'failed'::character varying])::text[])))",
-        ),
-        indexes=(Ix("source_table", "status"),),
-    ),
-    Table(
-        "raw_data",
-        "raw_mlb_betting_splits",
-        columns=(
-            C("id", "bigint", nullable=False),
-            C("game_id", "text"),
-            C("home_team", "text"),
-            C("away_team", "text"),
-            C("game_datetime", "timestamp without time zone"),
-            C("split_type", "text"),
-            C("last_updated", "timestamp without time zone"),
-            C("source", "text"),
-            C("book", "text"),
-            C("home_or_over_bets", "integer"),
-            C("home_or_over_bets_percentage", "double precision"),
-            C("home_or_over_stake_percentage", "double precision"),
-            C("away_or_under_bets", "integer"),
-            C("away_or_under_bets_percentage", "double precision"),
-            C("away_or_under_stake_percentage", "double precision"),
-            C("split_value", "text"),
-            C("sharp_action", "text"),
-            C("outcome", "text"),
-            C("created_at", "timestamp without time zone"),
-            C("updated_at", "timestamp without time zone"),
-        ),
-        primary_key=("id",),
-        indexes=(
-            Ix(
-                "game_datetime",
-            ),
-            Ix("source", "book"),
-        ),
+    _designed("operational.system_health_checks"),
+    _designed("raw_data.mlb_api_responses"),
+    _designed("raw_data.odds_api_responses"),
+    _designed("raw_data.parsing_status_logs"),
+    _designed(
+        "raw_data.raw_mlb_betting_splits",
         notes=(
             "Same columns as splits.raw_mlb_betting_splits; legacy rows must have a unique, non-NULL id (the design's primary key): rows that do not are reported, never copied blindly.",
         ),
     ),
-    Table(
-        "raw_data",
-        "sbr_parsed_games",
-        columns=(
-            C("id", "integer", identity=True),
-            C("raw_html_id", "integer"),
-            C("game_date", "date"),
-            C("home_team", "character varying(10)"),
-            C("away_team", "character varying(10)"),
-            C("game_time", "character varying(20)"),
-            C("parsed_data", "jsonb", nullable=False),
-            C("parsing_timestamp", "timestamp with time zone", nullable=False, default="now()"),
-            C("data_quality", "character varying(20)", default="'MEDIUM'::character varying"),
-            C("validation_errors", "jsonb", default="'[]'::jsonb"),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("legacy_status", "character varying(20)"),
-        ),
-        primary_key=("id",),
-        foreign_keys=(FK(("raw_html_id",), "raw_data.sbr_raw_html", ("id",)),),
-        indexes=(
-            Ix(
-                "game_date",
-            ),
-        ),
+    _designed(
+        "raw_data.sbr_parsed_games",
+        nullable=("game_date", "home_team", "away_team"),
+        add=(_LEGACY_STATUS,),
         notes=(
             "Renames from public.sbr_parsed_games: game_data->parsed_data, parsed_at->parsing_timestamp; legacy status kept in legacy_status.",
             "game_date/home_team/away_team are NOT NULL in the original design but have no legacy column: they are derived from game_data when it holds well-formed values, so they are nullable here.",
         ),
     ),
-    Table(
-        "raw_data",
-        "sbr_raw_html",
-        columns=(
-            C("id", "integer", identity=True),
-            C("url", "character varying(500)", nullable=False),
-            C("response_html", "text", nullable=False),
-            C("response_headers", "jsonb"),
-            C("scrape_timestamp", "timestamp with time zone", nullable=False, default="now()"),
-            C("status_code", "integer", nullable=False, default="200"),
-            C("page_type", "character varying(50)"),
-            C("date_scraped", "date", nullable=False),
-            C("processing_status", "character varying(20)", default="'pending'::character varying"),
-            C("error_message", "text"),
-            C("created_at", "timestamp with time zone", default="now()"),
-            C("legacy_status", "character varying(20)"),
-        ),
-        primary_key=("id",),
-        checks=(
-            "CHECK (((processing_status)::text = ANY ((ARRAY['pending'::character varying, 'processed'::character varying, 'failed'::character varying, 'skipped'::character varying])::text[])))",
-        ),
-        indexes=(
-            Ix(
-                "scrape_timestamp",
-            ),
-            Ix(
-                "processing_status",
-            ),
-        ),
+    _designed(
+        "raw_data.sbr_raw_html",
+        add=(_LEGACY_STATUS,),
         notes=(
             "Renames from public.sbr_raw_html: source_url->url, html_content->response_html, scraped_at->scrape_timestamp; date_scraped is derived from scraped_at.",
             "legacy status values (new/parsed/error...) do not fit the processing_status CHECK: they are mapped to it and kept verbatim in the added column legacy_status.",
         ),
     ),
-    Table(
-        "raw_data",
-        "vsin_raw_data",
-        columns=(
-            C("id", "integer", identity=True),
-            C("source_url", "character varying(500)"),
-            C("raw_content", "text", nullable=False),
-            C("content_type", "character varying(50)", default="'html'::character varying"),
-            C("scrape_timestamp", "timestamp with time zone", nullable=False, default="now()"),
-            C("processing_status", "character varying(20)", default="'pending'::character varying"),
-            C("created_at", "timestamp with time zone", default="now()"),
-        ),
-        primary_key=("id",),
-    ),
+    _designed("raw_data.vsin_raw_data"),
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.qualified: t for t in TABLES}

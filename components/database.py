@@ -8,33 +8,39 @@ import pulumi
 import pulumi_postgresql as postgresql
 
 from components.grants import Grants, GrantsArgs
-from components.naming import RoleNames
 from components.permission_functions import PermissionFunctions, PermissionFunctionsArgs
 from components.roles import Roles, RolesArgs
 from components.schemas import Schemas, SchemasArgs
 from components.serial import SerialChain
-from components.settings import Connection
+from stack_settings import Connection, RoleNames, libpq_params
 
 PROVIDER_CONNECT_TIMEOUT_S = 15
+# libpq keyword (stack_settings.libpq_params) -> the provider's argument of the same meaning
+PROVIDER_ARGUMENTS = {
+    "host": "host",
+    "port": "port",
+    "dbname": "database",
+    "user": "username",
+    "sslmode": "sslmode",
+    "connect_timeout": "connect_timeout",
+}
 
 
 def make_provider(name: str, connection: Connection, password: pulumi.Input[str] | None) -> postgresql.Provider:
     """An explicit provider configured from the stack's postgresql:* keys.
 
     Explicit so that every resource uses exactly this connection (and the config keys
-    are validated by components/settings.py); superuser=True because the project's
-    connecting user is the cluster's superuser (it creates roles and sets owners).
+    are validated by stack_settings/config.py); superuser=True because the project's
+    connecting user is the cluster's superuser (it creates roles and sets owners). The
+    parameters are the ones every other connection of the project uses (libpq_params);
+    the password stays a Pulumi secret, so it is passed as is.
     """
+    params = libpq_params(connection, connect_timeout=PROVIDER_CONNECT_TIMEOUT_S)
     return postgresql.Provider(
         name,
-        host=connection.host,
-        port=connection.port,
-        username=connection.username,
         password=password,
-        database=connection.database,
-        sslmode=connection.sslmode,
         superuser=True,
-        connect_timeout=PROVIDER_CONNECT_TIMEOUT_S,
+        **{PROVIDER_ARGUMENTS[key]: value for key, value in params.items()},
     )
 
 
@@ -98,7 +104,6 @@ class ConsolidatedDatabase(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.chain_length = chain.length
         self.role_names = args.names.all()
         self.owner_role = args.names.owner
         self.schema_names = list(self.schemas.schemas)

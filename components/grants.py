@@ -20,6 +20,7 @@ by that Delete, which revokes the same key (spec trap 2).
 """
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_postgresql as postgresql
@@ -29,6 +30,7 @@ from components.serial import SerialChain
 
 GRANT_OBJECT_TYPES = ("schema", "table", "sequence", "function")
 DEFAULT_OBJECT_TYPES = ("table", "sequence", "function")
+P = TypeVar("P", postgresql.Grant, postgresql.DefaultPrivileges)
 
 
 @dataclass
@@ -51,21 +53,25 @@ class Grants(pulumi.ComponentResource):
         self.default_privileges = []
         chain = args.chain
 
-        def opts() -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions.merge(chain.opts(self), pulumi.ResourceOptions(delete_before_replace=True))
+        def privilege(kind: type[P], resource_name: str, **privilege_args: Any) -> P:
+            """One Grant / DefaultPrivileges in the chain, delete_before_replace (trap 2)."""
+            opts = pulumi.ResourceOptions.merge(chain.opts(self), pulumi.ResourceOptions(delete_before_replace=True))
+            resource = kind(resource_name, database=args.database, opts=opts, **privilege_args)
+            chain.add(resource)
+            return resource
 
-        revoke = postgresql.DefaultPrivileges(
-            f"{name}-public-no-execute-on-new-functions",
-            database=args.database,
-            owner=args.owner,
-            role="public",
-            object_type="function",
-            privileges=[],
-            opts=opts(),
+        self.default_privileges.append(
+            privilege(
+                postgresql.DefaultPrivileges,
+                f"{name}-public-no-execute-on-new-functions",
+                owner=args.owner,
+                role="public",
+                object_type="function",
+                privileges=[],
+            )
         )
-        chain.add(revoke)
-        self.default_privileges.append(revoke)
 
+        owner = {"owner": args.owner}
         matrix: dict[str, dict[str, dict[str, list[str]]]] = {}
         for schema in SCHEMA_NAMES:
             for role in ROLES:
@@ -79,30 +85,23 @@ class Grants(pulumi.ComponentResource):
                     "function": sorted(granted.function),
                 }
                 matrix.setdefault(role.name, {})[schema] = by_type
-                for object_type in GRANT_OBJECT_TYPES:
-                    grant = postgresql.Grant(
-                        f"{name}-{role.name}-{schema}-{object_type}",
-                        database=args.database,
-                        role=args.roles[role.name],
-                        schema=args.schemas[schema],
-                        object_type=object_type,
-                        privileges=by_type[object_type],
-                        opts=opts(),
-                    )
-                    chain.add(grant)
-                    self.grants.append(grant)
-                for object_type in DEFAULT_OBJECT_TYPES:
-                    default = postgresql.DefaultPrivileges(
-                        f"{name}-{role.name}-{schema}-default-{object_type}",
-                        database=args.database,
-                        owner=args.owner,
-                        role=args.roles[role.name],
-                        schema=args.schemas[schema],
-                        object_type=object_type,
-                        privileges=by_type[object_type],
-                        opts=opts(),
-                    )
-                    chain.add(default)
-                    self.default_privileges.append(default)
+                # per (role, schema): the Grants on what exists, then the same privileges
+                # as DefaultPrivileges for what the owner role creates later
+                for kind, object_types, label, extra, made in (
+                    (postgresql.Grant, GRANT_OBJECT_TYPES, "", {}, self.grants),
+                    (postgresql.DefaultPrivileges, DEFAULT_OBJECT_TYPES, "default-", owner, self.default_privileges),
+                ):
+                    for object_type in object_types:
+                        made.append(
+                            privilege(
+                                kind,
+                                f"{name}-{role.name}-{schema}-{label}{object_type}",
+                                role=args.roles[role.name],
+                                schema=args.schemas[schema],
+                                object_type=object_type,
+                                privileges=by_type[object_type],
+                                **extra,
+                            )
+                        )
         self.matrix = matrix
         self.register_outputs({"matrix": matrix})

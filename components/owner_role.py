@@ -25,17 +25,13 @@ from typing import Any
 import psycopg
 import pulumi
 from psycopg import sql
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-CONNECTION = "connection"
-IN_SYNC = "inSync"
-_LOCK_TIMEOUT = "10s"
+from components.connected import CONNECTION, IN_SYNC, LOCK_TIMEOUT, ConnectedResource, connect, inputs
 
 
 def _connect(connection: Mapping[str, Any]) -> psycopg.Connection:
-    from components.sql_function import _connect as connect  # the same connection rules
-
-    return connect(connection)
+    return connect(connection, "consolidation-owner-role")
 
 
 def _admin_memberships(conn: psycopg.Connection, name: str) -> dict[str, bool]:
@@ -58,21 +54,21 @@ class OwnerRoleProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         name, groups = str(props["name"]), list(props["groups"])
         with _connect(props[CONNECTION]) as conn, conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
+            conn.execute(LOCK_TIMEOUT)
             conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
             _grant_admin(conn, name, groups)
-        return CreateResult(id_=name, outs={**_inputs(props), IN_SYNC: True})
+        return CreateResult(id_=name, outs={**inputs(props), IN_SYNC: True})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         name, groups = str(news["name"]), list(news["groups"])
         with _connect(news[CONNECTION]) as conn, conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
+            conn.execute(LOCK_TIMEOUT)
             live = _admin_memberships(conn, name)
             _grant_admin(conn, name, [g for g in groups if not live.get(g)])
             for group in olds.get("groups") or []:
                 if group not in groups and group in live:
                     conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(group), sql.Identifier(name)))
-        return UpdateResult(outs={**_inputs(news), IN_SYNC: True})
+        return UpdateResult(outs={**inputs(news), IN_SYNC: True})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         name = sql.Identifier(str(props["name"]))
@@ -95,7 +91,7 @@ class OwnerRoleProvider(ResourceProvider):
         missing = [g for g in props.get("groups") or [] if not live.get(g)]
         if missing:
             pulumi.log.warn(f"role {name} lacks membership WITH ADMIN OPTION in: {', '.join(missing)}")
-        return ReadResult(id_, {**_inputs(props), IN_SYNC: not missing})
+        return ReadResult(id_, {**inputs(props), IN_SYNC: not missing})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = ["name"] if olds.get("name") != news.get("name") else []
@@ -107,11 +103,7 @@ class OwnerRoleProvider(ResourceProvider):
         )
 
 
-def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in props.items() if k != IN_SYNC and not k.startswith("__")}
-
-
-class OwnerRole(Resource, module="consolidation", name="OwnerRole"):
+class OwnerRole(ConnectedResource, module="consolidation", name="OwnerRole"):
     """The NOLOGIN owner role, member of every group role WITH ADMIN OPTION."""
 
     name: pulumi.Output[str]
@@ -124,10 +116,4 @@ class OwnerRole(Resource, module="consolidation", name="OwnerRole"):
         connection: pulumi.Input[Mapping[str, Any]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
-        super().__init__(
-            OwnerRoleProvider(),
-            resource_name,
-            {"name": name, "groups": groups, CONNECTION: connection},
-            pulumi.ResourceOptions.merge(opts, secret_opts),
-        )
+        super().__init__(OwnerRoleProvider(), resource_name, {"name": name, "groups": groups}, connection, opts)

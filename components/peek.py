@@ -3,7 +3,7 @@ recorded phase, the latest validations, who owns the consolidated schemas)."""
 
 import psycopg
 
-from components.settings import Connection
+from stack_settings import Connection, conninfo
 
 CONNECT_TIMEOUT_S = 5
 
@@ -11,13 +11,11 @@ CONNECT_TIMEOUT_S = 5
 def read_only(connection: Connection, password: str | None, application_name: str) -> psycopg.Connection:
     """A connection that cannot write and gives up quickly (a preview must not hang)."""
     return psycopg.connect(
-        host=connection.host,
-        port=connection.port,
-        dbname=connection.database,
-        user=connection.username,
-        password=password or None,
-        sslmode=connection.sslmode,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        application_name=application_name,
-        options="-c default_transaction_read_only=on -c statement_timeout=10s",
+        conninfo(
+            connection,
+            password,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name=application_name,
+            options="-c default_transaction_read_only=on -c statement_timeout=10s",
+        )
     )

@@ -6,10 +6,10 @@ from typing import Any
 
 import pulumi
 
-from components.naming import RoleNames
-from components.permission_sql import check_function, grant_function
+from components.permission_sql import FunctionSpec, check_function, grant_function
 from components.serial import SerialChain
 from components.sql_function import SqlFunction
+from stack_settings import RoleNames
 
 
 @dataclass
@@ -25,20 +25,19 @@ class PermissionFunctions(pulumi.ComponentResource):
         super().__init__("consolidation:index:PermissionFunctions", name, None, opts)
         grant_spec = grant_function(args.names)
         check_spec = check_function(args.names)
-        self.grant_user_permissions = SqlFunction(
-            f"{name}-{grant_spec.name}",
-            grant_spec,
-            args.connection,
-            opts=args.chain.opts(self, depends_on=args.depends_on),
-        )
-        args.chain.add(self.grant_user_permissions)
-        self.check_user_permissions = SqlFunction(
-            f"{name}-{check_spec.name}",
-            check_spec,
-            args.connection,
-            opts=args.chain.opts(self, depends_on=args.depends_on),
-        )
-        args.chain.add(self.check_user_permissions)
+
+        def function(spec: FunctionSpec) -> SqlFunction:
+            resource = SqlFunction(
+                f"{name}-{spec.name}",
+                spec,
+                args.connection,
+                opts=args.chain.opts(self, depends_on=args.depends_on),
+            )
+            args.chain.add(resource)
+            return resource
+
+        self.grant_user_permissions = function(grant_spec)
+        self.check_user_permissions = function(check_spec)
         self.summary: dict[str, Any] = {
             "grant": grant_spec.identity,
             "check": check_spec.identity,

@@ -29,7 +29,7 @@ from typing import Any
 from psycopg import sql
 
 from catalog import SCHEMA_NAMES, UNQUALIFIED_SCHEMA
-from components.naming import RoleNames
+from stack_settings import RoleNames
 
 FIXED_SEARCH_PATH: tuple[str, ...] = ("pg_catalog", "pg_temp")
 GRANT_FUNCTION = "grant_user_permissions"

@@ -20,7 +20,7 @@ import psycopg
 
 from catalog import OWNER_ROLE, SCHEMA_NAMES
 from components import peek
-from components.settings import Connection, StackSettings
+from stack_settings import Connection, StackSettings
 
 SchemaOwners = Callable[[Connection, str | None], dict[str, str]]
 

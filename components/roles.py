@@ -8,9 +8,9 @@ import pulumi
 import pulumi_postgresql as postgresql
 
 from catalog import OWNER_ROLE, ROLES
-from components.naming import RoleNames
 from components.owner_role import OwnerRole
 from components.serial import SerialChain
+from stack_settings import RoleNames
 
 
 @dataclass

@@ -20,15 +20,9 @@ class SerialChain:
 
     def __init__(self, after: list[pulumi.Resource] | None = None) -> None:
         self._last: list[pulumi.Resource] = list(after or [])
-        self.length = 0
 
     def opts(self, parent: pulumi.Resource, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=parent, depends_on=[*self._last, *(depends_on or [])])
 
     def add(self, resource: pulumi.Resource) -> None:
         self._last = [resource]
-        self.length += 1
-
-    @property
-    def last(self) -> list[pulumi.Resource]:
-        return list(self._last)

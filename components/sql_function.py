@@ -27,42 +27,24 @@ from typing import Any
 import psycopg
 import pulumi
 from psycopg import sql
-from pulumi.dynamic import (
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    ResourceProvider,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from components.connected import CONNECTION, IN_SYNC, LOCK_TIMEOUT, ConnectedResource, connect, inputs
 from components.permission_sql import FunctionSpec
 
-CONNECTION = "connection"
-IN_SYNC = "inSync"
 # Changing any of these needs DROP + CREATE (a new identity or a new result type).
 _REPLACE_KEYS = ("schema", "name", "args", "returns", "language")
-_LOCK_TIMEOUT = "10s"
 
 
 def _connect(connection: Mapping[str, Any]) -> psycopg.Connection:
-    return psycopg.connect(
-        host=connection["host"],
-        port=int(connection["port"]),
-        dbname=connection["database"],
-        user=connection["username"],
-        password=connection.get("password") or None,
-        sslmode=connection.get("sslmode") or "prefer",
-        connect_timeout=15,
-        application_name="consolidation-sql-function",
-    )
+    return connect(connection, "consolidation-sql-function")
 
 
 def apply_function(conn: psycopg.Connection, spec: FunctionSpec) -> None:
     """Create or replace the function and set owner, search_path and EXECUTE, atomically."""
     identity = spec.identity_sql()
     with conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
+        conn.execute(LOCK_TIMEOUT)
         conn.execute(spec.create_statement())
         conn.execute(sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(identity, sql.Identifier(spec.owner)))
         grantees = conn.execute(
@@ -83,7 +65,7 @@ def apply_function(conn: psycopg.Connection, spec: FunctionSpec) -> None:
 
 def drop_function(conn: psycopg.Connection, spec: FunctionSpec) -> None:
     with conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(_LOCK_TIMEOUT)))
+        conn.execute(LOCK_TIMEOUT)
         conn.execute(sql.SQL("DROP FUNCTION IF EXISTS {}").format(spec.identity_sql()))
 
 
@@ -135,13 +117,13 @@ class SqlFunctionProvider(ResourceProvider):
         spec = FunctionSpec.from_props(props)
         with _connect(props[CONNECTION]) as conn:
             apply_function(conn, spec)
-        return CreateResult(id_=spec.identity, outs={**_inputs(props), IN_SYNC: True})
+        return CreateResult(id_=spec.identity, outs={**inputs(props), IN_SYNC: True})
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         spec = FunctionSpec.from_props(news)
         with _connect(news[CONNECTION]) as conn:
             apply_function(conn, spec)
-        return UpdateResult(outs={**_inputs(news), IN_SYNC: True})
+        return UpdateResult(outs={**inputs(news), IN_SYNC: True})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         spec = FunctionSpec.from_props(props)
@@ -156,11 +138,11 @@ class SqlFunctionProvider(ResourceProvider):
             return ReadResult(None, {})
         if differences:
             pulumi.log.warn(f"{spec.identity} differs from the stack: {'; '.join(differences)}")
-        return ReadResult(id_, {**_inputs(props), IN_SYNC: not differences})
+        return ReadResult(id_, {**inputs(props), IN_SYNC: not differences})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in _REPLACE_KEYS if olds.get(k) != news.get(k)]
-        changed = [k for k in _inputs(news) if olds.get(k) != news.get(k)]
+        changed = [k for k in inputs(news) if olds.get(k) != news.get(k)]
         drifted = olds.get(IN_SYNC) is False
         return DiffResult(
             changes=bool(changed or drifted),
@@ -169,11 +151,7 @@ class SqlFunctionProvider(ResourceProvider):
         )
 
 
-def _inputs(props: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in props.items() if k != IN_SYNC and not k.startswith("__")}
-
-
-class SqlFunction(Resource, module="consolidation", name="SqlFunction"):
+class SqlFunction(ConnectedResource, module="consolidation", name="SqlFunction"):
     """A PostgreSQL function managed with explicit SQL (see the module docstring)."""
 
     def __init__(
@@ -183,10 +161,4 @@ class SqlFunction(Resource, module="consolidation", name="SqlFunction"):
         connection: pulumi.Input[Mapping[str, Any]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
-        super().__init__(
-            SqlFunctionProvider(),
-            name,
-            {**spec.to_props(), CONNECTION: connection},
-            pulumi.ResourceOptions.merge(opts, secret_opts),
-        )
+        super().__init__(SqlFunctionProvider(), name, spec.to_props(), connection, opts)

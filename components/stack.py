@@ -5,21 +5,22 @@ from typing import Any
 
 import pulumi
 
-from catalog import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS, REGISTRY, table_registry
+from catalog import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS, table_registry
+from catalog.mappings import MAPPED_SOURCES
 from components.database import (
     ConsolidatedDatabase,
     ConsolidatedDatabaseArgs,
     function_connection,
     make_provider,
 )
-from components.migration_state import PhaseRefused, read_state
 from components.preflight import SchemaOwners, problem, read_schema_owners
-from components.settings import ConfigError, Connection, StackSettings, parse_settings
+from components.recorded_state import PhaseRefused, RecordedState, read_state
+from stack_settings import ConfigError, Connection, StackSettings, parse_settings
 
 PROJECT_COMPONENT_NAME = "consolidation"
 PROJECT_NAME = "consolidation"  # Pulumi.yaml `name`
 
-ValidationReader = Callable[[Connection, str | None, Callable[[str], None]], dict[str, Any]]
+StateReader = Callable[[Connection, str | None, Callable[[str], None]], RecordedState]
 
 
 def current_config() -> dict[str, Any]:
@@ -51,7 +52,7 @@ def legacy_drop(phase: int) -> dict[str, list[str]]:
     """
     if phase != 3:
         return {"tables": [], "schemas": []}
-    tables = sorted({source for entry in REGISTRY for source in entry.legacy})
+    tables = sorted(MAPPED_SOURCES)
     schemas = [s for s in LEGACY_SCHEMAS if s not in NEVER_DROPPED_SCHEMAS]
     return {"tables": tables, "schemas": schemas}
 
@@ -59,7 +60,7 @@ def legacy_drop(phase: int) -> dict[str, list[str]]:
 def build_stack(
     settings: StackSettings,
     password: pulumi.Output[str] | None,
-    read_validations: ValidationReader | None = None,
+    read_recorded: StateReader | None = None,
     *,
     plain_password: str | None = None,
     schema_owners: SchemaOwners | None = None,
@@ -68,9 +69,10 @@ def build_stack(
 ) -> dict[str, Any]:
     """Create the provider and the components; return the stack outputs by name.
 
-    `read_validations` defaults to the read-only migration_log lookup
-    (components/migration_state.py), which first refuses a phase the database's recorded
-    phase does not allow (a rollback not carried back, a switch not made); `schema_owners`
+    `read_recorded` defaults to the read-only look at what data_copy recorded
+    (components/recorded_state.py: the phase and the latest validations, one connection),
+    which refuses a phase the database's recorded phase does not allow (a rollback not
+    carried back, a switch not made); `schema_owners`
     to the read-only look at the schemas' owners (components/preflight.py: a rolePrefix
     change or someone else's schema is refused with one line); unit tests pass stubs so
     they do no I/O.
@@ -80,16 +82,16 @@ def build_stack(
     with the component's name, so Pulumi carries the alias down to every grant and nothing
     is replaced (spec trap 2: a replacement without alias revokes what was just granted).
     """
-    if read_validations is None:
+    if read_recorded is None:
 
-        def reader(connection: Connection, pw: str | None, warn: Callable[[str], None]) -> dict[str, Any]:
+        def reader(connection: Connection, pw: str | None, warn: Callable[[str], None]) -> RecordedState:
             try:
                 return read_state(connection, pw, warn, deployed=settings.phase, stack=pulumi.get_stack())
             except PhaseRefused as refused:
                 raise pulumi.RunError(str(refused)) from None
 
     else:
-        reader = read_validations
+        reader = read_recorded
     owners = (schema_owners or read_schema_owners)(settings.connection, plain_password)
     refusal = problem(settings, owners)
     if refusal:
@@ -108,13 +110,14 @@ def build_stack(
         opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(providers=[provider], protect=settings.protect), opts),
     )
 
-    def validations(pw: str | None) -> dict[str, Any]:
+    def recorded(pw: str | None) -> RecordedState:
         return reader(settings.connection, pw, pulumi.log.warn)
 
+    # one read (and one connection) for the phase guard and both outputs below
     if password is None:
-        validation: Any = pulumi.Output.from_input(None).apply(validations)
+        state: pulumi.Output[RecordedState] = pulumi.Output.from_input(None).apply(recorded)
     else:
-        validation = pulumi.Output.unsecret(password.apply(validations))
+        state = pulumi.Output.unsecret(password.apply(recorded))
 
     return {
         "phase": settings.phase,
@@ -126,7 +129,8 @@ def build_stack(
         "connection": settings.connection.as_output(),
         "dataCopy": settings.data_copy.as_output(),
         "legacyDrop": legacy_drop(settings.phase),
-        "validation": validation,
+        "validation": state.apply(lambda s: s.validations),
+        "recordedPhase": state.apply(lambda s: s.phase),
     }
 
 

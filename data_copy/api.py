@@ -29,7 +29,8 @@ from data_copy import (
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.errors import ForeignRows, PhaseMismatch, PhaseNotDeployed
-from data_copy.projection import Part, ident, parts
+from data_copy.ident import ident
+from data_copy.projection import Part, parts
 from data_copy.settings import Settings
 
 Progress = Callable[[str, int, int], None]
@@ -58,7 +59,6 @@ class MappingResult:
 class RunReport:
     run_id: str
     results: list[MappingResult]
-    created_tables: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -237,7 +237,7 @@ def run(
         j = journal.Journal(conn, f"Phase{phase}")
         phase_state.start_if_new(conn, j.run_id, settings.stack)
         quiet.snapshot(conn, j.run_id, "run", "start")
-        created = ddl.create_tables(conn, settings.owner_role)
+        ddl.create_tables(conn, settings.owner_role)
         copier = Copier(conn, j.run_id, progress, phase=phase)
         results: list[MappingResult] = []
         foreign: list[str] = []
@@ -281,7 +281,7 @@ def run(
         quiet.snapshot(conn, j.run_id, "run", "end")
         if foreign:  # every other mapping was synced (our writes never touch those rows)
             raise ForeignRows(f"phase 1, and {'; '.join(foreign)}: none of them was deleted or changed")
-        return RunReport(str(j.run_id), results, created)
+        return RunReport(str(j.run_id), results)
 
 
 def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:

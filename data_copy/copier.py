@@ -19,8 +19,9 @@ import psycopg
 from psycopg import sql
 
 from data_copy import ownership
+from data_copy.ident import ident
 from data_copy.journal import REJECTS, STATE
-from data_copy.projection import SOURCE, Part, ident
+from data_copy.projection import SOURCE, Part
 
 CHUNK_KEYS = 250_000
 RESYNC_OVERLAP = "5 minutes"  # rows committed late with an older timestamp are re-read
@@ -52,18 +53,11 @@ def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1)
     ownership baseline; an existing row is updated only while it is still ours, untouched."""
     if upsert:  # rows equal to their baseline need no write (and phase 2 never resurrects)
         condition = sql.SQL("({}) AND {}").format(condition, ownership.source_filter(part, phase))
-    statement = sql.SQL(
-        "{with_}INSERT INTO {target} AS t ({cols})"
-        " SELECT {exprs} FROM {from_} WHERE ({where}) AND ({fits}) AND ({cond})"
-    ).format(
+    statement = sql.SQL("{with_}INSERT INTO {target} AS t ({cols}) {select}").format(
         with_=part.with_clause,
         target=ident(part.target.qualified),
         cols=_names(part.columns + list(part.assigned)),
-        exprs=sql.SQL(", ").join(part.exprs + list(part.assigned.values())),
-        from_=part.from_clause(),
-        where=part.where,
-        fits=part.fits_condition(),
-        cond=condition,
+        select=part.select(sql.SQL(", ").join(part.exprs + list(part.assigned.values())), condition, with_=False),
     )
     if not upsert:
         return ownership.recording(part, statement, first=True)
@@ -96,20 +90,11 @@ def _reject_rows(part: Part, run_id: object) -> sql.Composable:
             for f in part.fits
         )
     )
-    return sql.SQL(
-        "{with_}INSERT INTO {rejects} (run_id, mapping, legacy_key, reason)"
-        " SELECT {run}, {mapping}, CAST({key} AS text), {reason} FROM {from_}"
-        " WHERE ({where}) AND NOT ({fits})"
-    ).format(
-        with_=part.with_clause,
-        rejects=REJECTS,
-        run=sql.Literal(str(run_id)),
-        mapping=sql.Literal(part.name),
-        key=_key(part),
-        reason=reason,
-        from_=part.from_clause(),
-        where=part.where,
-        fits=part.fits_condition(),
+    what = sql.SQL("{run}, {mapping}, CAST({key} AS text), {reason}").format(
+        run=sql.Literal(str(run_id)), mapping=sql.Literal(part.name), key=_key(part), reason=reason
+    )
+    return sql.SQL("{with_}INSERT INTO {rejects} (run_id, mapping, legacy_key, reason) {select}").format(
+        with_=part.with_clause, rejects=REJECTS, select=part.select(what, fitting=False, with_=False)
     )
 
 
@@ -276,17 +261,9 @@ class Copier:
 
     def _bisect(self, part: Part, condition: sql.Composable, upsert: bool, error: Exception) -> tuple[int, int]:
         """A target constraint refused some row: split the chunk until that row is isolated."""
-        selected = sql.SQL("{with_}SELECT {what} FROM {from_} WHERE ({where}) AND ({fits}) AND ({cond})")
 
         def select(what: sql.Composable) -> sql.Composable:
-            return selected.format(
-                with_=part.with_clause,
-                what=what,
-                from_=part.from_clause(),
-                where=part.where,
-                fits=part.fits_condition(),
-                cond=self._condition(part, condition),
-            )
+            return part.select(what, self._condition(part, condition))
 
         halves: list[sql.Composable]
         if part.source_key_is_int:  # split the key range: memory stays flat however large
@@ -359,19 +336,20 @@ class Copier:
                 ownership.forgetting(
                     part,
                     sql.SQL(
-                        "{with_}DELETE FROM {target} AS t WHERE ({tw}) AND {guard} AND NOT EXISTS ("
-                        "SELECT 1 FROM {from_} WHERE ({where}) AND ({fits}) AND ({cond}) AND ({key_expr}) = t.{tkey})"
+                        "{with_}DELETE FROM {target} AS t WHERE ({tw}) AND {guard} AND NOT EXISTS ({legacy})"
                     ).format(
                         guard=ownership.guard(part),
                         with_=part.with_clause,
                         target=ident(part.target.qualified),
                         tw=part.target_where,
-                        from_=part.from_clause(),
-                        where=part.where,
-                        fits=part.fits_condition(),
-                        cond=self._condition(part, sql.SQL("TRUE")),
-                        key_expr=part.key_expr(),
-                        tkey=sql.Identifier(part.target_key),
+                        legacy=part.select(
+                            sql.SQL("1"),
+                            self._condition(
+                                part,
+                                sql.SQL("({}) = t.{}").format(part.key_expr(), sql.Identifier(part.target_key)),
+                            ),
+                            with_=False,
+                        ),
                     ),
                 )
             ).rowcount

@@ -10,7 +10,7 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS
 from catalog.tables import TABLES, Column, Table
-from data_copy.projection import ident
+from data_copy.ident import ident
 
 MERGE_SEQUENCES = tuple(m.merge.id_sequence for m in MAPPINGS if m.merge and m.merge.id_sequence)
 

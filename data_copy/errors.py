@@ -110,6 +110,10 @@ class PhaseNotDeployed(DataCopyError):
     fix = "run `pulumi up` for this stack first"
 
 
+class BadStackConfig(DataCopyError):
+    fix = "fix it with `pulumi config set` / `pulumi config rm`; `pulumi preview` names the same problems"
+
+
 class LegacyTableMissing(DataCopyError):
     exit_code = SETUP
     fix = "check that --dsn points at the legacy database"

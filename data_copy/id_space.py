@@ -20,7 +20,8 @@ import psycopg
 from psycopg import sql
 
 from catalog.mappings import copy_order
-from data_copy.projection import ident, parts
+from data_copy.ident import ident
+from data_copy.projection import parts
 
 CHANGES = sql.Identifier("public", "migration_switch_changes")
 

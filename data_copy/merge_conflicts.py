@@ -12,6 +12,7 @@ from psycopg import sql
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping
 from catalog.tables import table
+from data_copy.ident import ident
 from data_copy.projection import _pairs_cte
 
 SAMPLES = 5
@@ -55,8 +56,8 @@ def count(conn: psycopg.Connection, m: Mapping) -> dict[str, dict[str, object]]:
     ).format(
         pairs=_pairs_cte(m),
         aggs=sql.SQL(", ").join(aggregates),
-        primary=sql.Identifier(*m.source.split(".")),
-        secondary=sql.Identifier(*merge.source.split(".")),
+        primary=ident(m.source),
+        secondary=ident(merge.source),
         skey=sql.Identifier(merge.key[1]),
     )
     try:

@@ -24,11 +24,10 @@ from decimal import Decimal
 import psycopg
 from psycopg import sql
 
-from data_copy.projection import Part, ident
+from data_copy.ident import ident
+from data_copy.projection import Part
 from data_copy.validator import row_hash as _row_hash
-from data_copy.validator import source_select as _source_select
 from data_copy.validator import target_columns as _target_columns
-from data_copy.validator import target_select as _target_select
 
 OWNED = sql.Identifier("public", "migration_owned_rows")
 SAMPLES = 5
@@ -150,9 +149,8 @@ CONFLICTS = (
 
 def _sides(part: Part) -> sql.Composable:
     """FROM clause joining the three sides by key text: s(k, h), t(k, h, tk), o(k, h)."""
-    src = _source_select(part, sql.SQL("{} AS k, {} AS h").format(source_key_text(part), source_hash(part)))
-    tgt = _target_select(
-        part,
+    src = part.select(sql.SQL("{} AS k, {} AS h").format(source_key_text(part), source_hash(part)))
+    tgt = part.select_target(
         sql.SQL("{} AS k, {} AS h, CAST(t.{} AS text) AS tk").format(
             target_key_text(part), target_hash(part), sql.Identifier(part.target.primary_key[0])
         ),
@@ -174,6 +172,10 @@ class Classes:
     source_checksum: str = "0"
     target_checksum: str = "0"
 
+    def add(self, kind: str, n: int, samples: list | None) -> None:
+        self.counts[kind] = n
+        self.samples[kind] = [str(s) for s in samples or []]
+
     def n(self, *kinds: str) -> int:
         return sum(self.counts.get(k, 0) for k in kinds)
 
@@ -193,39 +195,37 @@ def classified(part: Part) -> sql.Composable:
     ).format(kind=sql.SQL(_KIND), sides=_sides(part))
 
 
-def classify(conn: psycopg.Connection, part: Part) -> Classes:
+def _tally(conn: psycopg.Connection, rows: sql.Composable, quiet: tuple[str, ...] = ()) -> Classes:
+    """Counts, samples (none for the `quiet` kinds) and checksums per kind of `rows`
+    (SELECT kind, label, sh, th ...)."""
     query = sql.SQL(
-        "SELECT kind, count(*),"
-        " (array_agg(label ORDER BY label) FILTER (WHERE kind NOT IN ('in_sync', 'in_sync_unrecorded')))[1:{n}],"
+        "SELECT kind, count(*), (array_agg(label ORDER BY label) FILTER (WHERE kind <> ALL({quiet})))[1:{n}],"
         " coalesce(sum(CAST(sh AS numeric)), 0), coalesce(sum(CAST(th AS numeric)), 0)"
         " FROM ({rows}) AS x GROUP BY kind"
-    ).format(n=sql.Literal(SAMPLES), rows=classified(part))
+    ).format(quiet=sql.Literal(list(quiet)), n=sql.Literal(SAMPLES), rows=rows)
     result = Classes()
     source_sum = target_sum = Decimal(0)
     for kind, n, samples, sh, th in conn.execute(query):
-        result.counts[kind] = n
-        result.samples[kind] = [str(s) for s in samples or []]
+        result.add(kind, n, samples)
         source_sum, target_sum = source_sum + sh, target_sum + th
     result.source_checksum, result.target_checksum = str(source_sum), str(target_sum)
     return result
+
+
+def classify(conn: psycopg.Connection, part: Part) -> Classes:
+    return _tally(conn, classified(part), quiet=("in_sync", "in_sync_unrecorded"))
 
 
 def foreign_rows(conn: psycopg.Connection, part: Part) -> Classes:
     """Phase 1: rows of the new table equal neither to what data_copy wrote nor to what
     legacy says now (and baseline keys the table lost). Rows equal to legacy now are
     adopted into the baseline by `repair_baseline`."""
-    query = sql.SQL(
-        "SELECT kind, count(*), (array_agg(label ORDER BY label))[1:{n}] FROM ("
-        " SELECT CASE WHEN o.k IS NULL THEN 'not_written_by_data_copy' ELSE 'changed_by_someone_else' END AS kind,"
-        " coalesce(t.k, 'new id ' || t.tk) AS label FROM {sides}"
+    rows = sql.SQL(
+        "SELECT CASE WHEN o.k IS NULL THEN 'not_written_by_data_copy' ELSE 'changed_by_someone_else' END AS kind,"
+        " coalesce(t.k, 'new id ' || t.tk) AS label, s.h AS sh, t.h AS th FROM {sides}"
         " WHERE t.tk IS NOT NULL AND t.h IS DISTINCT FROM o.h AND t.h IS DISTINCT FROM s.h"
-        ") AS x GROUP BY kind"
-    ).format(n=sql.Literal(SAMPLES), sides=_sides(part))
-    result = Classes()
-    for kind, n, samples in conn.execute(query):
-        result.counts[kind] = n
-        result.samples[kind] = [str(s) for s in samples]
-    return result
+    ).format(sides=_sides(part))
+    return _tally(conn, rows)
 
 
 def repair_baseline(conn: psycopg.Connection, part: Part) -> int:

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from data_copy import ownership
 from data_copy.journal import REJECTS
-from data_copy.projection import Part, ident
+from data_copy.projection import Part
 from data_copy.validator import legacy_rows, target_totals
 
 
@@ -70,9 +70,7 @@ def _rejected(conn: psycopg.Connection, part: Part) -> int:
 
 
 def check_phase2(conn: psycopg.Connection, part: Part, checksums: bool = True) -> Phase2Check:
-    target = conn.execute(
-        sql.SQL("SELECT count(*) FROM {} AS t WHERE {}").format(ident(part.target.qualified), part.target_where)
-    ).fetchone()
+    target = conn.execute(part.select_target(sql.SQL("count(*)"))).fetchone()
     result = Phase2Check(
         part.name,
         legacy_rows(conn, part),

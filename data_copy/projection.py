@@ -14,14 +14,12 @@ from psycopg import sql
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping
 from catalog.tables import Table, table
+from data_copy.ident import ident
 
 SOURCE = "s"  # alias of the legacy table in every SELECT
 GAMES = "core_betting.games"
 INTEGER_TYPES = {"integer", "bigint", "smallint"}
-
-
-def ident(qualified: str) -> sql.Identifier:
-    return sql.Identifier(*qualified.split("."))
+TRUE = sql.SQL("TRUE")
 
 
 def col(name: str, alias: str = SOURCE) -> sql.Identifier:
@@ -50,8 +48,8 @@ class Part:
     exprs: list[sql.Composable]  # their values, over the legacy row aliased `s`
     joins: sql.Composable = field(default_factory=lambda: sql.SQL(""))
     with_clause: sql.Composable = field(default_factory=lambda: sql.SQL(""))
-    where: sql.Composable = field(default_factory=lambda: sql.SQL("TRUE"))
-    target_where: sql.Composable = field(default_factory=lambda: sql.SQL("TRUE"))
+    where: sql.Composable = field(default_factory=lambda: TRUE)
+    target_where: sql.Composable = field(default_factory=lambda: TRUE)
     fits: list[Fit] = field(default_factory=list)
     changed_at: tuple[str, ...] = ()
     # written on insert only, never updated nor compared (ids the target assigns)
@@ -61,13 +59,51 @@ class Part:
     def name(self) -> str:
         return self.mapping.name if self.label == "" else f"{self.mapping.name}/{self.label}"
 
-    def from_clause(self) -> sql.Composable:
-        return sql.SQL("{} AS {} {}").format(ident(self.source_table), sql.Identifier(SOURCE), self.joins)
-
     def fits_condition(self) -> sql.Composable:
         if not self.fits:
-            return sql.SQL("TRUE")
+            return TRUE
         return sql.SQL(" AND ").join(sql.SQL("({})").format(f.condition) for f in self.fits)
+
+    def select(
+        self,
+        what: sql.Composable,
+        cond: sql.Composable = TRUE,
+        *,
+        fitting: bool | None = True,
+        with_: bool = True,
+        joins: bool = True,
+    ) -> sql.Composable:
+        """The part's one projection template, over the legacy row aliased `s`:
+        `WITH ... SELECT what FROM source AS s joins WHERE (where) AND (fits) AND (cond)`.
+
+        fitting: True keeps the rows that can be copied faithfully, False only those that
+        cannot, None every row. with_=False leaves the WITH clause to the caller (who puts
+        it before an enclosing statement); joins=False reads the legacy table alone (the
+        game lookups are LEFT JOINs on a grouped key, so they never change which rows)."""
+        if fitting is None:
+            fits: sql.Composable = TRUE
+        elif fitting:
+            fits = self.fits_condition()
+        else:
+            fits = sql.SQL("NOT ({})").format(self.fits_condition())
+        return sql.SQL(
+            "{with_}SELECT {what} FROM {src} AS {s} {joins} WHERE ({where}) AND ({fits}) AND ({cond})"
+        ).format(
+            with_=self.with_clause if with_ else sql.SQL(""),
+            what=what,
+            src=ident(self.source_table),
+            s=sql.Identifier(SOURCE),
+            joins=self.joins if joins else sql.SQL(""),
+            where=self.where,
+            fits=fits,
+            cond=cond,
+        )
+
+    def select_target(self, what: sql.Composable, alias: str = "t") -> sql.Composable:
+        """`SELECT what FROM target AS t WHERE (target_where)`: the part's rows of the new table."""
+        return sql.SQL("SELECT {what} FROM {t} AS {a} WHERE ({tw})").format(
+            what=what, t=ident(self.target.qualified), a=sql.Identifier(alias), tw=self.target_where
+        )
 
     def key_expr(self) -> sql.Composable:
         return self.exprs[self.columns.index(self.target_key)]
@@ -146,22 +182,25 @@ def _game_lookup(alias: str, legacy_col: str) -> tuple[sql.Composable, sql.Compo
     return join, sql.SQL("{}.id").format(sql.Identifier(alias))
 
 
-def _simple_part(m: Mapping) -> Part:
-    target = table(m.target)
-    source = legacy_table(m.source)
-    key_type = source.column(m.key[1]).type
-    part = Part(
+def _empty_part(m: Mapping, label: str, source: str, key: tuple[str, str]) -> Part:
+    """A Part of `m` reading legacy `source`, keyed by (target column, legacy column), no columns yet."""
+    return Part(
         mapping=m,
-        label="",
-        target=target,
-        target_key=m.key[0],
-        source_table=m.source,
-        source_key=m.key[1],
-        source_key_is_int=key_type in INTEGER_TYPES,
+        label=label,
+        target=table(m.target),
+        target_key=key[0],
+        source_table=source,
+        source_key=key[1],
+        source_key_is_int=legacy_table(source).column(key[1]).type in INTEGER_TYPES,
         columns=[],
         exprs=[],
         changed_at=m.changed_at,
     )
+
+
+def _simple_part(m: Mapping) -> Part:
+    target = table(m.target)
+    part = _empty_part(m, "", m.source, m.key)
     for target_col, legacy_col in m.column_pairs():
         _copy_column(part, target_col, legacy_col, m.source)
     for target_col, template in m.derived.items():
@@ -274,23 +313,12 @@ def _merge_parts(m: Mapping) -> list[Part]:
         primary.exprs.append(_cast(col(merge.key[1], "x"), target.column(merge.key[0]).type))
     primary.target_where = sql.SQL("{} IN (SELECT id FROM {})").format(sql.Identifier("id"), ident(m.source))
     # Part B: secondary rows that match no primary row; their id is assigned by the target.
-    only = Part(
-        mapping=m,
-        label="splits_only",
-        target=target,
-        target_key=merge.key[0],
-        source_table=merge.source,
-        source_key=merge.key[1],
-        source_key_is_int=False,
-        columns=[],
-        exprs=[],
-        with_clause=with_clause,
-        where=sql.SQL("NOT EXISTS (SELECT 1 FROM pairs WHERE pairs.sid = {}.{})").format(
-            sql.Identifier(SOURCE), sql.Identifier(merge.key[1])
-        ),
-        target_where=sql.SQL("id NOT IN (SELECT id FROM {})").format(ident(m.source)),
-        changed_at=m.changed_at,
+    only = _empty_part(m, "splits_only", merge.source, merge.key)
+    only.with_clause = with_clause
+    only.where = sql.SQL("NOT EXISTS (SELECT 1 FROM pairs WHERE pairs.sid = {}.{})").format(
+        sql.Identifier(SOURCE), sql.Identifier(merge.key[1])
     )
+    only.target_where = sql.SQL("id NOT IN (SELECT id FROM {})").format(ident(m.source))
     for c in secondary.columns:
         _copy_column(only, merge.renames.get(c.name, c.name), c.name, merge.source)
     only.fits.append(

@@ -25,8 +25,8 @@ from catalog.legacy import legacy_table
 from catalog.mappings import Mapping, copy_order
 from data_copy import id_space, ownership, phase_state, quiet
 from data_copy.errors import RollbackRefused
-from data_copy.projection import SOURCE, Part, ident, parts
-from data_copy.validator import source_select
+from data_copy.ident import ident
+from data_copy.projection import SOURCE, Part, parts
 
 LOST = sql.Identifier("public", "migration_rollback_lost")
 _DDL = sql.SQL(
@@ -69,11 +69,16 @@ def _app_written(part: Part) -> sql.Composable:
     )
 
 
+def _lost_keys(part: Part) -> sql.Composable:
+    """The condition on baseline rows `o` whose key the new table lost (the application deleted it)."""
+    return sql.SQL("o.part = {p} AND NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {k} = o.k)").format(
+        p=sql.Literal(part.name), t=ident(part.target.qualified), k=ownership.target_key_text(part)
+    )
+
+
 def _app_deleted(part: Part) -> sql.Composable:
     """Baseline keys the new table lost (deleted by the application)."""
-    return sql.SQL("FROM {o} AS o WHERE o.part = {p} AND NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {k} = o.k)").format(
-        o=ownership.OWNED, p=sql.Literal(part.name), t=ident(part.target.qualified), k=ownership.target_key_text(part)
-    )
+    return sql.SQL("FROM {o} AS o WHERE {lost}").format(o=ownership.OWNED, lost=_lost_keys(part))
 
 
 def _inverse_columns(m: Mapping) -> list[tuple[str, str, str]]:
@@ -156,8 +161,8 @@ def _generated(conn: psycopg.Connection, table: str) -> set[str]:
 def _not_landed(conn: psycopg.Connection, part: Part) -> list[str]:
     """Keys of carried rows whose legacy row, projected forward as a sync would, does not
     give the new row back (a trigger, a generated column or a default changed it)."""
-    landed = source_select(
-        part, sql.SQL("{} AS k, {} AS h").format(ownership.source_key_text(part), ownership.source_hash(part))
+    landed = part.select(
+        sql.SQL("{} AS k, {} AS h").format(ownership.source_key_text(part), ownership.source_hash(part))
     )
     rows = conn.execute(
         sql.SQL(
@@ -196,17 +201,9 @@ def _carry_back(conn: psycopg.Connection, part: Part) -> tuple[int, int]:
     )
     deleted = conn.execute(
         sql.SQL(
-            "WITH gone AS (DELETE FROM {o} AS o WHERE o.part = {p}"
-            " AND NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {k} = o.k) RETURNING o.k)"
+            "WITH gone AS (DELETE FROM {o} AS o WHERE {lost} RETURNING o.k)"
             " DELETE FROM {l} AS l USING gone WHERE CAST(l.{key} AS text) = gone.k"
-        ).format(
-            o=ownership.OWNED,
-            p=sql.Literal(part.name),
-            t=ident(part.target.qualified),
-            k=ownership.target_key_text(part),
-            l=legacy,
-            key=key,
-        )
+        ).format(o=ownership.OWNED, lost=_lost_keys(part), l=legacy, key=key)
     ).rowcount
     missed = _not_landed(conn, part)
     if missed:
@@ -249,16 +246,7 @@ def _save_lost(conn: psycopg.Connection, m: Mapping, run_id: object) -> None:
                 app=_app_written(part),
             )
         )
-        conn.execute(
-            sql.SQL(
-                "DELETE FROM {o} AS o WHERE o.part = {p} AND NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {k} = o.k)"
-            ).format(
-                o=ownership.OWNED,
-                p=sql.Literal(part.name),
-                t=ident(part.target.qualified),
-                k=ownership.target_key_text(part),
-            )
-        )
+        conn.execute(sql.SQL("DELETE FROM {o} AS o WHERE {lost}").format(o=ownership.OWNED, lost=_lost_keys(part)))
         # rows without a key of the mapping (a game only the new table has) cannot be
         # adopted: they go (saved above), or phase 1 would find them foreign forever
         conn.execute(

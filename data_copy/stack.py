@@ -1,13 +1,16 @@
-"""Reading an environment from its Pulumi stack: connection (provider config) and settings."""
+"""Reading an environment from its Pulumi stack: the connection and the settings.
 
-import os
+The stack's config goes through the stack program's own parser (stack_settings), so data_copy
+sees the same values and defaults (sslmode `require`, ...) and refuses the same mistakes as
+`pulumi preview`; the phase is the one the stack's outputs say is deployed.
+"""
+
 import shutil
 from pathlib import Path
-from urllib.parse import quote
 
-from catalog.phases import DEFAULT_CONFLICT_POLICY
-from data_copy.errors import PhaseNotDeployed, PulumiMissing, StackNotFound
-from data_copy.settings import Settings
+from data_copy.errors import BadStackConfig, PhaseNotDeployed, PulumiMissing, StackNotFound
+from data_copy.settings import Settings, from_stack_settings
+from stack_settings import ConfigError, conninfo, parse_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,33 +34,11 @@ def from_stack(name: str, work_dir: Path = PROJECT_DIR) -> tuple[str, Settings]:
         raise PulumiMissing(f"--stack {name} needs the pulumi CLI: {error}") from None
     if "phase" not in outputs:
         raise PhaseNotDeployed(f"stack {name!r} has no deployment yet")
-
-    def get(key: str, default: str = "") -> str:
-        return str(config.get(key, default))
-
-    user = get("postgresql:username", "postgres")
-    password = get("postgresql:password") or os.environ.get("PGPASSWORD", "")
-    auth = quote(user) + (":" + quote(password) if password else "")
-    dsn = (
-        f"postgresql://{auth}@{get('postgresql:host', 'localhost')}:{get('postgresql:port', '5432')}"
-        f"/{quote(get('postgresql:database', 'postgres'))}?sslmode={get('postgresql:sslmode', 'prefer')}"
-    )
-    data = outputs.get("dataCopy").value if "dataCopy" in outputs else {}
-    disposable = config.get("consolidation:disposableTables") or data.get("disposableTables") or []
-    if isinstance(disposable, str):
-        import json
-
-        disposable = json.loads(disposable)
-    settings = Settings(
-        phase=int(outputs["phase"].value),
-        role_prefix=get("consolidation:rolePrefix"),
-        lock_timeout=get("consolidation:lockTimeout", "2s"),
-        statement_timeout=get("consolidation:statementTimeout", "30min"),
-        legacy_timezone=get("consolidation:legacyTimezone", "UTC"),
-        # relative to the project, so cleanup and restore find the same dumps from anywhere
-        backup_dir=str(work_dir / get("consolidation:backupDir", ".state/backups")),
-        disposable_tables=tuple(disposable),
-        stack=name,
-        conflict_policy=get("consolidation:conflictPolicy", DEFAULT_CONFLICT_POLICY),
-    )
+    try:
+        parsed = parse_settings(config)
+    except ConfigError as error:
+        raise BadStackConfig(f"stack {name!r}: {error}") from None
+    # no password in the config: libpq takes it from PGPASSWORD or ~/.pgpass, as with --dsn
+    dsn = conninfo(parsed.connection, config.get("postgresql:password"))
+    settings = from_stack_settings(parsed, deployed_phase=int(outputs["phase"].value), stack=name, project_dir=work_dir)
     return dsn, settings

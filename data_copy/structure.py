@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from catalog.mappings import MAPPINGS
-from catalog.tables import TABLES, ForeignKey, Table
+from catalog.mappings import MAPPINGS, MAPPINGS_BY_TARGET
+from catalog.tables import TABLES, ForeignKey, Table, table
 from data_copy.ddl import index_name, index_sql
+from data_copy.ident import ident
 from data_copy.journal import REJECTS
-from data_copy.projection import ident
 
 Progress = Callable[[str, int, int], None]
 STEP = "indexes and foreign keys"
@@ -112,10 +112,18 @@ def missing(conn: psycopg.Connection, t: Table) -> list[str]:
 
 
 def mapping_of(t: Table) -> str:
-    for m in MAPPINGS:
-        if m.target == t.qualified:
-            return m.name
-    return t.qualified
+    m = MAPPINGS_BY_TARGET.get(t.qualified)
+    return m.name if m else t.qualified
+
+
+def _rejecting(
+    run_id: object, t: Table, key: sql.Composable, reason: sql.Composable, rows: sql.Composable
+) -> sql.Composable:
+    """INSERT of one reject per row of `rows` (a FROM ... clause): its key as text and reason."""
+    return sql.SQL(
+        "INSERT INTO {rej} (run_id, mapping, legacy_key, reason)"
+        " SELECT {run}, {m}, CAST({key} AS text), {reason} {rows}"
+    ).format(rej=REJECTS, run=sql.Literal(str(run_id)), m=sql.Literal(mapping_of(t)), key=key, reason=reason, rows=rows)
 
 
 def _first(error: BaseException) -> str:
@@ -127,7 +135,8 @@ def _record_orphans(conn: psycopg.Connection, piece: Piece, run_id: object) -> i
     """The rows of the new table whose parent key does not exist, as rejects."""
     fk, t = piece.fk, piece.table
     assert fk is not None
-    key = next((m.key[0] for m in MAPPINGS if m.target == t.qualified), t.primary_key[0] if t.primary_key else "ctid")
+    m = MAPPINGS_BY_TARGET.get(t.qualified)
+    key = m.key[0] if m else t.primary_key[0] if t.primary_key else "ctid"
     child_cols = sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(c)) for c in fk.columns)
     matched = sql.SQL(" AND ").join(
         sql.SQL("p.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
@@ -139,41 +148,24 @@ def _record_orphans(conn: psycopg.Connection, piece: Piece, run_id: object) -> i
         child_cols,
         sql.Literal(f" has no parent row in {fk.references} ({', '.join(fk.ref_columns)}); foreign key not created"),
     )
-    return conn.execute(
-        sql.SQL(
-            "INSERT INTO {rej} (run_id, mapping, legacy_key, reason)"
-            " SELECT {run}, {m}, CAST(c.{key} AS text), {reason} FROM {child} AS c"
-            " WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {matched})"
-        ).format(
-            rej=REJECTS,
-            run=sql.Literal(str(run_id)),
-            m=sql.Literal(mapping_of(t)),
-            key=sql.Identifier(key),
-            reason=reason,
-            child=ident(t.qualified),
-            not_null=not_null,
-            parent=ident(fk.references),
-            matched=matched,
-        )
-    ).rowcount
+    rows = sql.SQL(
+        "FROM {child} AS c WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {matched})"
+    ).format(child=ident(t.qualified), not_null=not_null, parent=ident(fk.references), matched=matched)
+    return conn.execute(_rejecting(run_id, t, sql.Identifier("c", key), reason, rows)).rowcount
 
 
 def _record_duplicates(conn: psycopg.Connection, piece: Piece, run_id: object) -> int:
     t = piece.table
     cols = [c.split(" ")[0] for c in piece.unique]
     names = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+    why = sql.Literal(f"duplicate ({', '.join(cols)}): unique index {piece.name} not created; ")
     return conn.execute(
-        sql.SQL(
-            "INSERT INTO {rej} (run_id, mapping, legacy_key, reason)"
-            " SELECT {run}, {m}, CAST(ROW({names}) AS text), {why} || count(*) || ' rows'"
-            " FROM {t} GROUP BY {names} HAVING count(*) > 1"
-        ).format(
-            rej=REJECTS,
-            run=sql.Literal(str(run_id)),
-            m=sql.Literal(mapping_of(t)),
-            names=names,
-            why=sql.Literal(f"duplicate ({', '.join(cols)}): unique index {piece.name} not created; "),
-            t=ident(t.qualified),
+        _rejecting(
+            run_id,
+            t,
+            sql.SQL("ROW({})").format(names),
+            sql.SQL("{} || count(*) || ' rows'").format(why),
+            sql.SQL("FROM {} GROUP BY {} HAVING count(*) > 1").format(ident(t.qualified), names),
         )
     ).rowcount
 
@@ -249,7 +241,7 @@ def problems(conn: psycopg.Connection) -> list:
 
     found = []
     for m in MAPPINGS:
-        gaps = missing(conn, next(t for t in TABLES if t.qualified == m.target))
+        gaps = missing(conn, table(m.target))
         if gaps:
             found.append(Problem("structure", m.target, "lacks " + ", ".join(gaps)))
     return found

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from catalog.mappings import Mapping
 from data_copy.journal import REJECTS
-from data_copy.projection import SOURCE, Part, ident, parts
+from data_copy.projection import Part, parts
 
 SAMPLES = 5
 
@@ -58,22 +58,6 @@ def _target_columns(part: Part, alias: str = "t") -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(alias, c) for c in part.hashed_columns())
 
 
-def _source_select(part: Part, what: sql.Composable, with_fits: bool = True) -> sql.Composable:
-    return sql.SQL("{with_}SELECT {what} FROM {from_} WHERE ({where}) AND ({fits})").format(
-        with_=part.with_clause,
-        what=what,
-        from_=part.from_clause(),
-        where=part.where,
-        fits=part.fits_condition() if with_fits else sql.SQL("TRUE"),
-    )
-
-
-def _target_select(part: Part, what: sql.Composable) -> sql.Composable:
-    return sql.SQL("SELECT {what} FROM {t} AS t WHERE {tw}").format(
-        what=what, t=ident(part.target.qualified), tw=part.target_where
-    )
-
-
 _SUM = "coalesce(sum(CAST({} AS numeric)){}, 0)::text"
 
 
@@ -84,7 +68,7 @@ def source_totals(conn: psycopg.Connection, part: Part, checksums: bool = True) 
         _row_hash(sql.SQL(", ").join(part.exprs)), sql.SQL(" FILTER (WHERE {})").format(part.fits_condition())
     )
     what = sql.SQL("count(*), {}").format(hashed if checksums else sql.SQL("NULL"))
-    row = conn.execute(_source_select(part, what, with_fits=False)).fetchone()
+    row = conn.execute(part.select(what, fitting=None)).fetchone()
     assert row is not None
     return int(row[0]), row[1]
 
@@ -93,18 +77,14 @@ def legacy_rows(conn: psycopg.Connection, part: Part) -> int:
     """Legacy rows of the part, read from legacy tables only: the game lookups are LEFT
     JOINs on a grouped key (never more than one match), so they cannot change the count,
     and leaving them out lets `plan` run before the consolidated tables exist."""
-    row = conn.execute(
-        sql.SQL("{with_}SELECT count(*) FROM {src} AS {s} WHERE {where}").format(
-            with_=part.with_clause, src=ident(part.source_table), s=sql.Identifier(SOURCE), where=part.where
-        )
-    ).fetchone()
+    row = conn.execute(part.select(sql.SQL("count(*)"), fitting=None, joins=False)).fetchone()
     return int(row[0]) if row else 0
 
 
 def target_totals(conn: psycopg.Connection, part: Part, checksums: bool = True) -> tuple[int, str | None]:
     hashed = sql.SQL(_SUM).format(_row_hash(_target_columns(part)), sql.SQL(""))
     what = sql.SQL("count(*), {}").format(hashed if checksums else sql.SQL("NULL"))
-    row = conn.execute(_target_select(part, what)).fetchone()
+    row = conn.execute(part.select_target(what)).fetchone()
     assert row is not None
     return int(row[0]), row[1]
 
@@ -130,12 +110,10 @@ def check(conn: psycopg.Connection, part: Part, checksums: bool = True) -> PartC
 
 def _explain(conn: psycopg.Connection, part: Part, result: PartCheck) -> None:
     """Finds which keys are missing, extra or changed (only run when something differs)."""
-    src = _source_select(
-        part,
+    src = part.select(
         sql.SQL("CAST({} AS text) AS k, {} AS h").format(part.key_expr(), _row_hash(sql.SQL(", ").join(part.exprs))),
     )
-    tgt = _target_select(
-        part,
+    tgt = part.select_target(
         sql.SQL("CAST(t.{} AS text) AS k, {} AS h").format(
             sql.Identifier(part.target_key), _row_hash(_target_columns(part))
         ),
@@ -153,4 +131,4 @@ def _explain(conn: psycopg.Connection, part: Part, result: PartCheck) -> None:
 
 
 # the ownership baseline (ownership.py) hashes and selects rows exactly as validation does
-row_hash, target_columns, source_select, target_select = _row_hash, _target_columns, _source_select, _target_select
+row_hash, target_columns = _row_hash, _target_columns

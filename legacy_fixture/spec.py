@@ -14,6 +14,7 @@ from functools import cache
 
 # The nine legacy schemas and the catalog entries come from catalog/, their one source.
 from catalog.legacy import LEGACY_TABLES
+from catalog.relation import Relation
 from catalog.schemas import LEGACY_SCHEMAS  # noqa: F401 - re-exported
 
 _NEXTVAL = re.compile(r"^nextval\('(?P<seq>[^']+)'::regclass\)$")
@@ -64,7 +65,7 @@ class Index:
 
 
 @dataclass(frozen=True)
-class TableSpec:
+class TableSpec(Relation[Column]):
     schema: str
     name: str
     kind: str  # "table" or "view"
@@ -76,15 +77,7 @@ class TableSpec:
     indexes: tuple[Index, ...]
     mapped_to: str | None
 
-    @property
-    def qualname(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    def column(self, name: str) -> Column:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(f"{self.qualname} has no column {name}")
+    qualname = Relation.qualified
 
     @property
     def column_names(self) -> tuple[str, ...]:

@@ -309,10 +309,6 @@ class Cluster:
             f"@{self.host}:{self.port}/{quote(dbname, safe='')}"
         )
 
-    def url(self, dbname: str = "postgres") -> str:
-        """Same as :meth:`dsn`."""
-        return self.dsn(dbname)
-
     def params(self, dbname: str = "postgres") -> dict[str, str | int]:
         """Connection parameters: host, port, user, password, dbname."""
         return {
@@ -321,17 +317,6 @@ class Cluster:
             "user": self.user,
             "password": self.password,
             "dbname": dbname,
-        }
-
-    def libpq_env(self, dbname: str = "postgres") -> dict[str, str]:
-        """PG* environment variables for psql/pg_dump/pg_restore subprocesses."""
-        return {
-            "PGHOST": self.host,
-            "PGPORT": str(self.port),
-            "PGUSER": self.user,
-            "PGPASSWORD": self.password,
-            "PGDATABASE": dbname,
-            "PGSSLMODE": "disable",
         }
 
     def create_database(self, name: str, *, owner: str | None = None) -> str:

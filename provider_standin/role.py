@@ -73,7 +73,7 @@ def _attr_clauses(props: dict[str, Any], only: set[str] | None = None) -> list[s
             out.append(sql.SQL("PASSWORD NULL"))
         else:
             enc = "ENCRYPTED" if props.get("encryptedPassword", True) else "UNENCRYPTED"
-            out.append(sql.SQL(enc + " PASSWORD {}").format(sql.Literal(password)))
+            out.append(sql.SQL("{} PASSWORD {}").format(sql.SQL(enc), sql.Literal(password)))
     return out
 
 

@@ -15,20 +15,11 @@ from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Token, TokenType
 
 from data_copy.refs.sqlscan import Dynamic, Scanner, ScanResult, Unparsed
-from data_copy.refs.sqlshape import tokenize
+from data_copy.refs.sqlshape import DML_STARTS, tokenize
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-_STARTS = {
-    TokenType.SELECT,
-    TokenType.WITH,
-    TokenType.INSERT,
-    TokenType.UPDATE,
-    TokenType.DELETE,
-    TokenType.MERGE,
-    TokenType.TRUNCATE,
-}
 _ENDS = {"THEN", "LOOP"}
 
 
@@ -102,7 +93,7 @@ def scan_plpgsql(body: str, search_path: Sequence[str], base: int) -> ScanResult
             _execute(result, body, tokens[i + 1] if i + 1 < len(tokens) else None, base + token.start, base)
             i += 2
             continue
-        if token.token_type not in _STARTS and word != "PERFORM":
+        if token.token_type not in DML_STARTS and word != "PERFORM":
             i += 1
             continue
         end = _segment_end(tokens, i)

@@ -15,7 +15,8 @@ from sqlglot.tokens import Token, TokenType
 
 _DIALECT = Postgres()
 
-STATEMENT_STARTS = frozenset(
+# the statements that read or write table rows (PL/pgSQL bodies embed these)
+DML_STARTS = frozenset(
     {
         TokenType.SELECT,
         TokenType.WITH,
@@ -23,10 +24,14 @@ STATEMENT_STARTS = frozenset(
         TokenType.UPDATE,
         TokenType.DELETE,
         TokenType.MERGE,
+        TokenType.TRUNCATE,
+    }
+)
+STATEMENT_STARTS = DML_STARTS | frozenset(
+    {
         TokenType.CREATE,
         TokenType.ALTER,
         TokenType.DROP,
-        TokenType.TRUNCATE,
         TokenType.COPY,
         TokenType.GRANT,
         TokenType.REVOKE,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from catalog.legacy import LEGACY_TABLES
-from catalog.registry import LEGACY_PREFIX, REGISTRY
+from catalog.registry import REGISTRY, legacy_names
 from catalog.schemas import UNQUALIFIED_SCHEMA
 from catalog.tables import TABLES
 
@@ -43,11 +43,7 @@ def replacements() -> dict[str, Replacement]:
 @cache
 def legacy_registry_names() -> dict[str, str]:
     """`legacy_<name>` registry names -> the legacy table they always resolve to."""
-    names: dict[str, str] = {}
-    for entry in REGISTRY:
-        for i, source in enumerate(entry.legacy):
-            names[LEGACY_PREFIX + (entry.logical if i == 0 else source.replace(".", "_"))] = source
-    return names
+    return legacy_names()
 
 
 @cache

@@ -9,6 +9,7 @@ by an independent checksum) or refuses. The recorded phase drives every command.
 import subprocess
 import sys
 import threading
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,11 +17,11 @@ from psycopg import sql
 
 import legacy_fixture
 from catalog.legacy import legacy_table
-from components.migration_state import PhaseRefused, read_state
-from components.settings import Connection
+from components.recorded_state import PhaseRefused, read_state
 from data_copy import api, phase_state, transitions
 from data_copy.errors import ForeignRows, PhaseMismatch, RollbackRefused, SwitchRefused
 from data_copy.settings import Settings
+from stack_settings import Connection
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 ML = "core_betting.betting_lines_moneyline"
@@ -272,17 +273,33 @@ def test_stack_and_database_disagreeing_is_one_line_saying_what_to_run(phase2: s
         api.run(phase2, Settings(phase=1, stack="dev"))
 
 
-def test_stack_preview_refuses_phase1_while_phase2_rows_are_not_carried_back(phase2: str) -> None:
+def test_stack_preview_refuses_phase1_while_phase2_rows_are_not_carried_back(
+    phase2: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from urllib.parse import urlsplit
 
+    from components import peek
+
+    opened: list[str] = []
+    real_read_only = peek.read_only
+
+    def counted(*args: Any) -> psycopg.Connection:  # the real connection, counted
+        opened.append(args[-1])
+        return real_read_only(*args)
+
+    monkeypatch.setattr(peek, "read_only", counted)
     url = urlsplit(phase2)
     connection = Connection(url.hostname or "", url.port or 5432, url.path.lstrip("/"), url.username or "", "disable")
     with pytest.raises(PhaseRefused) as refused:
         read_state(connection, url.password, deployed=1, stack="dev")
     assert "python -m data_copy rollback --stack dev" in str(refused.value)
-    assert isinstance(read_state(connection, url.password, deployed=2, stack="dev"), dict)
+    opened.clear()
+    state = read_state(connection, url.password, deployed=2, stack="dev")
+    assert len(opened) == 1, "the phase guard and both outputs share one connection"
+    assert state.phase == 2 and state.validations
+    assert {v["status"] for v in state.validations.values()} == {"passed"}
     transitions.rollback_to_phase1(phase2, Settings())
-    assert isinstance(read_state(connection, url.password, deployed=1, stack="dev"), dict)
+    assert read_state(connection, url.password, deployed=1, stack="dev").phase == 1
     with pytest.raises(PhaseRefused, match="data_copy switch --stack dev"):
         read_state(connection, url.password, deployed=2, stack="dev")
 

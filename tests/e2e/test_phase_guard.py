@@ -39,7 +39,13 @@ def test_preview_refuses_a_phase_the_database_has_not_reached_or_left(engine: En
         d.set_phase(2)
         assert f"run `python -m data_copy switch --stack {name}` first" in _refused(d.stack)
         transitions.switch(engine.dsn, settings)
-        assert d.up()[0].summary.result == "succeeded"
+        up = d.up()[0]
+        assert up.summary.result == "succeeded"
+        # the phase guard's read also fills the outputs: the database's recorded phase and
+        # the run's validations (one read-only connection)
+        assert up.outputs["recordedPhase"].value == 2
+        assert up.outputs["validation"].value
+        assert {v["status"] for v in up.outputs["validation"].value.values()} == {"passed"}
 
         with psycopg.connect(engine.dsn, autocommit=True) as conn:
             row = conn.execute(
@@ -53,7 +59,9 @@ def test_preview_refuses_a_phase_the_database_has_not_reached_or_left(engine: En
         assert f"python -m data_copy rollback --stack {name}" in text
 
         transitions.rollback_to_phase1(engine.dsn, settings)
-        assert d.up()[0].summary.result == "succeeded"
+        up = d.up()[0]
+        assert up.summary.result == "succeeded"
+        assert up.outputs["recordedPhase"].value == 1
         with psycopg.connect(engine.dsn, autocommit=True) as conn:
             back = conn.execute("SELECT sportsbook, home_ml FROM mlb_betting.moneyline WHERE id = %s", row).fetchone()
         assert back == ("APP", 123)

@@ -57,6 +57,7 @@ def test_phase1_up_preview_refresh_destroy(
         assert out["connection"]["database"] == d.database
         assert "password" not in str(out["connection"])
         assert out["validation"] == {}, "no migration_log yet"
+        assert out["recordedPhase"] is None, "data_copy never ran"
         assert out["dataCopy"]["lockTimeout"] == "2s"
 
         with d.connect() as conn:

@@ -43,8 +43,8 @@ from test_stack_support import (
 
 import catalog.roles as catalog_roles
 import components.grants
-import components.naming
 import components.roles
+import stack_settings.naming
 from catalog import OWNER_ROLE, ROLES
 from components.stack import build_stack, current_config, load_settings
 
@@ -101,9 +101,9 @@ def _with_roles(monkeypatch: pytest.MonkeyPatch, roles: tuple[catalog_roles.Role
     names = (OWNER_ROLE, *(r.name for r in roles))
     monkeypatch.setattr(components.roles, "ROLES", roles)
     monkeypatch.setattr(components.grants, "ROLES", roles)
-    monkeypatch.setattr(components.naming, "ROLES", roles)
-    monkeypatch.setattr(components.naming, "LOGICAL_ROLE_NAMES", names)
-    monkeypatch.setattr(components.naming, "USER_TYPES", {r.user_type: r.name for r in roles})
+    monkeypatch.setattr(stack_settings.naming, "ROLES", roles)
+    monkeypatch.setattr(stack_settings.naming, "LOGICAL_ROLE_NAMES", names)
+    monkeypatch.setattr(stack_settings.naming, "USER_TYPES", {r.user_type: r.name for r in roles})
 
 
 def test_trap1_admin_option_survives_drift_and_catalog_changes(

@@ -14,7 +14,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 from test_cleanup_support import (
     UNMAPPED,
     build_legacy,
@@ -414,16 +413,6 @@ def test_pg_tools_match_the_server(legacy_dsn: str) -> None:
         assert path.name == tool and (guards._tool_major(path) or 0) >= major
     with pytest.raises(guards.PgToolMissing, match="pg_dump for PostgreSQL 99 not found"):
         guards.pg_tool("pg_dump", 99)
-
-
-def test_sql_is_composed_not_formatted() -> None:
-    """No identifier reaches SQL through str.format / f-strings in these modules."""
-    root = Path(cleanup.__file__).parent
-    for name in ("cleanup.py", "restore.py", "guards.py"):
-        text = (root / name).read_text()
-        for bad in ('execute(f"', "execute(f'", ".format(schema", "% (schema"):
-            assert bad not in text, (name, bad)
-    assert sql.Identifier  # the modules use psycopg.sql throughout
 
 
 def test_the_command_line_refuses_with_one_line_and_exit_code_3(legacy_dsn: str, tmp_path: Path) -> None:

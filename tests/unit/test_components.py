@@ -20,8 +20,9 @@ import pytest
 from pulumi.runtime.mocks import MockMonitor
 
 from catalog import OWNER_ROLE, ROLES, SCHEMA_NAMES, USER_TYPES, privileges, table_registry
-from components.settings import Connection, DataCopySettings, StackSettings
+from components.recorded_state import RecordedState
 from components.stack import build_stack
+from stack_settings import Connection, DataCopySettings, StackSettings
 
 ROLE = "postgresql:index/role:Role"
 SCHEMA = "postgresql:index/schema:Schema"
@@ -100,8 +101,8 @@ def _settings(prefix: str = "", phase: int = 1) -> StackSettings:
     )
 
 
-def _no_validations(*_args: Any) -> dict[str, Any]:
-    return {"raw_betting_splits": {"status": "passed"}}
+def _no_validations(*_args: Any) -> RecordedState:
+    return RecordedState(phase=1, validations={"raw_betting_splits": {"status": "passed"}})
 
 
 def _no_schemas(*_args: Any) -> dict[str, str]:
@@ -323,6 +324,7 @@ def test_outputs_per_phase(phase: int) -> None:
     assert out["dataCopy"]["disposableTables"] == ["public.scratch"]
     assert out["dataCopy"]["lockTimeout"] == "2s"
     assert out["validation"] == {"raw_betting_splits": {"status": "passed"}}
+    assert out["recordedPhase"] == 1
     if phase == 3:
         assert "splits.raw_mlb_betting_splits" in out["legacyDrop"]["tables"]
         assert "public" not in out["legacyDrop"]["schemas"]

@@ -1,15 +1,16 @@
-"""Stack config validation (components/settings.py, components/stack.load_settings)."""
+"""Stack config validation (stack_settings/config.py, components/stack.load_settings)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
-from components.naming import MAX_PREFIX_LENGTH, RoleNames
-from components.settings import ConfigError, parse_settings
 from components.stack import current_config, load_settings
+from stack_settings import ConfigError, parse_settings
+from stack_settings.naming import MAX_PREFIX_LENGTH, RoleNames
 
 BASE: dict[str, Any] = {
     "postgresql:host": "127.0.0.1",
@@ -197,3 +198,32 @@ def test_current_config_sees_every_key() -> None:
             load_settings()
     finally:
         pulumi.runtime.set_all_config({})
+
+
+def test_data_copy_defaults_are_the_parsers() -> None:
+    """`Settings()` (--dsn) and a stack that sets none of the keys agree, key by key."""
+    from data_copy.settings import Settings, from_stack_settings
+
+    parsed = parse_settings({"postgresql:host": "h", "postgresql:database": "d"})
+    from_stack = from_stack_settings(parsed, deployed_phase=1, stack="s", project_dir=Path("/p"))
+    plain = Settings()
+    for name in ("phase", "role_prefix", "lock_timeout", "statement_timeout", "legacy_timezone", "conflict_policy"):
+        assert getattr(plain, name) == getattr(from_stack, name), name
+    assert plain.disposable_tables == from_stack.disposable_tables == ()
+    assert from_stack.backup_dir == str(Path("/p") / plain.backup_dir)
+    assert parsed.connection.sslmode == "require"
+    assert plain.owner_role == parsed.role_names.owner
+
+
+def test_the_settings_package_is_pure() -> None:
+    """stack_settings (and data_copy's settings, built by it) import neither Pulumi nor components/."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, stack_settings, data_copy.settings, data_copy.stack; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_postgresql', 'components')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,7 +1,7 @@
 """Pure rules of issue 9: which stack phase a recorded phase allows, what to run, and how
 statistics deltas survive a reset (no I/O)."""
 
-from components.migration_state import phase_problem
+from components.recorded_state import phase_problem
 from data_copy.phase_state import _what_to_run
 from data_copy.quiet import _delta
 

@@ -1,4 +1,8 @@
-"""The stack's configuration: read once, validated, typed. Pure (no Pulumi calls, no I/O).
+"""The stack's configuration: read once, validated, typed. Pure (no Pulumi, no I/O).
+
+The one parser of the project's settings: the stack program (components/stack.py) runs it
+on the running stack's config, data_copy (data_copy/stack.py) on the config `--stack NAME`
+reads through the Automation API, so both sides see the same values and the same defaults.
 
 Two namespaces are read:
 
@@ -33,13 +37,14 @@ clear message instead of a traceback.
 import json
 import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from catalog import LEGACY_SCHEMAS, REGISTRY, SCHEMA_NAMES
 from catalog.phases import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
-from components.naming import RoleNames, prefix_problem
+from stack_settings.connection import DEFAULT_PORT, DEFAULT_SSLMODE, DEFAULT_USERNAME, SSL_MODES, Connection
+from stack_settings.naming import RoleNames, prefix_problem
 
 NAMESPACE = "consolidation"
 PROVIDER_NAMESPACE = "postgresql"
@@ -63,38 +68,17 @@ PROJECT_KEYS: tuple[str, ...] = (
     "adoptExistingSchemas",
 )
 PROVIDER_KEYS: tuple[str, ...] = ("host", "port", "username", "password", "database", "sslmode")
-# What the provider's Go driver (lib/pq) accepts; it has no "prefer" or "allow".
-SSL_MODES: tuple[str, ...] = ("disable", "require", "verify-ca", "verify-full")
-DEFAULT_SSLMODE = "require"
 
 _DURATION = re.compile(r"(\d+)\s*(ms|s|min|h|d)")
 _IDENT = r"[a-z_][a-z0-9_]{0,62}"
 _QUALIFIED_TABLE = re.compile(rf"({_IDENT})\.({_IDENT})")
 _MAPPED_LEGACY_TABLES = frozenset(t for entry in REGISTRY for t in entry.legacy)
 
+T = TypeVar("T")
+
 
 class ConfigError(ValueError):
     """The stack's config is invalid; the message is one line naming every problem."""
-
-
-@dataclass(frozen=True)
-class Connection:
-    """Where the provider (and the read-only validation lookup) connect. No password."""
-
-    host: str
-    port: int
-    database: str
-    username: str
-    sslmode: str
-
-    def as_output(self) -> dict[str, Any]:
-        return {
-            "host": self.host,
-            "port": self.port,
-            "database": self.database,
-            "username": self.username,
-            "sslmode": self.sslmode,
-        }
 
 
 @dataclass(frozen=True)
@@ -153,105 +137,108 @@ class _Reader:
     def problem(self, namespace: str, name: str, message: str) -> None:
         self.problems.append(f"{_key(namespace, name)}: {message}")
 
+    def value(
+        self,
+        name: str,
+        default: T,
+        problem: Callable[[str], str | None],
+        convert: Callable[[str], T],
+        namespace: str = NAMESPACE,
+    ) -> T:
+        """`convert(raw)` of a set key that has no `problem(raw)`; else the default (and the
+        problem is noted)."""
+        raw = self.raw(namespace, name)
+        if raw is None:
+            return default
+        message = problem(raw)
+        if message:
+            self.problem(namespace, name, message)
+            return default
+        return convert(raw)
+
+
+def _same(raw: str) -> str:
+    return raw
+
+
+def _integer(raw: str) -> int | None:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return None
+
 
 def _parse_phase(r: _Reader) -> int:
-    raw = r.raw(NAMESPACE, "phase")
-    if raw is None or raw.strip() == "":
-        return PHASES[0]
-    try:
-        phase = int(raw.strip())
-    except ValueError:
-        phase = -1
-    if phase not in PHASES:
-        r.problem(NAMESPACE, "phase", f"{raw!r} is not a phase; use 1, 2 or 3")
-        return PHASES[0]
-    return phase
+    def problem(raw: str) -> str | None:
+        ok = raw.strip() == "" or _integer(raw) in PHASES
+        return None if ok else f"{raw!r} is not a phase; use 1, 2 or 3"
+
+    return r.value("phase", PHASES[0], problem, lambda raw: _integer(raw) or PHASES[0])
 
 
 def _parse_prefix(r: _Reader) -> str:
-    prefix = r.raw(NAMESPACE, "rolePrefix") or ""
-    problem = prefix_problem(prefix)
-    if problem:
-        r.problem(NAMESPACE, "rolePrefix", problem)
-        return ""
-    return prefix
+    return r.value("rolePrefix", "", prefix_problem, _same)
 
 
 def _parse_duration(r: _Reader, name: str, default: str) -> str:
-    raw = r.raw(NAMESPACE, name)
-    if raw is None:
-        return default
-    match = _DURATION.fullmatch(raw.strip())
-    if not match or int(match.group(1)) == 0:
-        r.problem(
-            NAMESPACE,
-            name,
+    def problem(raw: str) -> str | None:
+        match = _DURATION.fullmatch(raw.strip())
+        if match and int(match.group(1)) > 0:
+            return None
+        return (
             f"{raw!r} is not a positive PostgreSQL duration; write a number and a unit "
-            "(ms, s, min, h, d), e.g. 2s or 30min",
+            "(ms, s, min, h, d), e.g. 2s or 30min"
         )
-        return default
-    return f"{int(match.group(1))}{match.group(2)}"
+
+    def normal(raw: str) -> str:
+        match = _DURATION.fullmatch(raw.strip())
+        assert match is not None  # problem() said so
+        return f"{int(match.group(1))}{match.group(2)}"
+
+    return r.value(name, default, problem, normal)
 
 
-def _parse_timezone(r: _Reader) -> str:
-    raw = r.raw(NAMESPACE, "legacyTimezone")
-    if raw is None:
-        return DEFAULT_LEGACY_TIMEZONE
+def _timezone_problem(raw: str) -> str | None:
     try:
         zoneinfo.ZoneInfo(raw)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        r.problem(NAMESPACE, "legacyTimezone", f"{raw!r} is not an IANA time zone, e.g. UTC")
-        return DEFAULT_LEGACY_TIMEZONE
-    return raw
+        return f"{raw!r} is not an IANA time zone, e.g. UTC"
+    return None
 
 
-def _parse_backup_dir(r: _Reader) -> str:
-    raw = r.raw(NAMESPACE, "backupDir")
-    if raw is None:
-        return DEFAULT_BACKUP_DIR
+def _backup_dir_problem(raw: str) -> str | None:
     if raw.strip() == "" or any(c in raw for c in "\0\n\r"):
-        r.problem(NAMESPACE, "backupDir", f"{raw!r} is not a usable directory path")
-        return DEFAULT_BACKUP_DIR
-    return raw
+        return f"{raw!r} is not a usable directory path"
+    return None
 
 
-def _parse_conflict_policy(r: _Reader) -> str:
-    raw = r.raw(NAMESPACE, "conflictPolicy")
-    if raw is None:
-        return DEFAULT_CONFLICT_POLICY
-    if raw not in CONFLICT_POLICIES:
-        r.problem(NAMESPACE, "conflictPolicy", f"{raw!r} is not one of {', '.join(CONFLICT_POLICIES)}")
-        return DEFAULT_CONFLICT_POLICY
-    return raw
+def _conflict_policy_problem(raw: str) -> str | None:
+    return None if raw in CONFLICT_POLICIES else f"{raw!r} is not one of {', '.join(CONFLICT_POLICIES)}"
 
 
-def _parse_protect(r: _Reader) -> bool:
-    raw = r.raw(NAMESPACE, "protect")
-    if raw is None:
-        return True
-    if raw.strip().lower() not in ("true", "false"):
-        r.problem(NAMESPACE, "protect", f"{raw!r} is not true or false")
-        return True
-    return raw.strip().lower() == "true"
+def _protect_problem(raw: str) -> str | None:
+    return None if raw.strip().lower() in ("true", "false") else f"{raw!r} is not true or false"
 
 
-def _parse_adopt(r: _Reader) -> tuple[str, ...]:
-    raw = r.raw(NAMESPACE, "adoptExistingSchemas")
-    if raw is None:
-        return ()
+def _json_list(raw: str) -> list[Any] | None:
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
-        value = None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v in SCHEMA_NAMES for v in value):
-        r.problem(
-            NAMESPACE,
-            "adoptExistingSchemas",
+        return None
+    return value if isinstance(value, list) else None
+
+
+def _parse_adopt(r: _Reader) -> tuple[str, ...]:
+    def problem(raw: str) -> str | None:
+        value = _json_list(raw)
+        if value is not None and all(isinstance(v, str) and v in SCHEMA_NAMES for v in value):
+            return None
+        return (
             f"{raw!r} is not a list of consolidated schemas ({', '.join(SCHEMA_NAMES)}); e.g. "
-            "pulumi config set --path 'consolidation:adoptExistingSchemas[0]' raw_data",
+            "pulumi config set --path 'consolidation:adoptExistingSchemas[0]' raw_data"
         )
-        return ()
-    return tuple(dict.fromkeys(value))
+
+    return r.value("adoptExistingSchemas", (), problem, lambda raw: tuple(dict.fromkeys(_json_list(raw) or [])))
 
 
 def _parse_disposable(r: _Reader) -> tuple[str, ...]:
@@ -262,11 +249,8 @@ def _parse_disposable(r: _Reader) -> tuple[str, ...]:
         'give a list of legacy "schema.table", e.g. '
         "pulumi config set --path 'consolidation:disposableTables[0]' public.test_table"
     )
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    value = _json_list(raw)
+    if value is None or not all(isinstance(v, str) for v in value):
         r.problem(NAMESPACE, "disposableTables", f"{raw!r} is not a list of strings; {how}")
         return ()
     tables: list[str] = []
@@ -306,24 +290,24 @@ def _parse_connection(r: _Reader) -> Connection:
             return ""
         return raw
 
+    def port_problem(raw: str) -> str | None:
+        port = _integer(raw)
+        return None if port is not None and 1 <= port <= 65535 else f"{raw!r} is not a TCP port (1-65535)"
+
+    def sslmode_problem(raw: str) -> str | None:
+        return None if raw in ("", *SSL_MODES) else f"{raw!r} is not one of {', '.join(SSL_MODES)}"
+
     host = required("host")
     database = required("database")
-    username = r.raw(PROVIDER_NAMESPACE, "username") or "postgres"
-    port_raw = r.raw(PROVIDER_NAMESPACE, "port")
-    port = 5432
-    if port_raw is not None:
-        try:
-            port = int(port_raw)
-        except ValueError:
-            port = 0
-        if not 1 <= port <= 65535:
-            r.problem(PROVIDER_NAMESPACE, "port", f"{port_raw!r} is not a TCP port (1-65535)")
-            port = 5432
-    sslmode = r.raw(PROVIDER_NAMESPACE, "sslmode") or DEFAULT_SSLMODE
-    if sslmode not in SSL_MODES:
-        r.problem(PROVIDER_NAMESPACE, "sslmode", f"{sslmode!r} is not one of {', '.join(SSL_MODES)}")
-        sslmode = DEFAULT_SSLMODE
-    return Connection(host=host, port=port, database=database, username=username, sslmode=sslmode)
+    return Connection(
+        host=host,
+        database=database,
+        username=r.raw(PROVIDER_NAMESPACE, "username") or DEFAULT_USERNAME,
+        port=r.value("port", DEFAULT_PORT, port_problem, int, PROVIDER_NAMESPACE),
+        sslmode=r.value(
+            "sslmode", DEFAULT_SSLMODE, sslmode_problem, lambda raw: raw or DEFAULT_SSLMODE, PROVIDER_NAMESPACE
+        ),
+    )
 
 
 def _unknown_keys(r: _Reader) -> None:
@@ -345,26 +329,22 @@ def parse_settings(config: Mapping[str, Any]) -> StackSettings:
     """Validate the whole config ("namespace:key" -> value); raise ConfigError on any problem."""
     r = _Reader(config)
     _unknown_keys(r)
-    phase = _parse_phase(r)
-    prefix = _parse_prefix(r)
-    data_copy = DataCopySettings(
-        lock_timeout=_parse_duration(r, "lockTimeout", DEFAULT_LOCK_TIMEOUT),
-        statement_timeout=_parse_duration(r, "statementTimeout", DEFAULT_STATEMENT_TIMEOUT),
-        legacy_timezone=_parse_timezone(r),
-        backup_dir=_parse_backup_dir(r),
-        disposable_tables=_parse_disposable(r),
-        conflict_policy=_parse_conflict_policy(r),
+    # keyword arguments run left to right: the problems are listed in this order
+    settings = StackSettings(
+        phase=_parse_phase(r),
+        role_prefix=_parse_prefix(r),
+        data_copy=DataCopySettings(
+            lock_timeout=_parse_duration(r, "lockTimeout", DEFAULT_LOCK_TIMEOUT),
+            statement_timeout=_parse_duration(r, "statementTimeout", DEFAULT_STATEMENT_TIMEOUT),
+            legacy_timezone=r.value("legacyTimezone", DEFAULT_LEGACY_TIMEZONE, _timezone_problem, _same),
+            backup_dir=r.value("backupDir", DEFAULT_BACKUP_DIR, _backup_dir_problem, _same),
+            disposable_tables=_parse_disposable(r),
+            conflict_policy=r.value("conflictPolicy", DEFAULT_CONFLICT_POLICY, _conflict_policy_problem, _same),
+        ),
+        connection=_parse_connection(r),
+        protect=r.value("protect", True, _protect_problem, lambda raw: raw.strip().lower() == "true"),
+        adopt_existing_schemas=_parse_adopt(r),
     )
-    connection = _parse_connection(r)
-    protect = _parse_protect(r)
-    adopt = _parse_adopt(r)
     if r.problems:
         raise ConfigError("invalid stack config: " + "; ".join(r.problems))
-    return StackSettings(
-        phase=phase,
-        role_prefix=prefix,
-        connection=connection,
-        data_copy=data_copy,
-        protect=protect,
-        adopt_existing_schemas=adopt,
-    )
+    return settings
