@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 import legacy_fixture
 from catalog.legacy import legacy_table
@@ -44,32 +45,35 @@ def phase2(phase1: str) -> str:
     return phase1
 
 
-def q(dsn: str, query: str, *args: object) -> list[tuple]:
+def q(dsn: str, query: str | sql.Composable, *args: object) -> list[tuple]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         cur = conn.execute(query, args or None)
         return cur.fetchall() if cur.description else []
 
 
-def app_insert_ml(dsn: str, book: str, home_ml: int = 111) -> int:
-    """The application inserts a moneyline row into the new table (id from its identity)."""
+def insert_ml(dsn: str, table: str, book: str, home_ml: int) -> int:
+    """A moneyline row inserted into `table` (its id from the table's own default), its game
+    the smallest game id `table` already has."""
+    target = sql.Identifier(*table.split("."))
     return q(
         dsn,
-        f"INSERT INTO {ML} (game_id, sportsbook, home_ml, odds_timestamp)"  # noqa: S608
-        " SELECT min(game_id), %s, %s, now() FROM core_betting.betting_lines_moneyline RETURNING id",
+        sql.SQL(
+            "INSERT INTO {} (game_id, sportsbook, home_ml, odds_timestamp) SELECT min(game_id), %s, %s, now() FROM {}"
+            " RETURNING id"
+        ).format(target, target),
         book,
         home_ml,
     )[0][0]
+
+
+def app_insert_ml(dsn: str, book: str, home_ml: int = 111) -> int:
+    """The application inserts a moneyline row into the new table (id from its identity)."""
+    return insert_ml(dsn, ML, book, home_ml)
 
 
 def legacy_insert_ml(dsn: str, book: str, home_ml: int = 222) -> int:
     """Old code inserts into the legacy table (id from the legacy column's default)."""
-    return q(
-        dsn,
-        f"INSERT INTO {LEGACY_ML} (game_id, sportsbook, home_ml, odds_timestamp)"  # noqa: S608
-        " SELECT min(game_id), %s, %s, now() FROM mlb_betting.moneyline RETURNING id",
-        book,
-        home_ml,
-    )[0][0]
+    return insert_ml(dsn, LEGACY_ML, book, home_ml)
 
 
 def ml(dsn: str, table: str, key: int) -> tuple | None:

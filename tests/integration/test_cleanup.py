@@ -8,7 +8,6 @@ the refusal is logged in migration_log as Phase3.
 from __future__ import annotations
 
 import stat
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,11 @@ import pytest
 from test_cleanup_support import (
     UNMAPPED,
     build_legacy,
-    create_database,
     database_from,
     legacy_fingerprints,
     legacy_shape,
     phase3_log,
+    run_cleanup,
     settings_for,
 )
 
@@ -41,24 +40,10 @@ from pgcluster import Cluster, find_bindir
 DROPPABLE = [s for s in LEGACY_SCHEMAS if s != "public"]
 
 
-@pytest.fixture(scope="session")
-def legacy_template(pg_cluster: Cluster) -> Iterator[str]:
-    """A tiny legacy database with a passing validation per mapping, used as a template."""
-    name = f"tmpl_cleanup_{uuid.uuid4().hex[:8]}"
-    build_legacy(create_database(pg_cluster, name))
-    yield name
-    pg_cluster.drop_database(name)
-
-
 @pytest.fixture
-def legacy_dsn(pg_cluster: Cluster, legacy_template: str) -> Iterator[str]:
-    with database_from(pg_cluster, legacy_template) as dsn:
+def legacy_dsn(pg_cluster: Cluster, validated_template: str) -> Iterator[str]:
+    with database_from(pg_cluster, validated_template) as dsn:
         yield dsn
-
-
-def run_cleanup(dsn: str, settings: Settings, **kwargs: Any) -> cleanup.CleanupReport:
-    with connect(dsn, settings) as conn:
-        return cleanup.cleanup(conn, settings, Journal(conn, "Phase3"), dsn, **kwargs)
 
 
 def execute(dsn: str, *statements: str) -> None:
@@ -84,14 +69,84 @@ def refused(dsn: str, settings: Settings, **kwargs: Any) -> CleanupRefused:
     return caught.value
 
 
+def assert_refused(dsn: str, tmp_path: Path, reasons: list[str], fix: str | None) -> None:
+    """Cleanup with the default settings is refused (refused(): nothing changed, logged),
+    naming every reason, and the fix says `fix`."""
+    error = refused(dsn, settings_for(tmp_path))
+    for reason in reasons:
+        assert reason in str(error)
+    if fix is not None:
+        assert fix in error.fix
+
+
 # ------------------------------------------------------------------ (a) validations
 
 
-def test_refuses_when_a_validation_is_missing(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(legacy_dsn, "DELETE FROM public.migration_log WHERE step = 'validate' AND mapping = 'teams'")
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "never validated: teams" in str(error)
-    assert "run `python -m data_copy run`" in error.fix
+@pytest.mark.parametrize(
+    ("statement", "reasons", "fix"),
+    [
+        pytest.param(
+            "DELETE FROM public.migration_log WHERE step = 'validate' AND mapping = 'teams'",
+            ["never validated: teams"],
+            "run `python -m data_copy run`",
+            id="a_validation_is_missing",
+        ),
+        pytest.param(
+            "UPDATE public.migration_log SET source_checksum = NULL, target_checksum = NULL"
+            " WHERE step = 'validate' AND mapping = 'spreads'",
+            ["latest validation compared counts only: spreads"],
+            "without --count-only",
+            id="a_count_only_validation",
+        ),
+        pytest.param(
+            "INSERT INTO backtesting.orchestrator_update_triggers (trigger_type, trigger_reason, triggered_at, status)"
+            " VALUES ('manual', 'late write from the application', now(), 'PENDING')",
+            [
+                "legacy data written after the latest validation: orchestrator_update_triggers:",
+                "backtesting.orchestrator_update_triggers written at",
+            ],
+            "re-sync and re-validate",
+            id="a_legacy_insert_since_the_validation",
+        ),
+        pytest.param(
+            "UPDATE mlb_betting.totals SET sportsbook = 'changed' WHERE id = (SELECT min(id) FROM mlb_betting.totals)",
+            ["totals: legacy rows changed since"],
+            None,
+            id="an_update_that_left_the_timestamps_alone",
+        ),
+        pytest.param(
+            "DELETE FROM clean.betting_recommendations WHERE id = (SELECT min(id) FROM clean.betting_recommendations)",
+            ["betting_recommendations: 299 legacy rows now, 300 at"],
+            None,
+            id="a_legacy_delete",
+        ),
+        # (c) objects that stay and depend on legacy objects
+        pytest.param(
+            "CREATE VIEW analytics.games_by_day AS SELECT game_datetime::date AS day, count(*) AS n"
+            " FROM splits.games GROUP BY 1",
+            ["objects that stay depend on legacy objects: view analytics.games_by_day: depends on table splits.games"],
+            "drop those objects or point them at the new tables",
+            id="a_view_outside_the_legacy_schemas",
+        ),
+        pytest.param(
+            "CREATE TABLE core_betting.notes (id int PRIMARY KEY, game_id int REFERENCES public.games (id))",
+            ["table constraint notes_game_id_fkey on core_betting.notes: depends on", "public.games"],
+            None,
+            id="a_foreign_key_from_outside",
+        ),
+        pytest.param(
+            "CREATE TABLE public.app_picks (id int PRIMARY KEY, game_id int REFERENCES public.games (id))",
+            ["table constraint app_picks_game_id_fkey on public.app_picks: depends on"],
+            None,
+            id="a_foreign_key_from_a_table_public_keeps",
+        ),
+    ],
+)
+def test_refuses_after_one_statement(
+    legacy_dsn: str, tmp_path: Path, statement: str, reasons: list[str], fix: str | None
+) -> None:
+    execute(legacy_dsn, statement)
+    assert_refused(legacy_dsn, tmp_path, reasons, fix)
 
 
 def test_database_still_in_phase_1_refuses_and_drops_nothing(fresh_dsn: str, tmp_path: Path) -> None:
@@ -108,50 +163,8 @@ def test_refuses_when_the_latest_validation_failed(legacy_dsn: str, tmp_path: Pa
         j = Journal(conn, "Phase2")
         entry = j.start("validate", "totals", "mlb_betting.totals", "core_betting.betting_lines_totals")
         j.finish(entry, "failed", source_count=300, target_count=299, error_message="count 300 legacy vs 299 new")
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "latest validation failed: totals: count 300 legacy vs 299 new" in str(error)
-    assert "fix what the validation reports" in error.fix
-
-
-def test_refuses_a_count_only_validation(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "UPDATE public.migration_log SET source_checksum = NULL, target_checksum = NULL"
-        " WHERE step = 'validate' AND mapping = 'spreads'",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "latest validation compared counts only: spreads" in str(error)
-    assert "without --count-only" in error.fix
-
-
-def test_refuses_after_a_legacy_insert_since_the_validation(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "INSERT INTO backtesting.orchestrator_update_triggers (trigger_type, trigger_reason, triggered_at, status)"
-        " VALUES ('manual', 'late write from the application', now(), 'PENDING')",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "legacy data written after the latest validation: orchestrator_update_triggers:" in str(error)
-    assert "backtesting.orchestrator_update_triggers written at" in str(error)
-    assert "re-sync and re-validate" in error.fix
-
-
-def test_refuses_after_an_update_that_left_the_timestamps_alone(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "UPDATE mlb_betting.totals SET sportsbook = 'changed' WHERE id = (SELECT min(id) FROM mlb_betting.totals)",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "totals: legacy rows changed since" in str(error)
-
-
-def test_refuses_after_a_legacy_delete(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "DELETE FROM clean.betting_recommendations WHERE id = (SELECT min(id) FROM clean.betting_recommendations)",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "betting_recommendations: 299 legacy rows now, 300 at" in str(error)
+    reason = "latest validation failed: totals: count 300 legacy vs 299 new"
+    assert_refused(legacy_dsn, tmp_path, [reason], "fix what the validation reports")
 
 
 # ------------------------------------------------------------ (b) unmapped tables
@@ -193,35 +206,6 @@ def test_an_empty_unmapped_table_goes_with_its_schema(legacy_dsn: str, tmp_path:
 
 
 # ------------------------------------------------------------- (c) dependencies
-
-
-def test_refuses_a_view_outside_the_legacy_schemas(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "CREATE VIEW analytics.games_by_day AS SELECT game_datetime::date AS day, count(*) AS n"
-        " FROM splits.games GROUP BY 1",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "objects that stay depend on legacy objects: view analytics.games_by_day: depends on table splits.games" in (
-        str(error)
-    )
-    assert "drop those objects or point them at the new tables" in error.fix
-
-
-def test_refuses_a_foreign_key_from_outside(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "CREATE TABLE core_betting.notes (id int PRIMARY KEY, game_id int REFERENCES public.games (id))",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "table constraint notes_game_id_fkey on core_betting.notes: depends on" in str(error)
-    assert "public.games" in str(error)
-
-
-def test_refuses_a_foreign_key_from_a_table_public_keeps(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(legacy_dsn, "CREATE TABLE public.app_picks (id int PRIMARY KEY, game_id int REFERENCES public.games (id))")
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "table constraint app_picks_game_id_fkey on public.app_picks: depends on" in str(error)
 
 
 def test_refuses_a_function_and_a_trigger_that_depend_on_legacy_objects(legacy_dsn: str, tmp_path: Path) -> None:

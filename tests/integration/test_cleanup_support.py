@@ -21,8 +21,10 @@ from psycopg import sql
 import legacy_fixture
 from catalog.legacy import LEGACY_TABLES
 from catalog.schemas import LEGACY_SCHEMAS
-from data_copy import api, live_catalog, transitions
+from data_copy import api, cleanup, live_catalog, transitions
+from data_copy.connection import connect
 from data_copy.fingerprint import table_fingerprint
+from data_copy.journal import Journal
 from data_copy.settings import Settings
 from pgcluster import Cluster
 
@@ -50,6 +52,12 @@ def build_legacy(dsn: str, *, validated: bool = True) -> dict[str, int]:
         report = api.run(dsn)
         assert report.ok, [r.message for r in report.results if r.message]
     return counts
+
+
+def run_cleanup(dsn: str, settings: Settings, **kwargs: Any) -> cleanup.CleanupReport:
+    """The cleanup verb on its own connection, journaled as Phase3."""
+    with connect(dsn, settings) as conn:
+        return cleanup.cleanup(conn, settings, Journal(conn, "Phase3"), dsn, **kwargs)
 
 
 def create_database(cluster: Cluster, name: str, template: str = "template0") -> str:
