@@ -15,7 +15,6 @@ import psycopg
 import pytest
 from psycopg import sql
 
-import legacy_fixture
 from catalog.legacy import legacy_table
 from components.recorded_state import PhaseRefused, read_state
 from data_copy import api, phase_state, transitions
@@ -30,19 +29,8 @@ ML_COLS = [c.name for c in legacy_table(LEGACY_ML).columns]
 
 
 @pytest.fixture
-def phase1(fresh_dsn: str) -> str:
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        legacy_fixture.build(conn, "tiny")
-    api.bootstrap_structure(fresh_dsn)
-    report = api.run(fresh_dsn)
-    assert report.ok, [r.message for r in report.results if r.message]
-    return fresh_dsn
-
-
-@pytest.fixture
-def phase2(phase1: str) -> str:
-    transitions.switch(phase1, Settings())
-    return phase1
+def phase1(tiny_synced: str) -> str:
+    return tiny_synced
 
 
 def q(dsn: str, query: str | sql.Composable, *args: object) -> list[tuple]:

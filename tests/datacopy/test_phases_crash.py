@@ -6,26 +6,13 @@ import subprocess
 import sys
 import time
 
-import psycopg
-import pytest
 from psycopg import sql
 from test_phases import LEGACY_ML, ML, ROOT, content_md5, q
 
-import legacy_fixture
 from data_copy import api, transitions
 from data_copy.settings import Settings
 
 SPREADS, LEGACY_SPREADS = "core_betting.betting_lines_spreads", "mlb_betting.spreads"
-
-
-@pytest.fixture
-def phase2(fresh_dsn: str) -> str:
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        legacy_fixture.build(conn, "tiny")
-    api.bootstrap_structure(fresh_dsn)
-    assert api.run(fresh_dsn).ok
-    transitions.switch(fresh_dsn, Settings())
-    return fresh_dsn
 
 
 def _kill_during(dsn: str, verb: str, delays: tuple[float, ...]) -> int:
