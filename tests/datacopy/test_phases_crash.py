@@ -139,10 +139,10 @@ def test_kill9_during_rollback_then_rerun_carries_everything_back_once(phase2: s
     w = _application_writes(phase2)
     assert api.run(phase2).ok  # legacy's changes in; the application's rows are what goes back
     kills = _kill_during(phase2, "rollback", (0.3, 0.6, 0.9, 1.2))
-    if api.status(phase2)["phase"] == 2:
+    if api.status(phase2).phase == 2:
         transitions.rollback_to_phase1(phase2, Settings())
     assert kills >= 1, "the rollback finished before it could be killed"
-    assert api.status(phase2)["phase"] == 1
+    assert api.status(phase2).phase == 1
     # legacy now holds exactly the new table's content (independent checksum), once
     assert content_md5(phase2, LEGACY_ML) == content_md5(phase2, ML)
     assert q(phase2, f"SELECT count(*), count(DISTINCT id) FROM {LEGACY_ML} WHERE sportsbook = 'APP'") == [(50, 50)]  # noqa: S608

@@ -25,14 +25,17 @@ from test_cleanup_support import (
     settings_for,
 )
 
+import pgbin
 from catalog.mappings import MAPPINGS
 from catalog.schemas import LEGACY_SCHEMAS
-from data_copy import cleanup, guards
+from data_copy import cleanup, guards, live_catalog, pgtools, phase3, report
+from data_copy.backup import Backup
+from data_copy.cleanup_plan import plan_cleanup
 from data_copy.connection import connect
-from data_copy.errors import CleanupRefused, LegacyTableMissing
+from data_copy.errors import CleanupRefused, CleanupTimedOut, LegacyTableMissing, LegacyTablesBusy, PgToolMissing
 from data_copy.journal import Journal
 from data_copy.settings import Settings
-from pgcluster import Cluster
+from pgcluster import Cluster, find_bindir
 
 DROPPABLE = [s for s in LEGACY_SCHEMAS if s != "public"]
 
@@ -191,7 +194,7 @@ def test_unmapped_tables_with_rows_refuse_until_marked_disposable(legacy_dsn: st
     assert "tracking.scratch_notes" in report.plan.disposable
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
         assert conn.execute("SELECT note FROM public.app_notes").fetchall() == [("the application's own table",)]
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
 
 
 def test_an_empty_unmapped_table_goes_with_its_schema(legacy_dsn: str, tmp_path: Path) -> None:
@@ -238,9 +241,9 @@ def test_a_view_in_public_on_a_migrated_table_is_dropped_and_backed_up(legacy_ds
     report = run_cleanup(legacy_dsn, settings_for(tmp_path))
     assert report.dropped_views == ["public.games_with_betting_data"]
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        assert guards.relation_oids(conn, ["public.games_with_betting_data"]) == []
-        major = guards.server_major(conn)
-    _, toc = guards.read_toc(report.dump, guards.pg_tool("pg_restore", major))  # type: ignore[arg-type]
+        assert live_catalog.relation_oids(conn, ["public.games_with_betting_data"]) == []
+        major = pgtools.server_major(conn)
+    _, toc = pgtools.read_toc(report.dump, pgtools.pg_tool("pg_restore", major))  # type: ignore[arg-type]
     assert any(e.kind == "VIEW" and e.schema == "public" and e.first_word == "games_with_betting_data" for e in toc)
 
 
@@ -260,7 +263,7 @@ def test_refuses_when_the_backup_cannot_be_written(legacy_dsn: str, tmp_path: Pa
 def test_refuses_when_the_backup_is_corrupted_before_the_drop(legacy_dsn: str, tmp_path: Path) -> None:
     seen: list[Path] = []
 
-    def corrupt(backup: cleanup.Backup) -> None:
+    def corrupt(backup: Backup) -> None:
         seen.append(backup.path)
         data = bytearray(backup.path.read_bytes())
         data[len(data) // 2 : len(data) // 2 + 64] = b"\0" * 64
@@ -271,7 +274,7 @@ def test_refuses_when_the_backup_is_corrupted_before_the_drop(legacy_dsn: str, t
 
 
 def test_refuses_when_the_backup_is_replaced_by_an_unreadable_file(legacy_dsn: str, tmp_path: Path) -> None:
-    def replace(backup: cleanup.Backup) -> None:
+    def replace(backup: Backup) -> None:
         backup.path.write_bytes(b"PGDMP" + b"\xff" * 100)
 
     error = refused(legacy_dsn, settings_for(tmp_path), after_backup=replace)
@@ -281,7 +284,7 @@ def test_refuses_when_the_backup_is_replaced_by_an_unreadable_file(legacy_dsn: s
 def test_backup_guard_on_its_own(legacy_dsn: str, tmp_path: Path) -> None:
     """(d) without the sha256 shortcut: missing, empty, not a dump, lacking a table."""
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        pg_restore = guards.pg_tool("pg_restore", guards.server_major(conn))
+        pg_restore = pgtools.pg_tool("pg_restore", pgtools.server_major(conn))
     missing = tmp_path / "absent.dump"
     assert guards.backup_problems(missing, pg_restore, [], [])[0].detail == "does not exist"
     empty = tmp_path / "empty.dump"
@@ -306,7 +309,7 @@ def test_refuses_while_the_application_still_writes_a_legacy_table(legacy_dsn: s
         writer.execute("LOCK TABLE splits.games IN ROW EXCLUSIVE MODE")
         error = refused(legacy_dsn, settings_for(tmp_path, lock_timeout="300ms"))
         writer.rollback()
-    assert isinstance(error, cleanup.LegacyTablesBusy)
+    assert isinstance(error, LegacyTablesBusy)
     assert "a legacy table is in use (lock_timeout 300ms)" in str(error)
 
 
@@ -320,12 +323,15 @@ def test_dry_run_prints_the_plan_and_the_refusal_and_changes_nothing(
 ) -> None:
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
         before = legacy_shape(conn)
+    shown = {"on_plan": report.cleanup_plan, "step": report.step}
     with pytest.raises(CleanupRefused, match="unmapped legacy tables hold rows"):
-        cleanup.main(legacy_dsn, settings_for(tmp_path, disposable=()), dry_run=True)
+        phase3.cleanup(legacy_dsn, settings_for(tmp_path, disposable=()), dry_run=True, **shown)
     out = capsys.readouterr().out
     assert "drop table splits.raw_mlb_betting_splits (migrated to raw_data.raw_mlb_betting_splits)" in out
     assert "backtesting.alert_history (holds rows: cleanup refuses)" in out
-    assert cleanup.main(legacy_dsn, settings_for(tmp_path), dry_run=True) is None
+    outcome = phase3.cleanup(legacy_dsn, settings_for(tmp_path), dry_run=True, **shown)
+    assert outcome.guards_passed and outcome.report is None
+    report.cleanup(outcome)
     assert "all guards pass" in capsys.readouterr().out
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
         assert legacy_shape(conn) == before
@@ -354,8 +360,8 @@ def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
     assert report.fingerprints == {t: before[t] for t in report.plan.dropped_tables}
 
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
-        public = set(guards.existing_tables(conn, ["public"]))
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+        public = set(live_catalog.existing_tables(conn, ["public"]))
         assert public == {
             "public.app_settings",
             "public.migration_log",
@@ -366,6 +372,9 @@ def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
             "public.migration_conflicts",
             "public.migration_table_stats",
             "public.migration_switch_changes",
+            "public.migration_capture",  # issue 12: change capture's state (its slot went with the cleanup)
+            "public.migration_capture_positions",
+            "public.migration_capture_changes",
         }
         assert conn.execute("SELECT public.check_user_permissions('x')").fetchone() == ("x",)
         assert conn.execute("SELECT value FROM public.app_settings").fetchone() == ("dark",)
@@ -387,7 +396,7 @@ def test_plan_names_everything_and_changes_nothing(legacy_dsn: str) -> None:
     settings = Settings(disposable_tables=UNMAPPED, accept_legacy_reads=True)
     with connect(legacy_dsn, settings) as conn:
         before = legacy_shape(conn)
-        plan = cleanup.plan_cleanup(conn, settings)
+        plan = plan_cleanup(conn, settings)
         assert legacy_shape(conn) == before
     assert plan.schemas == tuple(DROPPABLE)
     assert plan.views == ("public.games_with_betting_data",)
@@ -399,20 +408,44 @@ def test_plan_names_everything_and_changes_nothing(legacy_dsn: str) -> None:
     assert plan.as_dict()["schemas"] == list(DROPPABLE) or plan.as_dict()["schemas"] == tuple(DROPPABLE)
 
 
-def test_preview_lines_for_pulumi(legacy_dsn: str) -> None:
-    lines = cleanup.preview(legacy_dsn, Settings(disposable_tables=UNMAPPED, accept_legacy_reads=True))
+def test_plan_lines_name_every_view_and_schema(legacy_dsn: str) -> None:
+    settings = Settings(disposable_tables=UNMAPPED, accept_legacy_reads=True)
+    with connect(legacy_dsn, settings) as conn:
+        lines = plan_cleanup(conn, settings).lines()
     assert "drop view public.games_with_betting_data (depends on dropped tables)" in lines
     assert sum(ln.startswith("drop schema ") for ln in lines) == len(DROPPABLE)
 
 
 def test_pg_tools_match_the_server(legacy_dsn: str) -> None:
     with psycopg.connect(legacy_dsn) as conn:
-        major = guards.server_major(conn)
+        major = pgtools.server_major(conn)
     for tool in ("pg_dump", "pg_restore"):
-        path = guards.pg_tool(tool, major)
-        assert path.name == tool and (guards._tool_major(path) or 0) >= major
-    with pytest.raises(guards.PgToolMissing, match="pg_dump for PostgreSQL 99 not found"):
-        guards.pg_tool("pg_dump", 99)
+        path = pgtools.pg_tool(tool, major)
+        assert path.name == tool and (pgbin.program_major(path) or 0) >= major
+    with pytest.raises(PgToolMissing, match="pg_dump for PostgreSQL 99 not found"):
+        pgtools.pg_tool("pg_dump", 99)
+
+
+def test_pg_tools_honour_pgcluster_bindir(legacy_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$PGCLUSTER_BINDIR comes first for the client tools too (as for pgcluster's server):
+    a directory of symlinks to the real tools of the server's version wins over
+    /usr/lib/postgresql/<major>/bin, and pgcluster finds its server there as well."""
+    with psycopg.connect(legacy_dsn) as conn:
+        major = pgtools.server_major(conn)
+    links = tmp_path / "bin"
+    links.mkdir()
+    for tool in ("pg_dump", "pg_restore"):
+        (links / tool).symlink_to(pgtools.pg_tool(tool, major).resolve())
+    server = find_bindir()
+    for tool in pgbin.SERVER_TOOLS:
+        (links / tool).symlink_to((server / tool).resolve())
+    monkeypatch.setenv("PGCLUSTER_BINDIR", str(links))
+    for tool in ("pg_dump", "pg_restore"):
+        found = pgtools.pg_tool(tool, major)
+        assert found == links / tool and pgbin.program_major(found) == major
+    assert find_bindir() == links
+    monkeypatch.setenv("PGCLUSTER_BINDIR", str(tmp_path / "empty"))  # not there: the usual order
+    assert pgtools.pg_tool("pg_dump", major).parent != links
 
 
 def test_the_command_line_refuses_with_one_line_and_exit_code_3(legacy_dsn: str, tmp_path: Path) -> None:
@@ -442,7 +475,7 @@ def test_the_command_line_refuses_with_one_line_and_exit_code_3(legacy_dsn: str,
     )
     assert dry.returncode == 3 and "drop schema splits" in dry.stdout
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == list(LEGACY_SCHEMAS)
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == list(LEGACY_SCHEMAS)
 
 
 def test_a_statement_timeout_is_a_refusal_not_a_traceback(legacy_dsn: str, tmp_path: Path) -> None:
@@ -450,7 +483,7 @@ def test_a_statement_timeout_is_a_refusal_not_a_traceback(legacy_dsn: str, tmp_p
         before = legacy_fingerprints(conn)
     with psycopg.connect(legacy_dsn) as holder:  # e.g. a long migration of the application
         holder.execute("LOCK TABLE splits.games IN ACCESS EXCLUSIVE MODE")
-        with pytest.raises(cleanup.CleanupTimedOut) as caught:
+        with pytest.raises(CleanupTimedOut) as caught:
             run_cleanup(legacy_dsn, settings_for(tmp_path, statement_timeout="300ms", lock_timeout="5s"))
         holder.rollback()
     error = caught.value

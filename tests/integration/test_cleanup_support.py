@@ -21,8 +21,9 @@ from psycopg import sql
 import legacy_fixture
 from catalog.legacy import LEGACY_TABLES
 from catalog.schemas import LEGACY_SCHEMAS
-from data_copy import api, cleanup, guards, transitions
+from data_copy import api, cleanup, live_catalog, transitions
 from data_copy.connection import connect
+from data_copy.fingerprint import table_fingerprint
 from data_copy.journal import Journal
 from data_copy.settings import Settings
 from pgcluster import Cluster
@@ -128,8 +129,12 @@ def legacy_shape(conn: psycopg.Connection) -> dict[str, Any]:
 
 
 def legacy_fingerprints(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
-    tables = [t for t in guards.existing_tables(conn, LEGACY_SCHEMAS) if t.partition(".")[2] not in guards.OUR_TABLES]
-    return {t: guards.table_fingerprint(conn, t) for t in tables}
+    tables = [
+        t
+        for t in live_catalog.existing_tables(conn, LEGACY_SCHEMAS)
+        if t.partition(".")[2] not in live_catalog.OUR_TABLES
+    ]
+    return {t: table_fingerprint(conn, t) for t in tables}
 
 
 def phase3_log(conn: psycopg.Connection) -> list[tuple[str, str, str | None]]:

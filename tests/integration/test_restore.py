@@ -17,10 +17,12 @@ import test_cleanup_support as support
 from psycopg import sql
 
 from catalog.schemas import LEGACY_SCHEMAS
-from data_copy import cleanup, guards, restore
+from data_copy import cleanup, live_catalog, phase3, restore
 from data_copy.connection import connect
 from data_copy.errors import CleanupRefused, RestoreFailed
+from data_copy.fingerprint import table_fingerprint
 from data_copy.journal import Journal
+from data_copy.report import restore as print_restore
 from data_copy.settings import Settings
 from pgcluster import Cluster
 
@@ -51,7 +53,7 @@ def cleaned_up(pg_cluster: Cluster, validated_template: str, tmp_path: Path) -> 
 
 def test_restore_brings_back_every_legacy_object_with_equal_checksums(cleaned_up: CleanedUp) -> None:
     with psycopg.connect(cleaned_up.dsn, autocommit=True) as conn:
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
     result = run_restore(cleaned_up.dsn, cleaned_up.settings)  # newest dump of backup_dir
     assert result.restored and result.dump == cleaned_up.report.dump
     assert result.tables == cleaned_up.report.fingerprints
@@ -97,7 +99,7 @@ def test_a_corrupted_dump_is_refused_and_nothing_is_restored(cleaned_up: Cleaned
     with pytest.raises(RestoreFailed, match="changed since cleanup wrote it"):
         run_restore(cleaned_up.dsn, cleaned_up.settings)
     with psycopg.connect(cleaned_up.dsn, autocommit=True) as conn:
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
         assert ("restore", "failed", str(dump)) in support.phase3_log(conn)
 
 
@@ -122,8 +124,9 @@ def test_a_partly_restored_state_is_not_made_worse(cleaned_up: CleanedUp) -> Non
 
 
 def test_restore_command_prints_a_summary(cleaned_up: CleanedUp, capsys: pytest.CaptureFixture[str]) -> None:
-    report = restore.main(cleaned_up.dsn, cleaned_up.settings, dump=str(cleaned_up.report.dump))
-    assert report.restored
+    done = phase3.restore(cleaned_up.dsn, cleaned_up.settings, dump=str(cleaned_up.report.dump))
+    print_restore(done)
+    assert done.restored
     out = capsys.readouterr().out
     assert f"restored {len(cleaned_up.report.fingerprints)} legacy tables from {cleaned_up.report.dump}" in out
 
@@ -139,8 +142,8 @@ def test_end_to_end_run_cleanup_restore(fresh_dsn: str, tmp_path: Path) -> None:
         conn.execute(sql.SQL("GRANT SELECT ON splits.games, public.games TO {}").format(sql.Identifier(reader)))
         shape, rows = support.legacy_shape(conn), support.legacy_fingerprints(conn)
         new_side = {
-            t: guards.table_fingerprint(conn, t)
-            for t in guards.existing_tables(conn, ["raw_data", "core_betting", "analytics", "operational"])
+            t: table_fingerprint(conn, t)
+            for t in live_catalog.existing_tables(conn, ["raw_data", "core_betting", "analytics", "operational"])
         }
     assert sum(count for count, _ in new_side.values()) > 0
 
@@ -151,16 +154,16 @@ def test_end_to_end_run_cleanup_restore(fresh_dsn: str, tmp_path: Path) -> None:
     assert len(report.dropped_schemas) == 8
 
     with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
         validations = conn.execute(
             "SELECT count(*) FROM public.migration_log WHERE step = 'validate' AND status = 'passed'"
         ).fetchone()
         assert validations is not None and validations[0] >= 14
-        assert {t: guards.table_fingerprint(conn, t) for t in new_side} == new_side
+        assert {t: table_fingerprint(conn, t) for t in new_side} == new_side
 
     result = run_restore(fresh_dsn, settings)
     assert result.restored
     with psycopg.connect(fresh_dsn, autocommit=True) as conn:
         assert support.legacy_shape(conn) == shape
         assert support.legacy_fingerprints(conn) == rows
-        assert {t: guards.table_fingerprint(conn, t) for t in new_side} == new_side
+        assert {t: table_fingerprint(conn, t) for t in new_side} == new_side
