@@ -10,7 +10,7 @@ import pytest
 
 import legacy_fixture
 from catalog.mappings import MAPPINGS
-from data_copy import api, chunk_hashes, guards, parallel, validator
+from data_copy import api, chunk_hashes, guards, parallel, problems, validator
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.projection import parts
@@ -184,7 +184,7 @@ def test_cleanup_requires_a_full_validation(copied_dsn: str) -> None:
         assert set(chunk_hashes.not_full(conn)) == {m.name for m in MAPPINGS}
         kinds = {(p.kind, p.subject) for p in guards.validation_problems(conn, settings)}
     assert ("validation_not_full", SPLITS) in kinds
-    assert "without --incremental" in guards.FIXES["validation_not_full"]
+    assert "without --incremental" in problems.FIXES["validation_not_full"]
     api.validate(copied_dsn)
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
         assert chunk_hashes.not_full(conn) == {}
