@@ -16,9 +16,12 @@ Falls back to today's scan (`Copier.copy`, then validation and reconcile) for:
   a delete is pending (its inserts and updates still carry the key of the new row: they are
   applied by key; an update that CHANGES the key of such a table looks like an in-place
   update, so the old key's row is found only by the settle's validation + reconcile);
-- the games merge, when either legacy table changed: a change in one row re-pairs others;
-- a mapping whose projection looks rows up in a table synced in this run (a game lookup,
-  a foreign key's parent): a legacy row unchanged itself may now resolve differently.
+- the games merge, when either legacy table changed: a change in one row re-pairs others.
+
+A legacy row that is unchanged itself but resolves differently because a table it looks up
+changed (a game lookup, a foreign key's parent: an orphan whose parent arrived) is not in
+the slot; the scan would not re-read it either (its watermark is per row): the settle's
+validation finds it and its reconcile (or the rejects it records) settles it, as before.
 """
 
 import psycopg
@@ -26,19 +29,11 @@ from psycopg import sql
 
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping
-from catalog.tables import table
 from data_copy import capture, changes
 from data_copy.capture import Capture
 from data_copy.copier import Copier
 from data_copy.journal import REJECTS
-from data_copy.projection import GAMES, SOURCE, Part
-
-
-def _depends_on(m: Mapping) -> set[str]:
-    targets = {fk.references for fk in table(m.target).foreign_keys}
-    if m.game_refs:
-        targets.add(GAMES)
-    return targets - {m.target}
+from data_copy.projection import SOURCE, Part
 
 
 def _upto(conn: psycopg.Connection, cap: Capture, tables: list[str], pos: str | None) -> str:
@@ -77,9 +72,6 @@ def _counts(conn: psycopg.Connection, where: sql.Composable) -> tuple[int, int]:
 def _scan_reason(conn: psycopg.Connection, cap: Capture, m: Mapping, part_list: list[Part], upto: str) -> str:
     if any(capture.position(conn, cap, p.name) is None for p in part_list):
         return "copied before the slot existed"
-    lookups = sorted(_depends_on(m) & cap.changed)
-    if lookups:
-        return f"looks up {', '.join(lookups)}, changed in this run"
     for part in part_list:
         pos = capture.position(conn, cap, part.name) or "0/0"
         keys, keyless = _counts(conn, _pending([part.source_table], cap.slot, pos, upto))
@@ -139,6 +131,4 @@ def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mappi
         capture.record(conn, cap, part.name, upto)
     cap.modes[m.name] = f"scan ({reason})" if reason else "capture"
     cap.applied[m.name] = applied
-    if written or applied or reason:
-        cap.changed.add(m.target)
     return written
