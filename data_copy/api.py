@@ -247,6 +247,8 @@ def run(
         ddl.create_tables(conn, settings.owner_role)
         notes: list[str] = []
         cap = capture.start(conn, settings, notes.append)  # the slot exists before the first chunk
+        if cap:
+            capture.catch_up(conn, cap)  # a backlog in bounded batches; each settle reads the tail
         copier = Copier(conn, j.run_id, progress, phase=phase)
         results: list[MappingResult] = []
         foreign: list[str] = []
@@ -266,8 +268,6 @@ def run(
             if any(copier.first_copy(part) for part in part_list):
                 for part in part_list:  # the bulk of the rows, in committed chunks
                     copied += copier.copy(part).copied
-            if cap:
-                capture.catch_up(conn, cap)
             caught_up, result = _settle(conn, copier, m, part_list, checksums, phase, settings.conflict_policy, cap)
             if cap:
                 capture.advance(conn, cap)

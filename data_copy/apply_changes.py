@@ -24,6 +24,8 @@ the slot; the scan would not re-read it either (its watermark is per row): the s
 validation finds it and its reconcile (or the rejects it records) settles it, as before.
 """
 
+import re
+
 import psycopg
 from psycopg import sql
 
@@ -34,6 +36,8 @@ from data_copy.capture import Capture
 from data_copy.copier import Copier
 from data_copy.journal import REJECTS
 from data_copy.projection import SOURCE, Part
+
+KEYS_PER_STATEMENT = 10_000  # changed keys are read from the database, applied in batches
 
 
 def _upto(conn: psycopg.Connection, cap: Capture, tables: list[str], pos: str | None) -> str:
@@ -82,9 +86,11 @@ def _scan_reason(conn: psycopg.Connection, cap: Capture, m: Mapping, part_list: 
     return ""
 
 
-def _keys(part: Part, pending: sql.Composable, alias: str, column: str, type_: str) -> sql.Composable:
-    return sql.SQL("{} IN (SELECT CAST(k AS {}) FROM {} WHERE {})").format(
-        sql.Identifier(alias, column), sql.SQL(type_), changes.CHANGES, pending
+def _keys(alias: str, column: str, type_: str, keys: list[str]) -> sql.Composable:
+    """`alias.column = ANY(ARRAY[keys])`: an index scan over the keys, whatever the plan
+    around it (a join on a key table would read the whole legacy table without nested loops)."""
+    return sql.SQL("{} = ANY(CAST({} AS {}[]))").format(
+        sql.Identifier(alias, column), sql.Literal(keys), sql.SQL(re.sub(r"\(.*\)", "", type_))
     )
 
 
@@ -97,16 +103,23 @@ def _apply_part(conn: psycopg.Connection, copier: Copier, part: Part, pending: s
     )
     source_type = legacy_table(part.source_table).column(part.source_key).type
     target_type = part.target.column(part.target_key).type
-    # a few keys: index lookups (the session turns nested loops off for its whole-table passes)
-    conn.execute("SELECT set_config('enable_nestloop', 'on', true)")
-    try:
-        return copier.reconcile(
+    keys = [
+        r[0]
+        for r in conn.execute(
+            sql.SQL("SELECT DISTINCT k FROM {} WHERE ({}) AND k IS NOT NULL ORDER BY k").format(
+                changes.CHANGES, pending
+            )
+        )
+    ]
+    written = 0
+    for i in range(0, len(keys), KEYS_PER_STATEMENT):
+        batch = keys[i : i + KEYS_PER_STATEMENT]
+        written += copier.reconcile(
             part,
-            keys=_keys(part, pending, SOURCE, part.source_key, source_type),
-            target_keys=_keys(part, pending, "t", part.target_key, target_type),
+            keys=_keys(SOURCE, part.source_key, source_type, batch),
+            target_keys=_keys("t", part.target_key, target_type, batch),
         ).copied
-    finally:
-        conn.execute("SELECT set_config('enable_nestloop', 'off', true)")
+    return written
 
 
 def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mapping, part_list: list[Part]) -> int:
