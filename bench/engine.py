@@ -64,6 +64,19 @@ def _env(bin_dir: Path, home: Path, backend: Path) -> dict[str, str]:
     }
 
 
+def connection_config(cluster: Cluster, database: str) -> dict[str, auto.ConfigValue]:
+    """The stack's postgresql:* config for `database` on a throwaway cluster (no TLS there);
+    the e2e tests' stacks use it too (tests/e2e/test_stack_support.py)."""
+    return {
+        "postgresql:host": auto.ConfigValue(cluster.host),
+        "postgresql:port": auto.ConfigValue(str(cluster.port)),
+        "postgresql:username": auto.ConfigValue(cluster.user),
+        "postgresql:password": auto.ConfigValue(cluster.password, secret=True),
+        "postgresql:database": auto.ConfigValue(database),
+        "postgresql:sslmode": auto.ConfigValue("disable"),
+    }
+
+
 @contextmanager
 def _stack(cluster: Cluster, env: dict[str, str], bin_dir: Path) -> Iterator[auto.Stack]:
     from components.stack import PROJECT_NAME, program
@@ -83,12 +96,7 @@ def _stack(cluster: Cluster, env: dict[str, str], bin_dir: Path) -> Iterator[aut
         {
             "consolidation:rolePrefix": auto.ConfigValue(f"b{uuid.uuid4().hex[:6]}_"),
             "consolidation:protect": auto.ConfigValue("false"),
-            "postgresql:host": auto.ConfigValue(cluster.host),
-            "postgresql:port": auto.ConfigValue(str(cluster.port)),
-            "postgresql:username": auto.ConfigValue(cluster.user),
-            "postgresql:password": auto.ConfigValue(cluster.password, secret=True),
-            "postgresql:database": auto.ConfigValue(database),
-            "postgresql:sslmode": auto.ConfigValue("disable"),
+            **connection_config(cluster, database),
         }
     )
     try:

@@ -32,6 +32,7 @@ from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.errors import ForeignRows, PhaseMismatch, PhaseNotDeployed
 from data_copy.ident import ident
+from data_copy.journal import Status, Step
 from data_copy.projection import Part, parts
 from data_copy.settings import Settings
 
@@ -205,7 +206,7 @@ def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:
 
 
 def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) -> None:
-    entry = j.start("validate", result.name, result.source, result.target)
+    entry = j.start(Step.VALIDATE, result.name, result.source, result.target)
     src = "+".join(c.source_checksum or "" for c in result.checks) if checksums else None
     tgt = "+".join(c.target_checksum or "" for c in result.checks) if checksums else None
     j.finish(
@@ -257,10 +258,10 @@ def run(
         for i, m in enumerate(order):
             tick(SETTLED, i, len(order))
             missing = _missing_sources(conn, m)
-            entry = j.start("copy", m.name, " + ".join(m.sources), m.target)
+            entry = j.start(Step.COPY, m.name, " + ".join(m.sources), m.target)
             if missing:  # `failed`, so the guide's `WHERE status = 'failed'` shows it
                 result = _absent(m, missing, "missing_source")
-                j.finish(entry, "failed", error_message=result.message)
+                j.finish(entry, Status.FAILED, error_message=result.message)
                 results.append(result)
                 continue
             copied = 0
@@ -276,20 +277,22 @@ def run(
                 result.conflicts = merge_conflicts.count(conn, m)
             result.copied = copied
             if result.foreign:  # phase 1: someone else wrote the new table: kept, listed, the run fails
-                j.finish(entry, "failed", records_migrated=copied, error_message=result.foreign)
+                j.finish(entry, Status.FAILED, records_migrated=copied, error_message=result.foreign)
                 result.status = "failed"
                 result.message = "; ".join(filter(None, (result.message, result.foreign)))
                 foreign.append(result.foreign)
             else:
-                j.finish(entry, "completed", records_migrated=copied)
+                j.finish(entry, Status.COMPLETED, records_migrated=copied)
             results.append(result)
         tick(SETTLED, len(order), len(order))
         if cap:
             capture.finish(conn, cap)
             notes.append(capture.summary(cap))
-        entry = j.start("structure")
+        entry = j.start(Step.STRUCTURE)
         problems = structure.finish(conn, settings.owner_role, j.run_id, progress)
-        j.finish(entry, "failed" if problems else "completed", details={"problems": problems} if problems else None)
+        j.finish(
+            entry, Status.FAILED if problems else Status.COMPLETED, details={"problems": problems} if problems else None
+        )
         for result in results:  # validated only with every key, index and FK in place
             if result.status != "missing_source":
                 _with_structure(conn, result)
@@ -336,8 +339,8 @@ def validate(
             progress("validate (counts and checksums)", i, len(order))
             if _missing_sources(conn, m) or m.target not in existing:
                 result = _absent(m, [t for t in (*m.sources, m.target) if t not in existing], "failed")
-                entry = j.start("validate", m.name, result.source, result.target)
-                j.finish(entry, "failed", error_message=result.message)
+                entry = j.start(Step.VALIDATE, m.name, result.source, result.target)
+                j.finish(entry, Status.FAILED, error_message=result.message)
                 results.append(result)
                 continue
             part_list = parts(m)
@@ -390,6 +393,25 @@ def plan(dsn: str, settings: Settings | None = None) -> list[PlanRow]:
     return rows
 
 
+@dataclass
+class StatusReport:
+    """`status`: the phase the database records, its history, the last commands, and per
+    mapping the latest validation (with the application's figures) and open conflicts."""
+
+    phase: int  # as recorded in the database (1 before anything is recorded)
+    events: list[phase_state.PhaseEvent]
+    deployed: int | None  # the stack's deployed phase (None with --dsn)
+    last: dict[str, history.LastCommand]  # "run" / "validate" -> the last one
+    validations: list[journal.Validation]
+    figures: dict[str, dict] = field(default_factory=dict)  # mapping -> its validation's details
+    conflicts: list[tuple] = field(default_factory=list)  # (part, key, kind, policy), open ones
+    capture: dict | None = None  # the change capture slot's lag (capture.lag), None without a slot
+
+    @property
+    def passing(self) -> int:
+        return sum(1 for v in self.validations if v.status == Status.PASSED)
+
+
 def capture_drop(dsn: str, settings: Settings | None = None) -> list[str]:
     """Teardown of change capture: the slot (and the WAL it keeps), our origin, its state.
     The next `run` scans once, then captures again from a new slot."""
@@ -398,38 +420,30 @@ def capture_drop(dsn: str, settings: Settings | None = None) -> list[str]:
         return capture.drop(conn, settings)
 
 
-def status(dsn: str, settings: Settings | None = None, lag_warn_bytes: int = capture.LAG_WARN_BYTES) -> dict:
+def status(dsn: str, settings: Settings | None = None, lag_warn_bytes: int = capture.LAG_WARN_BYTES) -> StatusReport:
     settings = settings or Settings()
     with connect(dsn, settings) as conn:
         latest = journal.latest_validations(conn)
-        last_run = None
         figures: dict[str, dict] = {}
         if latest:
-            row = conn.execute(
-                sql.SQL(
-                    "SELECT run_id, migration_phase, max(completed_at) FROM {} GROUP BY 1, 2"
-                    " ORDER BY 3 DESC NULLS LAST LIMIT 1"
-                ).format(journal.LOG)
-            ).fetchone()
-            last_run = row
             figures = {
                 name: details or {}
                 for name, details in conn.execute(
                     sql.SQL(
-                        "SELECT DISTINCT ON (mapping) mapping, details FROM {} WHERE step = 'validate'"
+                        "SELECT DISTINCT ON (mapping) mapping, details FROM {} WHERE step = %s"
                         " AND completed_at IS NOT NULL ORDER BY mapping, completed_at DESC, id DESC"
-                    ).format(journal.LOG)
+                    ).format(journal.LOG),
+                    (Step.VALIDATE,),
                 )
             }
         events = phase_state.history(conn)
-        return {
-            "phase": events[-1].phase if events else 1,
-            "events": events,
-            "deployed": settings.phase if settings.stack else None,
-            "last_run": last_run,
-            "last": history.last_commands(conn),
-            "validations": latest,
-            "figures": figures,
-            "conflicts": conflicts.open_conflicts(conn),
-            "capture": capture.lag(conn, settings, lag_warn_bytes),
-        }
+        return StatusReport(
+            phase=events[-1].phase if events else 1,
+            events=events,
+            deployed=settings.phase if settings.stack else None,
+            last=history.last_commands(conn),
+            validations=latest,
+            figures=figures,
+            conflicts=conflicts.open_conflicts(conn),
+            capture=capture.lag(conn, settings, lag_warn_bytes),
+        )

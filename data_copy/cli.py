@@ -6,11 +6,9 @@ environment causes ends in one line `error: what (how to fix)`.
 
 import os
 import signal
-import sys
 import time
-import traceback
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -45,6 +43,17 @@ WaitOpt = Annotated[
     bool, typer.Option("--wait", metavar="", help="wait for another data_copy command on this database to finish")
 ]
 CountOnlyOpt = Annotated[bool, typer.Option("--count-only", metavar="", help="validate counts only (no checksums)")]
+
+
+def _tables_option(flag: str, what: str) -> Any:
+    """A repeatable SCHEMA.TABLE option (`what` it names)."""
+    return Annotated[list[str] | None, typer.Option(flag, metavar="SCHEMA.TABLE", help=f"{what} (repeatable)")]
+
+
+AcceptLossOpt = _tables_option(
+    "--accept-loss", "a new table whose rows cannot go back into legacy exactly: go ahead, saving them"
+)
+DisposableOpt = _tables_option("--disposable", "an unmapped legacy table that may be dropped with its rows")
 
 
 def _target(stack: str | None, dsn: str | None, wait: bool = False) -> tuple[str, Settings]:
@@ -141,8 +150,7 @@ def status(
     the change capture slot's lag."""
     target, settings = _target(stack, dsn)
     info = api.status(target, settings, lag_warn)
-    report.status(info)
-    report.lines([capture.lag_line(info["capture"], lag_warn)])
+    report.status(info, lag_warn)
 
 
 @app.command("capture-drop")
@@ -161,22 +169,14 @@ def switch(stack: StackOpt = None, dsn: DsnOpt = None, wait: WaitOpt = False) ->
     target, settings = _target(stack, dsn, wait)
     done = transitions.switch(target, settings)
     report.lines(["switched to phase 2 (run " + done.run_id + "); changed in legacy:", *done.lines])
-    if stack:
-        report.lines([f"next: `pulumi config set consolidation:phase 2` and `pulumi up` for stack {stack}"])
+    report.next_phase(stack, 2)
 
 
 @app.command()
 def rollback(
     stack: StackOpt = None,
     dsn: DsnOpt = None,
-    accept_loss: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--accept-loss",
-            metavar="SCHEMA.TABLE",
-            help="a new table whose rows cannot go back into legacy exactly: go ahead, saving them (repeatable)",
-        ),
-    ] = None,
+    accept_loss: AcceptLossOpt = None,
     wait: WaitOpt = False,
 ) -> None:
     """Phase 2 -> 1: carry the application's rows back into legacy, undo the switch."""
@@ -186,8 +186,7 @@ def rollback(
     done = transitions.rollback_to_phase1(target, settings, tuple(accept_loss or ()))
     report.carries(done.carries, f"rollback {done.run_id}: back in phase 1")
     report.lines(done.lines)
-    if stack:
-        report.lines([f"next: `pulumi config set consolidation:phase 1` and `pulumi up` for stack {stack}"])
+    report.next_phase(stack, 1)
 
 
 @app.command()
@@ -195,14 +194,7 @@ def cleanup(
     stack: StackOpt = None,
     dsn: DsnOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", metavar="", help="show what would be dropped")] = False,
-    disposable: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--disposable",
-            metavar="SCHEMA.TABLE",
-            help="an unmapped legacy table that may be dropped with its rows (repeatable)",
-        ),
-    ] = None,
+    disposable: DisposableOpt = None,
     backup_dir: Annotated[
         str | None, typer.Option("--backup-dir", metavar="DIR", help="where the pg_dump goes")
     ] = None,
@@ -213,7 +205,7 @@ def cleanup(
     wait: WaitOpt = False,
 ) -> None:
     """Phase 3: back up, then drop the migrated legacy tables and the emptied legacy schemas."""
-    from data_copy import cleanup as cleanup_module
+    from data_copy import phase3
 
     target, settings = _target(stack, dsn, wait)
     settings = replace(
@@ -227,7 +219,7 @@ def cleanup(
             f"stack {stack!r} is deployed at phase {settings.phase}, not 3",
             fix="`pulumi config set consolidation:phase 3` and `pulumi up` first (its preview lists the drops)",
         )
-    cleanup_module.main(target, settings, dry_run=dry_run)
+    report.cleanup(phase3.cleanup(target, settings, dry_run, on_plan=report.cleanup_plan, step=report.step))
 
 
 @app.command()
@@ -241,11 +233,11 @@ def restore(
     wait: WaitOpt = False,
 ) -> None:
     """Restore the legacy objects dropped by cleanup and check their counts and checksums."""
-    from data_copy import restore as restore_module
+    from data_copy import phase3
 
     target, settings = _target(stack, dsn, wait)
     settings = replace(settings, backup_dir=backup_dir or settings.backup_dir)
-    restore_module.main(target, settings, dump=dump)
+    report.restore(phase3.restore(target, settings, dump, step=report.step))
 
 
 @app.command()
@@ -289,29 +281,26 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, standalone_mode=False, prog_name="python -m data_copy")
     except DataCopyError as error:
-        report.flush()
-        print(error.line(), file=sys.stderr)
+        report.error(error.line())
         raise SystemExit(error.exit_code) from None
     except CLICK_ERROR as error:
         if type(error).__name__ == "NoArgsIsHelpError":  # no command: the help, as a usage error
-            print(error.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
+            report.error(error.format_message())  # type: ignore[attr-defined]
             raise SystemExit(USAGE) from None
-        print(_usage_line(error), file=sys.stderr)
+        report.error(_usage_line(error))
         raise SystemExit(USAGE) from None
     except (typer.Exit, typer.Abort) as stop:
         raise SystemExit(getattr(stop, "exit_code", 1)) from None
     except KeyboardInterrupt:
-        print(Interrupted("stopped by Ctrl-C before it changed anything").line(), file=sys.stderr)
+        report.error(Interrupted("stopped by Ctrl-C before it changed anything").line())
         raise SystemExit(INTERRUPTED) from None
     except Exception as error:
         known = failure.translate(error)
         if known is not None:
-            report.flush()
-            print(known.line(), file=sys.stderr)
+            report.error(known.line())
             raise SystemExit(known.exit_code) from None
-        traceback.print_exc()
-        print(failure.bug_line(error), file=sys.stderr)
+        report.bug(failure.bug_line(error))
         raise SystemExit(BUG) from None
     if code == INTERRUPTED:  # typer turns a Ctrl-C outside a locked command into 130
-        print(Interrupted("stopped by Ctrl-C before it changed anything").line(), file=sys.stderr)
+        report.error(Interrupted("stopped by Ctrl-C before it changed anything").line())
     raise SystemExit(code if isinstance(code, int) else 0)

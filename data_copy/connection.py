@@ -2,7 +2,7 @@
 
 import psycopg
 
-from data_copy.errors import BadDsn, ConnectionFailed
+from data_copy.errors import BadDsn, ConnectionFailed, first_line
 from data_copy.settings import Settings
 
 
@@ -10,12 +10,11 @@ def connect(dsn: str, settings: Settings) -> psycopg.Connection:
     try:
         psycopg.conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as error:
-        raise BadDsn(f"invalid connection string: {str(error).splitlines()[0]}") from None
+        raise BadDsn(f"invalid connection string: {first_line(error)}") from None
     try:
         conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10, application_name="data_copy")
     except psycopg.OperationalError as error:
-        lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
-        detail = lines[0] if lines else "connection failed"
+        detail = first_line(error) if str(error).strip() else "connection failed"
         raise ConnectionFailed(f"cannot connect to the database: {detail}") from None
     for name, value in (
         ("lock_timeout", settings.lock_timeout),
@@ -34,7 +33,7 @@ def connect(dsn: str, settings: Settings) -> psycopg.Connection:
         except psycopg.Error as error:
             conn.close()
             raise BadDsn(
-                f"bad setting {name}={value!r}: {str(error).splitlines()[0]}",
+                f"bad setting {name}={value!r}: {first_line(error)}",
                 fix="fix the value in the stack config (consolidation:*)",
             ) from None
     return conn

@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from data_copy import ownership
+from data_copy.errors import first_line
 from data_copy.ident import ident
 from data_copy.journal import REJECTS, STATE
 from data_copy.projection import SOURCE, Part
@@ -104,7 +105,7 @@ def _key_between(part: Part, lo: int, hi: int) -> sql.Composable:
 
 def _why(error: Exception) -> str:
     """The refusal in one line, with the server's detail (which key, which value)."""
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    first = first_line(error)
     detail = getattr(getattr(error, "diag", None), "message_detail", None)
     return f"{first} ({detail})" if detail else first
 

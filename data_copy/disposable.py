@@ -2,22 +2,16 @@
 
 import psycopg
 
+from catalog.mappings import MAPPED_SOURCES
 from catalog.schemas import LEGACY_SCHEMAS
-from data_copy import guards
-from data_copy.errors import DataCopyError
-
-
-class BadDisposable(DataCopyError):
-    fix = (
-        "name an existing table of a legacy schema that no mapping copies, as schema.table"
-        " (`cleanup --dry-run` lists them under the schemas it would drop)"
-    )
+from data_copy import live_catalog
+from data_copy.errors import BadDisposable
 
 
 def check(conn: psycopg.Connection, names: tuple[str, ...]) -> None:
     """Refuses (one line, every bad name) unless every name is an unmapped legacy table."""
-    mapped = set(guards.mapped_sources())
-    existing = set(guards.existing_tables(conn, LEGACY_SCHEMAS))
+    mapped = set(MAPPED_SOURCES)
+    existing = set(live_catalog.existing_tables(conn, LEGACY_SCHEMAS))
     bad: list[str] = []
     for name in dict.fromkeys(names):
         schema, dot, table = name.partition(".")

@@ -41,8 +41,21 @@ EXIT_CODES = {
 
 
 class DataCopyError(Exception):
+    """The base: a one-line message, its fix and its exit code.
+
+    A subclass declares both in its class statement (`class X(DataCopyError, code=SETUP,
+    fix="..."): ...`); a raise may give a more specific fix.
+    """
+
     fix: str = ""
     exit_code: int = USAGE
+
+    def __init_subclass__(cls, code: int | None = None, fix: str | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.exit_code = code
+        if fix is not None:
+            cls.fix = fix
 
     def __init__(self, message: str, fix: str | None = None) -> None:
         super().__init__(message)
@@ -54,117 +67,180 @@ class DataCopyError(Exception):
         return f"error: {text}" + (f" ({self.fix})" if self.fix else "")
 
 
-class BadArguments(DataCopyError):
-    fix = "pass exactly one of --stack NAME or --dsn DSN (or set PG* variables)"
+def first_line(error: BaseException) -> str:
+    """The first line of what went wrong: the server's primary message for a PostgreSQL
+    error (psycopg's diag.message_primary), else the first line of str(error), else the
+    error's class name."""
+    primary = getattr(getattr(error, "diag", None), "message_primary", None)
+    if primary:
+        return str(primary).strip()
+    text = str(error).strip()
+    return text.splitlines()[0].strip() if text else type(error).__name__
 
 
-class UsageError(DataCopyError):
-    fix = "see `python -m data_copy --help` or `python -m data_copy COMMAND --help`"
+# --------------------------------------------------------------------- usage (exit 2)
 
 
-class BadDsn(DataCopyError):
-    fix = "use a libpq string like postgresql://user:pass@host:5432/dbname"
+class BadArguments(DataCopyError, fix="pass exactly one of --stack NAME or --dsn DSN (or set PG* variables)"): ...
 
 
-class ConnectionFailed(DataCopyError):
-    exit_code = DATABASE
-    fix = "check host, port, user, password and that the server is running"
+class UsageError(DataCopyError, fix="see `python -m data_copy --help` or `python -m data_copy COMMAND --help`"): ...
 
 
-class ConnectionLost(DataCopyError):
-    exit_code = DATABASE
-    fix = "check that the server is running, then run the same command again: committed work is kept"
+class BadDsn(DataCopyError, fix="use a libpq string like postgresql://user:pass@host:5432/dbname"): ...
 
 
-class StatementTimedOut(DataCopyError):
-    exit_code = DATABASE
-    fix = "raise consolidation:statementTimeout, or run again when the database is less busy"
+# -------------------------------------------------------------- the database (exit 5, 6, 8)
 
 
-class DatabaseBusy(DataCopyError):
-    exit_code = BUSY
+class ConnectionFailed(
+    DataCopyError, code=DATABASE, fix="check host, port, user, password and that the server is running"
+): ...
 
 
-class PermissionDenied(DataCopyError):
-    exit_code = PRIVILEGE
-    fix = "connect as the database owner or a superuser (data_copy creates tables and reads every legacy table)"
+class ConnectionLost(
+    DataCopyError,
+    code=DATABASE,
+    fix="check that the server is running, then run the same command again: committed work is kept",
+): ...
 
 
-class SchemaDrift(DataCopyError):
-    exit_code = DRIFT
-    fix = "restore the legacy column as it was, or update catalog/data/legacy_catalog.json and the mapping"
+class StatementTimedOut(
+    DataCopyError,
+    code=DATABASE,
+    fix="raise consolidation:statementTimeout, or run again when the database is less busy",
+): ...
 
 
-class StackNotFound(DataCopyError):
-    exit_code = SETUP
-    fix = "list stacks with `pulumi stack ls`, or create it with `pulumi stack init NAME`"
+class DatabaseBusy(DataCopyError, code=BUSY): ...
 
 
-class PulumiMissing(DataCopyError):
-    exit_code = SETUP
-    fix = "put the pulumi CLI on PATH (`make toolchain` prints its directory), or use --dsn"
+class PermissionDenied(
+    DataCopyError,
+    code=PRIVILEGE,
+    fix="connect as the database owner or a superuser (data_copy creates tables and reads every legacy table)",
+): ...
 
 
-class PhaseNotDeployed(DataCopyError):
-    exit_code = SETUP
-    fix = "run `pulumi up` for this stack first"
+# ------------------------------------------------------- the environment (exit 7, 9, 10)
 
 
-class BadStackConfig(DataCopyError):
-    fix = "fix it with `pulumi config set` / `pulumi config rm`; `pulumi preview` names the same problems"
+class SchemaDrift(
+    DataCopyError,
+    code=DRIFT,
+    fix="restore the legacy column as it was, or update catalog/data/legacy_catalog.json and the mapping",
+): ...
 
 
-class LegacyTableMissing(DataCopyError):
-    exit_code = SETUP
-    fix = "check that --dsn points at the legacy database"
+class StackNotFound(
+    DataCopyError, code=SETUP, fix="list stacks with `pulumi stack ls`, or create it with `pulumi stack init NAME`"
+): ...
 
 
-class ValidationFailed(DataCopyError):
-    exit_code = NOT_VALIDATED
-    fix = "see the report above and `SELECT * FROM migration_log WHERE status = 'failed'`"
+class PulumiMissing(
+    DataCopyError, code=SETUP, fix="put the pulumi CLI on PATH (`make toolchain` prints its directory), or use --dsn"
+): ...
 
 
-class CleanupRefused(DataCopyError):
-    exit_code = REFUSED
+class PhaseNotDeployed(DataCopyError, code=SETUP, fix="run `pulumi up` for this stack first"): ...
 
 
-class RestoreFailed(DataCopyError):
-    exit_code = RESTORE
+class BadStackConfig(
+    DataCopyError,
+    fix="fix it with `pulumi config set` / `pulumi config rm`; `pulumi preview` names the same problems",
+):
+    """The stack's consolidation:* config does not parse (exit 2, like a bad setting)."""
 
 
-class PhaseMismatch(DataCopyError):
+class LegacyTableMissing(DataCopyError, code=SETUP, fix="check that --dsn points at the legacy database"): ...
+
+
+class PgToolMissing(
+    DataCopyError,
+    fix="install Debian's PostgreSQL client for the server's version (apt-get install postgresql-client-N)",
+):
+    """pg_dump / pg_restore of the server's version (or newer) is not installed."""
+
+
+class PhaseMismatch(DataCopyError, code=PHASE):
     """The stack's deployed phase and the phase recorded in the database disagree."""
 
-    exit_code = PHASE
+
+# ------------------------------------------------------------ the data (exit 1, 11)
 
 
-class ForeignRows(DataCopyError):
+class ValidationFailed(
+    DataCopyError,
+    code=NOT_VALIDATED,
+    fix="see the report above and `SELECT * FROM migration_log WHERE status = 'failed'`",
+): ...
+
+
+class ReferencesRemain(
+    DataCopyError,
+    code=NOT_VALIDATED,
+    fix="replace each one listed above with its registry call (get_table_registry().get_table(...))",
+): ...
+
+
+class ForeignRows(
+    DataCopyError,
+    code=FOREIGN_ROWS,
+    fix="in phase 1 only data_copy writes the new tables: stop whatever wrote them; if the application"
+    " has switched, run `python -m data_copy switch` (its rows are then kept and counted)",
+):
     """Phase 1: a new table holds rows data_copy did not write (they are kept)."""
 
-    exit_code = FOREIGN_ROWS
-    fix = (
-        "in phase 1 only data_copy writes the new tables: stop whatever wrote them; if the application"
-        " has switched, run `python -m data_copy switch` (its rows are then kept and counted)"
-    )
+
+# ------------------------------------------------ refusals: transitions and phase 3 (12, 3, 4)
 
 
-class SwitchRefused(DataCopyError):
-    exit_code = TRANSITION_REFUSED
+class SwitchRefused(DataCopyError, code=TRANSITION_REFUSED): ...
 
 
-class RollbackRefused(DataCopyError):
-    exit_code = TRANSITION_REFUSED
+class RollbackRefused(DataCopyError, code=TRANSITION_REFUSED): ...
 
 
-class Interrupted(DataCopyError):
-    exit_code = INTERRUPTED
-    fix = "run the same command again: it continues from what was committed"
+class CleanupRefused(DataCopyError, code=REFUSED):
+    """A guard refused phase 3's drops: nothing was dropped."""
 
+
+class CleanupTimedOut(
+    CleanupRefused, fix="raise consolidation:statementTimeout (the guards and the backup read every legacy table)"
+): ...
+
+
+class LegacyTablesBusy(
+    CleanupRefused,
+    fix="the application (or another session) still uses the legacy tables: stop it or wait, "
+    "then cleanup again (or raise consolidation:lockTimeout)",
+): ...
+
+
+class BackupUnreadable(
+    DataCopyError,
+    fix="check that consolidation:backupDir is writable with room for the dump, then cleanup again",
+):
+    """The backup could not be written, or pg_restore cannot read it (a guard turns it into a refusal)."""
+
+
+class BadDisposable(
+    DataCopyError,
+    fix="name an existing table of a legacy schema that no mapping copies, as schema.table"
+    " (`cleanup --dry-run` lists them under the schemas it would drop)",
+):
+    """--disposable / consolidation:disposableTables names something that is not an unmapped legacy table."""
+
+
+class RestoreFailed(DataCopyError, code=RESTORE): ...
+
+
+# ------------------------------------------------------------------- Ctrl-C (exit 130)
+
+
+class Interrupted(
+    DataCopyError, code=INTERRUPTED, fix="run the same command again: it continues from what was committed"
+):
     def line(self) -> str:
         text = " ".join(str(self).split())
         return f"interrupted: {text} ({self.fix})"
-
-
-class ReferencesRemain(DataCopyError):
-    exit_code = NOT_VALIDATED
-    fix = "replace each one listed above with its registry call (get_table_registry().get_table(...))"

@@ -12,12 +12,8 @@ from data_copy.errors import (
     DataCopyError,
     PermissionDenied,
     StatementTimedOut,
+    first_line,
 )
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0].strip() if text else type(error).__name__
 
 
 def _detail(error: psycopg.Error) -> str:
@@ -31,34 +27,34 @@ def translate(error: BaseException) -> DataCopyError | None:
     if isinstance(error, DataCopyError):
         return error
     if isinstance(error, psycopg.errors.InsufficientPrivilege):
-        return PermissionDenied(f"permission denied: {_first_line(error)}")
+        return PermissionDenied(f"permission denied: {first_line(error)}")
     if isinstance(error, psycopg.errors.LockNotAvailable):
         return DatabaseBusy(
-            f"a table is locked by another session: {_first_line(error)}",
+            f"a table is locked by another session: {first_line(error)}",
             fix="run again when the application's long transaction is over, or raise consolidation:lockTimeout",
         )
     if isinstance(error, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected):
         return DatabaseBusy(
-            f"the application's writes kept conflicting with ours: {_first_line(error)}",
+            f"the application's writes kept conflicting with ours: {first_line(error)}",
             fix="run the same command again (committed work is kept), preferably when the application is quieter",
         )
     if isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
         return ConnectionLost(
-            f"the server is read-only: {_first_line(error)}", fix="connect to the primary, not a standby"
+            f"the server is read-only: {first_line(error)}", fix="connect to the primary, not a standby"
         )
     if isinstance(error, psycopg.errors.QueryCanceled):
-        return StatementTimedOut(f"a statement was cancelled: {_first_line(error)}")
+        return StatementTimedOut(f"a statement was cancelled: {first_line(error)}")
     if isinstance(error, psycopg.errors.AdminShutdown | psycopg.errors.CrashShutdown):
-        return ConnectionLost(f"the database server shut down: {_first_line(error)}")
+        return ConnectionLost(f"the database server shut down: {first_line(error)}")
     if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
-        return ConnectionLost(f"lost the connection to the database: {_first_line(error)}")
+        return ConnectionLost(f"lost the connection to the database: {first_line(error)}")
     if isinstance(error, psycopg.errors.DiskFull | psycopg.errors.OutOfMemory | psycopg.errors.TooManyConnections):
-        return ConnectionLost(f"the database server cannot go on: {_first_line(error)}")
+        return ConnectionLost(f"the database server cannot go on: {first_line(error)}")
     return None
 
 
 def bug_line(error: BaseException) -> str:
-    what = _first_line(error)
+    what = first_line(error)
     if isinstance(error, psycopg.Error):
         what += _detail(error)
     return (

@@ -6,7 +6,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from data_copy.journal import LOG
+from data_copy.journal import LOG, Status, Step
 
 
 @dataclass
@@ -32,11 +32,11 @@ class LastCommand:
 _QUERY = """
 WITH runs AS (
   SELECT run_id, min(migration_phase) AS phase, min(started_at) AS started, max(completed_at) AS finished,
-         bool_or(step = 'copy') AS copied,
-         count(*) FILTER (WHERE step = 'validate') AS mappings,
-         count(*) FILTER (WHERE step = 'validate' AND status = 'passed') AS passed,
-         count(*) FILTER (WHERE status = 'interrupted') AS interrupted
-  FROM {log} WHERE step IN ('copy', 'validate') GROUP BY run_id
+         bool_or(step = {copy}) AS copied,
+         count(*) FILTER (WHERE step = {validate}) AS mappings,
+         count(*) FILTER (WHERE step = {validate} AND status = {passed}) AS passed,
+         count(*) FILTER (WHERE status = {interrupted}) AS interrupted
+  FROM {log} WHERE step IN ({copy}, {validate}) GROUP BY run_id
 )
 SELECT DISTINCT ON (copied) CASE WHEN copied THEN 'run' ELSE 'validate' END, run_id::text, phase, started,
        finished, mappings, passed, interrupted
@@ -48,5 +48,12 @@ def last_commands(conn: psycopg.Connection) -> dict[str, LastCommand]:
     exists = conn.execute("SELECT to_regclass('public.migration_log')").fetchone()
     if not exists or exists[0] is None:
         return {}
-    rows = conn.execute(sql.SQL(_QUERY).format(log=LOG)).fetchall()
+    query = sql.SQL(_QUERY).format(
+        log=LOG,
+        copy=sql.Literal(Step.COPY),
+        validate=sql.Literal(Step.VALIDATE),
+        passed=sql.Literal(Status.PASSED),
+        interrupted=sql.Literal(Status.INTERRUPTED),
+    )
+    rows = conn.execute(query).fetchall()
     return {r[0]: LastCommand(*r) for r in rows}

@@ -4,5 +4,8 @@ from psycopg import sql
 
 
 def ident(qualified: str) -> sql.Identifier:
-    """`schema.name` (or a bare `name`) as a quoted SQL identifier: "schema"."name"."""
-    return sql.Identifier(*qualified.split("."))
+    """`schema.name` (or a bare `name`) as a quoted SQL identifier: "schema"."name".
+
+    Split at the first dot only: a table found in the live catalog may have a dot in its
+    name (`splits.odd.name` is "splits"."odd.name"); schema names never do."""
+    return sql.Identifier(*qualified.split(".", 1))

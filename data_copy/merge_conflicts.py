@@ -12,6 +12,7 @@ from psycopg import sql
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping
 from catalog.tables import table
+from data_copy.errors import first_line
 from data_copy.ident import ident
 from data_copy.projection import _pairs_cte
 
@@ -64,7 +65,7 @@ def count(conn: psycopg.Connection, m: Mapping) -> dict[str, dict[str, object]]:
         with conn.transaction():  # a savepoint: a value that does not cast spoils nothing
             row = conn.execute(query).fetchone()
     except psycopg.errors.DataError as error:
-        return {"(not counted)": {"count": 0, "sample_keys": [], "error": str(error).splitlines()[0]}}
+        return {"(not counted)": {"count": 0, "sample_keys": [], "error": first_line(error)}}
     assert row is not None
     found: dict[str, dict[str, object]] = {}
     for i, (target_col, _, _, _) in enumerate(cols):

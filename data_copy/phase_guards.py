@@ -11,7 +11,7 @@ will be pointed at the new tables, or has been already).
 import psycopg
 
 from data_copy import phase_state, quiet
-from data_copy.guards import Problem
+from data_copy.problems import Problem
 from data_copy.settings import Settings
 
 

@@ -3,14 +3,22 @@
 Names are never cut: table cells fold (wrap) and progress labels shorten the middle.
 """
 
+import sys
 import time
+import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from rich.console import Console
 from rich.table import Table
 
-from data_copy.api import MappingResult, PlanRow
+from catalog.schemas import NEVER_DROPPED_SCHEMAS
+from data_copy import capture
+from data_copy.api import MappingResult, PlanRow, StatusReport
+from data_copy.cleanup import PHASE
+from data_copy.cleanup_plan import CleanupPlan
+from data_copy.phase3 import CleanupOutcome
+from data_copy.restore import RestoreReport
 
 # Not a terminal (make, CI, a pipe): rich would wrap at 80 columns.
 console = Console(width=None if Console().is_terminal else 160)
@@ -49,6 +57,26 @@ def step(label: str) -> Iterator[None]:
 
 def flush() -> None:
     console.file.flush()
+
+
+def error(line: str) -> None:
+    """The one error line, on stderr, after whatever stdout still holds (plain print: the
+    line is exactly the error's, never wrapped or styled)."""
+    flush()
+    print(line, file=sys.stderr)
+
+
+def bug(line: str) -> None:
+    """An internal error: the trace, then the one line."""
+    flush()
+    traceback.print_exc()
+    print(line, file=sys.stderr)
+
+
+def next_phase(stack: str | None, phase: int) -> None:
+    """After switch / rollback with a stack: what to deploy next."""
+    if stack:
+        lines([f"next: `pulumi config set consolidation:phase {phase}` and `pulumi up` for stack {stack}"])
 
 
 def results(rows: Iterable[MappingResult], title: str) -> None:
@@ -127,41 +155,82 @@ def summary_plan(rows: Sequence[PlanRow], seconds: float) -> None:
     )
 
 
-def status(info: dict) -> None:
-    deployed = f" (stack deployed at phase {info['deployed']})" if info.get("deployed") is not None else ""
-    console.print(f"phase: {info['phase']} (recorded in the database){deployed}")
-    for e in info.get("events", []):
+def status(info: StatusReport, lag_warn_bytes: int = capture.LAG_WARN_BYTES) -> None:
+    deployed = f" (stack deployed at phase {info.deployed})" if info.deployed is not None else ""
+    console.print(f"phase: {info.phase} (recorded in the database){deployed}")
+    for e in info.events:
         console.print(
             f"  {e.recorded_at:%Y-%m-%d %H:%M:%S %Z}  {e.event} (run {e.run_id}, by {e.db_user}/{e.os_user})",
             highlight=False,
         )
-    last = info.get("last", {})
     for command in ("run", "validate"):
-        entry = last.get(command)
+        entry = info.last.get(command)
         console.print(entry.line() if entry else f"last {command}: never", highlight=False, soft_wrap=True)
     names = ("mapping", "status", "legacy rows", "new rows", "app created", "app changed", "app deleted", "conflicts")
     table = _table("latest validation per mapping", (*names, "at", "error"), right=names[2:])
-    validations = info["validations"]
-    figures = info.get("figures", {})
-    for row in validations:
-        f = figures.get(row[0], {})
+    for v in info.validations:
+        f = info.figures.get(v.mapping, {})
         table.add_row(
-            str(row[0]),
-            str(row[1]),
-            _n(row[2]),
-            _n(row[3]),
+            str(v.mapping),
+            str(v.status),
+            _n(v.source_count),
+            _n(v.target_count),
             *(_n(f.get(k)) for k in ("app_created", "app_changed", "app_deleted", "conflicts")),
-            f"{row[6]:%Y-%m-%d %H:%M:%S}",
-            str(row[7] or ""),
+            f"{v.completed_at:%Y-%m-%d %H:%M:%S}",
+            str(v.error_message or ""),
         )
     console.print(table)
-    open_conflicts = info.get("conflicts", [])
-    if open_conflicts:
-        console.print(f"{len(open_conflicts)} open conflict(s) (public.migration_conflicts):")
-        for part, key, kind, policy in open_conflicts[:20]:
+    if info.conflicts:
+        console.print(f"{len(info.conflicts)} open conflict(s) (public.migration_conflicts):")
+        for part, key, kind, policy in info.conflicts[:20]:
             console.print(f"  {part} key {key}: {kind.replace('_', ' ')} ({policy})", highlight=False)
-    passing = sum(1 for row in validations if row[1] == "passed")
+    lines([capture.lag_line(info.capture, lag_warn_bytes)])
     console.print(
-        f"status: phase {info['phase']}, {passing}/{len(validations)} mappings passing at their latest validation",
+        f"status: phase {info.phase}, {info.passing}/{len(info.validations)} mappings passing"
+        " at their latest validation",
         highlight=False,
+    )
+
+
+# ------------------------------------------------------------------------ phase 3
+
+
+def cleanup_plan(plan: CleanupPlan, dry_run: bool) -> None:
+    """The plan, before cleanup (or its dry run) reads any legacy row."""
+    console.print("[bold]phase 3 cleanup plan[/bold]" + (" (dry run, nothing changes)" if dry_run else ""))
+    for line in plan.lines():
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+def cleanup(outcome: CleanupOutcome) -> None:
+    if outcome.dry_run:
+        if outcome.guards_passed:
+            console.print("all guards pass: cleanup would back up and drop the above")
+        return
+    done = outcome.report
+    if done is None or done.nothing_done:
+        console.print("nothing to drop: the legacy objects were dropped by an earlier cleanup")
+        return
+    console.print(f"backup: {done.dump}", highlight=False, markup=False, soft_wrap=True)
+    console.print(
+        f"dropped {len(done.dropped_tables)} tables, {len(done.dropped_views)} views, "
+        f"{len(done.dropped_schemas)} schemas in {done.seconds:.1f}s (logged in migration_log as {PHASE})"
+    )
+
+
+def restore(done: RestoreReport) -> None:
+    verb = "restored" if done.restored else "already restored; verified"
+    console.print(
+        f"{verb} {len(done.tables)} legacy tables from {done.dump} in {done.seconds:.1f}s: "
+        "every count and checksum equals the one recorded before the drop",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    never = ", ".join(sorted(NEVER_DROPPED_SCHEMAS))
+    console.print(
+        f"({never} was never dropped; set the stack's phase back to 2 and `pulumi up` to point "
+        "the registry where you want it)",
+        highlight=False,
+        markup=False,
     )

@@ -15,28 +15,20 @@ Every step is logged in migration_log as Phase3 'restore'.
 
 from __future__ import annotations
 
-import re
-import subprocess
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psycopg
-from psycopg import sql
 
-from catalog.schemas import NEVER_DROPPED_SCHEMAS
-from data_copy import guards, phase_state, run_lock
+from data_copy import backup, live_catalog, pgtools
 from data_copy import journal as journal_mod
-from data_copy.cleanup import DUMP_SUFFIX, PHASE, libpq_args
-from data_copy.errors import RestoreFailed
-from data_copy.guards import TocEntry
-from data_copy.journal import Journal
+from data_copy.cleanup import PHASE
+from data_copy.errors import PgToolMissing, RestoreFailed, first_line
+from data_copy.fingerprint import table_fingerprint
+from data_copy.journal import BackupRecord, Journal, Status, Step
+from data_copy.pgtools import TocEntry
 from data_copy.settings import Settings
-
-_RUN_ID = re.compile(r"-(?P<run>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.dump$")
 
 # TOC entries that belong to one relation, named first in their tag ("games games_pkey")
 _RELATION_KINDS = frozenset(
@@ -123,64 +115,15 @@ def restore_entries(
 # --------------------------------------------------------------------------- records
 
 
-@dataclass(frozen=True)
-class BackupRecord:
-    run_id: str
-    dump: Path
-    sha256: str | None
-    schemas: tuple[str, ...]
-    kept_names: tuple[str, ...]
-    views: tuple[str, ...]
-    tables: dict[str, tuple[int, str]]  # recorded before the drop
-
-
-def latest_dump(settings: Settings) -> Path:
-    directory = Path(settings.backup_dir).expanduser().absolute()
-    dumps = sorted(p for p in directory.glob(f"*{DUMP_SUFFIX}") if _RUN_ID.search(p.name)) if directory.is_dir() else []
-    if not dumps:
-        raise RestoreFailed(
-            f"no backup found in {directory}",
-            fix="pass --dump FILE, or point consolidation:backupDir at the directory cleanup wrote to",
-        )
-    return dumps[-1]
-
-
 def backup_record(conn: psycopg.Connection, dump: Path) -> BackupRecord:
     """What cleanup logged in migration_log when it wrote `dump`."""
-    match = _RUN_ID.search(dump.name)
-    run_id = match.group("run") if match else None
-    query = sql.SQL(
-        "SELECT run_id::text, details FROM {} WHERE migration_phase = %s AND step = 'backup'"
-        " AND table_source IS NULL AND status = 'completed'"
-        " AND (run_id::text = %s OR details->>'file' = %s) ORDER BY id DESC LIMIT 1"
-    ).format(journal_mod.LOG)
-    row = conn.execute(query, (PHASE, run_id, dump.name)).fetchone()
-    if row is None:
+    found = journal_mod.read_backup(conn, PHASE, dump, backup.run_id_of(dump))
+    if found is None:
         raise RestoreFailed(
             f"migration_log has no record of backup {dump.name}",
             fix="give the dump cleanup wrote for this database (--dump), or restore it by hand with pg_restore",
         )
-    found_run, details = row
-    tables = {
-        str(t): (int(c), str(s))
-        for t, c, s in conn.execute(
-            sql.SQL(
-                "SELECT DISTINCT ON (table_source) table_source, source_count, source_checksum FROM {}"
-                " WHERE run_id = %s AND step = 'backup' AND table_source IS NOT NULL ORDER BY table_source, id DESC"
-            ).format(journal_mod.LOG),
-            (uuid.UUID(found_run),),
-        )
-    }
-    plan: dict[str, Any] = details.get("plan", {})
-    return BackupRecord(
-        run_id=found_run,
-        dump=dump,
-        sha256=details.get("sha256"),
-        schemas=tuple(plan.get("schemas", ())),
-        kept_names=tuple(plan.get("kept_schema_names", ())),
-        views=tuple(plan.get("views", ())),
-        tables=tables,
-    )
+    return found
 
 
 # --------------------------------------------------------------------------- restore
@@ -196,40 +139,17 @@ class RestoreReport:
 
 
 def _present(conn: psycopg.Connection, tables: list[str]) -> set[str]:
-    return set(guards.existing_tables(conn, {t.partition(".")[0] for t in tables})) & set(tables)
+    return set(live_catalog.existing_tables(conn, {t.partition(".")[0] for t in tables})) & set(tables)
 
 
 def _pg_restore(conn: psycopg.Connection, dsn: str, record: BackupRecord, pg_restore: Path) -> int:
-    _, entries = guards.read_toc(record.dump, pg_restore)
-    existing = set(guards.existing_schemas(conn, record.schemas))
+    _, entries = pgtools.read_toc(record.dump, pg_restore)
+    existing = set(live_catalog.existing_schemas(conn, record.schemas))
     chosen = restore_entries(entries, set(record.schemas), set(record.kept_names), existing)
-    with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as handle:
-        handle.write("".join(e.line + "\n" for e in chosen))
-        listing = Path(handle.name)
-    try:
-        db_args, env = libpq_args(dsn)
-        proc = subprocess.run(
-            [
-                str(pg_restore),
-                "--single-transaction",
-                "--exit-on-error",
-                "--no-password",
-                f"--use-list={listing}",
-                *db_args,
-                str(record.dump),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    finally:
-        listing.unlink(missing_ok=True)
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.splitlines() if "error" in ln.lower()] or proc.stderr.splitlines()
-        detail = " ".join(" ".join(lines[:2]).split())[:400]
+    failed = pgtools.pg_restore(pg_restore, dsn, record.dump, chosen)
+    if failed is not None:
         raise RestoreFailed(
-            f"pg_restore of {record.dump.name} failed, nothing restored: {detail}",
+            f"pg_restore of {record.dump.name} failed, nothing restored: {failed}",
             fix="fix the cause (missing role, object in the way) and run restore again",
         )
     return len(chosen)
@@ -242,13 +162,13 @@ def restore(
     checksum against the ones recorded before the drop. RestoreFailed, one line, otherwise."""
     started = time.monotonic()
     journal_mod.ensure(conn)
-    path = Path(dump).expanduser().absolute() if dump is not None else latest_dump(settings)
+    path = Path(dump).expanduser().absolute() if dump is not None else backup.latest_dump(settings)
     if not path.is_file():
         raise RestoreFailed(f"backup {path} does not exist", fix="pass the dump cleanup wrote (--dump FILE)")
     record = backup_record(conn, path)
-    entry = journal.start("restore", None, str(path), None)
+    entry = journal.start(Step.RESTORE, None, str(path), None)
     try:
-        if record.sha256 is not None and guards.sha256(path) != record.sha256:
+        if record.sha256 is not None and backup.sha256(path) != record.sha256:
             raise RestoreFailed(
                 f"backup {path.name} changed since cleanup wrote it (sha256 differs)",
                 fix="use an intact copy of the dump",
@@ -258,7 +178,7 @@ def restore(
         restored = False
         pieces = 0
         if not present:
-            pg_restore = guards.pg_tool("pg_restore", guards.server_major(conn))
+            pg_restore = pgtools.pg_tool("pg_restore", pgtools.server_major(conn))
             pieces = _pg_restore(conn, dsn, record, pg_restore)
             restored = True
         elif present != set(names):
@@ -270,7 +190,7 @@ def restore(
             )
         report = RestoreReport(record.run_id, path, restored)
         mismatches = _verify(conn, journal, record, report)
-        missing_views = [v for v in record.views if not guards.relation_oids(conn, [v])]
+        missing_views = [v for v in record.views if live_catalog.relkind(conn, v) is None]
         if missing_views:
             mismatches.append(f"views not restored: {', '.join(missing_views)}")
         if mismatches:
@@ -279,14 +199,14 @@ def restore(
                 fix="keep the dump; compare it with `pg_restore --list` and migration_log step 'backup'",
             )
     except RestoreFailed as error:
-        journal.finish(entry, "failed", error_message=str(error))
+        journal.finish(entry, Status.FAILED, error_message=str(error))
         raise
-    except guards.PgToolMissing as error:
-        journal.finish(entry, "failed", error_message=str(error))
+    except PgToolMissing as error:
+        journal.finish(entry, Status.FAILED, error_message=str(error))
         raise RestoreFailed(str(error), fix=error.fix) from None
     except psycopg.errors.QueryCanceled as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        journal.finish(entry, "failed", error_message=first)
+        first = first_line(error)
+        journal.finish(entry, Status.FAILED, error_message=first)
         raise RestoreFailed(
             f"verifying the restored tables hit statement_timeout {settings.statement_timeout} ({first})",
             fix="raise consolidation:statementTimeout and run restore again (it only re-verifies)",
@@ -294,7 +214,7 @@ def restore(
     report.seconds = time.monotonic() - started
     journal.finish(
         entry,
-        "completed" if restored else "verified",
+        Status.COMPLETED if restored else Status.VERIFIED,
         records_migrated=sum(c for c, _ in report.tables.values()),
         details={"dump": str(path), "backup_run": record.run_id, "toc_entries": pieces, "restored": restored},
     )
@@ -305,13 +225,13 @@ def _verify(conn: psycopg.Connection, journal: Journal, record: BackupRecord, re
     mismatches: list[str] = []
     for table in sorted(record.tables):
         count, checksum = record.tables[table]
-        step = journal.start("restore", None, str(record.dump), table)
-        now = guards.table_fingerprint(conn, table)
+        step = journal.start(Step.RESTORE, None, str(record.dump), table)
+        now = table_fingerprint(conn, table)
         report.tables[table] = now
         same = now == (count, checksum)
         journal.finish(
             step,
-            "passed" if same else "failed",
+            Status.PASSED if same else Status.FAILED,
             source_count=count,
             source_checksum=checksum,
             target_count=now[0],
@@ -322,34 +242,3 @@ def _verify(conn: psycopg.Connection, journal: Journal, record: BackupRecord, re
             what = f"{now[0]} rows vs {count} recorded" if now[0] != count else "checksum differs"
             mismatches.append(f"{table}: {what}")
     return mismatches
-
-
-# ------------------------------------------------------------------------------- CLI
-
-
-def main(dsn: str, settings: Settings, dump: str | None = None) -> RestoreReport:
-    """`python -m data_copy restore`: restore, verify, print a summary."""
-    from data_copy.report import console, step
-
-    with run_lock.locked(dsn, settings, "restore") as conn:
-        journal_mod.ensure(conn)
-        with step("restore: pg_restore, then every table's count and checksum"):
-            report = restore(conn, settings, Journal(conn, PHASE), dsn, Path(dump) if dump else None)
-        if report.restored:  # legacy is back as it was at the drop: phase 2 again
-            phase_state.record(conn, 2, phase_state.RESTORED, uuid.uuid4(), settings.stack)
-    verb = "restored" if report.restored else "already restored; verified"
-    console.print(
-        f"{verb} {len(report.tables)} legacy tables from {report.dump} in {report.seconds:.1f}s: "
-        "every count and checksum equals the one recorded before the drop",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
-    )
-    never = ", ".join(sorted(NEVER_DROPPED_SCHEMAS))
-    console.print(
-        f"({never} was never dropped; set the stack's phase back to 2 and `pulumi up` to point "
-        "the registry where you want it)",
-        highlight=False,
-        markup=False,
-    )
-    return report

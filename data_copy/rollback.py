@@ -24,7 +24,7 @@ from psycopg import sql
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping, copy_order
 from data_copy import id_space, ownership, phase_state, quiet
-from data_copy.errors import RollbackRefused
+from data_copy.errors import RollbackRefused, first_line
 from data_copy.ident import ident
 from data_copy.projection import SOURCE, Part, parts
 
@@ -292,7 +292,7 @@ def rollback(
             # key, or the new table's when that game would go. The table stays as it was.
             raise RollbackRefused(
                 f"rollback refused for {m.target}: a constraint refuses carrying its rows back into"
-                f" {m.source} ({str(error).splitlines()[0]}); nothing of this table changed, the tables"
+                f" {m.source} ({first_line(error)}); nothing of this table changed, the tables"
                 " before it are carried back and stay so",
                 fix=f"fix those rows in {m.target}, then run rollback again; or stay in phase 2",
             ) from None

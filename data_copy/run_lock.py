@@ -23,7 +23,8 @@ from psycopg import sql
 
 from catalog.schemas import MIGRATION_LOG_TABLE, UNQUALIFIED_SCHEMA
 from data_copy.connection import connect
-from data_copy.errors import DatabaseBusy, DataCopyError, Interrupted
+from data_copy.errors import DatabaseBusy, DataCopyError, Interrupted, first_line
+from data_copy.journal import Status, Step
 from data_copy.settings import Settings
 
 LOCK_KEY = int.from_bytes(b"datacopy", "big")  # 7233190438162624633: ours alone
@@ -149,16 +150,16 @@ def mark_interrupted(conn: psycopg.Connection, message: str, since: datetime | N
     """`running` rows become `interrupted` (we hold the lock: nobody else is running)."""
     if not _log_exists(conn):
         return 0
-    condition = sql.SQL("status = 'running'")
+    condition = sql.SQL("status = {}").format(sql.Literal(Status.RUNNING))
     params: list[object] = [message]
     if since is not None:
         condition = sql.SQL("{} AND started_at >= %s").format(condition)
         params.append(since)
     return conn.execute(
         sql.SQL(
-            "UPDATE {} SET status = 'interrupted', completed_at = clock_timestamp(),"
+            "UPDATE {} SET status = {}, completed_at = clock_timestamp(),"
             " error_message = coalesce(error_message, %s) WHERE {}"
-        ).format(LOG, condition),
+        ).format(LOG, sql.Literal(Status.INTERRUPTED), condition),
         params,
     ).rowcount
 
@@ -173,12 +174,19 @@ def committed_since(conn: psycopg.Connection, since: datetime, command: str) -> 
         return "nothing was written"
     row = conn.execute(
         sql.SQL(
-            "SELECT count(*) FILTER (WHERE step = 'copy' AND status = 'completed'),"
-            " coalesce(sum(records_migrated) FILTER (WHERE step = 'copy'), 0),"
-            " count(*) FILTER (WHERE step = 'validate' AND status IN ('passed', 'failed'))"
-            " FROM {} WHERE started_at >= %s"
+            "SELECT count(*) FILTER (WHERE step = %(copy)s AND status = %(completed)s),"
+            " coalesce(sum(records_migrated) FILTER (WHERE step = %(copy)s), 0),"
+            " count(*) FILTER (WHERE step = %(validate)s AND status IN (%(passed)s, %(failed)s))"
+            " FROM {} WHERE started_at >= %(since)s"
         ).format(LOG),
-        (since,),
+        {
+            "copy": Step.COPY,
+            "completed": Status.COMPLETED,
+            "validate": Step.VALIDATE,
+            "passed": Status.PASSED,
+            "failed": Status.FAILED,
+            "since": since,
+        },
     ).fetchone()
     copies, rows, validations = row if row else (0, 0, 0)
     if command != "run":
@@ -211,7 +219,7 @@ def locked(dsn: str, settings: Settings, command: str) -> Iterator[psycopg.Conne
             _mark_quietly(conn, error.line(), since)
             raise
         except psycopg.Error as error:
-            _mark_quietly(conn, f"interrupted by an error: {str(error).strip().splitlines()[:1]}", since)
+            _mark_quietly(conn, f"interrupted by an error: {first_line(error)}", since)
             raise
 
 

@@ -17,6 +17,7 @@ from psycopg import sql
 from catalog.mappings import MAPPINGS, MAPPINGS_BY_TARGET
 from catalog.tables import TABLES, ForeignKey, Table, table
 from data_copy.ddl import index_name, index_sql
+from data_copy.errors import first_line
 from data_copy.ident import ident
 from data_copy.journal import REJECTS
 
@@ -126,11 +127,6 @@ def _rejecting(
     ).format(rej=REJECTS, run=sql.Literal(str(run_id)), m=sql.Literal(mapping_of(t)), key=key, reason=reason, rows=rows)
 
 
-def _first(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _record_orphans(conn: psycopg.Connection, piece: Piece, run_id: object) -> int:
     """The rows of the new table whose parent key does not exist, as rejects."""
     fk, t = piece.fk, piece.table
@@ -198,7 +194,7 @@ def complete(
             problems.setdefault(piece.table.qualified, []).append(f"{piece.kind} {piece.name} not created: {what}")
         except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled, psycopg.errors.DataError) as error:
             problems.setdefault(piece.table.qualified, []).append(
-                f"{piece.kind} {piece.name} not created: {_first(error)}"
+                f"{piece.kind} {piece.name} not created: {first_line(error)}"
             )
         progress(STEP, i, len(todo))
     return problems
@@ -237,7 +233,7 @@ def finish(
 
 def problems(conn: psycopg.Connection) -> list:
     """Cleanup guard: every mapped table's missing or invalid keys, indexes and FKs."""
-    from data_copy.guards import Problem
+    from data_copy.problems import Problem
 
     found = []
     for m in MAPPINGS:

@@ -32,7 +32,7 @@ def switch(dsn: str, settings: Settings) -> Transition:
         phase = api.ensure_state(conn, settings, allowed_deployed=(1, 2))
         if phase != 1:
             raise SwitchRefused(f"the database is already in phase {phase}", fix="nothing to do")
-        latest = {row[0]: row[1] for row in journal.latest_validations(conn)}
+        latest = {v.mapping: v.status for v in journal.latest_validations(conn)}
         unvalidated = [m.name for m in copy_order() if latest.get(m.name) != "passed"]
         if unvalidated:
             raise SwitchRefused(

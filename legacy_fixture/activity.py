@@ -359,6 +359,36 @@ def _replay_sbr(conn: psycopg.Connection, pages: int) -> dict[str, int]:
     return out
 
 
+def _replay_newest(
+    conn: psycopg.Connection,
+    qualname: str,
+    shift: tuple[str, str, sql.Composable],
+    overrides: dict[str, str],
+    rows: int,
+) -> int:
+    """Copy the `rows` newest rows (by id; new ids from the default), shifted by m.shift:
+    shift = (newest, oldest, step): max(newest) of the table - min(oldest) of those rows + step,
+    so the copies start just after the table's newest row."""
+    newest, oldest, step = shift
+    return _copy(
+        conn,
+        qualname,
+        """
+        FROM (SELECT * FROM {table} ORDER BY id DESC LIMIT {rows}) AS t
+        CROSS JOIN (SELECT (SELECT max({newest}) FROM {table}) - min(s.{oldest}) + {step} AS shift
+                      FROM (SELECT {oldest} FROM {table} ORDER BY id DESC LIMIT {rows}) AS s) AS m
+        ORDER BY t.id
+        """,
+        overrides,
+        omit=("id",),
+        rows=rows,
+        table=sql.Identifier(*qualname.split(".")),
+        newest=sql.Identifier(newest),
+        oldest=sql.Identifier(oldest),
+        step=step,
+    )
+
+
 def _replay_latest(conn: psycopg.Connection, rows: dict[str, int]) -> dict[str, int]:
     out: dict[str, int] = {}
     out["backtesting.strategy_performance"] = _copy(
@@ -382,45 +412,24 @@ def _replay_latest(conn: psycopg.Connection, rows: dict[str, int]) -> dict[str, 
         omit=("id",),
         rows=rows["backtesting.strategy_performance"],
     )
-    out["timing_analysis.timing_bucket_performance"] = _copy(
+    out["timing_analysis.timing_bucket_performance"] = _replay_newest(
         conn,
         "timing_analysis.timing_bucket_performance",
-        """
-        FROM (SELECT * FROM timing_analysis.timing_bucket_performance
-               ORDER BY id DESC LIMIT {rows}) AS t
-        CROSS JOIN (SELECT (SELECT max(analysis_end_date)
-                              FROM timing_analysis.timing_bucket_performance)
-                           - min(s.analysis_start_date) + 1 AS shift_days
-                      FROM (SELECT analysis_start_date
-                              FROM timing_analysis.timing_bucket_performance
-                             ORDER BY id DESC LIMIT {rows}) AS s) AS m
-        ORDER BY t.id
-        """,
+        ("analysis_end_date", "analysis_start_date", sql.SQL("1")),
         {
-            "analysis_start_date": "t.analysis_start_date + m.shift_days",
-            "analysis_end_date": "t.analysis_end_date + m.shift_days",
+            "analysis_start_date": "t.analysis_start_date + m.shift",
+            "analysis_end_date": "t.analysis_end_date + m.shift",
             "created_at": "now()",
             "updated_at": "now()",
         },
-        omit=("id",),
-        rows=rows["timing_analysis.timing_bucket_performance"],
+        rows["timing_analysis.timing_bucket_performance"],
     )
-    out["backtesting.orchestrator_update_triggers"] = _copy(
+    out["backtesting.orchestrator_update_triggers"] = _replay_newest(
         conn,
         "backtesting.orchestrator_update_triggers",
-        """
-        FROM (SELECT * FROM backtesting.orchestrator_update_triggers
-               ORDER BY id DESC LIMIT {rows}) AS t
-        CROSS JOIN (SELECT (SELECT max(triggered_at)
-                              FROM backtesting.orchestrator_update_triggers)
-                           - min(s.triggered_at) + interval '1 hour' AS shift
-                      FROM (SELECT triggered_at FROM backtesting.orchestrator_update_triggers
-                             ORDER BY id DESC LIMIT {rows}) AS s) AS m
-        ORDER BY t.id
-        """,
+        ("triggered_at", "triggered_at", sql.SQL("interval '1 hour'")),
         {"triggered_at": "t.triggered_at + m.shift"},
-        omit=("id",),
-        rows=rows["backtesting.orchestrator_update_triggers"],
+        rows["backtesting.orchestrator_update_triggers"],
     )
     return out
 

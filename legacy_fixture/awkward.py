@@ -7,6 +7,7 @@ data_copy step can check it handles exactly these many of each.
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 
 # case name -> SQL returning one integer. "Matched" games are the same real game in both
 # tables: splits.games.game_id = public.games.mlb_stats_api_game_id, and the same home and
@@ -15,7 +16,24 @@ _MATCH = """
     FROM public.games p
     JOIN splits.games s ON s.game_id = p.mlb_stats_api_game_id
 """
-QUERIES: dict[str, str] = {
+
+
+def _by_game_source(qualname: str, *, public: bool, splits: bool) -> sql.Composable:
+    """count(*) of the rows of `qualname` whose game_id is (or is not) a public.games
+    mlb_stats_api_game_id, and is (or is not) a splits.games game_id."""
+    in_public = sql.SQL("EXISTS (SELECT 1 FROM public.games p WHERE p.mlb_stats_api_game_id = r.game_id)")
+    in_splits = sql.SQL("EXISTS (SELECT 1 FROM splits.games s WHERE s.game_id = r.game_id)")
+    return sql.SQL("SELECT count(*) FROM {} r WHERE {}{} AND {}{}").format(
+        sql.Identifier(*qualname.split(".")),
+        sql.SQL("" if public else "NOT "),
+        in_public,
+        sql.SQL("" if splits else "NOT "),
+        in_splits,
+    )
+
+
+_OUTCOMES, _RECOMMENDATIONS = "public.game_outcomes", "clean.betting_recommendations"
+QUERIES: dict[str, str | sql.Composable] = {
     "games_public": "SELECT count(*) FROM public.games",
     "games_splits": "SELECT count(*) FROM splits.games",
     "games_in_both": "SELECT count(*)" + _MATCH,
@@ -43,38 +61,13 @@ QUERIES: dict[str, str] = {
     "games_local_date_differs_from_utc_date": """
         SELECT count(*) FROM public.games
          WHERE game_date <> (game_datetime AT TIME ZONE 'UTC')::date""",
-    "outcomes_for_games_in_both": """
-        SELECT count(*) FROM public.game_outcomes o
-         WHERE EXISTS (SELECT 1 FROM public.games p WHERE p.mlb_stats_api_game_id = o.game_id)
-           AND EXISTS (SELECT 1 FROM splits.games s WHERE s.game_id = o.game_id)""",
-    "outcomes_for_public_only_games": """
-        SELECT count(*) FROM public.game_outcomes o
-         WHERE EXISTS (SELECT 1 FROM public.games p WHERE p.mlb_stats_api_game_id = o.game_id)
-           AND NOT EXISTS (SELECT 1 FROM splits.games s WHERE s.game_id = o.game_id)""",
-    "outcomes_for_splits_only_games": """
-        SELECT count(*) FROM public.game_outcomes o
-         WHERE NOT EXISTS (SELECT 1 FROM public.games p
-                            WHERE p.mlb_stats_api_game_id = o.game_id)
-           AND EXISTS (SELECT 1 FROM splits.games s WHERE s.game_id = o.game_id)""",
-    "outcomes_unresolvable": """
-        SELECT count(*) FROM public.game_outcomes o
-         WHERE NOT EXISTS (SELECT 1 FROM public.games p
-                            WHERE p.mlb_stats_api_game_id = o.game_id)
-           AND NOT EXISTS (SELECT 1 FROM splits.games s WHERE s.game_id = o.game_id)""",
-    "recommendations_for_splits_only_games": """
-        SELECT count(*) FROM clean.betting_recommendations r
-         WHERE NOT EXISTS (SELECT 1 FROM public.games p
-                            WHERE p.mlb_stats_api_game_id = r.game_id)
-           AND EXISTS (SELECT 1 FROM splits.games s WHERE s.game_id = r.game_id)""",
-    "recommendations_for_public_only_games": """
-        SELECT count(*) FROM clean.betting_recommendations r
-         WHERE EXISTS (SELECT 1 FROM public.games p WHERE p.mlb_stats_api_game_id = r.game_id)
-           AND NOT EXISTS (SELECT 1 FROM splits.games s WHERE s.game_id = r.game_id)""",
-    "recommendations_unresolvable": """
-        SELECT count(*) FROM clean.betting_recommendations r
-         WHERE NOT EXISTS (SELECT 1 FROM public.games p
-                            WHERE p.mlb_stats_api_game_id = r.game_id)
-           AND NOT EXISTS (SELECT 1 FROM splits.games s WHERE s.game_id = r.game_id)""",
+    "outcomes_for_games_in_both": _by_game_source(_OUTCOMES, public=True, splits=True),
+    "outcomes_for_public_only_games": _by_game_source(_OUTCOMES, public=True, splits=False),
+    "outcomes_for_splits_only_games": _by_game_source(_OUTCOMES, public=False, splits=True),
+    "outcomes_unresolvable": _by_game_source(_OUTCOMES, public=False, splits=False),
+    "recommendations_for_splits_only_games": _by_game_source(_RECOMMENDATIONS, public=False, splits=True),
+    "recommendations_for_public_only_games": _by_game_source(_RECOMMENDATIONS, public=True, splits=False),
+    "recommendations_unresolvable": _by_game_source(_RECOMMENDATIONS, public=False, splits=False),
     "strategy_performance_wins_null": "SELECT count(*) FROM backtesting.strategy_performance WHERE wins IS NULL",
     "raw_splits_book_null": "SELECT count(*) FROM splits.raw_mlb_betting_splits WHERE book IS NULL",
     "raw_splits_id_null": "SELECT count(*) FROM splits.raw_mlb_betting_splits WHERE id IS NULL",

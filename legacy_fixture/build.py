@@ -37,6 +37,16 @@ def row_counts(conn: psycopg.Connection) -> dict[str, int]:
     return {t.qualname: int(rows[t.qualname]) for t in catalog.tables()}
 
 
+def build_with_rows(conn: psycopg.Connection, rows: str) -> None:
+    """The 9 legacy schemas with every table and key but only the caller's rows (`rows`: an
+    INSERT script), sequences synced after them: for tests that need a few exact rows."""
+    ddl.create_schemas(conn)
+    ddl.create_tables(conn)
+    ddl.add_keys(conn)
+    conn.execute(rows)
+    ddl.sync_sequences(conn)
+
+
 def build(
     conn: psycopg.Connection,
     scale: str | Scale = "tiny",

@@ -197,20 +197,40 @@ def _line_params(size: UniverseSize, rows: int, first: int, count: int) -> dict[
     }
 
 
-def moneyline(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
+_LINE_TAIL = """
+               'SPORTSBOOKREVIEW', q.dq, q.ts + interval '20 seconds',
+               CASE WHEN q.status = 'final' THEN q.start_utc + interval '4 hours'
+                    ELSE q.ts + interval '20 seconds' END,
+               q.start_utc, q.home_team, q.away_team
+          FROM q
+        """
+
+
+def _insert_lines(
+    conn: psycopg.Connection, size: UniverseSize, rows: int, qualname: str, columns: str, select: str
+) -> None:
+    """A line table (moneyline, spreads, totals): INSERT INTO `qualname` (id, game_id,
+    sportsbook, `columns`, then the columns every line table ends with) WITH the shared line
+    rows (_LINE_ROWS), then `select`: the table's own CTEs and its columns up to profit and
+    loss, then _LINE_TAIL (source, data_quality, created_at, updated_at, game_datetime,
+    home_team, away_team)."""
+    insert = (
+        "INSERT INTO {table} (id, game_id, sportsbook, " + columns + ", source, data_quality, created_at, updated_at,"
+        " game_datetime, home_team, away_team)"
+    )
     run(
         conn,
-        """
-        INSERT INTO mlb_betting.moneyline (id, game_id, sportsbook, home_ml, away_ml,
-            odds_timestamp, opening_home_ml, opening_away_ml, closing_home_ml,
-            closing_away_ml, home_bets_count, away_bets_count, home_bets_percentage,
-            away_bets_percentage, home_money_percentage, away_money_percentage,
-            sharp_action, reverse_line_movement, steam_move, winning_side, profit_loss,
-            source, data_quality, created_at, updated_at, game_datetime, home_team,
-            away_team)
-        WITH """
-        + _LINE_ROWS
-        + """, p AS (
+        insert + " WITH " + _LINE_ROWS + select + _LINE_TAIL,
+        table=sql.Identifier(*qualname.split(".")),
+        **_line_params(size, rows, 0, rows),
+    )
+
+
+_MONEYLINE_COLUMNS = """
+    home_ml, away_ml, odds_timestamp, opening_home_ml, opening_away_ml, closing_home_ml, closing_away_ml,
+    home_bets_count, away_bets_count, home_bets_percentage, away_bets_percentage, home_money_percentage,
+    away_money_percentage, sharp_action, reverse_line_movement, steam_move, winning_side, profit_loss"""
+_MONEYLINE_SELECT = """, p AS (
             SELECT z.*,
                    least(0.78, greatest(0.22, z.p_home
                        + (pg_temp.fx_rand(z.gb, 21) - 0.5) * 0.04)) AS p_open,
@@ -238,32 +258,21 @@ def moneyline(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                     WHEN q.home_score < q.away_score THEN -100.00
                     WHEN q.close_home > 0 THEN q.close_home::numeric
                     ELSE round(10000.0 / -q.close_home, 2) END,
-               'SPORTSBOOKREVIEW', q.dq, q.ts + interval '20 seconds',
-               CASE WHEN q.status = 'final' THEN q.start_utc + interval '4 hours'
-                    ELSE q.ts + interval '20 seconds' END,
-               q.start_utc, q.home_team, q.away_team
-          FROM q
-        """,
-        **_line_params(size, rows, 0, rows),
-    )
+"""
 
 
-def spreads(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
-    run(
-        conn,
-        """
-        INSERT INTO mlb_betting.spreads (id, game_id, sportsbook, home_spread, away_spread,
-            home_spread_price, away_spread_price, odds_timestamp, opening_home_spread,
-            opening_away_spread, opening_home_spread_price, opening_away_spread_price,
-            closing_home_spread, closing_away_spread, closing_home_spread_price,
-            closing_away_spread_price, home_bets_count, away_bets_count,
-            home_bets_percentage, away_bets_percentage, home_money_percentage,
-            away_money_percentage, sharp_action, reverse_line_movement, steam_move,
-            winning_side, profit_loss, home_cover, margin_of_victory, source, data_quality,
-            created_at, updated_at, game_datetime, home_team, away_team)
-        WITH """
-        + _LINE_ROWS
-        + """, p AS (
+def moneyline(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
+    _insert_lines(conn, size, rows, "mlb_betting.moneyline", _MONEYLINE_COLUMNS, _MONEYLINE_SELECT)
+
+
+_SPREADS_COLUMNS = """
+    home_spread, away_spread, home_spread_price, away_spread_price, odds_timestamp, opening_home_spread,
+    opening_away_spread, opening_home_spread_price, opening_away_spread_price, closing_home_spread,
+    closing_away_spread, closing_home_spread_price, closing_away_spread_price, home_bets_count,
+    away_bets_count, home_bets_percentage, away_bets_percentage, home_money_percentage,
+    away_money_percentage, sharp_action, reverse_line_movement, steam_move, winning_side, profit_loss,
+    home_cover, margin_of_victory"""
+_SPREADS_SELECT = """, p AS (
             SELECT z.*,
                    CASE WHEN z.p_home >= 0.5 THEN -1.5 ELSE 1.5 END::numeric(3, 1) AS hs,
                    0.5 + (pg_temp.fx_rand(z.gb, 31) - 0.5) * 0.16 AS q_open,
@@ -293,31 +302,20 @@ def spreads(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                     ELSE round(10000.0 / -q.close_home, 2) END,
                q.cover,
                CASE WHEN q.status = 'final' THEN q.home_score - q.away_score END,
-               'SPORTSBOOKREVIEW', q.dq, q.ts + interval '20 seconds',
-               CASE WHEN q.status = 'final' THEN q.start_utc + interval '4 hours'
-                    ELSE q.ts + interval '20 seconds' END,
-               q.start_utc, q.home_team, q.away_team
-          FROM q
-        """,
-        **_line_params(size, rows, 0, rows),
-    )
+"""
 
 
-def totals(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
-    run(
-        conn,
-        """
-        INSERT INTO mlb_betting.totals (id, game_id, sportsbook, total_line, over_price,
-            under_price, odds_timestamp, opening_total, opening_over_price,
-            opening_under_price, closing_total, closing_over_price, closing_under_price,
-            over_bets_count, under_bets_count, over_bets_percentage, under_bets_percentage,
-            over_money_percentage, under_money_percentage, sharp_action,
-            reverse_line_movement, steam_move, winning_side, profit_loss, final_total,
-            went_over, source, data_quality, created_at, updated_at, game_datetime,
-            home_team, away_team)
-        WITH """
-        + _LINE_ROWS
-        + """, p AS (
+def spreads(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
+    _insert_lines(conn, size, rows, "mlb_betting.spreads", _SPREADS_COLUMNS, _SPREADS_SELECT)
+
+
+_TOTALS_COLUMNS = """
+    total_line, over_price, under_price, odds_timestamp, opening_total, opening_over_price,
+    opening_under_price, closing_total, closing_over_price, closing_under_price, over_bets_count,
+    under_bets_count, over_bets_percentage, under_bets_percentage, over_money_percentage,
+    under_money_percentage, sharp_action, reverse_line_movement, steam_move, winning_side, profit_loss,
+    final_total, went_over"""
+_TOTALS_SELECT = """, p AS (
             SELECT z.*,
                    (z.total_base + 0.5 * (floor(pg_temp.fx_rand(z.gb, 41) * 3) - 1))
                        ::numeric(3, 1) AS line_close,
@@ -349,14 +347,11 @@ def totals(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
                     WHEN q.close_over > 0 THEN q.close_over::numeric
                     ELSE round(10000.0 / -q.close_over, 2) END,
                q.ft, q.ft > q.line_close,
-               'SPORTSBOOKREVIEW', q.dq, q.ts + interval '20 seconds',
-               CASE WHEN q.status = 'final' THEN q.start_utc + interval '4 hours'
-                    ELSE q.ts + interval '20 seconds' END,
-               q.start_utc, q.home_team, q.away_team
-          FROM q
-        """,
-        **_line_params(size, rows, 0, rows),
-    )
+"""
+
+
+def totals(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
+    _insert_lines(conn, size, rows, "mlb_betting.totals", _TOTALS_COLUMNS, _TOTALS_SELECT)
 
 
 def raw_splits(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
@@ -416,10 +411,24 @@ def raw_splits(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
         """,
         games=size.splits_games,
         rows=rows,
-        split_types=array(SPLIT_TYPES),
-        sources=array(("VSIN", "VSIN", "SBD")),
-        books=array(("DraftKings", "Circa", None)),
+        **_split_sources(),
     )
+
+
+_ROWS_OVER_GAMES = """r AS (
+            SELECT n, (n * {games}) / {rows} AS ridx
+              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
+        )"""
+"""CTE r: row numbers n = 0 .. rows - 1, each with the index (ridx) of its game, spread evenly."""
+
+
+def _split_sources() -> dict[str, Any]:
+    """The split types, and the sources with their books (VSIN has two: DraftKings, Circa)."""
+    return {
+        "split_types": array(SPLIT_TYPES),
+        "sources": array(("VSIN", "VSIN", "SBD")),
+        "books": array(("DraftKings", "Circa", None)),
+    }
 
 
 def betting_recommendations(conn: psycopg.Connection, size: UniverseSize, rows: int) -> None:
@@ -430,10 +439,9 @@ def betting_recommendations(conn: psycopg.Connection, size: UniverseSize, rows: 
             game_datetime, market_type, source, book, recommended_side, line_value,
             confidence_score, differential, stake_percentage, bet_percentage,
             minutes_before_game, signal_strength, consensus_boost, last_updated, created_at)
-        WITH r AS (
-            SELECT n, (n * {games}) / {rows} AS ridx
-              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
-        ), x AS (
+        WITH """
+        + _ROWS_OVER_GAMES
+        + """, x AS (
             SELECT r.n, u.g, u.mlb_pk, u.home_team, u.away_team, u.start_utc, u.p_home,
                    u.total_base, (r.n % 3)::int AS mi,
                    floor(pg_temp.fx_rand(r.n, 61) * 3)::int AS ci,
@@ -469,9 +477,7 @@ def betting_recommendations(conn: psycopg.Connection, size: UniverseSize, rows: 
         """,
         games=size.pk_games,
         rows=rows,
-        split_types=array(SPLIT_TYPES),
-        sources=array(("VSIN", "VSIN", "SBD")),
-        books=array(("DraftKings", "Circa", None)),
+        **_split_sources(),
     )
 
 
@@ -484,10 +490,9 @@ def pre_game_recommendations(conn: psycopg.Connection, size: UniverseSize, rows:
             signal_source, signal_strength, recommended_at, email_sent, game_completed,
             bet_won, actual_outcome, profit_loss, created_at, updated_at,
             strategy_source_id, auto_integrated)
-        WITH r AS (
-            SELECT n, (n * {games}) / {rows} AS ridx
-              FROM generate_series(0::bigint, {rows} - 1) AS n OFFSET 0
-        ), x AS (
+        WITH """
+        + _ROWS_OVER_GAMES
+        + """, x AS (
             SELECT r.n, u.g, u.mlb_pk, u.home_team, u.away_team, u.start_utc, u.status,
                    u.home_score, u.away_score, u.p_home, u.total_base,
                    (r.n % 3)::int AS bi, pg_temp.fx_rand(r.n, 71) < 0.5 AS first_side,

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import pgbin
+
 SUPERUSER = "postgres"
 """The cluster's superuser role."""
 
@@ -82,28 +84,12 @@ class ServerSettings:
 def find_bindir() -> Path:
     """The directory holding initdb/pg_ctl/postgres.
 
-    Order: ``$PGCLUSTER_BINDIR``, ``pg_config --bindir``, the newest
-    ``/usr/lib/postgresql/<major>/bin``.
+    Order (pgbin's, shared with data_copy's pg_dump lookup): ``$PGCLUSTER_BINDIR``,
+    ``pg_config --bindir``, the newest ``/usr/lib/postgresql/<major>/bin``.
     """
-    candidates: list[Path] = []
-    env = os.environ.get("PGCLUSTER_BINDIR")
-    if env:
-        candidates.append(Path(env))
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.CalledProcessError):
-            out = subprocess.run([pg_config, "--bindir"], check=True, capture_output=True, text=True).stdout.strip()
-            if out:
-                candidates.append(Path(out))
-    versioned = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"),
-        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else -1,
-        reverse=True,
-    )
-    candidates.extend(versioned)
-    for cand in candidates:
-        if all((cand / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
-            return cand
+    found = pgbin.find_bindir(pgbin.SERVER_TOOLS)
+    if found is not None:
+        return found
     raise ClusterError(
         "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found via $PGCLUSTER_BINDIR, "
         "pg_config --bindir or /usr/lib/postgresql/*/bin; run `make postgres` "

@@ -92,20 +92,12 @@ def _state(props: dict[str, Any], privileges: list[str]) -> dict[str, Any]:
 def read(s: Session, rid: str, props: dict[str, Any]) -> dict[str, Any] | None:
     database, role, owner = str(props["database"]), str(props["role"]), str(props["owner"])
     schema = str(props.get("schema") or "")
-    if s.one("SELECT datname FROM pg_database WHERE datname = %s", (database,)) is None:
-        return None
     declared = sorted_set(props.get("privileges"))
-    with s.transaction(rollback=True):
-        if role.lower() != "public" and s.one("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)) is None:
-            return None
-        if schema and s.one("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)) is None:
+    with s.read_scope(database, role, schema or None) as found:
+        if not found:
             return None
         s.lock_role(owner)
-        if role.lower() == "public":
-            role_oid = 0
-        else:
-            row = s.one("SELECT oid FROM pg_roles WHERE rolname = %s", (role,))
-            role_oid = int(row[0]) if row else 0
+        role_oid = s.role_oid(role)
         base = (
             "SELECT array_agg(prtype) FROM (SELECT defaclnamespace, (aclexplode(defaclacl)).* FROM pg_default_acl"
             " WHERE defaclobjtype = %s) AS t (namespace, grantor_oid, grantee_oid, prtype, grantable)"

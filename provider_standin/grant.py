@@ -82,8 +82,9 @@ def _owner_lookups(s: Session, props: dict[str, Any]) -> list[str]:
     return owners
 
 
-def apply(s: Session, props: dict[str, Any]) -> dict[str, Any]:
-    """Create and Update: REVOKE ALL, then GRANT the declared list, in one transaction."""
+def _revoke_all(s: Session, props: dict[str, Any], then_grant: bool) -> None:
+    """One transaction: LOCK(role), the owner lookups, REVOKE ALL, then (Create, Update) the
+    GRANT of the declared list (the owners granted to a non-superuser around both)."""
     _check_supported(props)
     role = str(props["role"])
     with s.transaction():
@@ -91,9 +92,14 @@ def apply(s: Session, props: dict[str, Any]) -> dict[str, Any]:
         owners = _owner_lookups(s, props)
         with s.roles_granted(owners):
             s.run(_revoke(props), context=f"could not revoke privileges from {role}")
-            statement = _grant(props)
+            statement = _grant(props) if then_grant else None
             if statement is not None:
                 s.run(statement, context=f"could not execute grant query for {role}")
+
+
+def apply(s: Session, props: dict[str, Any]) -> dict[str, Any]:
+    """Create and Update: REVOKE ALL, then GRANT the declared list, in one transaction."""
+    _revoke_all(s, props, then_grant=True)
     state = read(s, grant_id(props), props)
     if state is None:
         raise ProviderError(f"grant {grant_id(props)} not found after it was applied")
@@ -101,27 +107,17 @@ def apply(s: Session, props: dict[str, Any]) -> dict[str, Any]:
 
 
 def delete(s: Session, props: dict[str, Any]) -> None:
-    _check_supported(props)
-    role = str(props["role"])
-    with s.transaction():
-        s.lock_role(role)
-        owners = _owner_lookups(s, props)
-        with s.roles_granted(owners):
-            s.run(_revoke(props), context=f"could not revoke privileges from {role}")
+    """Delete: REVOKE ALL, in the same transaction as apply's."""
+    _revoke_all(s, props, then_grant=False)
 
 
 def read(s: Session, rid: str, props: dict[str, Any]) -> dict[str, Any] | None:
     database, role, schema, kind = (str(props[k]) for k in ("database", "role", "schema", "objectType"))
-    if s.one("SELECT datname FROM pg_database WHERE datname = %s", (database,)) is None:
-        return None
     declared = sorted_set(props.get("privileges"))
-    with s.transaction(rollback=True):
-        if role.lower() != "public" and s.one("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)) is None:
+    with s.read_scope(database, role, schema) as found:
+        if not found:
             return None
-        if s.one("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)) is None:
-            return None
-        oid_row = s.one("SELECT oid FROM pg_roles WHERE rolname = %s", (role,)) if role.lower() != "public" else (0,)
-        role_oid = int(oid_row[0]) if oid_row else 0
+        role_oid = s.role_oid(role)
         seen = declared
         if kind == "schema":
             row = s.one(

@@ -174,6 +174,29 @@ class Session:
             (role,),
         )
 
+    @contextmanager
+    def read_scope(self, database: str, role: str, schema: str | None) -> Iterator[bool]:
+        """A privilege Read's opening: does the database exist; then, in a transaction rolled
+        back at the end, do the role (PUBLIC always does; not looked up) and the schema (not
+        looked up when None) exist? Yields whether all do; the caller's reads run inside."""
+        if self.one("SELECT datname FROM pg_database WHERE datname = %s", (database,)) is None:
+            yield False
+            return
+        with self.transaction(rollback=True):
+            role_found = (
+                role.lower() == "public" or self.one("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)) is not None
+            )
+            yield role_found and (
+                schema is None or self.one("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)) is not None
+            )
+
+    def role_oid(self, role: str) -> int:
+        """The oid of `role`: 0 for PUBLIC (not looked up) or a role that does not exist."""
+        if role.lower() == "public":
+            return 0
+        row = self.one("SELECT oid FROM pg_roles WHERE rolname = %s", (role,))
+        return int(row[0]) if row else 0
+
     def superuser_check(self) -> tuple[str, bool]:
         """SU: who we are and whether we are a superuser (checked live)."""
         row = self.one("SELECT CURRENT_USER")

@@ -93,6 +93,19 @@ def _search_path(s: Session, name: str, paths: list[str]) -> None:
         s.run(sql.SQL("ALTER ROLE {} SET search_path TO DEFAULT").format(_ident(name)))
 
 
+def _memberships_and_search_path(s: Session, name: str, props: dict[str, Any]) -> None:
+    """The declared memberships (without admin option), then the search_path (or DEFAULT)."""
+    _grant_roles(s, name, props.get("roles") or [])
+    _search_path(s, name, props.get("searchPaths") or [])
+
+
+def _read_back(s: Session, name: str, props: dict[str, Any], after: str) -> dict[str, Any]:
+    state = read(s, name, props)
+    if state is None:
+        raise ProviderError(f"role {name} not found after {after}")
+    return state
+
+
 def create(s: Session, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     name = str(props["name"])
     with s.transaction():
@@ -100,12 +113,8 @@ def create(s: Session, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             sql.SQL("CREATE ROLE {} WITH {}").format(_ident(name), sql.SQL(" ").join(_attr_clauses(props))),
             context=f"error creating role {name}",
         )
-        _grant_roles(s, name, props.get("roles") or [])
-        _search_path(s, name, props.get("searchPaths") or [])
-    state = read(s, name, props)
-    if state is None:
-        raise ProviderError(f"role {name} not found after creation")
-    return name, state
+        _memberships_and_search_path(s, name, props)
+    return name, _read_back(s, name, props, "creation")
 
 
 def read(s: Session, rid: str, props: dict[str, Any]) -> dict[str, Any] | None:
@@ -178,12 +187,8 @@ def update(s: Session, rid: str, olds: dict[str, Any], news: dict[str, Any]) -> 
                 sql.SQL("REVOKE {} FROM {}").format(_ident(str(member_of)), _ident(name)),
                 context=f"could not revoke role {member_of} from {name}",
             )
-        _grant_roles(s, name, news.get("roles") or [])
-        _search_path(s, name, news.get("searchPaths") or [])
-    state = read(s, name, news)
-    if state is None:
-        raise ProviderError(f"role {name} not found after update")
-    return state
+        _memberships_and_search_path(s, name, news)
+    return _read_back(s, name, news, "update")
 
 
 def delete(s: Session, rid: str, props: dict[str, Any], provider_user: str) -> None:

@@ -2,9 +2,12 @@
 
     pg_cluster      (session)  pgcluster.Cluster: own initdb'd cluster on 127.0.0.1, removed at end
     fresh_dsn       (function) str: postgresql:// URL of a new, uniquely named, empty database
+    row_accounting  (session)  account(dsn, results) -> {mapping: (legacy rows, new rows,
+                               rejects)} for the results of a data_copy run
     toolchain       (session)  Toolchain: the bin dir of pulumi / language host / provider
     pulumi_env      (function) dict[str, str]: env vars for the Automation API (file backend in
                                a tmp dir, passphrase, no plugin downloads, toolchain first on PATH)
+    engine_env_factory (session) factory(backend dir) -> the same env vars, for wider fixtures
     pulumi_command  (session)  pulumi.automation.PulumiCommand for the toolchain's CLI
 
 Engine fixtures never skip: when the engine is missing they FAIL. The provider is the real
@@ -19,11 +22,13 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from pulumi import automation as auto
 
@@ -53,6 +58,27 @@ def fresh_dsn(pg_cluster: Cluster) -> Iterator[str]:
     dsn = pg_cluster.create_database(name)
     yield dsn
     pg_cluster.drop_database(name)
+
+
+def _account(dsn: str, results: Iterable[Any]) -> dict[str, tuple[int, int, int]]:
+    """mapping -> (legacy rows, rows in the new table, rejects) of a run's results (their
+    rejects are recorded under the mapping's name or "<name>/<part>")."""
+    found = {}
+    with psycopg.connect(dsn) as conn:
+        for r in results:
+            row = conn.execute(
+                "SELECT count(*) FROM public.migration_rejects WHERE mapping = %s OR mapping LIKE %s",
+                (r.name, r.name + "/%"),
+            ).fetchone()
+            assert row is not None
+            found[r.name] = (r.source_count, r.target_count, row[0])
+    return found
+
+
+@pytest.fixture(scope="session")
+def row_accounting() -> Callable[[str, Iterable[Any]], dict[str, tuple[int, int, int]]]:
+    """Every legacy row is copied or rejected: ``legacy == new + rejects`` per mapping."""
+    return _account
 
 
 def dbname_of(dsn: str) -> str:
@@ -206,11 +232,18 @@ def engine_environment(toolchain: Toolchain, pulumi_home: Path, backend: Path) -
     }
 
 
-@pytest.fixture
-def pulumi_env(toolchain: Toolchain, pulumi_home: Path, tmp_path: Path) -> dict[str, str]:
-    """Env vars for ``auto.LocalWorkspaceOptions(env_vars=...)``; a fresh file backend per test."""
+@pytest.fixture(scope="session")
+def engine_env_factory(toolchain: Toolchain, pulumi_home: Path) -> Callable[[Path], dict[str, str]]:
+    """``factory(backend_dir)``: pulumi_env's env vars over a file backend of your choice, for
+    fixtures wider than one test."""
     toolchain.require("pulumi")
-    return engine_environment(toolchain, pulumi_home, tmp_path / "pulumi-backend")
+    return lambda backend: engine_environment(toolchain, pulumi_home, backend)
+
+
+@pytest.fixture
+def pulumi_env(engine_env_factory: Callable[[Path], dict[str, str]], tmp_path: Path) -> dict[str, str]:
+    """Env vars for ``auto.LocalWorkspaceOptions(env_vars=...)``; a fresh file backend per test."""
+    return engine_env_factory(tmp_path / "pulumi-backend")
 
 
 @pytest.fixture(scope="session")

@@ -197,24 +197,17 @@ PY
         "-X main.version=$PULUMI_POSTGRESQL_VERSION -X $mod/pkg/version.Version=$PULUMI_POSTGRESQL_VERSION"
 }
 
-# The exec shim the language host runs; it ships in the sdk/v3 module at the same tag.
-install_exec_shim() {
-    local sdkdir
+# The Python SDK's two shims, both in the sdk/v3 module at the same tag: the exec shim the
+# language host runs, and the host of Pulumi dynamic providers (the permission functions
+# are one), a shell script.
+install_sdk_file() { # <path in the sdk/v3 module> -> $BIN/<its file name>
+    local sdkdir name=${1##*/}
     sdkdir=$(module_dir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")
-    [[ -f $sdkdir/python/cmd/pulumi-language-python-exec ]] \
-        || die "pulumi-language-python-exec not found in the sdk/v3 module at $sdkdir"
-    install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
+    [[ -f $sdkdir/$1 ]] || die "$name not found in the sdk/v3 module at $sdkdir"
+    install -m 0755 "$sdkdir/$1" "$BIN/$name"
 }
-
-# The host of Pulumi dynamic providers (the permission functions are one); a shell script
-# in the sdk/v3 module at the same tag, like the exec shim.
-install_dynamic_provider_host() {
-    local sdkdir
-    sdkdir=$(module_dir "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION")
-    [[ -f $sdkdir/python/dist/pulumi-resource-pulumi-python ]] \
-        || die "pulumi-resource-pulumi-python not found in the sdk/v3 module at $sdkdir"
-    install -m 0755 "$sdkdir/python/dist/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pulumi-python"
-}
+install_exec_shim() { install_sdk_file python/cmd/pulumi-language-python-exec; }
+install_dynamic_provider_host() { install_sdk_file python/dist/pulumi-resource-pulumi-python; }
 
 
 # --- 1. the shared cache: the CLI and the Python SDK's two shims -------------------------

@@ -23,6 +23,7 @@ from psycopg import sql
 
 from catalog.legacy import LEGACY_BY_NAME
 from catalog.schemas import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS
+from data_copy.errors import first_line
 from data_copy.refs import dependents, plpgsql, sqlscan, targets
 
 
@@ -200,8 +201,7 @@ def statements(
         with conn.transaction():
             rows = conn.execute(query).fetchall()
     except psycopg.Error as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return [], f"pg_stat_statements cannot be read: {first}"
+        return [], f"pg_stat_statements cannot be read: {first_line(error)}"
     found: list[Statement] = []
     for text, calls, role in rows:
         result = sqlscan.scan(str(text), search_path)

@@ -16,7 +16,6 @@ import time
 import psycopg
 import pytest
 
-import legacy_fixture
 from catalog.legacy import legacy_table
 from data_copy import api, capture, transitions
 from data_copy.settings import Settings
@@ -77,24 +76,6 @@ def change_lines(dsn: str, legacy: str, n: int, salt: int) -> set[int]:
 
 def mode(report: api.RunReport, name: str) -> str:
     return report.capture[name]["mode"]
-
-
-@pytest.fixture
-def small_legacy(fresh_dsn: str) -> str:
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        legacy_fixture.build(conn, "small")
-    api.bootstrap_structure(fresh_dsn)
-    return fresh_dsn
-
-
-@pytest.fixture
-def tiny_synced(fresh_dsn: str) -> str:
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        legacy_fixture.build(conn, "tiny")
-    api.bootstrap_structure(fresh_dsn)
-    report = api.run(fresh_dsn)
-    assert report.ok, [r.message for r in report.results if r.message]
-    return fresh_dsn
 
 
 def test_changes_during_the_first_copy_and_after_arrive_by_key(small_legacy: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 import legacy_fixture
 from catalog.legacy import LEGACY_TABLES
-from data_copy import api, capture, cleanup, transitions
+from data_copy import api, capture, phase3, transitions
 from data_copy.settings import Settings
 from pgcluster import Cluster, ServerSettings
 
@@ -96,7 +96,8 @@ def test_status_shows_the_lag_and_warns_above_the_threshold(fresh_dsn: str) -> N
     dsn = tiny(fresh_dsn)
     assert api.run(dsn).ok
     q(dsn, f"UPDATE {LEGACY_ML} SET home_ml = coalesce(home_ml, 0) + 1")  # noqa: S608 - WAL the slot keeps
-    info = api.status(dsn)["capture"]
+    info = api.status(dsn).capture
+    assert info is not None
     assert info["lag_bytes"] > 0 and not info["warn"]
     quiet = cli("status", "--dsn", dsn)
     assert quiet.returncode == 0 and f"slot {info['slot']} lags " in quiet.stdout and "WARNING" not in quiet.stdout
@@ -111,8 +112,8 @@ def test_cleanup_drops_the_slot(fresh_dsn: str, tmp_path: object) -> None:
     assert api.run(dsn).ok
     assert len(slots(dsn)) == 1
     settings = Settings(backup_dir=str(tmp_path), disposable_tables=UNMAPPED, accept_legacy_reads=True)
-    report = cleanup.main(dsn, settings)
-    assert report is not None and report.dropped_tables
+    outcome = phase3.cleanup(dsn, settings)
+    assert outcome.report is not None and outcome.report.dropped_tables
     assert slots(dsn) == []
 
 

@@ -2,12 +2,12 @@
 
 import subprocess
 import sys
+from collections.abc import Callable
 
 import psycopg
 import pytest
 
 from data_copy import api
-from legacy_fixture import ddl as legacy_ddl
 
 ROWS = """
 INSERT INTO public.games (id, mlb_stats_api_game_id, home_team, away_team, game_date, game_datetime,
@@ -29,15 +29,22 @@ VALUES (1, 'DK', -120, now()), (2, 'FD', 110, now());
 
 
 @pytest.fixture
-def legacy_dsn(fresh_dsn: str) -> str:
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        legacy_ddl.create_schemas(conn)
-        legacy_ddl.create_tables(conn)
-        legacy_ddl.add_keys(conn)
-        conn.execute(ROWS)
-        legacy_ddl.sync_sequences(conn)
-    api.bootstrap_structure(fresh_dsn)
-    return fresh_dsn
+def legacy_dsn(legacy_with: Callable[[str], str]) -> str:
+    return legacy_with(ROWS)
+
+
+@pytest.fixture
+def copied_dsn(legacy_dsn: str) -> str:
+    """The legacy database after a first run that passed."""
+    assert api.run(legacy_dsn).ok
+    return legacy_dsn
+
+
+def _write(dsn: str, *statements: str) -> None:
+    """The application writes legacy (or drops a table): each statement committed on its own."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
 
 
 def _copied(report: api.RunReport) -> dict[str, int]:
@@ -52,9 +59,8 @@ def test_full_copy_validates_and_second_run_is_a_noop(legacy_dsn: str) -> None:
     assert second.ok and _copied(second) == {}
 
 
-def test_games_merge_public_wins_and_splits_fills_nulls(legacy_dsn: str) -> None:
-    assert api.run(legacy_dsn).ok
-    with psycopg.connect(legacy_dsn) as conn:
+def test_games_merge_public_wins_and_splits_fills_nulls(copied_dsn: str) -> None:
+    with psycopg.connect(copied_dsn) as conn:
         rows = conn.execute(
             "SELECT id, mlb_stats_api_game_id, home_score, venue_name, legacy_splits_id"
             " FROM core_betting.games ORDER BY id"
@@ -68,48 +74,42 @@ def test_games_merge_public_wins_and_splits_fills_nulls(legacy_dsn: str) -> None
     assert outcome_games == [(-1,), (1,)]
 
 
-def test_resync_brings_inserts_and_updates(legacy_dsn: str) -> None:
-    assert api.run(legacy_dsn).ok
-    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO splits.raw_mlb_betting_splits (id, game_id, split_type, updated_at)"
-            " SELECT g, '745002', 'total', now() FROM generate_series(501, 520) g"
-        )
-        conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'Circa', updated_at = now() WHERE id <= 3")
-        conn.execute("UPDATE public.games SET home_score = 9, updated_at = now() WHERE id = 2")
-    report = api.run(legacy_dsn)
+def test_resync_brings_inserts_and_updates(copied_dsn: str) -> None:
+    _write(
+        copied_dsn,
+        "INSERT INTO splits.raw_mlb_betting_splits (id, game_id, split_type, updated_at)"
+        " SELECT g, '745002', 'total', now() FROM generate_series(501, 520) g",
+        "UPDATE splits.raw_mlb_betting_splits SET book = 'Circa', updated_at = now() WHERE id <= 3",
+        "UPDATE public.games SET home_score = 9, updated_at = now() WHERE id = 2",
+    )
+    report = api.run(copied_dsn)
     assert report.ok
     assert _copied(report)["raw_betting_splits"] == 23
-    with psycopg.connect(legacy_dsn) as conn:
+    with psycopg.connect(copied_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM raw_data.raw_mlb_betting_splits WHERE book = 'Circa'").fetchone() == (
             3,
         )
         assert conn.execute("SELECT home_score FROM core_betting.games WHERE id = 2").fetchone() == (9,)
 
 
-def test_new_legacy_games_never_collide_with_splits_only_games(legacy_dsn: str) -> None:
-    assert api.run(legacy_dsn).ok
-    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        # the application keeps writing legacy: public.games' sequence goes on (ids 3, 4, ...)
-        conn.execute(
-            "INSERT INTO public.games (id, mlb_stats_api_game_id, home_team, away_team, game_date,"
-            " game_datetime, game_status, updated_at) VALUES"
-            " (3, '745010', 'SEA', 'OAK', '2024-05-04', '2024-05-04 20:10+00', 'scheduled', now()),"
-            " (4, '745011', 'HOU', 'TEX', '2024-05-04', '2024-05-04 23:05+00', 'scheduled', now())"
-        )
-        conn.execute(
-            "INSERT INTO splits.games (id, game_id, home_team, away_team, game_datetime, updated_at)"
-            " VALUES ('s10', '745010', 'SEA', 'OAK', '2024-05-04 20:10', now()),"
-            " ('s12', '745012', 'NYM', 'PHI', '2024-05-05 17:10', now())"
-        )
-        conn.execute(
-            "INSERT INTO public.game_outcomes (game_id, home_team, away_team, home_score, away_score,"
-            " over, home_win, game_date, updated_at) VALUES ('745012', 'NYM', 'PHI', 4, 1, false, true,"
-            " '2024-05-05', now())"
-        )
-    report = api.run(legacy_dsn)
+def test_new_legacy_games_never_collide_with_splits_only_games(copied_dsn: str) -> None:
+    # the application keeps writing legacy: public.games' sequence goes on (ids 3, 4, ...)
+    _write(
+        copied_dsn,
+        "INSERT INTO public.games (id, mlb_stats_api_game_id, home_team, away_team, game_date,"
+        " game_datetime, game_status, updated_at) VALUES"
+        " (3, '745010', 'SEA', 'OAK', '2024-05-04', '2024-05-04 20:10+00', 'scheduled', now()),"
+        " (4, '745011', 'HOU', 'TEX', '2024-05-04', '2024-05-04 23:05+00', 'scheduled', now())",
+        "INSERT INTO splits.games (id, game_id, home_team, away_team, game_datetime, updated_at)"
+        " VALUES ('s10', '745010', 'SEA', 'OAK', '2024-05-04 20:10', now()),"
+        " ('s12', '745012', 'NYM', 'PHI', '2024-05-05 17:10', now())",
+        "INSERT INTO public.game_outcomes (game_id, home_team, away_team, home_score, away_score,"
+        " over, home_win, game_date, updated_at) VALUES ('745012', 'NYM', 'PHI', 4, 1, false, true,"
+        " '2024-05-05', now())",
+    )
+    report = api.run(copied_dsn)
     assert report.ok, [r.message for r in report.results if r.message]
-    with psycopg.connect(legacy_dsn) as conn:
+    with psycopg.connect(copied_dsn) as conn:
         games = dict(
             conn.execute("SELECT legacy_splits_id, id FROM core_betting.games WHERE legacy_splits_id IS NOT NULL")
         )
@@ -118,27 +118,23 @@ def test_new_legacy_games_never_collide_with_splits_only_games(legacy_dsn: str) 
     assert outcomes == {"745001": 1, "745003": -1, "745012": games["s12"]}
 
 
-def test_update_without_timestamp_is_caught_by_checksum_and_reconciled(legacy_dsn: str) -> None:
-    assert api.run(legacy_dsn).ok
-    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'Sneaky' WHERE id = 7")
-    assert [r.name for r in api.validate(legacy_dsn) if r.status != "passed"] == ["raw_betting_splits"]
-    bad = next(r for r in api.validate(legacy_dsn) if r.name == "raw_betting_splits")
+def test_update_without_timestamp_is_caught_by_checksum_and_reconciled(copied_dsn: str) -> None:
+    _write(copied_dsn, "UPDATE splits.raw_mlb_betting_splits SET book = 'Sneaky' WHERE id = 7")
+    assert [r.name for r in api.validate(copied_dsn) if r.status != "passed"] == ["raw_betting_splits"]
+    bad = next(r for r in api.validate(copied_dsn) if r.name == "raw_betting_splits")
     assert "changed" in bad.message and "7" in bad.message
-    assert api.run(legacy_dsn).ok
+    assert api.run(copied_dsn).ok
 
 
 def test_unfaithful_rows_are_reported_never_dropped_silently(legacy_dsn: str) -> None:
-    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO splits.games (id, game_id, home_team, away_team, game_datetime)"
-            " VALUES ('s9', '745009', 'TOOLONG', 'BOS', '2024-06-01 20:00')"
-        )
-        conn.execute("INSERT INTO splits.raw_mlb_betting_splits (id, split_type) VALUES (NULL, 'x'), (5, 'dup')")
-        conn.execute(
-            "INSERT INTO public.game_outcomes (game_id, home_team, away_team, home_score, away_score,"
-            " over, home_win, game_date) VALUES ('nope', 'A', 'B', 1, 2, true, false, now())"
-        )
+    _write(
+        legacy_dsn,
+        "INSERT INTO splits.games (id, game_id, home_team, away_team, game_datetime)"
+        " VALUES ('s9', '745009', 'TOOLONG', 'BOS', '2024-06-01 20:00')",
+        "INSERT INTO splits.raw_mlb_betting_splits (id, split_type) VALUES (NULL, 'x'), (5, 'dup')",
+        "INSERT INTO public.game_outcomes (game_id, home_team, away_team, home_score, away_score,"
+        " over, home_win, game_date) VALUES ('nope', 'A', 'B', 1, 2, true, false, now())",
+    )
     report = api.run(legacy_dsn)
     assert not report.ok
     failed = {r.name: r for r in report.results if r.status != "passed"}
@@ -153,9 +149,8 @@ def test_unfaithful_rows_are_reported_never_dropped_silently(legacy_dsn: str) ->
     assert log_failed is not None and log_failed[0] >= 3
 
 
-def test_guide_validation_queries_work_unqualified(legacy_dsn: str) -> None:
-    assert api.run(legacy_dsn).ok
-    with psycopg.connect(legacy_dsn) as conn:
+def test_guide_validation_queries_work_unqualified(copied_dsn: str) -> None:
+    with psycopg.connect(copied_dsn) as conn:
         counts = conn.execute(
             "SELECT 'old' as source, COUNT(*) FROM splits.raw_mlb_betting_splits UNION ALL"
             " SELECT 'new' as source, COUNT(*) FROM raw_data.raw_mlb_betting_splits"
@@ -198,8 +193,7 @@ def test_wrong_password_and_undeployed_phase(fresh_dsn: str) -> None:
 
 
 def test_missing_legacy_table_is_logged_and_reported(legacy_dsn: str) -> None:
-    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        conn.execute("DROP TABLE tracking.pre_game_recommendations CASCADE")
+    _write(legacy_dsn, "DROP TABLE tracking.pre_game_recommendations CASCADE")
     report = api.run(legacy_dsn)
     missing = next(r for r in report.results if r.name == "pre_game_recommendations")
     assert missing.status == "missing_source"

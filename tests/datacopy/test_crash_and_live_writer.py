@@ -9,20 +9,10 @@ import threading
 import time
 
 import psycopg
-import pytest
 
-import legacy_fixture
 from data_copy import api
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@pytest.fixture
-def small_legacy(fresh_dsn: str) -> str:
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        legacy_fixture.build(conn, "small")
-    api.bootstrap_structure(fresh_dsn)
-    return fresh_dsn
 
 
 def _start_run(dsn: str) -> subprocess.Popen[bytes]:

@@ -1,12 +1,12 @@
 """The games merge: conflicts counted per column, a second legacy row of a matched game reported."""
 
 import json
+from collections.abc import Callable
 
 import psycopg
 import pytest
 
 from data_copy import api
-from legacy_fixture import ddl as legacy_ddl
 
 ROWS = """
 INSERT INTO public.games (id, mlb_stats_api_game_id, home_team, away_team, game_date, game_datetime,
@@ -24,15 +24,8 @@ VALUES ('s1', '745001', 'NYY', 'BOS', '2024-05-01 23:05', 'final', 6, 'Yankee St
 
 
 @pytest.fixture
-def legacy_dsn(fresh_dsn: str) -> str:
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        legacy_ddl.create_schemas(conn)
-        legacy_ddl.create_tables(conn)
-        legacy_ddl.add_keys(conn)
-        conn.execute(ROWS)
-        legacy_ddl.sync_sequences(conn)
-    api.bootstrap_structure(fresh_dsn)
-    return fresh_dsn
+def legacy_dsn(legacy_with: Callable[[str], str]) -> str:
+    return legacy_with(ROWS)
 
 
 def test_conflicts_are_counted_per_column_in_the_report_and_the_log(legacy_dsn: str) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
-import legacy_fixture
 from catalog.legacy import legacy_table
 from components.recorded_state import PhaseRefused, read_state
 from data_copy import api, phase_state, transitions
@@ -29,47 +29,39 @@ ML_COLS = [c.name for c in legacy_table(LEGACY_ML).columns]
 
 
 @pytest.fixture
-def phase1(fresh_dsn: str) -> str:
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        legacy_fixture.build(conn, "tiny")
-    api.bootstrap_structure(fresh_dsn)
-    report = api.run(fresh_dsn)
-    assert report.ok, [r.message for r in report.results if r.message]
-    return fresh_dsn
+def phase1(tiny_synced: str) -> str:
+    return tiny_synced
 
 
-@pytest.fixture
-def phase2(phase1: str) -> str:
-    transitions.switch(phase1, Settings())
-    return phase1
-
-
-def q(dsn: str, query: str, *args: object) -> list[tuple]:
+def q(dsn: str, query: str | sql.Composable, *args: object) -> list[tuple]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         cur = conn.execute(query, args or None)
         return cur.fetchall() if cur.description else []
 
 
-def app_insert_ml(dsn: str, book: str, home_ml: int = 111) -> int:
-    """The application inserts a moneyline row into the new table (id from its identity)."""
+def insert_ml(dsn: str, table: str, book: str, home_ml: int) -> int:
+    """A moneyline row inserted into `table` (its id from the table's own default), its game
+    the smallest game id `table` already has."""
+    target = sql.Identifier(*table.split("."))
     return q(
         dsn,
-        f"INSERT INTO {ML} (game_id, sportsbook, home_ml, odds_timestamp)"  # noqa: S608
-        " SELECT min(game_id), %s, %s, now() FROM core_betting.betting_lines_moneyline RETURNING id",
+        sql.SQL(
+            "INSERT INTO {} (game_id, sportsbook, home_ml, odds_timestamp) SELECT min(game_id), %s, %s, now() FROM {}"
+            " RETURNING id"
+        ).format(target, target),
         book,
         home_ml,
     )[0][0]
+
+
+def app_insert_ml(dsn: str, book: str, home_ml: int = 111) -> int:
+    """The application inserts a moneyline row into the new table (id from its identity)."""
+    return insert_ml(dsn, ML, book, home_ml)
 
 
 def legacy_insert_ml(dsn: str, book: str, home_ml: int = 222) -> int:
     """Old code inserts into the legacy table (id from the legacy column's default)."""
-    return q(
-        dsn,
-        f"INSERT INTO {LEGACY_ML} (game_id, sportsbook, home_ml, odds_timestamp)"  # noqa: S608
-        " SELECT min(game_id), %s, %s, now() FROM mlb_betting.moneyline RETURNING id",
-        book,
-        home_ml,
-    )[0][0]
+    return insert_ml(dsn, LEGACY_ML, book, home_ml)
 
 
 def ml(dsn: str, table: str, key: int) -> tuple | None:
@@ -162,7 +154,7 @@ def test_phase2_application_rows_are_kept_and_counted(phase2: str) -> None:
     )[0][0]
     assert details["app_created"] == 1 and details["app_changed"] == 1 and details["app_deleted"] == 1
     info = api.status(phase2)
-    assert info["phase"] == 2 and info["figures"]["moneyline"]["app_created"] == 1
+    assert info.phase == 2 and info.figures["moneyline"]["app_created"] == 1
     assert [v for v in api.validate(phase2) if v.name == "moneyline"][0].status == "passed"
 
 
@@ -319,7 +311,7 @@ def test_rollback_carries_rows_back_exactly_and_undoes_the_switch(phase2: str) -
     assert content_md5(phase2, LEGACY_ML) == content_md5(phase2, ML)
     assert not any("core_betting" in r[0] for r in q(phase2, defaults))
     # back in phase 1: a mirror again, nothing foreign, the legacy serial past every id
-    assert api.status(phase2)["phase"] == 1
+    assert api.status(phase2).phase == 1
     report = api.run(phase2)
     assert report.ok, [r.message for r in report.results if r.message]
     after = legacy_insert_ml(phase2, "AFTER")
@@ -344,7 +336,7 @@ def test_rollback_refuses_for_a_merge_naming_table_and_count_then_accepts_loss(p
         transitions.rollback_to_phase1(phase2, Settings())
     line = refused.value.line()
     assert "core_betting.games (1 row(s)" in line and "--accept-loss core_betting.games" in line
-    assert api.status(phase2)["phase"] == 2 and content_md5(phase2, LEGACY_ML) == before  # nothing changed
+    assert api.status(phase2).phase == 2 and content_md5(phase2, LEGACY_ML) == before  # nothing changed
     transitions.rollback_to_phase1(phase2, Settings(), accept_loss=("core_betting.games",))
     assert ml(phase2, LEGACY_ML, created) is not None
     saved = q(phase2, "SELECT mapping, row_data->>'home_team' FROM migration_rollback_lost")
@@ -364,7 +356,7 @@ def test_rollback_refuses_to_overwrite_or_delete_what_old_code_changed_in_legacy
         transitions.rollback_to_phase1(phase2, Settings(), accept_loss=("core_betting.games",))
     line = refused.value.line()
     assert f"{ML} / {LEGACY_ML} (2 key(s)" in line and str(changed) in line and str(deleted) in line, line
-    assert content_md5(phase2, LEGACY_ML) == before and api.status(phase2)["phase"] == 2
+    assert content_md5(phase2, LEGACY_ML) == before and api.status(phase2).phase == 2
     assert ml(phase2, LEGACY_ML, changed)[2] == 2002 and ml(phase2, LEGACY_ML, deleted)[2] == 2002
     # the user settles both keys (the application's version of one, legacy's of the other)
     q(
@@ -396,27 +388,27 @@ def test_cleanup_refuses_when_phase2_was_never_reached_and_drops_nothing(phase1:
 
 
 def test_cleanup_refuses_after_a_legacy_write_and_a_read_by_others(phase2: str, tmp_path: object) -> None:
-    from data_copy import cleanup
+    from data_copy import phase3
 
     settings = Settings(backup_dir=str(tmp_path))
     assert api.run(phase2).ok
     legacy_insert_ml(phase2, "LATE")
     q(phase2, "SELECT count(*) FROM mlb_betting.spreads")  # someone else reads legacy
     with pytest.raises(Exception) as refused:
-        cleanup.main(phase2, settings, dry_run=True)
+        phase3.cleanup(phase2, settings, dry_run=True)
     text = str(refused.value)
     assert "legacy written since the last sync" in text and "mlb_betting.moneyline: 1 inserted" in text
     assert "legacy read by others since phase 2 began" in text and "mlb_betting.spreads" in text
     # a sync brings the write over; the read can be accepted explicitly
     assert api.run(phase2).ok
     with pytest.raises(Exception) as still:
-        cleanup.main(phase2, settings, dry_run=True)
+        phase3.cleanup(phase2, settings, dry_run=True)
     assert "legacy written" not in str(still.value) and "mlb_betting.spreads" in str(still.value)
     from dataclasses import replace
 
     accepted = replace(settings, accept_legacy_reads=True)
     try:
-        cleanup.main(phase2, accepted, dry_run=True)
+        phase3.cleanup(phase2, accepted, dry_run=True)
     except Exception as other:  # noqa: BLE001 - other guards may refuse; the phase ones must not
         assert "legacy read" not in str(other) and "legacy written" not in str(other) and "phase 2" not in str(other)
 
@@ -437,4 +429,4 @@ def test_rollback_refuses_rows_legacy_constraints_refuse_and_changes_nothing_of_
     assert "rollback refused for core_betting.games: a constraint refuses" in refused.value.line()
     assert q(phase2, "SELECT count(*) FROM core_betting.games WHERE id = %s", game) == [(1,)]
     assert ml(phase2, LEGACY_ML, line) is None and ml(phase2, ML, line) is not None  # kept in the new table
-    assert api.status(phase2)["phase"] == 2
+    assert api.status(phase2).phase == 2

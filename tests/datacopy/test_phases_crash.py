@@ -6,25 +6,13 @@ import subprocess
 import sys
 import time
 
-import psycopg
-import pytest
+from psycopg import sql
 from test_phases import LEGACY_ML, ML, ROOT, content_md5, q
 
-import legacy_fixture
 from data_copy import api, transitions
 from data_copy.settings import Settings
 
 SPREADS, LEGACY_SPREADS = "core_betting.betting_lines_spreads", "mlb_betting.spreads"
-
-
-@pytest.fixture
-def phase2(fresh_dsn: str) -> str:
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        legacy_fixture.build(conn, "tiny")
-    api.bootstrap_structure(fresh_dsn)
-    assert api.run(fresh_dsn).ok
-    transitions.switch(fresh_dsn, Settings())
-    return fresh_dsn
 
 
 def _kill_during(dsn: str, verb: str, delays: tuple[float, ...]) -> int:
@@ -59,6 +47,21 @@ def _wait_for_orphans(dsn: str) -> None:
     raise AssertionError("a killed run's backend never ended")
 
 
+def _insert_50_ml(dsn: str, table: str, book: str, base: int) -> None:
+    """50 moneyline rows written to `table` (ids from its own default), home_ml base+1..base+50,
+    all for the smallest legacy game id."""
+    q(
+        dsn,
+        sql.SQL(
+            "INSERT INTO {} (game_id, sportsbook, home_ml, odds_timestamp)"
+            " SELECT game_id, %s, %s + g, now() FROM (SELECT min(game_id) AS game_id FROM mlb_betting.moneyline) x,"
+            " generate_series(1, 50) g"
+        ).format(sql.Identifier(*table.split("."))),
+        book,
+        base,
+    )
+
+
 def _application_writes(dsn: str) -> dict[str, object]:
     """Application rows in two new tables, and old code's writes to legacy."""
     ids = [r[0] for r in q(dsn, f"SELECT id FROM {ML} ORDER BY id LIMIT 60")]  # noqa: S608
@@ -66,12 +69,7 @@ def _application_writes(dsn: str) -> dict[str, object]:
     legacy_changed, legacy_deleted = ids[30:50], ids[50:60]
     q(dsn, f"UPDATE {ML} SET home_ml = 5000 + id WHERE id = ANY(%s)", changed)  # noqa: S608
     q(dsn, f"DELETE FROM {ML} WHERE id = ANY(%s)", deleted)  # noqa: S608
-    q(
-        dsn,
-        f"INSERT INTO {ML} (game_id, sportsbook, home_ml, odds_timestamp)"  # noqa: S608
-        " SELECT game_id, 'APP', 7000 + g, now() FROM (SELECT min(game_id) AS game_id FROM mlb_betting.moneyline) x,"
-        " generate_series(1, 50) g",
-    )
+    _insert_50_ml(dsn, ML, "APP", 7000)
     q(
         dsn,
         f"INSERT INTO {SPREADS} (game_id, sportsbook, home_spread, odds_timestamp)"  # noqa: S608
@@ -80,12 +78,7 @@ def _application_writes(dsn: str) -> dict[str, object]:
     )
     q(dsn, f"UPDATE {LEGACY_ML} SET away_ml = -999 WHERE id = ANY(%s)", legacy_changed)  # noqa: S608
     q(dsn, f"DELETE FROM {LEGACY_ML} WHERE id = ANY(%s)", legacy_deleted)  # noqa: S608
-    q(
-        dsn,
-        f"INSERT INTO {LEGACY_ML} (game_id, sportsbook, home_ml, odds_timestamp)"  # noqa: S608
-        " SELECT game_id, 'OLD', 8000 + g, now() FROM (SELECT min(game_id) AS game_id FROM mlb_betting.moneyline) x,"
-        " generate_series(1, 50) g",
-    )
+    _insert_50_ml(dsn, LEGACY_ML, "OLD", 8000)
     # plenty for the sync to do while it is being killed
     q(dsn, "UPDATE splits.raw_mlb_betting_splits SET home_team = home_team")
     q(dsn, "UPDATE splits.raw_mlb_betting_splits SET split_value = coalesce(split_value, '') || '+'")
@@ -146,10 +139,10 @@ def test_kill9_during_rollback_then_rerun_carries_everything_back_once(phase2: s
     w = _application_writes(phase2)
     assert api.run(phase2).ok  # legacy's changes in; the application's rows are what goes back
     kills = _kill_during(phase2, "rollback", (0.3, 0.6, 0.9, 1.2))
-    if api.status(phase2)["phase"] == 2:
+    if api.status(phase2).phase == 2:
         transitions.rollback_to_phase1(phase2, Settings())
     assert kills >= 1, "the rollback finished before it could be killed"
-    assert api.status(phase2)["phase"] == 1
+    assert api.status(phase2).phase == 1
     # legacy now holds exactly the new table's content (independent checksum), once
     assert content_md5(phase2, LEGACY_ML) == content_md5(phase2, ML)
     assert q(phase2, f"SELECT count(*), count(DISTINCT id) FROM {LEGACY_ML} WHERE sportsbook = 'APP'") == [(50, 50)]  # noqa: S608

@@ -8,13 +8,16 @@ missing index, key or FK fails validation and stops cleanup.
 
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import psycopg
 import pytest
 
 from catalog.tables import TABLES
 from data_copy import api, errors, structure
-from legacy_fixture import ddl as legacy_ddl
+
+Accounting = Callable[[str, Iterable[Any]], dict[str, tuple[int, int, int]]]
 
 GAMES = """
 INSERT INTO public.games (id, mlb_stats_api_game_id, home_team, away_team, game_date, game_datetime,
@@ -38,32 +41,11 @@ SELECT g, CASE WHEN g % 3 = 0 THEN 424242 ELSE 1 END, 'DK', -120, now() FROM gen
 
 
 @pytest.fixture
-def legacy_dsn(fresh_dsn: str) -> str:
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        legacy_ddl.create_schemas(conn)
-        legacy_ddl.create_tables(conn)
-        legacy_ddl.add_keys(conn)
-        conn.execute(GAMES)
-        legacy_ddl.sync_sequences(conn)
-    api.bootstrap_structure(fresh_dsn)
-    return fresh_dsn
+def legacy_dsn(legacy_with: Callable[[str], str]) -> str:
+    return legacy_with(GAMES)
 
 
-def _accounting(dsn: str, report: api.RunReport) -> dict[str, tuple[int, int, int]]:
-    """mapping -> (legacy rows, rows in the new table, rejects)."""
-    found = {}
-    with psycopg.connect(dsn) as conn:
-        for r in report.results:
-            row = conn.execute(
-                "SELECT count(*) FROM public.migration_rejects WHERE mapping = %s OR mapping LIKE %s",
-                (r.name, r.name + "/%"),
-            ).fetchone()
-            assert row is not None
-            found[r.name] = (r.source_count, r.target_count, row[0])
-    return found
-
-
-def test_check_refusals_found_while_splitting_are_all_recorded(legacy_dsn: str) -> None:
+def test_check_refusals_found_while_splitting_are_all_recorded(legacy_dsn: str, row_accounting: Accounting) -> None:
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
         conn.execute(RECOMMENDATIONS)
     for _ in range(2):  # the first copy, and a re-run that must keep explaining them
@@ -78,11 +60,13 @@ def test_check_refusals_found_while_splitting_are_all_recorded(legacy_dsn: str) 
                 " WHERE mapping = 'betting_recommendations' GROUP BY 1 ORDER BY 1"
             ).fetchall()
         assert reasons == [("check", 100, 100), ("game", 100, 100)]
-        for name, (legacy, new, rejected) in _accounting(legacy_dsn, report).items():
+        for name, (legacy, new, rejected) in row_accounting(legacy_dsn, report.results).items():
             assert new + rejected == legacy, name
 
 
-def test_orphans_are_rejects_naming_the_parent_and_every_fk_and_index_is_created(legacy_dsn: str) -> None:
+def test_orphans_are_rejects_naming_the_parent_and_every_fk_and_index_is_created(
+    legacy_dsn: str, row_accounting: Accounting
+) -> None:
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
         conn.execute(ORPHANS)
     report = api.run(legacy_dsn)
@@ -101,7 +85,7 @@ def test_orphans_are_rejects_naming_the_parent_and_every_fk_and_index_is_created
             "SELECT mapping FROM migration_log WHERE status = 'failed' AND step = 'validate'"
         ).fetchall()
     assert failed == [("moneyline",)]
-    for name, (legacy, new, rejected) in _accounting(legacy_dsn, report).items():
+    for name, (legacy, new, rejected) in row_accounting(legacy_dsn, report.results).items():
         assert new + rejected == legacy, name
     proc = subprocess.run(
         [sys.executable, "-m", "data_copy", "cleanup", "--dry-run", "--dsn", legacy_dsn], capture_output=True, text=True

@@ -90,8 +90,8 @@ def test_stack_gives_connection_phase_and_settings(
     with psycopg.connect(dsn) as conn:  # the secret password was decrypted
         assert conn.execute("SELECT current_database()").fetchone() == (urlsplit(fresh_dsn).path.lstrip("/"),)
     info = api.status(dsn, settings)
-    assert info["deployed"] == 2  # what the stack says
-    assert info["phase"] == 1 and info["events"] == []  # what the database records: nothing yet
+    assert info.deployed == 2  # what the stack says
+    assert info.phase == 1 and info.events == []  # what the database records: nothing yet
 
 
 def test_unknown_stack_is_one_clear_line(pulumi_process_env: dict[str, str]) -> None:

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 import pulumi
 import pytest
 from pulumi import automation as auto
-
-from pgcluster import Cluster
+from test_stack_support import Engine
 
 pytestmark = pytest.mark.e2e
 
@@ -88,32 +86,14 @@ def _schema_exists(dsn: str, schema: str) -> bool:
     return row is not None and row[0] == 1
 
 
-def test_postgresql_schema_up_preview_destroy(
-    require_engine: Callable[..., None],
-    pg_cluster: Cluster,
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
-    tmp_path: Path,
-) -> None:
-    require_engine("pulumi-resource-postgresql")
+def test_postgresql_schema_up_preview_destroy(engine: Engine, tmp_path: Path) -> None:
     import pulumi_postgresql as postgresql
 
-    dbname = urlsplit(fresh_dsn).path.lstrip("/")
+    dbname = engine.database
     schema_name = "smoke_schema"
 
     def program() -> None:
-        provider = postgresql.Provider(
-            "smoke",
-            host=pg_cluster.host,
-            port=pg_cluster.port,
-            username=pg_cluster.user,
-            password=pg_cluster.password,
-            database=dbname,
-            sslmode="disable",
-            superuser=True,
-            connect_timeout=15,
-        )
+        provider = engine.provider("smoke", connect_timeout=15)
         schema = postgresql.Schema(
             "smoke",
             name=schema_name,
@@ -122,17 +102,17 @@ def test_postgresql_schema_up_preview_destroy(
         )
         pulumi.export("schema", schema.name)
 
-    stack = _stack("postgresql", program, tmp_path, pulumi_env, pulumi_command)
-    assert not _schema_exists(fresh_dsn, schema_name)
+    stack = _stack("postgresql", program, tmp_path, engine.env, engine.command)
+    assert not _schema_exists(engine.dsn, schema_name)
 
     up = stack.up()
     assert up.summary.result == "succeeded"
     assert up.outputs["schema"].value == schema_name
-    assert _schema_exists(fresh_dsn, schema_name), "up must create the schema"
+    assert _schema_exists(engine.dsn, schema_name), "up must create the schema"
 
     preview = stack.preview()
     assert _only_same(preview), f"expected no changes, got {preview.change_summary}"
 
     assert stack.destroy().summary.result == "succeeded"
-    assert not _schema_exists(fresh_dsn, schema_name), "destroy must drop the schema"
+    assert not _schema_exists(engine.dsn, schema_name), "destroy must drop the schema"
     stack.workspace.remove_stack("postgresql")

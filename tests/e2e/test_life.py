@@ -23,8 +23,8 @@ import psycopg
 import pytest
 from pulumi import automation as auto
 from test_stack_support import (
-    ENGINE,
     REPO_ROOT,
+    Engine,
     changes,
     drop_test_objects,
     functions,
@@ -38,7 +38,6 @@ from test_stack_support import (
 import legacy_fixture
 from catalog import ROLES, SCHEMA_NAMES, privileges, table_registry
 from catalog.legacy import LEGACY_TABLES
-from pgcluster import Cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -65,20 +64,14 @@ def _table_exists(conn: psycopg.Connection, qualified: str) -> bool:
 
 
 def test_whole_life(
-    require_engine: Callable[..., None],
-    pg_cluster: Cluster,
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
+    engine: Engine,
     tmp_path: Path,
     record_property: Callable[[str, object], None],
 ) -> None:
-    require_engine(*ENGINE)
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+    with psycopg.connect(engine.dsn, autocommit=True) as conn:
         legacy_fixture.build(conn, "tiny")
     prefix = unique("l") + "_"
-    database = fresh_dsn.rsplit("/", 1)[1]
-    with stack_on(pg_cluster, database, pulumi_env, pulumi_command, prefix, protect=True) as d:
+    with stack_on(engine, prefix, protect=True) as d:
         d.stack.set_config("consolidation:backupDir", auto.ConfigValue(str(tmp_path / "backups")))
         # the fixture's unmapped legacy tables hold a few rows: the user declares them disposable
         d.stack.set_config("consolidation:disposableTables", auto.ConfigValue(json.dumps(list(UNMAPPED))))
@@ -97,29 +90,29 @@ def test_whole_life(
         refresh = d.stack.refresh(on_output=lambda _line: None)
         assert changes(refresh.summary.resource_changes) == {}, "refresh shows no drift"
 
-        copy = _data_copy("run", name, pulumi_env)
+        copy = _data_copy("run", name, engine.env)
         assert copy.returncode == 0, copy.stdout[-2000:] + copy.stderr[-2000:]
 
         for phase, command in ((2, "switch"), (1, "rollback"), (2, "switch")):
-            step = _data_copy(command, name, pulumi_env)  # the database records its phase first
+            step = _data_copy(command, name, engine.env)  # the database records its phase first
             assert step.returncode == 0, step.stdout[-2000:] + step.stderr[-2000:]
             d.set_phase(phase)
             up, _ = d.up()
             assert up.outputs["tableRegistry"].value == table_registry(phase)
             assert set(changes(up.summary.resource_changes)) <= {"update"}
-        resync = _data_copy("run", name, pulumi_env)
+        resync = _data_copy("run", name, engine.env)
         assert resync.returncode == 0, resync.stdout[-2000:] + resync.stderr[-2000:]
 
         d.set_phase(3)
         up, _ = d.up()
         drops = up.outputs["legacyDrop"].value
         assert "splits.raw_mlb_betting_splits" in drops["tables"]
-        cleanup = _data_copy("cleanup", name, pulumi_env)
+        cleanup = _data_copy("cleanup", name, engine.env)
         assert cleanup.returncode == 0, cleanup.stdout[-2000:] + cleanup.stderr[-2000:]
         with d.connect() as conn:
             assert not _table_exists(conn, "splits.raw_mlb_betting_splits")
             assert _table_exists(conn, "raw_data.raw_mlb_betting_splits")
-        restore = _data_copy("restore", name, pulumi_env)
+        restore = _data_copy("restore", name, engine.env)
         assert restore.returncode == 0, restore.stdout[-2000:] + restore.stderr[-2000:]
         with d.connect() as conn:
             assert _table_exists(conn, "splits.raw_mlb_betting_splits")

@@ -36,10 +36,11 @@ from test_stack_support import (
     ENGINE,
     TEST_TABLE,
     Deployed,
+    Engine,
+    can,
     changes,
     create_login,
     create_owner_tables,
-    engine_env,
     stack_on,
     unique,
 )
@@ -125,29 +126,24 @@ def _statement(op: str, schema: str, user: str) -> sql.Composable:
 
 def allowed(conn: psycopg.Connection, op: str, schema: str, user: str) -> bool:
     """Try `op` in a transaction that is always rolled back; True unless permission denied."""
-    try:
-        with conn.transaction(force_rollback=True):
-            conn.execute(_statement(op, schema, user))
-    except errors.InsufficientPrivilege:
-        return False
-    return True
+    return can(conn, _statement(op, schema, user))
 
 
 @pytest.fixture(scope="module")
 def deployed(
     toolchain,
-    pulumi_home: Path,
+    engine_env_factory: Callable[[Path], dict[str, str]],
     pulumi_command: auto.PulumiCommand,
     pg_cluster: Cluster,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployed]:
     toolchain.require(*ENGINE)
     database = unique("perm_")
-    pg_cluster.create_database(database)
-    env = engine_env(toolchain.bin_dir, pulumi_home, tmp_path_factory.mktemp("backend"))
+    dsn = pg_cluster.create_database(database)
+    env = engine_env_factory(tmp_path_factory.mktemp("backend"))
     prefix = unique("m") + "_"
     try:
-        with stack_on(pg_cluster, database, env, pulumi_command, prefix) as d:
+        with stack_on(Engine(pg_cluster, dsn, env, pulumi_command), prefix) as d:
             up, _ = d.up()
             assert up.summary.result == "succeeded"
             create_owner_tables(d)
@@ -387,10 +383,7 @@ def test_non_admins_cannot_execute(deployed: Deployed, users: dict[str, tuple[st
     name, password = users[role]
     with deployed.connect(name, password) as conn, pytest.raises(errors.InsufficientPrivilege):
         conn.execute("SELECT grant_user_permissions(%s, 'admin')", (name,))
-    with deployed.connect() as conn:
-        assert conn.execute(
-            "SELECT pg_has_role(%s, %s, 'MEMBER')", (name, deployed.role("system_administrators"))
-        ).fetchone() == (False,)
+    assert not deployed.is_member(name, "system_administrators")
 
 
 def test_public_cannot_execute_grant(deployed: Deployed) -> None:
@@ -419,10 +412,7 @@ def test_caller_search_path_cannot_hijack(deployed: Deployed, users: dict[str, t
         conn.execute("CREATE TEMP TABLE pg_roles (rolname name)")  # shadows only if unqualified
         conn.execute("SET search_path = pg_temp, public")
         conn.execute("SELECT public.grant_user_permissions(%s, 'monitor')", (target,))
-    with deployed.connect() as conn:
-        assert conn.execute(
-            "SELECT pg_has_role(%s, %s, 'MEMBER')", (target, deployed.role("monitoring_users"))
-        ).fetchone() == (True,)
+    assert deployed.is_member(target, "monitoring_users")
 
 
 def test_callable_unqualified_as_in_the_guide(deployed: Deployed) -> None:

@@ -7,17 +7,14 @@ after the rollback (the row is carried back into legacy) phase 1 up succeeds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import psycopg
 import pytest
 from pulumi import automation as auto
-from test_stack_support import ENGINE, stack_on, unique
+from test_stack_support import Engine, stack_on, unique
 
 import legacy_fixture
 from data_copy import api, transitions
 from data_copy.settings import Settings
-from pgcluster import Cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -29,26 +26,19 @@ def _refused(stack: auto.Stack) -> str:
     return str(info.value)
 
 
-def test_preview_refuses_a_phase_the_database_has_not_reached_or_left(
-    require_engine: Callable[..., None],
-    pg_cluster: Cluster,
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
-) -> None:
-    require_engine(*ENGINE)
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+def test_preview_refuses_a_phase_the_database_has_not_reached_or_left(engine: Engine) -> None:
+    with psycopg.connect(engine.dsn, autocommit=True) as conn:
         legacy_fixture.build(conn, "tiny")
     prefix = unique("g") + "_"
     settings = Settings(role_prefix=prefix)
-    with stack_on(pg_cluster, fresh_dsn.rsplit("/", 1)[1], pulumi_env, pulumi_command, prefix) as d:
+    with stack_on(engine, prefix) as d:
         name = d.stack.name
         assert d.up()[0].summary.result == "succeeded"
-        assert api.run(fresh_dsn, settings).ok
+        assert api.run(engine.dsn, settings).ok
 
         d.set_phase(2)
         assert f"run `python -m data_copy switch --stack {name}` first" in _refused(d.stack)
-        transitions.switch(fresh_dsn, settings)
+        transitions.switch(engine.dsn, settings)
         up = d.up()[0]
         assert up.summary.result == "succeeded"
         # the phase guard's read also fills the outputs: the database's recorded phase and
@@ -57,7 +47,7 @@ def test_preview_refuses_a_phase_the_database_has_not_reached_or_left(
         assert up.outputs["validation"].value
         assert {v["status"] for v in up.outputs["validation"].value.values()} == {"passed"}
 
-        with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+        with psycopg.connect(engine.dsn, autocommit=True) as conn:
             row = conn.execute(
                 "INSERT INTO core_betting.betting_lines_moneyline (game_id, sportsbook, home_ml, odds_timestamp)"
                 " SELECT min(game_id), 'APP', 123, now() FROM core_betting.betting_lines_moneyline RETURNING id"
@@ -68,10 +58,10 @@ def test_preview_refuses_a_phase_the_database_has_not_reached_or_left(
         assert "phase-2 rows in the new tables have not been carried back" in text
         assert f"python -m data_copy rollback --stack {name}" in text
 
-        transitions.rollback_to_phase1(fresh_dsn, settings)
+        transitions.rollback_to_phase1(engine.dsn, settings)
         up = d.up()[0]
         assert up.summary.result == "succeeded"
         assert up.outputs["recordedPhase"].value == 1
-        with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+        with psycopg.connect(engine.dsn, autocommit=True) as conn:
             back = conn.execute("SELECT sportsbook, home_ml FROM mlb_betting.moneyline WHERE id = %s", row).fetchone()
         assert back == ("APP", 123)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import pytest
 from pulumi import automation as auto
 from test_stack_support import (
-    ENGINE,
+    Engine,
     changes,
     functions,
     managed_roles,
@@ -32,28 +32,18 @@ from test_stack_support import (
 )
 
 from catalog import OWNER_ROLE, ROLES, SCHEMA_NAMES, table_registry
-from pgcluster import Cluster
 
 pytestmark = pytest.mark.e2e
 
 CYCLES = 3  # the provider's parallel-grant trap is measured over 20 runs by bench/engine.py
 
 
-def _dbname(dsn: str) -> str:
-    return dsn.rsplit("/", 1)[1]
-
-
 def test_phase1_up_preview_refresh_destroy(
-    require_engine: Callable[..., None],
-    pg_cluster: Cluster,
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
+    engine: Engine,
     record_property: Callable[[str, object], None],
 ) -> None:
-    require_engine(*ENGINE)
     prefix = unique("p") + "_"
-    with stack_on(pg_cluster, _dbname(fresh_dsn), pulumi_env, pulumi_command, prefix) as d:
+    with stack_on(engine, prefix) as d:
         up, seconds = d.up()
         record_property("up_seconds", round(seconds, 1))
         print(f"\nphase 1 up on an empty database: {seconds:.1f}s {up.summary.resource_changes}")
@@ -115,19 +105,14 @@ def test_phase1_up_preview_refresh_destroy(
 
 
 def test_up_destroy_cycles(
-    require_engine: Callable[..., None],
-    pg_cluster: Cluster,
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
+    engine: Engine,
     record_property: Callable[[str, object], None],
 ) -> None:
     """The provider's "tuple concurrently updated" trap: cycles from empty, default parallelism."""
-    require_engine(*ENGINE)
     prefix = unique("c") + "_"
     timings: list[tuple[float, float]] = []
     start = time.monotonic()
-    with stack_on(pg_cluster, _dbname(fresh_dsn), pulumi_env, pulumi_command, prefix) as d:
+    with stack_on(engine, prefix) as d:
         for cycle in range(1, CYCLES + 1):
             up, up_s = d.up()
             assert up.summary.result == "succeeded", f"cycle {cycle}: up {up.summary}"
@@ -149,16 +134,9 @@ def test_up_destroy_cycles(
     )
 
 
-def test_phase_switch_updates_privileges_and_registry_in_history(
-    require_engine: Callable[..., None],
-    pg_cluster: Cluster,
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
-) -> None:
-    require_engine(*ENGINE)
+def test_phase_switch_updates_privileges_and_registry_in_history(engine: Engine) -> None:
     prefix = unique("s") + "_"
-    with stack_on(pg_cluster, _dbname(fresh_dsn), pulumi_env, pulumi_command, prefix) as d:
+    with stack_on(engine, prefix) as d:
         registries = []
         for phase in (1, 2, 1):
             d.set_phase(phase)
@@ -194,18 +172,13 @@ def test_phase_switch_updates_privileges_and_registry_in_history(
     ],
 )
 def test_bad_config_fails_preview_with_one_line(
-    require_engine: Callable[..., None],
-    pg_cluster: Cluster,
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
+    engine: Engine,
     key: str,
     value: str,
     words: str,
 ) -> None:
-    require_engine(*ENGINE)
     prefix = unique("b") + "_"
-    with stack_on(pg_cluster, _dbname(fresh_dsn), pulumi_env, pulumi_command, prefix) as d:
+    with stack_on(engine, prefix) as d:
         d.stack.set_config(key, auto.ConfigValue(value))
         with pytest.raises(auto.errors.CommandError) as info:
             d.stack.preview(on_output=lambda _line: None)

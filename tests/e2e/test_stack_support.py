@@ -24,6 +24,7 @@ import pytest
 from psycopg import sql
 from pulumi import automation as auto
 
+from bench.engine import connection_config
 from catalog import OWNER_ROLE, ROLES, SCHEMA_NAMES
 from components.stack import PROJECT_NAME as PROJECT
 from components.stack import program
@@ -38,13 +39,36 @@ def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
-def engine_env(bin_dir: Path, pulumi_home: Path, backend: Path) -> dict[str, str]:
-    """Like tests/conftest.py's pulumi_env, for fixtures wider than one test."""
-    from conftest import engine_environment, load_toolchain
+@dataclass(frozen=True)
+class Engine:
+    """Where one test's stacks go: a database on the test cluster, the engine's environment
+    (file backend, toolchain on PATH) and its CLI (tests/e2e/conftest.py: ``engine``)."""
 
-    toolchain = load_toolchain()
-    assert toolchain.bin_dir == bin_dir
-    return engine_environment(toolchain, pulumi_home, backend)
+    cluster: Cluster
+    dsn: str
+    env: dict[str, str]
+    command: auto.PulumiCommand
+
+    @property
+    def database(self) -> str:
+        return self.dsn.rsplit("/", 1)[1]
+
+    def provider(self, name: str, **extra: Any) -> Any:
+        """A pulumi-postgresql Provider resource for this database, as the superuser."""
+        import pulumi_postgresql as postgresql
+
+        c = self.cluster
+        return postgresql.Provider(
+            name,
+            host=c.host,
+            port=c.port,
+            username=c.user,
+            password=c.password,
+            database=self.database,
+            sslmode="disable",
+            superuser=True,
+            **extra,
+        )
 
 
 @dataclass
@@ -71,6 +95,13 @@ class Deployed:
         if user is not None:
             params = {**params, "user": user, "password": password or ""}
         return psycopg.connect(**params, autocommit=True)  # type: ignore[arg-type]
+
+    def is_member(self, user: str, logical: str) -> bool:
+        """pg_has_role(user, <prefix><logical>, 'MEMBER')."""
+        with self.connect() as conn:
+            row = conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (user, self.role(logical))).fetchone()
+        assert row is not None
+        return bool(row[0])
 
     def set_phase(self, phase: int) -> None:
         self.stack.set_config("consolidation:phase", auto.ConfigValue(str(phase)))
@@ -100,39 +131,26 @@ def require_dynamic_provider(env: dict[str, str]) -> None:
         )
 
 
-def create_stack(
-    cluster: Cluster,
-    database: str,
-    env: dict[str, str],
-    command: auto.PulumiCommand,
-    prefix: str,
-    phase: int = 1,
-    protect: bool = False,
-) -> Deployed:
+def create_stack(engine: Engine, prefix: str, phase: int = 1, protect: bool = False) -> Deployed:
     """A stack of the project; its schemas are NOT protected unless `protect` (so the
     tests' own clean-up can destroy it; the protection itself is tested with protect=True)."""
-    require_dynamic_provider(env)
+    require_dynamic_provider(engine.env)
     name = unique("e2e")
     stack = auto.create_stack(
         stack_name=name,
         project_name=PROJECT,
         program=program,
-        opts=auto.LocalWorkspaceOptions(work_dir=str(REPO_ROOT), env_vars=env, pulumi_command=command),
+        opts=auto.LocalWorkspaceOptions(work_dir=str(REPO_ROOT), env_vars=engine.env, pulumi_command=engine.command),
     )
     stack.set_all_config(
         {
             "consolidation:phase": auto.ConfigValue(str(phase)),
             "consolidation:rolePrefix": auto.ConfigValue(prefix),
-            "postgresql:host": auto.ConfigValue(cluster.host),
-            "postgresql:port": auto.ConfigValue(str(cluster.port)),
-            "postgresql:username": auto.ConfigValue(cluster.user),
-            "postgresql:password": auto.ConfigValue(cluster.password, secret=True),
-            "postgresql:database": auto.ConfigValue(database),
-            "postgresql:sslmode": auto.ConfigValue("disable"),
+            **connection_config(engine.cluster, engine.database),
             "consolidation:protect": auto.ConfigValue("true" if protect else "false"),
         }
     )
-    return Deployed(stack=stack, cluster=cluster, database=database, prefix=prefix)
+    return Deployed(stack=stack, cluster=engine.cluster, database=engine.database, prefix=prefix)
 
 
 def remove_stack(deployed: Deployed) -> None:
@@ -147,22 +165,16 @@ def remove_stack(deployed: Deployed) -> None:
 
 
 @contextmanager
-def stack_on(
-    cluster: Cluster,
-    database: str,
-    env: dict[str, str],
-    command: auto.PulumiCommand,
-    prefix: str,
-    phase: int = 1,
-    protect: bool = False,
-) -> Iterator[Deployed]:
-    deployed = create_stack(cluster, database, env, command, prefix, phase, protect)
+def stack_on(engine: Engine, prefix: str, phase: int = 1, protect: bool = False) -> Iterator[Deployed]:
+    """create_stack(...), then (whatever happens) drop the test's objects, the stack and its
+    LOGIN roles."""
+    deployed = create_stack(engine, prefix, phase, protect)
     try:
         yield deployed
     finally:
         drop_test_objects(deployed)
         remove_stack(deployed)
-        drop_login_roles(cluster, prefix)
+        drop_login_roles(engine.cluster, prefix)
 
 
 def unprotect_all(stack: auto.Stack) -> None:
@@ -187,6 +199,15 @@ def managed_roles(conn: psycopg.Connection, prefix: str) -> dict[str, dict[str, 
         (names,),
     ).fetchall()
     return {r[0]: {"login": r[1], "super": r[2], "createrole": r[3], "inherit": r[4]} for r in rows}
+
+
+def admin_memberships(conn: psycopg.Connection, member: str) -> dict[str, bool]:
+    """The roles `member` is a member of -> whether WITH ADMIN OPTION."""
+    rows = conn.execute(
+        "SELECT pg_get_userbyid(roleid), admin_option FROM pg_auth_members WHERE member = %s::regrole",
+        (member,),
+    ).fetchall()
+    return {r[0]: r[1] for r in rows}
 
 
 def new_schemas(conn: psycopg.Connection) -> dict[str, str]:
@@ -266,6 +287,23 @@ def drop_test_objects(deployed: Deployed) -> None:
 
 def create_login(conn: psycopg.Connection, name: str, password: str) -> None:
     conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+
+
+def grant_user(deployed: Deployed, user: str, password: str, user_type: str) -> None:
+    """A LOGIN user given its group role by grant_user_permissions (called by the superuser)."""
+    with deployed.connect() as conn:
+        create_login(conn, user, password)
+        conn.execute("SELECT grant_user_permissions(%s, %s)", (user, user_type))
+
+
+def can(conn: psycopg.Connection, statement: sql.Composable) -> bool:
+    """Run `statement` in a transaction that is always rolled back; True unless permission denied."""
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute(statement)
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    return True
 
 
 def drop_login_roles(cluster: Cluster, prefix: str) -> None:

@@ -21,8 +21,7 @@ import pulumi
 import pytest
 from psycopg import sql
 from pulumi import automation as auto
-
-from pgcluster import Cluster
+from test_stack_support import Engine, changes
 
 pytestmark = pytest.mark.e2e
 
@@ -54,32 +53,13 @@ class Mini:
 
 
 @pytest.fixture
-def mini(
-    toolchain,
-    pg_cluster: Cluster,
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
-    tmp_path: Path,
-) -> Iterator[Mini]:
-    toolchain.require("pulumi", "pulumi-resource-postgresql")
+def mini(toolchain, engine: Engine, tmp_path: Path) -> Iterator[Mini]:
     import pulumi_postgresql as postgresql
 
-    database = fresh_dsn.rsplit("/", 1)[1]
     declare: dict[str, Any] = {}
 
     def program() -> None:
-        provider = postgresql.Provider(
-            "p",
-            host=pg_cluster.host,
-            port=pg_cluster.port,
-            username=pg_cluster.user,
-            password=pg_cluster.password,
-            database=database,
-            sslmode="disable",
-            superuser=True,
-        )
-        declare["body"](postgresql, pulumi.ResourceOptions(provider=provider), database)
+        declare["body"](postgresql, pulumi.ResourceOptions(provider=engine.provider("p")), engine.database)
 
     log = tmp_path / "statements.jsonl"
     name = "mini" + uuid.uuid4().hex[:6]
@@ -88,16 +68,16 @@ def mini(
         project_name="standin",
         program=program,
         opts=auto.LocalWorkspaceOptions(
-            work_dir=str(tmp_path), env_vars={**pulumi_env, LOG_VAR: str(log)}, pulumi_command=pulumi_command
+            work_dir=str(tmp_path), env_vars={**engine.env, LOG_VAR: str(log)}, pulumi_command=engine.command
         ),
     )
-    m = Mini(stack, fresh_dsn, log, toolchain.provider_kind.startswith("stand-in"), declare)
+    m = Mini(stack, engine.dsn, log, toolchain.provider_kind.startswith("stand-in"), declare)
     try:
         yield m
     finally:
         stack.destroy(on_output=lambda _line: None)
         stack.workspace.remove_stack(name)
-        with psycopg.connect(fresh_dsn, autocommit=True) as conn:  # roles are cluster-wide
+        with psycopg.connect(engine.dsn, autocommit=True) as conn:  # roles are cluster-wide
             for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'si\\_%'").fetchall():
                 conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
                 conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
@@ -108,6 +88,14 @@ def _index(statements: list[str], needle: str, start: int = 0) -> int:
         if needle in statements[i]:
             return i
     raise AssertionError(f"{needle!r} not sent after position {start}: {statements}")
+
+
+def _in_order(statements: list[str], *needles: str, start: int = 0) -> int:
+    """Each needle is sent at or after the previous one's position (from `start`); the last's."""
+    i = start
+    for needle in needles:
+        i = _index(statements, needle, i)
+    return i
 
 
 def test_plugin_reports_version_and_says_it_is_the_standin(toolchain) -> None:
@@ -148,17 +136,19 @@ def test_role_update_revokes_every_membership_and_regrants_without_admin(mini: M
     assert rows == [("si_g1", False)], "every live membership revoked, the declared one re-granted without ADMIN"
     if mini.standin:
         sent = mini.statements("update m")
-        i = _index(sent, "BEGIN")
-        i = _index(sent, "SET statement_timeout = 0", i)
-        i = _index(sent, "pg_advisory_xact_lock(oid::bigint)", i)
-        i = _index(sent, "pg_advisory_xact_lock(member::bigint)", i)
-        i = _index(sent, 'ALTER ROLE "si_m" WITH CONNECTION LIMIT 5', i)
+        i = _in_order(
+            sent,
+            "BEGIN",
+            "SET statement_timeout = 0",
+            "pg_advisory_xact_lock(oid::bigint)",
+            "pg_advisory_xact_lock(member::bigint)",
+            'ALTER ROLE "si_m" WITH CONNECTION LIMIT 5',
+        )
         revokes = [s for s in sent if s.startswith("REVOKE")]
         assert sorted(revokes) == ['REVOKE "si_g1" FROM "si_m"', 'REVOKE "si_g2" FROM "si_m"']
         i = _index(sent, 'GRANT "si_g1" TO "si_m"', i)
         assert "ADMIN" not in sent[i]
-        i = _index(sent, 'ALTER ROLE "si_m" SET search_path TO DEFAULT', i)
-        _index(sent, "COMMIT", i)
+        _in_order(sent, 'ALTER ROLE "si_m" SET search_path TO DEFAULT', "COMMIT", start=i)
 
 
 def test_grant_read_reports_drift_for_table_created_by_another_role(mini: Mini) -> None:
@@ -179,15 +169,17 @@ def test_grant_read_reports_drift_for_table_created_by_another_role(mini: Mini) 
     mini.declare["body"] = body
     mini.up()
     if mini.standin:
-        sent = mini.statements("create t")
-        i = _index(sent, "BEGIN")
-        i = _index(sent, "SET statement_timeout = 0", i)
-        i = _index(sent, "SELECT DISTINCT tableowner FROM pg_tables", i)
-        i = _index(sent, "JOIN pg_roles ON nspowner", i)
-        i = _index(sent, "SELECT CURRENT_USER", i)
-        i = _index(sent, 'REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA "si_s" FROM "si_r"', i)
-        i = _index(sent, 'GRANT SELECT ON ALL TABLES IN SCHEMA "si_s" TO "si_r"', i)
-        _index(sent, "COMMIT", i)
+        _in_order(
+            mini.statements("create t"),
+            "BEGIN",
+            "SET statement_timeout = 0",
+            "SELECT DISTINCT tableowner FROM pg_tables",
+            "JOIN pg_roles ON nspowner",
+            "SELECT CURRENT_USER",
+            'REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA "si_s" FROM "si_r"',
+            'GRANT SELECT ON ALL TABLES IN SCHEMA "si_s" TO "si_r"',
+            "COMMIT",
+        )
     mini.sql("CREATE TABLE si_s.later (x int)")  # by another role (the superuser), after the grant
     assert mini.sql("SELECT has_table_privilege('si_r', 'si_s.later', 'SELECT')") == [(False,)]
     refresh = mini.stack.refresh(on_output=lambda _line: None)
@@ -227,12 +219,8 @@ def test_revoke_only_default_privileges_always_reads_in_sync(mini: Mini) -> None
     assert mini.sql("SELECT has_function_privilege('public', 'si_fs.f2()', 'EXECUTE')") == [(True,)]
     refresh = mini.stack.refresh(on_output=lambda _line: None)
     assert refresh.summary.resource_changes.get("update", 0) == 0, "the drift is invisible: always in sync"
-    assert changes_of(mini.stack.preview(on_output=lambda _line: None).change_summary) == {}
+    assert changes(mini.stack.preview(on_output=lambda _line: None).change_summary) == {}
     mini.sql("DROP SCHEMA si_fs CASCADE")
-
-
-def changes_of(summary: dict[str, int] | None) -> dict[str, int]:
-    return {k: v for k, v in (summary or {}).items() if k != "same" and v}
 
 
 def test_schema_create_adopts_an_existing_schema(mini: Mini) -> None:

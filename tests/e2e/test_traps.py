@@ -26,14 +26,17 @@ from pathlib import Path
 import psycopg
 import pulumi
 import pytest
-from psycopg import errors, sql
+from psycopg import sql
 from pulumi import automation as auto
 from test_stack_support import (
-    ENGINE,
     Deployed,
+    Engine,
+    admin_memberships,
+    can,
     changes,
     create_login,
     create_owner_tables,
+    grant_user,
     stack_on,
     unique,
 )
@@ -44,86 +47,32 @@ import components.roles
 import stack_settings.naming
 from catalog import OWNER_ROLE, ROLES
 from components.stack import build_stack, current_config, load_settings
-from pgcluster import Cluster
 
 pytestmark = pytest.mark.e2e
-
-
-def _dbname(dsn: str) -> str:
-    return dsn.rsplit("/", 1)[1]
 
 
 def _quiet() -> dict[str, Callable[[str], None]]:
     return {"on_output": lambda _line: None}
 
 
-def _admin_memberships(conn: psycopg.Connection, member: str) -> dict[str, bool]:
-    rows = conn.execute(
-        "SELECT pg_get_userbyid(roleid), admin_option FROM pg_auth_members"
-        " WHERE member = (SELECT oid FROM pg_roles WHERE rolname = %s)",
-        (member,),
-    ).fetchall()
-    return {r[0]: r[1] for r in rows}
-
-
-def _can(conn: psycopg.Connection, statement: sql.Composable) -> bool:
-    try:
-        with conn.transaction(force_rollback=True):
-            conn.execute(statement)
-    except errors.InsufficientPrivilege:
-        return False
-    return True
-
-
-def _grant_user(d: Deployed, user: str, password: str, user_type: str) -> None:
-    with d.connect() as conn:
-        create_login(conn, user, password)
-        conn.execute("SELECT grant_user_permissions(%s, %s)", (user, user_type))
-
-
 @pytest.fixture
-def deployed(
-    require_engine: Callable[..., None],
-    pg_cluster: Cluster,
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
-) -> Iterator[Deployed]:
-    require_engine(*ENGINE)
-    with stack_on(pg_cluster, _dbname(fresh_dsn), pulumi_env, pulumi_command, unique("t") + "_") as d:
+def deployed(engine: Engine) -> Iterator[Deployed]:
+    with stack_on(engine, unique("t") + "_") as d:
         yield d
 
 
 # ------------------------------------------------------------------------------ trap 1
 
 
-def test_trap1_naive_role_update_drops_admin_option(
-    require_engine: Callable[..., None],
-    pg_cluster: Cluster,
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
-    tmp_path: Path,
-) -> None:
+def test_trap1_naive_role_update_drops_admin_option(engine: Engine, tmp_path: Path) -> None:
     """The trap itself: Role.roles + GrantRole on one role; any Role update loses ADMIN OPTION."""
-    require_engine(*ENGINE)
     import pulumi_postgresql as postgresql
 
     prefix = unique("n") + "_"
     limit = {"value": -1}
 
     def program() -> None:
-        provider = postgresql.Provider(
-            "p",
-            host=pg_cluster.host,
-            port=pg_cluster.port,
-            username=pg_cluster.user,
-            password=pg_cluster.password,
-            database=_dbname(fresh_dsn),
-            sslmode="disable",
-            superuser=True,
-        )
-        opts = pulumi.ResourceOptions(provider=provider)
+        opts = pulumi.ResourceOptions(provider=engine.provider("p"))
         group = postgresql.Role("g", name=prefix + "g", opts=opts)
         owner = postgresql.Role("o", name=prefix + "o", roles=[group.name], connection_limit=limit["value"], opts=opts)
         postgresql.GrantRole("admin", role=owner.name, grant_role=group.name, with_admin_option=True, opts=opts)
@@ -132,16 +81,16 @@ def test_trap1_naive_role_update_drops_admin_option(
         stack_name="naive1",
         project_name="trap1",
         program=program,
-        opts=auto.LocalWorkspaceOptions(work_dir=str(tmp_path), env_vars=pulumi_env, pulumi_command=pulumi_command),
+        opts=auto.LocalWorkspaceOptions(work_dir=str(tmp_path), env_vars=engine.env, pulumi_command=engine.command),
     )
     try:
         stack.up(**_quiet())
-        with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-            assert _admin_memberships(conn, prefix + "o") == {prefix + "g": True}
+        with psycopg.connect(engine.dsn, autocommit=True) as conn:
+            assert admin_memberships(conn, prefix + "o") == {prefix + "g": True}
         limit["value"] = 5  # any update of the owner role
         stack.up(**_quiet())
-        with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-            assert _admin_memberships(conn, prefix + "o") == {prefix + "g": False}, "trap 1 reproduced"
+        with psycopg.connect(engine.dsn, autocommit=True) as conn:
+            assert admin_memberships(conn, prefix + "o") == {prefix + "g": False}, "trap 1 reproduced"
     finally:
         stack.destroy(**_quiet())
         stack.workspace.remove_stack("naive1")
@@ -164,12 +113,12 @@ def test_trap1_admin_option_survives_drift_and_catalog_changes(
     d.up()
     groups = {d.role(r.name) for r in ROLES}
     with d.connect() as conn:
-        assert _admin_memberships(conn, d.owner) == dict.fromkeys(groups, True)
+        assert admin_memberships(conn, d.owner) == dict.fromkeys(groups, True)
         conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT 3").format(sql.Identifier(d.owner)))  # drift
     up, _ = d.up(refresh=True)
     assert up.summary.result == "succeeded"
     with d.connect() as conn:
-        assert _admin_memberships(conn, d.owner) == dict.fromkeys(groups, True), "after up --refresh"
+        assert admin_memberships(conn, d.owner) == dict.fromkeys(groups, True), "after up --refresh"
 
     auditors = catalog_roles.Role(
         "auditors", "auditor", "operational (READ)", {"operational": catalog_roles.Access.READ}
@@ -177,24 +126,21 @@ def test_trap1_admin_option_survives_drift_and_catalog_changes(
     _with_roles(monkeypatch, (*ROLES, auditors))
     d.up()
     with d.connect() as conn:
-        assert _admin_memberships(conn, d.owner) == dict.fromkeys(groups | {d.role("auditors")}, True), "role added"
+        assert admin_memberships(conn, d.owner) == dict.fromkeys(groups | {d.role("auditors")}, True), "role added"
 
     fewer = tuple(r for r in ROLES if r.name != "monitoring_users")
     _with_roles(monkeypatch, fewer)
     d.up()
     remaining = {d.role(r.name) for r in fewer}
     with d.connect() as conn:
-        assert _admin_memberships(conn, d.owner) == dict.fromkeys(remaining, True), "role removed"
+        assert admin_memberships(conn, d.owner) == dict.fromkeys(remaining, True), "role removed"
     admin, user = d.prefix + "u_admin", d.prefix + "u_analyst"
-    _grant_user(d, admin, "pw", "admin")
+    grant_user(d, admin, "pw", "admin")
     with d.connect() as conn:
         create_login(conn, user, "pw")
     with d.connect(admin, "pw") as conn:
         assert "granted" in conn.execute("SELECT grant_user_permissions(%s, 'analyst')", (user,)).fetchone()[0]
-    with d.connect() as conn:
-        assert conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (user, d.role("analytics_users"))).fetchone() == (
-            True,
-        )
+    assert d.is_member(user, "analytics_users")
 
 
 # ------------------------------------------------------------------------------ trap 2
@@ -235,10 +181,10 @@ def test_trap2_rename_and_reparent_with_aliases_revokes_nothing(deployed: Deploy
     d.up()
     create_owner_tables(d)
     reader = d.prefix + "u_reader"
-    _grant_user(d, reader, "pw", "analyst")
+    grant_user(d, reader, "pw", "analyst")
     table = sql.Identifier("analytics", "e2e_probe")
     with d.connect(reader, "pw") as conn:
-        assert _can(conn, sql.SQL("SELECT * FROM {}").format(table))
+        assert can(conn, sql.SQL("SELECT * FROM {}").format(table))
 
     d.stack.workspace.program = _renamed_program
     up, _ = d.up()
@@ -246,7 +192,7 @@ def test_trap2_rename_and_reparent_with_aliases_revokes_nothing(deployed: Deploy
     changed = changes(up.summary.resource_changes)
     assert changed == {"create": 1}, f"only the new parent component is created: {changed}"
     with d.connect(reader, "pw") as conn:
-        assert _can(conn, sql.SQL("SELECT * FROM {}").format(table)), "privileges intact after the rename"
+        assert can(conn, sql.SQL("SELECT * FROM {}").format(table)), "privileges intact after the rename"
     assert changes(d.stack.preview(**_quiet()).change_summary) == {}
 
     # The same refactor without aliases: every resource gets a new URN; the engine would
@@ -256,7 +202,7 @@ def test_trap2_rename_and_reparent_with_aliases_revokes_nothing(deployed: Deploy
         d.up()
     assert "already exists" in str(info.value), "without aliases the new URNs collide with the live roles"
     with d.connect(reader, "pw") as conn:
-        assert _can(conn, sql.SQL("SELECT * FROM {}").format(table))
+        assert can(conn, sql.SQL("SELECT * FROM {}").format(table))
     d.stack.workspace.program = _renamed_program  # so the clean-up destroys what is deployed
 
 
@@ -268,14 +214,14 @@ def test_trap3_role_prefix_change_refused_in_preview(deployed: Deployed) -> None
     d.up()
     create_owner_tables(d)
     user = d.prefix + "u_live"
-    _grant_user(d, user, "pw", "analyst")
+    grant_user(d, user, "pw", "analyst")
     d.stack.set_config("consolidation:rolePrefix", auto.ConfigValue("other_"))
     with pytest.raises(auto.errors.CommandError) as info:
         d.stack.preview(**_quiet())
     text = str(info.value)
     assert f"deployed with '{d.prefix}'" in text and "Traceback" not in text
     with d.connect(user, "pw") as conn:
-        assert _can(conn, sql.SQL("SELECT * FROM {}").format(sql.Identifier("analytics", "e2e_probe")))
+        assert can(conn, sql.SQL("SELECT * FROM {}").format(sql.Identifier("analytics", "e2e_probe")))
     d.stack.set_config("consolidation:rolePrefix", auto.ConfigValue(d.prefix))
     assert changes(d.stack.preview(**_quiet()).change_summary) == {}
 
@@ -288,42 +234,35 @@ def test_trap4_admin_created_table_gets_matrix_after_up_refresh(deployed: Deploy
     d.set_phase(2)  # system_administrators have CREATE from phase 2 on
     d.up()
     admin, reader, app = d.prefix + "u_admin", d.prefix + "u_reader", d.prefix + "u_app"
-    _grant_user(d, admin, "pw", "admin")
-    _grant_user(d, reader, "pw", "analyst")
-    _grant_user(d, app, "pw", "app")
+    grant_user(d, admin, "pw", "admin")
+    grant_user(d, reader, "pw", "analyst")
+    grant_user(d, app, "pw", "app")
     table = sql.Identifier("analytics", "made_by_admin")
     with d.connect(admin, "pw") as conn:
         conn.execute(sql.SQL("CREATE TABLE {} (id int)").format(table))
         conn.execute(sql.SQL("INSERT INTO {} VALUES (1)").format(table))
     with d.connect(reader, "pw") as conn:
-        assert not _can(conn, sql.SQL("SELECT * FROM {}").format(table)), "no default privileges for the admin"
+        assert not can(conn, sql.SQL("SELECT * FROM {}").format(table)), "no default privileges for the admin"
     up, _ = d.up(refresh=True)  # the documented step
     assert up.summary.result == "succeeded"
     with d.connect(reader, "pw") as conn:
-        assert _can(conn, sql.SQL("SELECT * FROM {}").format(table))
-        assert not _can(conn, sql.SQL("INSERT INTO {} VALUES (2)").format(table))
+        assert can(conn, sql.SQL("SELECT * FROM {}").format(table))
+        assert not can(conn, sql.SQL("INSERT INTO {} VALUES (2)").format(table))
     with d.connect(app, "pw") as conn:
-        assert _can(conn, sql.SQL("INSERT INTO {} VALUES (2)").format(table))
+        assert can(conn, sql.SQL("INSERT INTO {} VALUES (2)").format(table))
     assert changes(d.stack.preview(**_quiet()).change_summary) == {}
 
 
 # ------------------------------------------------------------------------------ trap 5
 
 
-def test_trap5_destroy_with_data_is_refused_before_anything_is_revoked(
-    require_engine: Callable[..., None],
-    pg_cluster: Cluster,
-    fresh_dsn: str,
-    pulumi_env: dict[str, str],
-    pulumi_command: auto.PulumiCommand,
-) -> None:
-    require_engine(*ENGINE)
+def test_trap5_destroy_with_data_is_refused_before_anything_is_revoked(engine: Engine) -> None:
     prefix = unique("d") + "_"
-    with stack_on(pg_cluster, _dbname(fresh_dsn), pulumi_env, pulumi_command, prefix, protect=True) as d:
+    with stack_on(engine, prefix, protect=True) as d:
         d.up()
         create_owner_tables(d)
         reader = d.prefix + "u_reader"
-        _grant_user(d, reader, "pw", "analyst")
+        grant_user(d, reader, "pw", "analyst")
 
         def acls(conn: psycopg.Connection) -> list[tuple]:
             return conn.execute(
@@ -339,7 +278,7 @@ def test_trap5_destroy_with_data_is_refused_before_anything_is_revoked(
         with d.connect() as conn:
             assert acls(conn) == before, "nothing was revoked"
         with d.connect(reader, "pw") as conn:
-            assert _can(conn, sql.SQL("SELECT * FROM {}").format(sql.Identifier("analytics", "e2e_probe")))
+            assert can(conn, sql.SQL("SELECT * FROM {}").format(sql.Identifier("analytics", "e2e_probe")))
 
 
 # ------------------------------------------------------------------------------ trap 6

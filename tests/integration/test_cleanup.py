@@ -8,7 +8,6 @@ the refusal is logged in migration_log as Phase3.
 from __future__ import annotations
 
 import stat
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,44 +17,33 @@ import pytest
 from test_cleanup_support import (
     UNMAPPED,
     build_legacy,
-    create_database,
     database_from,
     legacy_fingerprints,
     legacy_shape,
     phase3_log,
+    run_cleanup,
     settings_for,
 )
 
+import pgbin
 from catalog.mappings import MAPPINGS
 from catalog.schemas import LEGACY_SCHEMAS
-from data_copy import cleanup, guards
+from data_copy import cleanup, guards, live_catalog, pgtools, phase3, report
+from data_copy.backup import Backup
+from data_copy.cleanup_plan import plan_cleanup
 from data_copy.connection import connect
-from data_copy.errors import CleanupRefused, LegacyTableMissing
+from data_copy.errors import CleanupRefused, CleanupTimedOut, LegacyTableMissing, LegacyTablesBusy, PgToolMissing
 from data_copy.journal import Journal
 from data_copy.settings import Settings
-from pgcluster import Cluster
+from pgcluster import Cluster, find_bindir
 
 DROPPABLE = [s for s in LEGACY_SCHEMAS if s != "public"]
 
 
-@pytest.fixture(scope="session")
-def legacy_template(pg_cluster: Cluster) -> Iterator[str]:
-    """A tiny legacy database with a passing validation per mapping, used as a template."""
-    name = f"tmpl_cleanup_{uuid.uuid4().hex[:8]}"
-    build_legacy(create_database(pg_cluster, name))
-    yield name
-    pg_cluster.drop_database(name)
-
-
 @pytest.fixture
-def legacy_dsn(pg_cluster: Cluster, legacy_template: str) -> Iterator[str]:
-    with database_from(pg_cluster, legacy_template) as dsn:
+def legacy_dsn(pg_cluster: Cluster, validated_template: str) -> Iterator[str]:
+    with database_from(pg_cluster, validated_template) as dsn:
         yield dsn
-
-
-def run_cleanup(dsn: str, settings: Settings, **kwargs: Any) -> cleanup.CleanupReport:
-    with connect(dsn, settings) as conn:
-        return cleanup.cleanup(conn, settings, Journal(conn, "Phase3"), dsn, **kwargs)
 
 
 def execute(dsn: str, *statements: str) -> None:
@@ -81,14 +69,84 @@ def refused(dsn: str, settings: Settings, **kwargs: Any) -> CleanupRefused:
     return caught.value
 
 
+def assert_refused(dsn: str, tmp_path: Path, reasons: list[str], fix: str | None) -> None:
+    """Cleanup with the default settings is refused (refused(): nothing changed, logged),
+    naming every reason, and the fix says `fix`."""
+    error = refused(dsn, settings_for(tmp_path))
+    for reason in reasons:
+        assert reason in str(error)
+    if fix is not None:
+        assert fix in error.fix
+
+
 # ------------------------------------------------------------------ (a) validations
 
 
-def test_refuses_when_a_validation_is_missing(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(legacy_dsn, "DELETE FROM public.migration_log WHERE step = 'validate' AND mapping = 'teams'")
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "never validated: teams" in str(error)
-    assert "run `python -m data_copy run`" in error.fix
+@pytest.mark.parametrize(
+    ("statement", "reasons", "fix"),
+    [
+        pytest.param(
+            "DELETE FROM public.migration_log WHERE step = 'validate' AND mapping = 'teams'",
+            ["never validated: teams"],
+            "run `python -m data_copy run`",
+            id="a_validation_is_missing",
+        ),
+        pytest.param(
+            "UPDATE public.migration_log SET source_checksum = NULL, target_checksum = NULL"
+            " WHERE step = 'validate' AND mapping = 'spreads'",
+            ["latest validation compared counts only: spreads"],
+            "without --count-only",
+            id="a_count_only_validation",
+        ),
+        pytest.param(
+            "INSERT INTO backtesting.orchestrator_update_triggers (trigger_type, trigger_reason, triggered_at, status)"
+            " VALUES ('manual', 'late write from the application', now(), 'PENDING')",
+            [
+                "legacy data written after the latest validation: orchestrator_update_triggers:",
+                "backtesting.orchestrator_update_triggers written at",
+            ],
+            "re-sync and re-validate",
+            id="a_legacy_insert_since_the_validation",
+        ),
+        pytest.param(
+            "UPDATE mlb_betting.totals SET sportsbook = 'changed' WHERE id = (SELECT min(id) FROM mlb_betting.totals)",
+            ["totals: legacy rows changed since"],
+            None,
+            id="an_update_that_left_the_timestamps_alone",
+        ),
+        pytest.param(
+            "DELETE FROM clean.betting_recommendations WHERE id = (SELECT min(id) FROM clean.betting_recommendations)",
+            ["betting_recommendations: 299 legacy rows now, 300 at"],
+            None,
+            id="a_legacy_delete",
+        ),
+        # (c) objects that stay and depend on legacy objects
+        pytest.param(
+            "CREATE VIEW analytics.games_by_day AS SELECT game_datetime::date AS day, count(*) AS n"
+            " FROM splits.games GROUP BY 1",
+            ["objects that stay depend on legacy objects: view analytics.games_by_day: depends on table splits.games"],
+            "drop those objects or point them at the new tables",
+            id="a_view_outside_the_legacy_schemas",
+        ),
+        pytest.param(
+            "CREATE TABLE core_betting.notes (id int PRIMARY KEY, game_id int REFERENCES public.games (id))",
+            ["table constraint notes_game_id_fkey on core_betting.notes: depends on", "public.games"],
+            None,
+            id="a_foreign_key_from_outside",
+        ),
+        pytest.param(
+            "CREATE TABLE public.app_picks (id int PRIMARY KEY, game_id int REFERENCES public.games (id))",
+            ["table constraint app_picks_game_id_fkey on public.app_picks: depends on"],
+            None,
+            id="a_foreign_key_from_a_table_public_keeps",
+        ),
+    ],
+)
+def test_refuses_after_one_statement(
+    legacy_dsn: str, tmp_path: Path, statement: str, reasons: list[str], fix: str | None
+) -> None:
+    execute(legacy_dsn, statement)
+    assert_refused(legacy_dsn, tmp_path, reasons, fix)
 
 
 def test_database_still_in_phase_1_refuses_and_drops_nothing(fresh_dsn: str, tmp_path: Path) -> None:
@@ -105,50 +163,8 @@ def test_refuses_when_the_latest_validation_failed(legacy_dsn: str, tmp_path: Pa
         j = Journal(conn, "Phase2")
         entry = j.start("validate", "totals", "mlb_betting.totals", "core_betting.betting_lines_totals")
         j.finish(entry, "failed", source_count=300, target_count=299, error_message="count 300 legacy vs 299 new")
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "latest validation failed: totals: count 300 legacy vs 299 new" in str(error)
-    assert "fix what the validation reports" in error.fix
-
-
-def test_refuses_a_count_only_validation(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "UPDATE public.migration_log SET source_checksum = NULL, target_checksum = NULL"
-        " WHERE step = 'validate' AND mapping = 'spreads'",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "latest validation compared counts only: spreads" in str(error)
-    assert "without --count-only" in error.fix
-
-
-def test_refuses_after_a_legacy_insert_since_the_validation(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "INSERT INTO backtesting.orchestrator_update_triggers (trigger_type, trigger_reason, triggered_at, status)"
-        " VALUES ('manual', 'late write from the application', now(), 'PENDING')",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "legacy data written after the latest validation: orchestrator_update_triggers:" in str(error)
-    assert "backtesting.orchestrator_update_triggers written at" in str(error)
-    assert "re-sync and re-validate" in error.fix
-
-
-def test_refuses_after_an_update_that_left_the_timestamps_alone(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "UPDATE mlb_betting.totals SET sportsbook = 'changed' WHERE id = (SELECT min(id) FROM mlb_betting.totals)",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "totals: legacy rows changed since" in str(error)
-
-
-def test_refuses_after_a_legacy_delete(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "DELETE FROM clean.betting_recommendations WHERE id = (SELECT min(id) FROM clean.betting_recommendations)",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "betting_recommendations: 299 legacy rows now, 300 at" in str(error)
+    reason = "latest validation failed: totals: count 300 legacy vs 299 new"
+    assert_refused(legacy_dsn, tmp_path, [reason], "fix what the validation reports")
 
 
 # ------------------------------------------------------------ (b) unmapped tables
@@ -178,7 +194,7 @@ def test_unmapped_tables_with_rows_refuse_until_marked_disposable(legacy_dsn: st
     assert "tracking.scratch_notes" in report.plan.disposable
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
         assert conn.execute("SELECT note FROM public.app_notes").fetchall() == [("the application's own table",)]
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
 
 
 def test_an_empty_unmapped_table_goes_with_its_schema(legacy_dsn: str, tmp_path: Path) -> None:
@@ -190,35 +206,6 @@ def test_an_empty_unmapped_table_goes_with_its_schema(legacy_dsn: str, tmp_path:
 
 
 # ------------------------------------------------------------- (c) dependencies
-
-
-def test_refuses_a_view_outside_the_legacy_schemas(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "CREATE VIEW analytics.games_by_day AS SELECT game_datetime::date AS day, count(*) AS n"
-        " FROM splits.games GROUP BY 1",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "objects that stay depend on legacy objects: view analytics.games_by_day: depends on table splits.games" in (
-        str(error)
-    )
-    assert "drop those objects or point them at the new tables" in error.fix
-
-
-def test_refuses_a_foreign_key_from_outside(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(
-        legacy_dsn,
-        "CREATE TABLE core_betting.notes (id int PRIMARY KEY, game_id int REFERENCES public.games (id))",
-    )
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "table constraint notes_game_id_fkey on core_betting.notes: depends on" in str(error)
-    assert "public.games" in str(error)
-
-
-def test_refuses_a_foreign_key_from_a_table_public_keeps(legacy_dsn: str, tmp_path: Path) -> None:
-    execute(legacy_dsn, "CREATE TABLE public.app_picks (id int PRIMARY KEY, game_id int REFERENCES public.games (id))")
-    error = refused(legacy_dsn, settings_for(tmp_path))
-    assert "table constraint app_picks_game_id_fkey on public.app_picks: depends on" in str(error)
 
 
 def test_refuses_a_function_and_a_trigger_that_depend_on_legacy_objects(legacy_dsn: str, tmp_path: Path) -> None:
@@ -254,9 +241,9 @@ def test_a_view_in_public_on_a_migrated_table_is_dropped_and_backed_up(legacy_ds
     report = run_cleanup(legacy_dsn, settings_for(tmp_path))
     assert report.dropped_views == ["public.games_with_betting_data"]
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        assert guards.relation_oids(conn, ["public.games_with_betting_data"]) == []
-        major = guards.server_major(conn)
-    _, toc = guards.read_toc(report.dump, guards.pg_tool("pg_restore", major))  # type: ignore[arg-type]
+        assert live_catalog.relation_oids(conn, ["public.games_with_betting_data"]) == []
+        major = pgtools.server_major(conn)
+    _, toc = pgtools.read_toc(report.dump, pgtools.pg_tool("pg_restore", major))  # type: ignore[arg-type]
     assert any(e.kind == "VIEW" and e.schema == "public" and e.first_word == "games_with_betting_data" for e in toc)
 
 
@@ -276,7 +263,7 @@ def test_refuses_when_the_backup_cannot_be_written(legacy_dsn: str, tmp_path: Pa
 def test_refuses_when_the_backup_is_corrupted_before_the_drop(legacy_dsn: str, tmp_path: Path) -> None:
     seen: list[Path] = []
 
-    def corrupt(backup: cleanup.Backup) -> None:
+    def corrupt(backup: Backup) -> None:
         seen.append(backup.path)
         data = bytearray(backup.path.read_bytes())
         data[len(data) // 2 : len(data) // 2 + 64] = b"\0" * 64
@@ -287,7 +274,7 @@ def test_refuses_when_the_backup_is_corrupted_before_the_drop(legacy_dsn: str, t
 
 
 def test_refuses_when_the_backup_is_replaced_by_an_unreadable_file(legacy_dsn: str, tmp_path: Path) -> None:
-    def replace(backup: cleanup.Backup) -> None:
+    def replace(backup: Backup) -> None:
         backup.path.write_bytes(b"PGDMP" + b"\xff" * 100)
 
     error = refused(legacy_dsn, settings_for(tmp_path), after_backup=replace)
@@ -297,7 +284,7 @@ def test_refuses_when_the_backup_is_replaced_by_an_unreadable_file(legacy_dsn: s
 def test_backup_guard_on_its_own(legacy_dsn: str, tmp_path: Path) -> None:
     """(d) without the sha256 shortcut: missing, empty, not a dump, lacking a table."""
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        pg_restore = guards.pg_tool("pg_restore", guards.server_major(conn))
+        pg_restore = pgtools.pg_tool("pg_restore", pgtools.server_major(conn))
     missing = tmp_path / "absent.dump"
     assert guards.backup_problems(missing, pg_restore, [], [])[0].detail == "does not exist"
     empty = tmp_path / "empty.dump"
@@ -322,7 +309,7 @@ def test_refuses_while_the_application_still_writes_a_legacy_table(legacy_dsn: s
         writer.execute("LOCK TABLE splits.games IN ROW EXCLUSIVE MODE")
         error = refused(legacy_dsn, settings_for(tmp_path, lock_timeout="300ms"))
         writer.rollback()
-    assert isinstance(error, cleanup.LegacyTablesBusy)
+    assert isinstance(error, LegacyTablesBusy)
     assert "a legacy table is in use (lock_timeout 300ms)" in str(error)
 
 
@@ -336,12 +323,15 @@ def test_dry_run_prints_the_plan_and_the_refusal_and_changes_nothing(
 ) -> None:
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
         before = legacy_shape(conn)
+    shown = {"on_plan": report.cleanup_plan, "step": report.step}
     with pytest.raises(CleanupRefused, match="unmapped legacy tables hold rows"):
-        cleanup.main(legacy_dsn, settings_for(tmp_path, disposable=()), dry_run=True)
+        phase3.cleanup(legacy_dsn, settings_for(tmp_path, disposable=()), dry_run=True, **shown)
     out = capsys.readouterr().out
     assert "drop table splits.raw_mlb_betting_splits (migrated to raw_data.raw_mlb_betting_splits)" in out
     assert "backtesting.alert_history (holds rows: cleanup refuses)" in out
-    assert cleanup.main(legacy_dsn, settings_for(tmp_path), dry_run=True) is None
+    outcome = phase3.cleanup(legacy_dsn, settings_for(tmp_path), dry_run=True, **shown)
+    assert outcome.guards_passed and outcome.report is None
+    report.cleanup(outcome)
     assert "all guards pass" in capsys.readouterr().out
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
         assert legacy_shape(conn) == before
@@ -370,8 +360,8 @@ def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
     assert report.fingerprints == {t: before[t] for t in report.plan.dropped_tables}
 
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
-        public = set(guards.existing_tables(conn, ["public"]))
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+        public = set(live_catalog.existing_tables(conn, ["public"]))
         assert public == {
             "public.app_settings",
             "public.migration_log",
@@ -382,6 +372,9 @@ def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
             "public.migration_conflicts",
             "public.migration_table_stats",
             "public.migration_switch_changes",
+            "public.migration_capture",  # issue 12: change capture's state (its slot went with the cleanup)
+            "public.migration_capture_positions",
+            "public.migration_capture_changes",
         }
         assert conn.execute("SELECT public.check_user_permissions('x')").fetchone() == ("x",)
         assert conn.execute("SELECT value FROM public.app_settings").fetchone() == ("dark",)
@@ -403,7 +396,7 @@ def test_plan_names_everything_and_changes_nothing(legacy_dsn: str) -> None:
     settings = Settings(disposable_tables=UNMAPPED, accept_legacy_reads=True)
     with connect(legacy_dsn, settings) as conn:
         before = legacy_shape(conn)
-        plan = cleanup.plan_cleanup(conn, settings)
+        plan = plan_cleanup(conn, settings)
         assert legacy_shape(conn) == before
     assert plan.schemas == tuple(DROPPABLE)
     assert plan.views == ("public.games_with_betting_data",)
@@ -415,20 +408,44 @@ def test_plan_names_everything_and_changes_nothing(legacy_dsn: str) -> None:
     assert plan.as_dict()["schemas"] == list(DROPPABLE) or plan.as_dict()["schemas"] == tuple(DROPPABLE)
 
 
-def test_preview_lines_for_pulumi(legacy_dsn: str) -> None:
-    lines = cleanup.preview(legacy_dsn, Settings(disposable_tables=UNMAPPED, accept_legacy_reads=True))
+def test_plan_lines_name_every_view_and_schema(legacy_dsn: str) -> None:
+    settings = Settings(disposable_tables=UNMAPPED, accept_legacy_reads=True)
+    with connect(legacy_dsn, settings) as conn:
+        lines = plan_cleanup(conn, settings).lines()
     assert "drop view public.games_with_betting_data (depends on dropped tables)" in lines
     assert sum(ln.startswith("drop schema ") for ln in lines) == len(DROPPABLE)
 
 
 def test_pg_tools_match_the_server(legacy_dsn: str) -> None:
     with psycopg.connect(legacy_dsn) as conn:
-        major = guards.server_major(conn)
+        major = pgtools.server_major(conn)
     for tool in ("pg_dump", "pg_restore"):
-        path = guards.pg_tool(tool, major)
-        assert path.name == tool and (guards._tool_major(path) or 0) >= major
-    with pytest.raises(guards.PgToolMissing, match="pg_dump for PostgreSQL 99 not found"):
-        guards.pg_tool("pg_dump", 99)
+        path = pgtools.pg_tool(tool, major)
+        assert path.name == tool and (pgbin.program_major(path) or 0) >= major
+    with pytest.raises(PgToolMissing, match="pg_dump for PostgreSQL 99 not found"):
+        pgtools.pg_tool("pg_dump", 99)
+
+
+def test_pg_tools_honour_pgcluster_bindir(legacy_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$PGCLUSTER_BINDIR comes first for the client tools too (as for pgcluster's server):
+    a directory of symlinks to the real tools of the server's version wins over
+    /usr/lib/postgresql/<major>/bin, and pgcluster finds its server there as well."""
+    with psycopg.connect(legacy_dsn) as conn:
+        major = pgtools.server_major(conn)
+    links = tmp_path / "bin"
+    links.mkdir()
+    for tool in ("pg_dump", "pg_restore"):
+        (links / tool).symlink_to(pgtools.pg_tool(tool, major).resolve())
+    server = find_bindir()
+    for tool in pgbin.SERVER_TOOLS:
+        (links / tool).symlink_to((server / tool).resolve())
+    monkeypatch.setenv("PGCLUSTER_BINDIR", str(links))
+    for tool in ("pg_dump", "pg_restore"):
+        found = pgtools.pg_tool(tool, major)
+        assert found == links / tool and pgbin.program_major(found) == major
+    assert find_bindir() == links
+    monkeypatch.setenv("PGCLUSTER_BINDIR", str(tmp_path / "empty"))  # not there: the usual order
+    assert pgtools.pg_tool("pg_dump", major).parent != links
 
 
 def test_the_command_line_refuses_with_one_line_and_exit_code_3(legacy_dsn: str, tmp_path: Path) -> None:
@@ -458,7 +475,7 @@ def test_the_command_line_refuses_with_one_line_and_exit_code_3(legacy_dsn: str,
     )
     assert dry.returncode == 3 and "drop schema splits" in dry.stdout
     with psycopg.connect(legacy_dsn, autocommit=True) as conn:
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == list(LEGACY_SCHEMAS)
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == list(LEGACY_SCHEMAS)
 
 
 def test_a_statement_timeout_is_a_refusal_not_a_traceback(legacy_dsn: str, tmp_path: Path) -> None:
@@ -466,7 +483,7 @@ def test_a_statement_timeout_is_a_refusal_not_a_traceback(legacy_dsn: str, tmp_p
         before = legacy_fingerprints(conn)
     with psycopg.connect(legacy_dsn) as holder:  # e.g. a long migration of the application
         holder.execute("LOCK TABLE splits.games IN ACCESS EXCLUSIVE MODE")
-        with pytest.raises(cleanup.CleanupTimedOut) as caught:
+        with pytest.raises(CleanupTimedOut) as caught:
             run_cleanup(legacy_dsn, settings_for(tmp_path, statement_timeout="300ms", lock_timeout="5s"))
         holder.rollback()
     error = caught.value

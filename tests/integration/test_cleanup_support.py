@@ -21,7 +21,10 @@ from psycopg import sql
 import legacy_fixture
 from catalog.legacy import LEGACY_TABLES
 from catalog.schemas import LEGACY_SCHEMAS
-from data_copy import api, guards, transitions
+from data_copy import api, cleanup, live_catalog, transitions
+from data_copy.connection import connect
+from data_copy.fingerprint import table_fingerprint
+from data_copy.journal import Journal
 from data_copy.settings import Settings
 from pgcluster import Cluster
 
@@ -49,6 +52,12 @@ def build_legacy(dsn: str, *, validated: bool = True) -> dict[str, int]:
         report = api.run(dsn)
         assert report.ok, [r.message for r in report.results if r.message]
     return counts
+
+
+def run_cleanup(dsn: str, settings: Settings, **kwargs: Any) -> cleanup.CleanupReport:
+    """The cleanup verb on its own connection, journaled as Phase3."""
+    with connect(dsn, settings) as conn:
+        return cleanup.cleanup(conn, settings, Journal(conn, "Phase3"), dsn, **kwargs)
 
 
 def create_database(cluster: Cluster, name: str, template: str = "template0") -> str:
@@ -120,8 +129,12 @@ def legacy_shape(conn: psycopg.Connection) -> dict[str, Any]:
 
 
 def legacy_fingerprints(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
-    tables = [t for t in guards.existing_tables(conn, LEGACY_SCHEMAS) if t.partition(".")[2] not in guards.OUR_TABLES]
-    return {t: guards.table_fingerprint(conn, t) for t in tables}
+    tables = [
+        t
+        for t in live_catalog.existing_tables(conn, LEGACY_SCHEMAS)
+        if t.partition(".")[2] not in live_catalog.OUR_TABLES
+    ]
+    return {t: table_fingerprint(conn, t) for t in tables}
 
 
 def phase3_log(conn: psycopg.Connection) -> list[tuple[str, str, str | None]]:

@@ -15,8 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+import legacy_fixture
 from data_copy import api, errors
-from legacy_fixture import ddl as legacy_ddl
 from pgcluster import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,11 +58,7 @@ def db(pg_cluster: Cluster) -> Iterator[str]:
     name = "hostile_cli"
     dsn = pg_cluster.create_database(name)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        legacy_ddl.create_schemas(conn)
-        legacy_ddl.create_tables(conn)
-        legacy_ddl.add_keys(conn)
-        conn.execute(ROWS)
-        legacy_ddl.sync_sequences(conn)
+        legacy_fixture.build_with_rows(conn, ROWS)
     api.bootstrap_structure(dsn)
     yield dsn
     pg_cluster.drop_database(name)

@@ -13,33 +13,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import test_cleanup_support as support
 from psycopg import sql
-from test_cleanup_support import (
-    UNMAPPED,
-    build_legacy,
-    create_database,
-    database_from,
-    legacy_fingerprints,
-    legacy_shape,
-    phase3_log,
-    settings_for,
-)
 
 from catalog.schemas import LEGACY_SCHEMAS
-from data_copy import cleanup, guards, restore
+from data_copy import cleanup, live_catalog, phase3, restore
 from data_copy.connection import connect
 from data_copy.errors import CleanupRefused, RestoreFailed
+from data_copy.fingerprint import table_fingerprint
 from data_copy.journal import Journal
+from data_copy.report import restore as print_restore
 from data_copy.settings import Settings
 from pgcluster import Cluster
-
-
-@pytest.fixture(scope="session")
-def restore_template(pg_cluster: Cluster) -> Iterator[str]:
-    name = f"tmpl_restore_{uuid.uuid4().hex[:8]}"
-    build_legacy(create_database(pg_cluster, name))
-    yield name
-    pg_cluster.drop_database(name)
 
 
 @dataclass
@@ -47,13 +32,8 @@ class CleanedUp:
     dsn: str
     settings: Settings
     report: cleanup.CleanupReport
-    shape: dict  # legacy_shape before the cleanup
+    shape: dict  # support.legacy_shape before the cleanup
     rows: dict[str, tuple[int, str]]  # legacy fingerprints before the cleanup
-
-
-def run_cleanup(dsn: str, settings: Settings) -> cleanup.CleanupReport:
-    with connect(dsn, settings) as conn:
-        return cleanup.cleanup(conn, settings, Journal(conn, "Phase3"), dsn)
 
 
 def run_restore(dsn: str, settings: Settings, dump: Path | None = None) -> restore.RestoreReport:
@@ -62,25 +42,25 @@ def run_restore(dsn: str, settings: Settings, dump: Path | None = None) -> resto
 
 
 @pytest.fixture
-def cleaned_up(pg_cluster: Cluster, restore_template: str, tmp_path: Path) -> Iterator[CleanedUp]:
-    with database_from(pg_cluster, restore_template) as dsn:
-        settings = settings_for(tmp_path)
+def cleaned_up(pg_cluster: Cluster, validated_template: str, tmp_path: Path) -> Iterator[CleanedUp]:
+    with support.database_from(pg_cluster, validated_template) as dsn:
+        settings = support.settings_for(tmp_path)
         with psycopg.connect(dsn, autocommit=True) as conn:
-            shape, rows = legacy_shape(conn), legacy_fingerprints(conn)
-        report = run_cleanup(dsn, settings)
+            shape, rows = support.legacy_shape(conn), support.legacy_fingerprints(conn)
+        report = support.run_cleanup(dsn, settings)
         yield CleanedUp(dsn, settings, report, shape, rows)
 
 
 def test_restore_brings_back_every_legacy_object_with_equal_checksums(cleaned_up: CleanedUp) -> None:
     with psycopg.connect(cleaned_up.dsn, autocommit=True) as conn:
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
     result = run_restore(cleaned_up.dsn, cleaned_up.settings)  # newest dump of backup_dir
     assert result.restored and result.dump == cleaned_up.report.dump
     assert result.tables == cleaned_up.report.fingerprints
     with psycopg.connect(cleaned_up.dsn, autocommit=True) as conn:
-        assert legacy_shape(conn) == cleaned_up.shape  # tables, columns, keys, indexes, views, sequences
-        assert legacy_fingerprints(conn) == cleaned_up.rows
-        log = phase3_log(conn)
+        assert support.legacy_shape(conn) == cleaned_up.shape  # tables, columns, keys, indexes, views, sequences
+        assert support.legacy_fingerprints(conn) == cleaned_up.rows
+        log = support.phase3_log(conn)
     restores = [(status, src) for step, status, src in log if step == "restore"]
     assert ("completed", str(cleaned_up.report.dump)) in restores
     assert sum(1 for status, _ in restores if status == "passed") == len(cleaned_up.report.fingerprints)
@@ -91,7 +71,7 @@ def test_a_second_restore_only_verifies(cleaned_up: CleanedUp) -> None:
     again = run_restore(cleaned_up.dsn, cleaned_up.settings, cleaned_up.report.dump)
     assert not again.restored and again.tables == cleaned_up.report.fingerprints
     with psycopg.connect(cleaned_up.dsn, autocommit=True) as conn:
-        assert ("restore", "verified", str(cleaned_up.report.dump)) in phase3_log(conn)
+        assert ("restore", "verified", str(cleaned_up.report.dump)) in support.phase3_log(conn)
 
 
 def test_a_difference_after_the_restore_is_reported_by_table(cleaned_up: CleanedUp) -> None:
@@ -119,8 +99,8 @@ def test_a_corrupted_dump_is_refused_and_nothing_is_restored(cleaned_up: Cleaned
     with pytest.raises(RestoreFailed, match="changed since cleanup wrote it"):
         run_restore(cleaned_up.dsn, cleaned_up.settings)
     with psycopg.connect(cleaned_up.dsn, autocommit=True) as conn:
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
-        assert ("restore", "failed", str(dump)) in phase3_log(conn)
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+        assert ("restore", "failed", str(dump)) in support.phase3_log(conn)
 
 
 def test_missing_or_unknown_dumps_are_clear_errors(cleaned_up: CleanedUp, tmp_path: Path) -> None:
@@ -144,8 +124,9 @@ def test_a_partly_restored_state_is_not_made_worse(cleaned_up: CleanedUp) -> Non
 
 
 def test_restore_command_prints_a_summary(cleaned_up: CleanedUp, capsys: pytest.CaptureFixture[str]) -> None:
-    report = restore.main(cleaned_up.dsn, cleaned_up.settings, dump=str(cleaned_up.report.dump))
-    assert report.restored
+    done = phase3.restore(cleaned_up.dsn, cleaned_up.settings, dump=str(cleaned_up.report.dump))
+    print_restore(done)
+    assert done.restored
     out = capsys.readouterr().out
     assert f"restored {len(cleaned_up.report.fingerprints)} legacy tables from {cleaned_up.report.dump}" in out
 
@@ -153,36 +134,36 @@ def test_restore_command_prints_a_summary(cleaned_up: CleanedUp, capsys: pytest.
 def test_end_to_end_run_cleanup_restore(fresh_dsn: str, tmp_path: Path) -> None:
     """legacy build -> run -> cleanup refuses (unmapped rows) -> disposable -> cleanup ->
     public, migration_log and the consolidated data intact -> restore -> all equal."""
-    build_legacy(fresh_dsn)  # legacy_fixture tiny + api.bootstrap_structure + api.run (passing)
+    support.build_legacy(fresh_dsn)  # legacy_fixture tiny + api.bootstrap_structure + api.run (passing)
     reader = f"legacy_reader_{uuid.uuid4().hex[:8]}"  # the legacy application's grants come back too
     with psycopg.connect(fresh_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(reader)))
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA splits TO {}").format(sql.Identifier(reader)))
         conn.execute(sql.SQL("GRANT SELECT ON splits.games, public.games TO {}").format(sql.Identifier(reader)))
-        shape, rows = legacy_shape(conn), legacy_fingerprints(conn)
+        shape, rows = support.legacy_shape(conn), support.legacy_fingerprints(conn)
         new_side = {
-            t: guards.table_fingerprint(conn, t)
-            for t in guards.existing_tables(conn, ["raw_data", "core_betting", "analytics", "operational"])
+            t: table_fingerprint(conn, t)
+            for t in live_catalog.existing_tables(conn, ["raw_data", "core_betting", "analytics", "operational"])
         }
     assert sum(count for count, _ in new_side.values()) > 0
 
     with pytest.raises(CleanupRefused, match="unmapped legacy tables hold rows: action.fact_games: 12 rows"):
-        run_cleanup(fresh_dsn, settings_for(tmp_path, disposable=()))
-    settings = settings_for(tmp_path, disposable=UNMAPPED)
-    report = run_cleanup(fresh_dsn, settings)
+        support.run_cleanup(fresh_dsn, support.settings_for(tmp_path, disposable=()))
+    settings = support.settings_for(tmp_path, disposable=support.UNMAPPED)
+    report = support.run_cleanup(fresh_dsn, settings)
     assert len(report.dropped_schemas) == 8
 
     with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        assert guards.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
+        assert live_catalog.existing_schemas(conn, LEGACY_SCHEMAS) == ["public"]
         validations = conn.execute(
             "SELECT count(*) FROM public.migration_log WHERE step = 'validate' AND status = 'passed'"
         ).fetchone()
         assert validations is not None and validations[0] >= 14
-        assert {t: guards.table_fingerprint(conn, t) for t in new_side} == new_side
+        assert {t: table_fingerprint(conn, t) for t in new_side} == new_side
 
     result = run_restore(fresh_dsn, settings)
     assert result.restored
     with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        assert legacy_shape(conn) == shape
-        assert legacy_fingerprints(conn) == rows
-        assert {t: guards.table_fingerprint(conn, t) for t in new_side} == new_side
+        assert support.legacy_shape(conn) == shape
+        assert support.legacy_fingerprints(conn) == rows
+        assert {t: table_fingerprint(conn, t) for t in new_side} == new_side

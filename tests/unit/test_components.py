@@ -192,22 +192,24 @@ def test_schemas_owned_by_owner_role(plain: Graph) -> None:
     assert plain.outputs["schemas"] == list(SCHEMA_NAMES)
 
 
-@pytest.mark.parametrize("prefix", ["", "stk2_"])
-def test_grants_equal_catalog(prefix: str, plain: Graph, prefixed: Graph) -> None:
-    graph = prefixed if prefix else plain
+def _catalog_privileges(prefix: str, object_types: tuple[str, ...]) -> dict[tuple[str, str, str], set[str]]:
+    """(prefixed role, schema, object type) -> the catalog's phase-1 privileges, for every
+    (role, schema) pair the catalog gives access."""
     expected: dict[tuple[str, str, str], set[str]] = {}
     for role in ROLES:
         for schema in SCHEMA_NAMES:
             p = privileges(role, schema, 1)
             if p is None:
                 continue
-            for object_type, privs in (
-                ("schema", p.schema),
-                ("table", p.table),
-                ("sequence", p.sequence),
-                ("function", p.function),
-            ):
-                expected[(prefix + role.name, schema, object_type)] = set(privs)
+            for object_type in object_types:
+                expected[(prefix + role.name, schema, object_type)] = set(getattr(p, object_type))
+    return expected
+
+
+@pytest.mark.parametrize("prefix", ["", "stk2_"])
+def test_grants_equal_catalog(prefix: str, plain: Graph, prefixed: Graph) -> None:
+    graph = prefixed if prefix else plain
+    expected = _catalog_privileges(prefix, ("schema", "table", "sequence", "function"))
     actual = {
         (g.inputs["role"], g.inputs["schema"], g.inputs["objectType"]): set(g.inputs["privileges"])
         for g in graph.of(GRANT)
@@ -221,18 +223,7 @@ def test_grants_equal_catalog(prefix: str, plain: Graph, prefixed: Graph) -> Non
 @pytest.mark.parametrize("prefix", ["", "stk2_"])
 def test_default_privileges_equal_catalog(prefix: str, plain: Graph, prefixed: Graph) -> None:
     graph = prefixed if prefix else plain
-    expected: dict[tuple[str, str, str], set[str]] = {}
-    for role in ROLES:
-        for schema in SCHEMA_NAMES:
-            p = privileges(role, schema, 1)
-            if p is None:
-                continue
-            for object_type, privs in (
-                ("table", p.table),
-                ("sequence", p.sequence),
-                ("function", p.function),
-            ):
-                expected[(prefix + role.name, schema, object_type)] = set(privs)
+    expected = _catalog_privileges(prefix, ("table", "sequence", "function"))
     per_schema = [d for d in graph.of(DEFAULT) if d.inputs.get("schema")]
     actual = {
         (d.inputs["role"], d.inputs["schema"], d.inputs["objectType"]): set(d.inputs["privileges"]) for d in per_schema
