@@ -31,7 +31,7 @@ from psycopg import sql
 
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping
-from data_copy import capture, changes
+from data_copy import capture, changes, chunk_hashes
 from data_copy.capture import Capture
 from data_copy.copier import Copier
 from data_copy.journal import REJECTS
@@ -99,6 +99,15 @@ def _apply_part(conn: psycopg.Connection, copier: Copier, part: Part, pending: s
         sql.SQL("DELETE FROM {} WHERE mapping = %s AND legacy_key IN (SELECT k FROM {} WHERE {})").format(
             REJECTS, changes.CHANGES, pending
         ),
+        (part.name,),
+    )
+    # every key a change touched, written or not (a row that no longer fits is not): the
+    # next incremental validation re-hashes exactly these (chunk_hashes)
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {d} (part, k) SELECT DISTINCT %s, k FROM {c} WHERE ({p}) AND k IS NOT NULL"
+            " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp()"
+        ).format(d=chunk_hashes.DIRTY, c=changes.CHANGES, p=pending),
         (part.name,),
     )
     source_type = legacy_table(part.source_table).column(part.source_key).type
