@@ -243,7 +243,10 @@ def _captured(cap: capture.Capture | None, m: Mapping, copier: Copier) -> bool:
     if cap is None or cap.modes.get(m.name) != "capture":
         return False
     part_list = parts(m)
-    return all(p.source_table in cap.tables and p.name not in copier.scanned for p in part_list)
+    return all(
+        p.source_table in cap.tables and p.source_table not in cap.unkeyable and p.name not in copier.scanned
+        for p in part_list
+    )
 
 
 def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:
