@@ -10,9 +10,12 @@ CHECKPOINT just before):
 4. ``python -m data_copy run`` (checksum validation);
 5. ``count(*)`` of every legacy and new table vs ``data_copy.api.validate`` (checksums),
    both on warm caches;
-6. re-sync: ``legacy_fixture.add_activity`` (1 % new rows + some updates), then
-   ``data_copy run`` again (checksums), and once more with ``--count-only``;
-7. the writer: on the idle database, then during a full ``data_copy run`` (checksums).
+6. re-sync: ``legacy_fixture.add_activity`` (1 % new rows + some updates) and
+   bench.changes.delete_some (0.2 % deletes), then ``data_copy run`` again (checksums);
+   then ``validate --incremental`` against a full ``validate`` (bench.changes); then one
+   more activity and ``run --count-only``;
+7. the writer: on the idle database, then during a full ``data_copy run`` (checksums),
+   then during a paced one (``--pace``, bench.changes.PACE).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bench import baseline, child, profile, structure
+from bench import baseline, changes, child, profile, structure
 from bench.writer import WRITER_TABLES, WaitSampler, Writer, WriterStats
 from catalog.mappings import copy_order
 from data_copy.ddl import create_tables
@@ -263,8 +266,20 @@ class _Runner:
         seconds, counts = _timed(self.log, "add_activity (1 %)", lambda: _add_activity(self.dsn))
         self.result.steps["add_activity_checksum"] = seconds
         self.result.metrics["activity_rows_checksum"] = float(sum(counts.values()))
+        deleted = changes.delete_some(self.dsn)
+        self.result.metrics["activity_deleted_rows"] = float(sum(len(k) for k in deleted.values()))
+        since = changes.current_xid(self.dsn)
         structure.checkpoint(self.dsn)
-        resync_s = self._data_copy("resync_checksum")
+        resync_s = self._data_copy("resync_checksum", "--incremental")
+        self.log("validate --incremental, then validate (full), after the re-sync ...")
+        inc_s, full_s, keys, emulated, failed = changes.time_validations(self.dsn, self.settings, since, deleted)
+        self.log(f"validate --incremental {inc_s:.2f} s ({keys} keys), full {full_s:.2f} s")
+        self.result.steps["validate_incremental"] = inc_s
+        self.result.steps["validate_after_resync"] = full_s
+        self.result.metrics["validate_incremental_keys"] = float(keys)
+        self.result.metrics["validate_incremental_emulated"] = float(emulated)
+        if failed:
+            self.result.errors.append(f"validation after the re-sync failed: {'; '.join(failed)}")
         seconds, counts = _timed(self.log, "add_activity (1 %)", lambda: _add_activity(self.dsn))
         self.result.steps["add_activity_count"] = seconds
         self.result.metrics["activity_rows_count"] = float(sum(counts.values()))
@@ -316,6 +331,14 @@ class _Runner:
         )
         return idle, during_baseline, during_copy
 
+    def run_paced(self) -> WriterStats:
+        """The writer during a paced full copy (the same load as copy_under_load)."""
+        _empty_structure(self.dsn, self.settings)
+        return self._under_load(
+            "during a paced data_copy run",
+            lambda: self._data_copy("copy_paced", "--pace", changes.PACE, allowed=(0, 1)),
+        )
+
 
 def run_scale(
     dsn: str,
@@ -339,6 +362,7 @@ def run_scale(
     counts_s, validate_s = r.run_validate()
     resync_s, resync_count_s = r.run_resync()
     idle, during_baseline, loaded = r.run_writer()
+    paced = r.run_paced()
 
     m = r.result.metrics
     m["repeat"] = float(options.repeat)
@@ -377,6 +401,16 @@ def run_scale(
     m["writer_inserts"] = float(loaded.rows)
     m["writer_idle_inserts"] = float(idle.rows)
     m["copy_under_load_s"] = r.result.steps["copy_under_load"]
+    m["validate_incremental_s"] = r.result.steps["validate_incremental"]
+    m["validate_after_resync_s"] = r.result.steps["validate_after_resync"]
+    m["validate_incremental_ratio"] = m["validate_incremental_s"] / m["validate_after_resync_s"]
+    m["resync_captured"] = 0.0 if m["validate_incremental_emulated"] else 1.0  # else: the scan path
+    m["copy_paced_s"] = r.result.steps["copy_paced"]
+    m["paced_copy_ratio"] = m["copy_paced_s"] / m["copy_under_load_s"]
+    m["writer_paced_p50_ms"] = paced.p50_ms
+    m["writer_paced_p99_ms"] = paced.p99_ms
+    m["writer_paced_max_ms"] = paced.max_ms
+    m["writer_p99_paced_ratio"] = paced.p99_ms / idle.p99_ms
     m["lock_timeout_ms"] = _lock_timeout_ms(dsn, settings)
     m["rows_raw_splits"] = float(r.result.rows.get(RAW_SPLITS, 0))
     m["rows_betting_lines"] = float(sum(r.result.rows.get(t, 0) for t in BETTING_LINES))

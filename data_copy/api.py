@@ -14,6 +14,7 @@ from catalog.tables import table
 from data_copy import (
     apply_changes,
     capture,
+    chunk_hashes,
     conflicts,
     ddl,
     drift,
@@ -21,6 +22,8 @@ from data_copy import (
     journal,
     merge_conflicts,
     ownership,
+    pacing,
+    parallel,
     phase_check,
     phase_state,
     quiet,
@@ -29,7 +32,7 @@ from data_copy import (
     validator,
 )
 from data_copy.connection import connect
-from data_copy.copier import Copier
+from data_copy.copier import CHUNK_KEYS, Copier
 from data_copy.errors import ForeignRows, PhaseMismatch, PhaseNotDeployed
 from data_copy.ident import ident
 from data_copy.journal import Status, Step
@@ -64,6 +67,7 @@ class RunReport:
     results: list[MappingResult]
     notes: list[str] = field(default_factory=list)  # said once per run (change capture off, ...)
     capture: dict[str, dict] = field(default_factory=dict)  # mapping -> {mode, keys}: how it was re-synced
+    pace: dict = field(default_factory=dict)  # a paced run: seconds paused / rested, why it paused
 
     @property
     def ok(self) -> bool:
@@ -100,13 +104,41 @@ def bootstrap_structure(dsn: str, settings: Settings | None = None) -> None:
             )
 
 
+def _check_part(
+    conn: psycopg.Connection,
+    part: Part,
+    checksums: bool,
+    phase: int,
+    hasher: parallel.Hasher | None,
+    incremental: bool,
+) -> object:
+    """Phase 2: the three-way check. Phase 1: counts only, or checksums by chunk: only the
+    dirty keys when `incremental` and a passing full validation stands, else every chunk."""
+    if phase == 2:
+        return phase_check.check_phase2(conn, part, checksums)
+    if not checksums:
+        return validator.check(conn, part, checksums)
+    if incremental:
+        found = chunk_hashes.incremental_check(conn, part)
+        if found is not None:
+            return found
+    return chunk_hashes.full_check(conn, part, hasher)
+
+
+def _incremental(result: "MappingResult") -> bool:
+    return bool(result.checks) and all(getattr(c, "incremental", False) for c in result.checks)
+
+
 def _check_mapping(
-    conn: psycopg.Connection, m: Mapping, part_list: list[Part], checksums: bool, phase: int = 1
+    conn: psycopg.Connection,
+    m: Mapping,
+    part_list: list[Part],
+    checksums: bool,
+    phase: int = 1,
+    hasher: parallel.Hasher | None = None,
+    incremental: bool = False,
 ) -> MappingResult:
-    checks: list = [
-        phase_check.check_phase2(conn, p, checksums) if phase == 2 else validator.check(conn, p, checksums)
-        for p in part_list
-    ]
+    checks: list = [_check_part(conn, p, checksums, phase, hasher, incremental) for p in part_list]
     passed = all(c.passed for c in checks)
     figures: dict[str, int] = {}
     for c in checks:
@@ -130,6 +162,13 @@ def _foreign(conn: psycopg.Connection, m: Mapping, part_list: list[Part], result
     """Phase 1: '' or what the new table holds that data_copy did not write."""
     found = []
     for part, c in zip(part_list, result.checks, strict=True):
+        if getattr(c, "incremental", False):  # only the keys changed since the last validation
+            n, keys = chunk_hashes.dirty_foreign(conn, part)
+            if n:
+                found.append(
+                    f"{n} row(s) in {m.target} ({part.name}) differ from what data_copy wrote: keys {', '.join(keys)}"
+                )
+            continue
         classes = phase_check.foreign_in_phase1(conn, part, c.target_count, c.target_checksum)
         if classes.counts:
             kinds = tuple(classes.counts)
@@ -146,20 +185,27 @@ def _settle(
     phase: int = 1,
     policy: str = DEFAULT_CONFLICT_POLICY,
     cap: capture.Capture | None = None,
+    hasher: parallel.Hasher | None = None,
+    incremental: bool = False,
 ) -> tuple[int, MappingResult]:
     """Re-syncs and validates in ONE repeatable-read snapshot, so rows the application
-    writes meanwhile cannot make a correct copy look wrong: they belong to the next run."""
+    writes meanwhile cannot make a correct copy look wrong: they belong to the next run.
+    The hasher's connections share that snapshot but not its writes: used only while this
+    transaction has written no row of the mapping's tables."""
     for attempt in range(1, SETTLE_ATTEMPTS + 1):
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 copied = apply_changes.sync(conn, copier, cap, m, part_list)
-                result = _check_mapping(conn, m, part_list, checksums, phase)
+                pool = hasher if copied == 0 else None
+                result = _check_mapping(
+                    conn, m, part_list, checksums, phase, pool, incremental and _captured(cap, m, copier)
+                )
                 if result.status != "passed":
                     # why rows are missing is worked out only now: a clean copy never pays for it
                     for part in part_list:
                         copier.record_rejects(part)
-                    result = _check_mapping(conn, m, part_list, checksums, phase)
+                    result = _check_mapping(conn, m, part_list, checksums, phase, pool)
                     unexplained = (
                         any(c.target_count + c.rejected != c.source_count for c in result.checks)
                         if phase == 1
@@ -189,6 +235,20 @@ def _settle(
     raise AssertionError("unreachable")
 
 
+def _captured(cap: capture.Capture | None, m: Mapping, copier: Copier) -> bool:
+    """True when change capture brought every change of `m` over by key, so the keys it
+    recorded are all that changed: only then may the validation re-hash just those. A
+    re-sync that scanned legacy cannot see deletes, and a legacy table whose deletes carry
+    no key is not captured at all: their validation stays full (and finds what they miss)."""
+    if cap is None or cap.modes.get(m.name) != "capture":
+        return False
+    part_list = parts(m)
+    return all(
+        p.source_table in cap.tables and p.source_table not in cap.unkeyable and p.name not in copier.scanned
+        for p in part_list
+    )
+
+
 def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:
     """Fails the result when its table lacks a catalog key, CHECK, index or foreign key,
     or when creating one recorded refused rows (orphans, duplicates) after the check."""
@@ -207,8 +267,15 @@ def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:
 
 def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) -> None:
     entry = j.start(Step.VALIDATE, result.name, result.source, result.target)
-    src = "+".join(c.source_checksum or "" for c in result.checks) if checksums else None
-    tgt = "+".join(c.target_checksum or "" for c in result.checks) if checksums else None
+    incremental = _incremental(result)
+    # an incremental validation re-hashed only the changed keys: it has no whole-table checksum
+    src = "+".join(c.source_checksum or "" for c in result.checks) if checksums and not incremental else None
+    tgt = "+".join(c.target_checksum or "" for c in result.checks) if checksums and not incremental else None
+    how: dict = {}
+    if any(isinstance(c, chunk_hashes.ChunkedCheck) for c in result.checks):
+        how = {"incremental": incremental, "verified_keys": sum(getattr(c, "verified_keys", 0) for c in result.checks)}
+        if incremental:
+            how["counts_as_of"] = str(min(c.full_at for c in result.checks))
     j.finish(
         entry,
         result.status,
@@ -217,7 +284,7 @@ def _log_validation(j: journal.Journal, result: MappingResult, checksums: bool) 
         source_checksum=src,
         target_checksum=tgt,
         error_message=result.message or None,
-        details={"checksums": checksums, "rejected": result.rejected, **result.figures}
+        details={"checksums": checksums, "rejected": result.rejected, **how, **result.figures}
         | ({"merge_conflicts": result.conflicts} if result.conflicts else {}),
     )
 
@@ -237,9 +304,16 @@ def run(
     settings: Settings | None = None,
     checksums: bool = True,
     progress: Progress | None = None,
+    incremental: bool = False,
 ) -> RunReport:
+    """`incremental`: a mapping change capture fed by key is validated on the keys it
+    changed only; it then does not see a write into a new table that nobody recorded (a
+    phase-1 foreign row), which the default full validation finds (phase_check)."""
     settings = settings or Settings()
-    with run_lock.locked(dsn, settings, "run") as conn:
+    with (
+        run_lock.locked(dsn, settings, "run") as conn,
+        parallel.Hasher(conn, dsn, settings, parallel.worker_count(conn, settings)) as hasher,
+    ):
         phase = ensure_state(conn, settings)
         drift.check(conn)
         j = journal.Journal(conn, f"Phase{phase}")
@@ -248,13 +322,18 @@ def run(
         ddl.create_tables(conn, settings.owner_role)
         notes: list[str] = []
         cap = capture.start(conn, settings, notes.append)  # the slot exists before the first chunk
-        copier = Copier(conn, j.run_id, progress, phase=phase)
+        if cap:
+            capture.catch_up(conn, cap)  # a backlog in bounded batches; each settle reads the tail
+        pacer = pacing.pacer(conn, settings.pace, CHUNK_KEYS)
+        copier = Copier(conn, j.run_id, progress, phase=phase, pacer=pacer)
         results: list[MappingResult] = []
         foreign: list[str] = []
         order = copy_order()
         tick = progress or (lambda name, done, total: None)
         for i, m in enumerate(order):
             tick(SETTLED, i, len(order))
+            if pacer is not None:
+                pacer.breathe()
             missing = _missing_sources(conn, m)
             entry = j.start(Step.COPY, m.name, " + ".join(m.sources), m.target)
             if missing:  # `failed`, so the guide's `WHERE status = 'failed'` shows it
@@ -267,9 +346,18 @@ def run(
             if any(copier.first_copy(part) for part in part_list):
                 for part in part_list:  # the bulk of the rows, in committed chunks
                     copied += copier.copy(part).copied
-            if cap:
-                capture.catch_up(conn, cap)
-            caught_up, result = _settle(conn, copier, m, part_list, checksums, phase, settings.conflict_policy, cap)
+            caught_up, result = _settle(
+                conn,
+                copier,
+                m,
+                part_list,
+                checksums,
+                phase,
+                settings.conflict_policy,
+                cap,
+                hasher=hasher,
+                incremental=incremental,
+            )
             if cap:
                 capture.advance(conn, cap)
             copied += caught_up
@@ -289,7 +377,7 @@ def run(
             capture.finish(conn, cap)
             notes.append(capture.summary(cap))
         entry = j.start(Step.STRUCTURE)
-        problems = structure.finish(conn, settings.owner_role, j.run_id, progress)
+        problems = structure.finish(conn, settings.owner_role, j.run_id, progress, pacer)
         j.finish(
             entry, Status.FAILED if problems else Status.COMPLETED, details={"problems": problems} if problems else None
         )
@@ -300,7 +388,8 @@ def run(
         quiet.snapshot(conn, j.run_id, "run", "end")
         if foreign:  # every other mapping was synced (our writes never touch those rows)
             raise ForeignRows(f"phase 1, and {'; '.join(foreign)}: none of them was deleted or changed")
-        return RunReport(str(j.run_id), results, notes, capture.by_mapping(cap))
+        paced = {"paused_s": pacer.paused_s, "rested_s": pacer.rested_s, "pauses": pacer.pauses} if pacer else {}
+        return RunReport(str(j.run_id), results, notes, capture.by_mapping(cap), paced)
 
 
 def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:
@@ -310,6 +399,7 @@ def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed:
     journal.ensure(conn)
     with conn.transaction():
         ownership.ensure(conn)
+        chunk_hashes.ensure(conn)
         conflicts.ensure(conn)
         phase_state.ensure(conn)
         quiet.ensure(conn)
@@ -323,11 +413,22 @@ def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed:
 
 
 def validate(
-    dsn: str, settings: Settings | None = None, checksums: bool = True, progress: Progress | None = None
+    dsn: str,
+    settings: Settings | None = None,
+    checksums: bool = True,
+    progress: Progress | None = None,
+    incremental: bool = False,
 ) -> list[MappingResult]:
+    """Checks every mapping in its own repeatable-read snapshot: every row, or with
+    `incremental` only the keys recorded as changed since the last full validation
+    (chunk_hashes: a change nobody recorded, such as a legacy update without change
+    capture, is seen by the full one only)."""
     settings = settings or Settings()
     progress = progress or (lambda name, done, total: None)
-    with run_lock.locked(dsn, settings, "validate") as conn:
+    with (
+        run_lock.locked(dsn, settings, "validate") as conn,
+        parallel.Hasher(conn, dsn, settings, parallel.worker_count(conn, settings)) as hasher,
+    ):
         phase = ensure_state(conn, settings)
         drift.check(conn)
         j = journal.Journal(conn, f"Phase{phase}")
@@ -344,11 +445,14 @@ def validate(
                 results.append(result)
                 continue
             part_list = parts(m)
-            result = _check_mapping(conn, m, part_list, checksums, phase)
-            if phase == 1:
-                result.foreign = _foreign(conn, m, part_list, result)
-                if result.foreign:
-                    result.status, result.message = "failed", "; ".join(filter(None, (result.message, result.foreign)))
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                result = _check_mapping(conn, m, part_list, checksums, phase, hasher, incremental)
+                if phase == 1:
+                    result.foreign = _foreign(conn, m, part_list, result)
+                    if result.foreign:
+                        result.status = "failed"
+                        result.message = "; ".join(filter(None, (result.message, result.foreign)))
             _with_structure(conn, result)
             _log_validation(j, result, checksums)
             results.append(result)

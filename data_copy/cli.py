@@ -43,6 +43,14 @@ WaitOpt = Annotated[
     bool, typer.Option("--wait", metavar="", help="wait for another data_copy command on this database to finish")
 ]
 CountOnlyOpt = Annotated[bool, typer.Option("--count-only", metavar="", help="validate counts only (no checksums)")]
+IncrementalOpt = Annotated[
+    bool,
+    typer.Option(
+        "--incremental",
+        metavar="",
+        help="re-hash only the keys recorded as changed since the last full validation (cleanup wants a full one)",
+    ),
+]
 
 
 def _tables_option(flag: str, what: str) -> Any:
@@ -105,13 +113,33 @@ def plan(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
 
 
 @app.command()
-def run(stack: StackOpt = None, dsn: DsnOpt = None, count_only: CountOnlyOpt = False, wait: WaitOpt = False) -> None:
+def run(
+    stack: StackOpt = None,
+    dsn: DsnOpt = None,
+    count_only: CountOnlyOpt = False,
+    incremental: IncrementalOpt = False,
+    pace: Annotated[
+        str | None,
+        typer.Option(
+            "--pace",
+            metavar="DURATION",
+            help="keep the application fast: copy chunks of about DURATION (e.g. 250ms), pause under strain;"
+            " off = full speed (default, or consolidation:pace)",
+        ),
+    ] = None,
+    wait: WaitOpt = False,
+) -> None:
     """Create missing tables, copy / re-sync every mapping, validate. Exit 0 only if all pass."""
+    from data_copy import pacing
+
     started = time.monotonic()
     target, settings = _target(stack, dsn, wait)
+    if pace is not None:
+        pacing.parse_pace(pace)  # a bad duration is one line before anything connects
+        settings = replace(settings, pace=pace)
     bar, on_progress = _progress()
     with bar:
-        result = api.run(target, settings, checksums=not count_only, progress=on_progress)
+        result = api.run(target, settings, checksums=not count_only, progress=on_progress, incremental=incremental)
     report.results(result.results, f"run {result.run_id}")
     report.lines(result.notes)
     report.summary(result.results, "validated", time.monotonic() - started)
@@ -122,14 +150,20 @@ def run(stack: StackOpt = None, dsn: DsnOpt = None, count_only: CountOnlyOpt = F
 
 @app.command()
 def validate(
-    stack: StackOpt = None, dsn: DsnOpt = None, count_only: CountOnlyOpt = False, wait: WaitOpt = False
+    stack: StackOpt = None,
+    dsn: DsnOpt = None,
+    count_only: CountOnlyOpt = False,
+    incremental: IncrementalOpt = False,
+    wait: WaitOpt = False,
 ) -> None:
     """Counts, checksums and the tables' keys, indexes and FKs; exit non-zero on any mismatch."""
     started = time.monotonic()
     target, settings = _target(stack, dsn, wait)
     bar, on_progress = _progress()
     with bar:
-        results = api.validate(target, settings, checksums=not count_only, progress=on_progress)
+        results = api.validate(
+            target, settings, checksums=not count_only, progress=on_progress, incremental=incremental
+        )
     report.results(results, "validation")
     report.summary(results, "validated", time.monotonic() - started)
     failed = [r.name for r in results if r.status != "passed"]

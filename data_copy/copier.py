@@ -12,13 +12,14 @@ Re-sync reads only rows past the last copied key or changed since the last pass 
 mapping's changed_at columns), so its cost follows the change, not the table.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from data_copy import ownership
+from data_copy import chunk_hashes, ownership, pacing
 from data_copy.errors import first_line
 from data_copy.ident import ident
 from data_copy.journal import REJECTS, STATE
@@ -49,9 +50,10 @@ def _key(part: Part) -> sql.Composable:
     return sql.Identifier(SOURCE, part.source_key)
 
 
-def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1) -> sql.Composable:
+def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1, mark: bool = False) -> sql.Composable:
     """The INSERT of the rows matching `condition`, recording each row written in the
-    ownership baseline; an existing row is updated only while it is still ours, untouched."""
+    ownership baseline (and, with `mark`, its key as dirty for incremental validation);
+    an existing row is updated only while it is still ours, untouched."""
     if upsert:  # rows equal to their baseline need no write (and phase 2 never resurrects)
         condition = sql.SQL("({}) AND {}").format(condition, ownership.source_filter(part, phase))
     statement = sql.SQL("{with_}INSERT INTO {target} AS t ({cols}) {select}").format(
@@ -75,6 +77,7 @@ def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1)
             sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in updates),
             ownership.guard(part),
         ),
+        also=chunk_hashes.marking(part, "w") if mark else sql.SQL(""),
     )
 
 
@@ -127,12 +130,17 @@ class Copier:
         run_id: object,
         on_progress: Callable[[str, int, int], None] | None = None,
         phase: int = 1,
+        pacer: "pacing.Pacer | None" = None,
     ) -> None:
         self.conn = conn
+        self.pacer = pacer  # None: full speed
         self.run_id = run_id
         self.phase = phase
         self.on_progress = on_progress or (lambda name, done, total: None)
         self._duplicates: dict[str, sql.Composable] = {}  # part -> condition excluding them
+        self._mark: set[str] = set()  # parts whose writes are recorded as dirty keys
+        # parts re-synced by scanning legacy in this run (change capture feeds the others)
+        self.scanned: set[str] = set()
         self._temp_tables = 0
 
     # -- state ---------------------------------------------------------------------------
@@ -250,7 +258,7 @@ class Copier:
         """Copies the rows matching `condition` in one transaction; returns (copied, rejected)."""
         try:
             with self.conn.transaction():
-                statement = _insert(part, self._condition(part, condition), upsert, self.phase)
+                statement = _insert(part, self._condition(part, condition), upsert, self.phase, part.name in self._mark)
                 copied = self.conn.execute(statement).rowcount
             return max(copied, 0), 0
         except DUPLICATE_ERRORS as error:
@@ -290,14 +298,24 @@ class Copier:
             copied, rejected = copied + c, rejected + r
         return copied, rejected
 
+    def _track(self, part: Part) -> None:
+        """Marks writes as dirty keys once a full validation stored the part's chunks."""
+        if chunk_hashes.tracked(self.conn, part):
+            self._mark.add(part.name)
+        else:
+            self._mark.discard(part.name)
+
     def copy(self, part: Part) -> CopyResult:
         self._forget_rejects(part)
+        self._track(part)
         indexed = part.source_key_is_int and _has_unique_key_index(self.conn, part)
         lo, max_key, started = self._source_marks(part, indexed)
         state = self._state(part)
         # an empty target (first run, not a restart after a kill) cannot conflict: plain INSERT
         upsert = state is not None or not self._target_empty(part)
         result = CopyResult(mode="resync" if state else "full")
+        if state:  # a re-sync that scans legacy: it cannot see deletes, so no incremental validation
+            self.scanned.add(part.name)
         chunks: list[sql.Composable]
         if state and (part.changed_at or state[0] is not None):
             last_key, last_changed = state
@@ -320,13 +338,33 @@ class Copier:
             ]
         else:
             chunks = [sql.SQL("TRUE")]
-        for i, condition in enumerate(chunks):
-            copied, rejected = self._apply(part, condition, upsert)
-            result.copied += copied
-            result.rejected += rejected
-            self.on_progress(part.name, i + 1, len(chunks))
+        if self.pacer is not None and indexed and max_key is not None and not state:
+            self._paced(part, lo, max_key, upsert, result)
+        else:
+            for i, condition in enumerate(chunks):
+                copied, rejected = self._apply(part, condition, upsert)
+                result.copied += copied
+                result.rejected += rejected
+                self.on_progress(part.name, i + 1, len(chunks))
         self._save_state(part, max_key, started)
         return result
+
+    def _paced(self, part: Part, lo: int, max_key: int, upsert: bool, result: CopyResult) -> None:
+        """The first copy in key ranges re-sized to the pace's duration, resting after each
+        and waiting while the server shows strain (pacing.py)."""
+        pacer = self.pacer
+        assert pacer is not None
+        start = lo
+        while start <= max_key:
+            pacer.breathe()
+            end = min(start + pacer.keys - 1, max_key)
+            began = time.monotonic()
+            copied, rejected = self._apply(part, _key_between(part, start, end), upsert)
+            result.copied += copied
+            result.rejected += rejected
+            self.on_progress(part.name, end - lo + 1, max_key - lo + 1)
+            pacer.chunk_done(end - start + 1, time.monotonic() - began)
+            start = end + 1
 
     def reconcile(
         self, part: Part, keys: sql.Composable | None = None, target_keys: sql.Composable | None = None
@@ -335,6 +373,7 @@ class Copier:
         gone, but only rows data_copy wrote and nobody changed since (ownership.guard).
         With `keys` (over the legacy row `s`) and `target_keys` (over the target row `t`):
         only those keys (change capture's apply by key)."""
+        self._track(part)
         copied, rejected = self._apply(part, keys or sql.SQL("TRUE"), upsert=True)
         with self.conn.transaction():
             deleted = self.conn.execute(
@@ -352,11 +391,14 @@ class Copier:
                             sql.SQL("1"),
                             self._condition(
                                 part,
-                                sql.SQL("({}) = t.{}").format(part.key_expr(), sql.Identifier(part.target_key)),
+                                sql.SQL("({}) AND ({}) = t.{}").format(
+                                    keys or sql.SQL("TRUE"), part.key_expr(), sql.Identifier(part.target_key)
+                                ),
                             ),
                             with_=False,
                         ),
                     ),
+                    also=chunk_hashes.marking(part, "d") if part.name in self._mark else sql.SQL(""),
                 )
             ).rowcount
         return CopyResult(copied=copied + max(deleted, 0), rejected=rejected, mode="reconcile")

@@ -75,7 +75,14 @@ def missing_tables(conn: psycopg.Connection) -> list[Table]:
 
 
 def create_tables(conn: psycopg.Connection, owner_role: str) -> list[str]:
-    """Creates the missing tables as `owner_role`, so its default privileges apply."""
+    """Creates the missing tables as `owner_role`, so its default privileges apply; retried
+    whole while a lock timeout refuses it (lock_retry)."""
+    from data_copy import lock_retry
+
+    return lock_retry.retrying(lambda: _create_tables(conn, owner_role))
+
+
+def _create_tables(conn: psycopg.Connection, owner_role: str) -> list[str]:
     created = []
     with conn.transaction():
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner_role)))

@@ -33,7 +33,7 @@ from psycopg import sql
 from catalog.legacy import LEGACY_BY_NAME
 from catalog.mappings import MAPPINGS, Mapping
 from catalog.schemas import LEGACY_SCHEMAS
-from data_copy import journal, live_catalog, pgtools, phase_guards, structure, validator
+from data_copy import chunk_hashes, journal, live_catalog, pgtools, phase_guards, structure, validator
 from data_copy.backup import sha256
 from data_copy.cleanup_plan import CleanupPlan
 from data_copy.errors import BackupUnreadable, first_line
@@ -112,6 +112,7 @@ def validation_problems(conn: psycopg.Connection, settings: Settings) -> list[Pr
     problems: list[Problem] = []
     present = set(live_catalog.existing_tables(conn, LEGACY_SCHEMAS))
     latest = latest_validations(conn)
+    incremental = chunk_hashes.not_full(conn)
     with conn.transaction():
         # the validator computes checksums with naive timestamps read in this zone
         conn.execute("SELECT set_config('TimeZone', %s, true)", (settings.legacy_timezone,))
@@ -131,6 +132,9 @@ def validation_problems(conn: psycopg.Connection, settings: Settings) -> list[Pr
             if v.status != Status.PASSED:
                 reason = (v.error_message or v.status).replace("\n", " ")
                 problems.append(Problem("validation_failed", m.name, f"{reason} ({when})"))
+                continue
+            if m.name in incremental:
+                problems.append(Problem("validation_not_full", m.name, when))
                 continue
             if v.source_checksum is None:
                 problems.append(Problem("validation_count_only", m.name, when))

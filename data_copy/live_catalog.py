@@ -33,6 +33,8 @@ OUR_TABLES = frozenset(
         "migration_capture",  # change capture's state, positions and decoded changes
         "migration_capture_positions",
         "migration_capture_changes",
+        "migration_chunk_hashes",  # validation by chunk: per-chunk checksums, keys changed since
+        "migration_dirty_keys",
     }
 )
 """data_copy's own tables in public: never legacy data."""

@@ -31,6 +31,7 @@ from data_copy.validator import target_columns as _target_columns
 
 OWNED = sql.Identifier("public", "migration_owned_rows")
 SAMPLES = 5
+_NOTHING = sql.SQL("")
 
 _DDL = sql.SQL(
     """CREATE TABLE IF NOT EXISTS {} (
@@ -84,26 +85,34 @@ def source_filter(part: Part, phase: int) -> sql.Composable:
     )
 
 
-def recording(part: Part, write: sql.Composable, first: bool = False) -> sql.Composable:
+def recording(
+    part: Part, write: sql.Composable, first: bool = False, also: sql.Composable = _NOTHING
+) -> sql.Composable:
     """`write` (an INSERT/UPDATE on the target aliased t, without RETURNING) that also
     records every row it wrote in the baseline, in the same statement. `first`: the part
     was never copied and its table is empty, so its baseline is too (a plain INSERT, 2-3x
-    faster than ON CONFLICT)."""
+    faster than ON CONFLICT). `also`: more CTEs over w (chunk_hashes.marking)."""
     upsert = sql.SQL("") if first else sql.SQL(" ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h")
     return sql.SQL(
-        "WITH w AS ({write} RETURNING {k} AS k, {h} AS h)"
+        "WITH w AS ({write} RETURNING {k} AS k, {h} AS h){also}"
         " INSERT INTO {o} (part, k, h) SELECT {p}, k, h FROM w WHERE k IS NOT NULL{upsert}"
     ).format(
-        write=write, k=target_key_text(part), h=target_hash(part), o=OWNED, p=sql.Literal(part.name), upsert=upsert
+        write=write,
+        k=target_key_text(part),
+        h=target_hash(part),
+        also=also,
+        o=OWNED,
+        p=sql.Literal(part.name),
+        upsert=upsert,
     )
 
 
-def forgetting(part: Part, delete: sql.Composable) -> sql.Composable:
+def forgetting(part: Part, delete: sql.Composable, also: sql.Composable = _NOTHING) -> sql.Composable:
     """`delete` (a DELETE on the target aliased t, without RETURNING) that also removes the
-    deleted rows from the baseline, in the same statement."""
+    deleted rows from the baseline, in the same statement. `also`: more CTEs over d."""
     return sql.SQL(
-        "WITH d AS ({delete} RETURNING {k} AS k) DELETE FROM {o} AS o USING d WHERE o.part = {p} AND o.k = d.k"
-    ).format(delete=delete, k=target_key_text(part), o=OWNED, p=sql.Literal(part.name))
+        "WITH d AS ({delete} RETURNING {k} AS k){also} DELETE FROM {o} AS o USING d WHERE o.part = {p} AND o.k = d.k"
+    ).format(delete=delete, k=target_key_text(part), also=also, o=OWNED, p=sql.Literal(part.name))
 
 
 def owned_totals(conn: psycopg.Connection, part: Part) -> tuple[int, str]:

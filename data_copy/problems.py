@@ -16,6 +16,7 @@ FIXES: dict[str, str] = {
     "validation_missing": "run `python -m data_copy run` for this stack until every mapping passes",
     "validation_failed": "fix what the validation reports, then `python -m data_copy run` again",
     "validation_count_only": "run `python -m data_copy validate` without --count-only",
+    "validation_not_full": "run `python -m data_copy validate` (without --incremental: it hashes every row)",
     "validation_stale": "re-sync and re-validate with `python -m data_copy run`, then cleanup again",
     "source_incomplete": "restore the missing legacy table (`python -m data_copy restore`) or investigate",
     "unmapped_rows": "move that data elsewhere, or list the tables in consolidation:disposableTables "
@@ -34,6 +35,7 @@ _HEADLINES = {
     "validation_missing": "never validated",
     "validation_failed": "latest validation failed",
     "validation_count_only": "latest validation compared counts only",
+    "validation_not_full": "latest validation re-hashed only the changed keys",
     "validation_stale": "legacy data written after the latest validation",
     "source_incomplete": "legacy tables partly missing",
     "unmapped_rows": "unmapped legacy tables hold rows",

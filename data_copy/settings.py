@@ -26,6 +26,8 @@ class Settings:
     conflict_policy: str = _DEFAULTS.conflict_policy  # phase 2: who wins a both-sides change
     accept_legacy_reads: bool = False  # cleanup: drop although others read legacy in phase 2
     wait_for_lock: bool = False  # --wait: wait for another data_copy command instead of refusing
+    pace: str = _DEFAULTS.pace  # "off" = full speed; a duration ("250ms"): chunks sized to it, pauses under strain
+    validate_workers: int = 0  # connections hashing in parallel; 0 = the server's CPUs (parallel.py)
 
     @property
     def owner_role(self) -> str:
@@ -47,4 +49,5 @@ def from_stack_settings(parsed: StackSettings, *, deployed_phase: int, stack: st
         disposable_tables=data.disposable_tables,
         stack=stack,
         conflict_policy=data.conflict_policy,
+        pace=data.pace,
     )

@@ -16,6 +16,7 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS, MAPPINGS_BY_TARGET
 from catalog.tables import TABLES, ForeignKey, Table, table
+from data_copy import lock_retry, pacing
 from data_copy.ddl import index_name, index_sql
 from data_copy.errors import first_line
 from data_copy.ident import ident
@@ -166,11 +167,22 @@ def _record_duplicates(conn: psycopg.Connection, piece: Piece, run_id: object) -
     ).rowcount
 
 
+def _create(conn: psycopg.Connection, owner_role: str, piece: Piece) -> None:
+    with conn.transaction():
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner_role)))
+        conn.execute(piece.statement)
+
+
 def complete(
-    conn: psycopg.Connection, owner_role: str, run_id: object, progress: Progress | None = None
+    conn: psycopg.Connection,
+    owner_role: str,
+    run_id: object,
+    progress: Progress | None = None,
+    pacer: "pacing.Pacer | None" = None,
 ) -> dict[str, list[str]]:
-    """Creates every missing index and foreign key, one transaction each (as `owner_role`).
-    Returns table -> what could not be created and why."""
+    """Creates every missing index and foreign key, one transaction each (as `owner_role`),
+    each retried while a lock timeout refuses it (lock_retry), each after the pacer's
+    breath when the run is paced. Returns table -> what could not be created and why."""
     progress = progress or (lambda name, done, total: None)
     todo: list[Piece] = []
     for t in TABLES:
@@ -179,10 +191,10 @@ def complete(
     problems: dict[str, list[str]] = {}
     progress(STEP, 0, len(todo))
     for i, piece in enumerate(todo, 1):
+        if pacer is not None:
+            pacer.breathe()
         try:
-            with conn.transaction():
-                conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner_role)))
-                conn.execute(piece.statement)
+            lock_retry.retrying(lambda piece=piece: _create(conn, owner_role, piece))
         except (psycopg.errors.ForeignKeyViolation, psycopg.errors.UniqueViolation):
             with conn.transaction():
                 if piece.fk is not None:
@@ -203,6 +215,10 @@ def complete(
 def move_identities(conn: psycopg.Connection, owner_role: str) -> None:
     """Identity sequences past the copied ids, only ever forward (the application draws
     ids from them too in phase 2)."""
+    lock_retry.retrying(lambda: _move_identities(conn, owner_role))
+
+
+def _move_identities(conn: psycopg.Connection, owner_role: str) -> None:
     with conn.transaction():
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner_role)))
         for t in TABLES:
@@ -223,10 +239,14 @@ def move_identities(conn: psycopg.Connection, owner_role: str) -> None:
 
 
 def finish(
-    conn: psycopg.Connection, owner_role: str, run_id: object, progress: Progress | None = None
+    conn: psycopg.Connection,
+    owner_role: str,
+    run_id: object,
+    progress: Progress | None = None,
+    pacer: "pacing.Pacer | None" = None,
 ) -> dict[str, list[str]]:
     """After the load: indexes and FKs (never crashing on legacy data), then identities."""
-    problems = complete(conn, owner_role, run_id, progress)
+    problems = complete(conn, owner_role, run_id, progress, pacer)
     move_identities(conn, owner_role)
     return problems
 

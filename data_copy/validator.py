@@ -15,6 +15,7 @@ from data_copy.journal import REJECTS
 from data_copy.projection import Part, parts
 
 SAMPLES = 5
+_TRUE = sql.SQL("TRUE")
 
 
 @dataclass
@@ -108,15 +109,26 @@ def check(conn: psycopg.Connection, part: Part, checksums: bool = True) -> PartC
     return result
 
 
-def _explain(conn: psycopg.Connection, part: Part, result: PartCheck) -> None:
-    """Finds which keys are missing, extra or changed (only run when something differs)."""
+def _explain(
+    conn: psycopg.Connection,
+    part: Part,
+    result: PartCheck,
+    source_cond: sql.Composable = _TRUE,
+    target_cond: sql.Composable = _TRUE,
+) -> None:
+    """Finds which keys are missing, extra or changed (only run when something differs),
+    among the rows meeting source_cond / target_cond (a key range: chunk_hashes.bisect)."""
     src = part.select(
         sql.SQL("CAST({} AS text) AS k, {} AS h").format(part.key_expr(), _row_hash(sql.SQL(", ").join(part.exprs))),
+        source_cond,
     )
-    tgt = part.select_target(
-        sql.SQL("CAST(t.{} AS text) AS k, {} AS h").format(
-            sql.Identifier(part.target_key), _row_hash(_target_columns(part))
+    tgt = sql.SQL("{} AND ({})").format(
+        part.select_target(
+            sql.SQL("CAST(t.{} AS text) AS k, {} AS h").format(
+                sql.Identifier(part.target_key), _row_hash(_target_columns(part))
+            ),
         ),
+        target_cond,
     )
     query = sql.SQL(
         "SELECT kind, count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
@@ -131,4 +143,4 @@ def _explain(conn: psycopg.Connection, part: Part, result: PartCheck) -> None:
 
 
 # the ownership baseline (ownership.py) hashes and selects rows exactly as validation does
-row_hash, target_columns = _row_hash, _target_columns
+row_hash, target_columns, explain = _row_hash, _target_columns, _explain

@@ -21,6 +21,8 @@ Two namespaces are read:
                       is revoked; `pulumi state unprotect --all` first to tear it down
     adoptExistingSchemas  consolidated schemas that may already exist before phase 1 and
                       are then adopted (their owner becomes the owner role): a list ([])
+    pace              data_copy run's pace: "off" (default, full speed) or the duration one
+                      copy chunk should take ("250ms"), pausing while the server shows strain
   Any other key in this namespace is refused (a typo must not be silently ignored).
 
 ``postgresql:*`` (the provider's own keys; they configure the explicit provider)
@@ -67,6 +69,7 @@ PROJECT_KEYS: tuple[str, ...] = (
     "conflictPolicy",
     "protect",
     "adoptExistingSchemas",
+    "pace",
 )
 PROVIDER_KEYS: tuple[str, ...] = ("host", "port", "username", "password", "database", "sslmode")
 
@@ -92,10 +95,12 @@ class DataCopySettings:
     backup_dir: str = DEFAULT_BACKUP_DIR
     disposable_tables: tuple[str, ...] = field(default=())
     conflict_policy: str = DEFAULT_CONFLICT_POLICY
+    pace: str = "off"
 
     def as_output(self) -> dict[str, Any]:
         return {
             "conflictPolicy": self.conflict_policy,
+            "pace": self.pace,
             "lockTimeout": self.lock_timeout,
             "statementTimeout": self.statement_timeout,
             "legacyTimezone": self.legacy_timezone,
@@ -215,6 +220,23 @@ def _backup_dir_problem(raw: str) -> str | None:
 
 def _conflict_policy_problem(raw: str) -> str | None:
     return None if raw in CONFLICT_POLICIES else f"{raw!r} is not one of {', '.join(CONFLICT_POLICIES)}"
+
+
+_PACE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min)")
+
+
+def _pace_problem(raw: str) -> str | None:
+    value = raw.strip().lower()
+    if value in ("", "off"):
+        return None
+    match = _PACE.fullmatch(value)
+    if match and float(match.group(1)) > 0:
+        return None
+    return f"{raw!r} is not off or a duration (ms, s, min), e.g. 250ms"
+
+
+def _pace(raw: str) -> str:
+    return raw.strip().lower() or "off"
 
 
 def _protect_problem(raw: str) -> str | None:
@@ -341,6 +363,7 @@ def parse_settings(config: Mapping[str, Any]) -> StackSettings:
             backup_dir=r.value("backupDir", DEFAULT_BACKUP_DIR, _backup_dir_problem, _same),
             disposable_tables=_parse_disposable(r),
             conflict_policy=r.value("conflictPolicy", DEFAULT_CONFLICT_POLICY, _conflict_policy_problem, _same),
+            pace=r.value("pace", "off", _pace_problem, _pace),
         ),
         connection=_parse_connection(r),
         protect=r.value("protect", True, _protect_problem, lambda raw: raw.strip().lower() == "true"),

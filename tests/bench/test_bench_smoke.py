@@ -38,6 +38,10 @@ def test_bench_tiny_end_to_end(fresh_dsn, tmp_path):
         assert math.isfinite(value), (key, value)
     assert entry["rows_raw_splits"] > 0 and entry["rows_betting_lines"] > 0
     assert entry["baseline_s"] > 0 and entry["peak_rss_mb"] > 0
+    # issue 12: the re-sync's mix has deletes, the incremental validation re-hashed the
+    # keys the re-sync changed, and a paced copy ran under the writer
+    assert entry["activity_deleted_rows"] > 0 and entry["validate_incremental_keys"] > 0
+    assert 0 < entry["validate_incremental_s"] and 0 < entry["copy_paced_s"]
     assert set(entry["targets"]) == {t.key for t in report.TARGETS}
     assert data["machine"]["nproc"] >= 1 and data["machine"]["postgresql"]
     text = page.read_text()

@@ -375,6 +375,8 @@ def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
             "public.migration_capture",  # issue 12: change capture's state (its slot went with the cleanup)
             "public.migration_capture_positions",
             "public.migration_capture_changes",
+            "public.migration_chunk_hashes",  # issue 12: per-chunk checksums, keys changed since
+            "public.migration_dirty_keys",
         }
         assert conn.execute("SELECT public.check_user_permissions('x')").fetchone() == ("x",)
         assert conn.execute("SELECT value FROM public.app_settings").fetchone() == ("dark",)

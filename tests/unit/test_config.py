@@ -57,8 +57,16 @@ def test_defaults() -> None:
         "backupDir": ".state/backups",
         "disposableTables": [],
         "conflictPolicy": "keep-new",
+        "pace": "off",
     }
     assert "password" not in s.connection.as_output()
+
+
+def test_pace_is_off_or_a_duration() -> None:
+    assert parse(consolidation__pace="250ms").data_copy.pace == "250ms"
+    assert parse(consolidation__pace="off").data_copy.pace == "off"
+    with pytest.raises(ConfigError, match="consolidation:pace: 'fast' is not off or a duration"):
+        parse(consolidation__pace="fast")
 
 
 def test_all_keys_set() -> None:

@@ -1,0 +1,508 @@
+"""Validation by key-range chunk: per-chunk checksums in our state, and the keys changed since.
+
+A full validation hashes both sides of a Part grouped by chunk of its integer key (`key >>
+CHUNK_BITS`, 65,536 keys a chunk), on several connections that share one snapshot
+(parallel.py), and keeps every chunk's (count, checksum) of both sides in
+`public.migration_chunk_hashes`. With one connection (a server whose one query already
+uses every CPU) it hashes each side whole, faster, and keeps that as one chunk; only when
+the sides differ does it hash them by chunk, to find where. The Part's totals are the sums of its chunks, so they are
+exactly what the whole-table validator computes (the same numbers cleanup recomputes). A
+chunk whose two sides differ is bisected down to ranges of LEAF_KEYS keys, whose rows are
+diffed: the result names the keys that are missing, extra or changed.
+
+Every key written since (the copier's upserts and deletes record theirs with RETURNING, in
+the same statement; the change capture calls mark_dirty for every legacy change it applies)
+is listed in `public.migration_dirty_keys`. An incremental validation re-hashes
+on both sides only those keys: its cost follows the change, not the table. Why keys and not
+whole chunks: 1 % of rows updated at random (the bench's and an application's usual mix)
+touch every chunk of any useful width (1 - 0.99^4096 = 100 %), so re-hashing dirty chunks
+would cost a full validation.
+
+An incremental validation trusts that record: a write nobody marked (a legacy delete
+while no change capture runs, someone editing a new table by hand in phase 1) is seen only
+by a full one. So `run` and `validate` hash everything unless told `--incremental`;
+`run --incremental` re-hashes only the keys of mappings change capture fed by key from
+keyed legacy tables (api._captured: a scanning re-sync cannot see deletes), and cleanup
+requires that the latest validation was full (not_full()). The keys stay recorded until
+the next full validation.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from catalog.legacy import legacy_table
+from data_copy.ident import ident
+from data_copy.journal import LOG, REJECTS
+from data_copy.projection import INTEGER_TYPES, SOURCE, Part
+from data_copy.validator import SAMPLES, PartCheck, explain, row_hash, target_columns
+
+CHUNKS = sql.Identifier("public", "migration_chunk_hashes")
+DIRTY = sql.Identifier("public", "migration_dirty_keys")
+CHUNK_BITS = 16  # 65,536 keys a chunk
+LEAF_KEYS = 512  # a bisection stops at ranges this small and diffs their rows
+MAX_BISECTED = 8  # more differing chunks than this: one diff of the whole part instead
+WHOLE = -(2**63)  # lo of the one chunk of a Part that is not chunked by key
+_NUMERIC_KEY = "^-?[0-9]{1,18}$"
+
+_DDL = [
+    sql.SQL(
+        """CREATE TABLE IF NOT EXISTS {} (
+        part varchar(100) NOT NULL,
+        lo bigint NOT NULL,
+        hi bigint NOT NULL,
+        source_count bigint NOT NULL,
+        source_hash numeric NOT NULL,
+        target_count bigint NOT NULL,
+        target_hash numeric NOT NULL,
+        validated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (part, lo))"""
+    ).format(CHUNKS),
+    sql.SQL(
+        """CREATE TABLE IF NOT EXISTS {} (
+        part varchar(100) NOT NULL,
+        k text NOT NULL,
+        marked_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (part, k))"""
+    ).format(DIRTY),
+]
+
+
+def ensure(conn: psycopg.Connection) -> None:
+    for statement in _DDL:
+        conn.execute(statement)
+
+
+def chunked(part: Part) -> bool:
+    """Parts whose legacy key and target key are the same integer are chunked by key range
+    (legacy rows with a NULL key form one more chunk, lo = WHOLE); the others (small tables
+    with text keys) are one chunk."""
+    return part.source_key_is_int and part.target.column(part.target_key).type in INTEGER_TYPES
+
+
+def _nullable_key(part: Part) -> bool:
+    return legacy_table(part.source_table).column(part.source_key).nullable
+
+
+# ----------------------------------------------------------------------- dirty keys
+
+
+def mark_dirty(conn: psycopg.Connection, part: Part | str, keys: Iterable[object]) -> int:
+    """Records that these target keys of `part` changed (on either side) since the last
+    validation; the next incremental validation re-hashes them. Returns keys recorded."""
+    name = part if isinstance(part, str) else part.name
+    values = sorted({str(k) for k in keys if k is not None})
+    if not values:
+        return 0
+    return conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (part, k) SELECT %s, unnest(%s::text[])"
+            " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp()"
+        ).format(DIRTY),
+        (name, values),
+    ).rowcount
+
+
+def marking(part: Part, written: str) -> sql.Composable:
+    """A CTE (`, name AS (...)`) recording the keys (column k) of the data-modifying CTE
+    `written` as dirty, in the statement that writes them."""
+    return sql.SQL(
+        ", dirty_marks AS (INSERT INTO {d} (part, k) SELECT DISTINCT {p}, k FROM {w} WHERE k IS NOT NULL"
+        " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp())"
+    ).format(d=DIRTY, p=sql.Literal(part.name), w=sql.Identifier(written))
+
+
+def tracked(conn: psycopg.Connection, part: Part) -> bool:
+    """True once a full validation stored this part's chunks (only then are marks useful)."""
+    row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE part = %s)").format(CHUNKS), (part.name,))
+    found = row.fetchone()
+    return bool(found and found[0])
+
+
+# ----------------------------------------------------------------------- hashing
+
+
+@dataclass
+class Chunk:
+    lo: int
+    source_count: int = 0
+    source_hash: int = 0
+    target_count: int = 0
+    target_hash: int = 0
+
+    @property
+    def matches(self) -> bool:
+        return self.source_count == self.target_count and self.source_hash == self.target_hash
+
+
+def _between(key: sql.Composable, lo: int, hi: int) -> sql.Composable:
+    return sql.SQL("{} BETWEEN {} AND {}").format(key, sql.Literal(lo), sql.Literal(hi))
+
+
+def _source_key(part: Part) -> sql.Composable:
+    return sql.Identifier(SOURCE, part.source_key)
+
+
+def _target_key(part: Part) -> sql.Composable:
+    return sql.Identifier("t", part.target_key)
+
+
+def _chunks(
+    key: sql.Composable, lo: int, hi: int, bits: int | None, nulls: bool = False
+) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
+    """(join, group, condition) adding the chunk to every row of keys lo..hi (and, with
+    `nulls`, of NULL keys: chunk NULL). The chunk comes from a join with the series of
+    chunks rather than from GROUP BY key >> bits: the planner then knows how few groups
+    there are and hashes them in parallel, where it otherwise sorts every (wide) row."""
+    between = _between(key, lo, hi)
+    condition = sql.SQL("({} OR {} IS NULL)").format(between, key) if nulls else between
+    if bits is None:
+        return sql.SQL(""), sql.SQL("0"), condition
+    join = sql.SQL(" {} JOIN generate_series({}, {}) AS chunk(g) ON chunk.g = {} >> {}").format(
+        sql.SQL("LEFT" if nulls else ""), sql.Literal(lo >> bits), sql.Literal(hi >> bits), key, sql.Literal(bits)
+    )
+    return join, sql.SQL("chunk.g"), condition
+
+
+def _source_rows(part: Part, cond: sql.Composable) -> sql.Composable:
+    """The legacy rows of the part meeting `cond`, copyable or not: (k, ok, h) where h is
+    the hash of what a copyable row becomes (NULL for the others)."""
+    return part.select(
+        sql.SQL("{k} AS k, ({fits}) AS ok, CASE WHEN {fits} THEN {h} END AS h").format(
+            k=_source_key(part), fits=part.fits_condition(), h=row_hash(sql.SQL(", ").join(part.exprs))
+        ),
+        cond,
+        fitting=None,
+        with_=False,
+    )
+
+
+def _source_sql(part: Part, lo: int, hi: int, bits: int | None, nulls: bool = False) -> sql.Composable:
+    """(chunk, rows, checksum of the copyable ones) of the legacy side over keys lo..hi."""
+    join, group, _ = _chunks(sql.SQL("x.k"), lo, hi, bits, nulls)
+    _, _, between = _chunks(_source_key(part), lo, hi, None, nulls)
+    return sql.SQL(
+        "{with_}SELECT {group}, count(*), coalesce(sum(x.h) FILTER (WHERE x.ok), 0) FROM ({rows}) AS x{join} GROUP BY 1"
+    ).format(with_=part.with_clause, group=group, rows=_source_rows(part, between), join=join)
+
+
+def _target_sql(part: Part, lo: int, hi: int, bits: int | None) -> sql.Composable:
+    join, group, between = _chunks(_target_key(part), lo, hi, bits)
+    return sql.SQL(
+        "SELECT {group}, count(*), coalesce(sum({h}), 0) FROM {t} AS t{join} WHERE ({tw}) AND {between} GROUP BY 1"
+    ).format(
+        group=group,
+        h=row_hash(target_columns(part)),
+        t=ident(part.target.qualified),
+        join=join,
+        tw=part.target_where,
+        between=between,
+    )
+
+
+def hash_range(
+    conn: psycopg.Connection, part: Part, lo: int, hi: int, bits: int, nulls: bool = True
+) -> dict[int, Chunk]:
+    """Both sides of keys lo..hi, per chunk (lo of the chunk -> Chunk); with `nulls`, legacy
+    rows with a NULL key too (chunk WHOLE: they are never copied, rejects explain them)."""
+    found: dict[int, Chunk] = {}
+    for side, statement in (
+        ("source", _source_sql(part, lo, hi, bits, nulls and _nullable_key(part))),
+        ("target", _target_sql(part, lo, hi, bits)),
+    ):
+        for g, n, h in conn.execute(statement):
+            at = WHOLE if g is None else int(g) << bits
+            chunk = found.setdefault(at, Chunk(at))
+            setattr(chunk, f"{side}_count", int(n))
+            setattr(chunk, f"{side}_hash", int(h))
+    return found
+
+
+def _range_totals(conn: psycopg.Connection, part: Part, lo: int, hi: int) -> tuple[int, int, int, int]:
+    s = conn.execute(_source_sql(part, lo, hi, None)).fetchone()
+    t = conn.execute(_target_sql(part, lo, hi, None)).fetchone()
+    sc, sh = (int(s[1]), int(s[2])) if s else (0, 0)
+    tc, th = (int(t[1]), int(t[2])) if t else (0, 0)
+    return sc, sh, tc, th
+
+
+def key_bounds(conn: psycopg.Connection, part: Part) -> tuple[int, int] | None:
+    """Smallest and largest key on either side (from the key indexes), None when both are empty."""
+    s = conn.execute(
+        sql.SQL("SELECT min({k}), max({k}) FROM {src} AS {a}").format(
+            k=_source_key(part), src=ident(part.source_table), a=sql.Identifier(SOURCE)
+        )
+    ).fetchone()
+    t = conn.execute(
+        sql.SQL("SELECT min({k}), max({k}) FROM {t} AS t").format(k=_target_key(part), t=ident(part.target.qualified))
+    ).fetchone()
+    lows = [v for v in (s and s[0], t and t[0]) if v is not None]
+    highs = [v for v in (s and s[1], t and t[1]) if v is not None]
+    return (int(min(lows)), int(max(highs))) if lows else None
+
+
+# ----------------------------------------------------------------------- checks
+
+
+@dataclass
+class ChunkedCheck(PartCheck):
+    """A PartCheck computed by chunk; `incremental`: only the dirty keys were re-hashed, and
+    the counts and checksums are those of the full validation at `full_at`."""
+
+    incremental: bool = False
+    verified_keys: int = 0
+    chunks: int = 0
+    mismatched_chunks: list[int] = field(default_factory=list)
+    full_at: object = None
+
+    @property
+    def passed(self) -> bool:
+        return super().passed and not self.differences
+
+
+def _store(conn: psycopg.Connection, part: Part, chunks: dict[int, Chunk], bits: int) -> None:
+    conn.execute(sql.SQL("DELETE FROM {} WHERE part = %s").format(CHUNKS), (part.name,))
+    width = 1 << bits
+    with conn.cursor() as cur:
+        cur.executemany(
+            sql.SQL(
+                "INSERT INTO {} (part, lo, hi, source_count, source_hash, target_count, target_hash)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            ).format(CHUNKS),
+            [
+                (
+                    part.name,
+                    c.lo,
+                    2**63 - 1 if c.lo == WHOLE else c.lo + width - 1,
+                    c.source_count,
+                    c.source_hash,
+                    c.target_count,
+                    c.target_hash,
+                )
+                for c in chunks.values()
+            ],
+        )
+    # marks made by transactions this snapshot cannot see stay for the next validation
+    conn.execute(sql.SQL("DELETE FROM {} WHERE part = %s").format(DIRTY), (part.name,))
+
+
+def _rejected(conn: psycopg.Connection, part: Part) -> int:
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE mapping = %s").format(REJECTS), (part.name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _merge(into: PartCheck, found: PartCheck) -> None:
+    for kind, keys in found.differences.items():
+        into.differences[kind] = sorted({*into.differences.get(kind, []), *keys})[:SAMPLES]
+        into.difference_counts[kind] = into.difference_counts.get(kind, 0) + found.difference_counts[kind]
+
+
+def bisect(conn: psycopg.Connection, part: Part, lo: int, hi: int, result: PartCheck, indexed: bool = True) -> int:
+    """Halves lo..hi while the two sides differ, diffs the rows of every differing range of
+    at most LEAF_KEYS keys into result.differences. Returns the statements it ran."""
+    if hi - lo + 1 <= LEAF_KEYS:
+        found = PartCheck(part.name, 0, 0)
+        explain(
+            conn,
+            part,
+            found,
+            source_cond=_between(_source_key(part), lo, hi),
+            target_cond=_between(_target_key(part), lo, hi),
+        )
+        _merge(result, found)
+        return 1
+    if not indexed:  # every range would scan the whole legacy table: diff the chunk at once
+        found = PartCheck(part.name, 0, 0)
+        explain(
+            conn,
+            part,
+            found,
+            source_cond=_between(_source_key(part), lo, hi),
+            target_cond=_between(_target_key(part), lo, hi),
+        )
+        _merge(result, found)
+        return 1
+    mid = (lo + hi) // 2
+    ran = 0
+    for a, b in ((lo, mid), (mid + 1, hi)):
+        sc, sh, tc, th = _range_totals(conn, part, a, b)
+        ran += 2
+        if (sc, sh) != (tc, th):
+            ran += bisect(conn, part, a, b, result, indexed)
+    return ran
+
+
+def full_check(conn: psycopg.Connection, part: Part, hasher: "object | None" = None) -> ChunkedCheck:
+    """Hashes every chunk of both sides (on `hasher`'s connections when given: parallel.py),
+    stores them, clears the part's dirty keys and names the rows of every differing chunk."""
+    from data_copy import validator
+
+    bits = CHUNK_BITS
+
+    spread = chunked(part) and hasher is not None and getattr(hasher, "workers", 1) > 1
+    if spread:
+        bounds = key_bounds(conn, part) or (0, 0)  # (0, 0): still counts legacy rows with NULL keys
+        chunks = hasher.hash(part, bounds[0], bounds[1], bits)  # type: ignore[union-attr]
+    else:  # one connection: one ungrouped hash per side is the fastest form (bench/ANALYSIS.md)
+        sc, sh = validator.source_totals(conn, part)
+        tc, th = validator.target_totals(conn, part)
+        chunks = {WHOLE: Chunk(WHOLE, sc, int(sh or 0), tc, int(th or 0))}
+        if chunked(part) and not chunks[WHOLE].matches:  # something differs: find where, by chunk
+            bounds = key_bounds(conn, part) or (0, 0)
+            chunks = hash_range(conn, part, bounds[0], bounds[1], bits)
+    _store(conn, part, chunks, bits)
+    result = ChunkedCheck(
+        part.name,
+        sum(c.source_count for c in chunks.values()),
+        sum(c.target_count for c in chunks.values()),
+        str(sum(c.source_hash for c in chunks.values())),
+        str(sum(c.target_hash for c in chunks.values())),
+        _rejected(conn, part),
+        chunks=len(chunks),
+    )
+    result.mismatched_chunks = sorted(lo for lo, c in chunks.items() if not c.matches)
+    ranges = [lo for lo in result.mismatched_chunks if lo != WHOLE]  # NULL keys: rejects explain them
+    if not chunked(part) or len(ranges) > MAX_BISECTED:
+        if result.mismatched_chunks:
+            explain(conn, part, result)  # one FULL JOIN of the part names them all
+    else:
+        indexed = _key_indexed(conn, part)
+        for lo in ranges:
+            bisect(conn, part, lo, lo + (1 << bits) - 1, result, indexed)
+    return result
+
+
+def _key_indexed(conn: psycopg.Connection, part: Part) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+        " AND a.attnum = i.indkey[0] WHERE i.indrelid = %s::regclass AND a.attname = %s)",
+        (part.source_table, part.source_key),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _dirty_keys(part: Part) -> sql.Composable:
+    return sql.SQL("(SELECT CAST(d.k AS bigint) FROM {d} AS d WHERE d.part = {p} AND d.k ~ {num})").format(
+        d=DIRTY, p=sql.Literal(part.name), num=sql.Literal(_NUMERIC_KEY)
+    )
+
+
+def _diff_dirty(conn: psycopg.Connection, part: Part, result: ChunkedCheck) -> None:
+    """Missing, extra, changed or no longer copyable rows among the dirty keys."""
+    src = sql.SQL("{with_}SELECT CAST(k AS text) AS k, ok, h FROM ({rows}) AS x").format(
+        with_=part.with_clause,
+        rows=_source_rows(part, sql.SQL("{} IN {}").format(_source_key(part), _dirty_keys(part))),
+    )
+    tgt = sql.SQL("SELECT CAST({k} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {k} IN {dirty}").format(
+        k=_target_key(part),
+        h=row_hash(target_columns(part)),
+        t=ident(part.target.qualified),
+        tw=part.target_where,
+        dirty=_dirty_keys(part),
+    )
+    query = sql.SQL(
+        "SELECT kind, count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
+        " SELECT CASE WHEN src.k IS NOT NULL AND NOT src.ok THEN 'not copyable'"
+        " WHEN tgt.k IS NULL THEN 'missing' WHEN src.k IS NULL THEN 'extra' ELSE 'changed' END AS kind,"
+        " coalesce(src.k, tgt.k) AS k"
+        " FROM ({src}) AS src FULL JOIN ({tgt}) AS tgt ON src.k = tgt.k"
+        " WHERE src.h IS DISTINCT FROM tgt.h OR (src.k IS NOT NULL AND NOT src.ok)) AS d GROUP BY kind"
+    ).format(n=sql.Literal(SAMPLES), src=src, tgt=tgt)
+    for kind, n, keys in conn.execute(query):
+        result.differences[kind] = list(keys)
+        result.difference_counts[kind] = int(n)
+
+
+def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | None:
+    """Re-hashes only the part's dirty keys, on both sides. None when that cannot stand for
+    a validation: no full one stored its chunks yet, the last full one differed, or a part
+    that is not chunked by key has changes (its full check is cheap: a small table)."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT count(*), sum(source_count), sum(target_count), sum(source_hash), sum(target_hash),"
+            " bool_and(source_count = target_count AND source_hash = target_hash), min(validated_at)"
+            " FROM {} WHERE part = %s"
+        ).format(CHUNKS),
+        (part.name,),
+    ).fetchone()
+    if not row or not row[0] or not row[5]:
+        return None
+    dirty = conn.execute(
+        sql.SQL("SELECT count(*), count(*) FILTER (WHERE k !~ %s) FROM {} WHERE part = %s").format(DIRTY),
+        (_NUMERIC_KEY, part.name),
+    ).fetchone()
+    n_dirty, odd = (int(dirty[0]), int(dirty[1])) if dirty else (0, 0)
+    if n_dirty and (odd or not chunked(part)):
+        return None
+    result = ChunkedCheck(
+        part.name,
+        int(row[1]),
+        int(row[2]),
+        str(row[3]),
+        str(row[4]),
+        _rejected(conn, part),
+        incremental=True,
+        verified_keys=n_dirty,
+        chunks=int(row[0]),
+        full_at=row[6],
+    )
+    if n_dirty:
+        _diff_dirty(conn, part, result)
+    return result
+
+
+def dirty_foreign(conn: psycopg.Connection, part: Part) -> tuple[int, list[str]]:
+    """Phase 1, incremental: dirty keys whose new-table row is not what data_copy wrote
+    (differs from, or is missing from, its ownership baseline, or was deleted from the table)."""
+    from data_copy.ownership import OWNED, target_hash
+
+    if chunked(part):
+        dirty = sql.SQL("t.{} IN {}").format(sql.Identifier(part.target_key), _dirty_keys(part))
+    else:
+        dirty = sql.SQL("CAST(t.{} AS text) IN (SELECT d.k FROM {} AS d WHERE d.part = {})").format(
+            sql.Identifier(part.target_key), DIRTY, sql.Literal(part.name)
+        )
+    query = sql.SQL(
+        "SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
+        " SELECT coalesce(t.k, o.k) AS k FROM"
+        " (SELECT CAST(t.{tk} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {dirty}) AS t"
+        " FULL JOIN (SELECT o.k, o.h FROM {o} AS o WHERE o.part = {p}"
+        "  AND o.k IN (SELECT d.k FROM {d} AS d WHERE d.part = {p})) AS o ON o.k = t.k"
+        " WHERE t.h IS DISTINCT FROM o.h) AS x"
+    ).format(
+        n=sql.Literal(SAMPLES),
+        tk=sql.Identifier(part.target_key),
+        h=target_hash(part),
+        t=ident(part.target.qualified),
+        tw=part.target_where,
+        dirty=dirty,
+        o=OWNED,
+        p=sql.Literal(part.name),
+        d=DIRTY,
+    )
+    row = conn.execute(query).fetchone()
+    return (int(row[0]), list(row[1] or [])) if row else (0, [])
+
+
+# ----------------------------------------------------------------------- cleanup guard
+
+
+def not_full(conn: psycopg.Connection) -> dict[str, object]:
+    """Mappings whose latest validation was incremental (mapping -> its completed_at):
+    cleanup needs a full one (`validate --full`), the only kind that reads every row."""
+    exists = conn.execute("SELECT to_regclass('public.migration_log')").fetchone()
+    if not exists or exists[0] is None:
+        return {}
+    return {
+        mapping: completed
+        for mapping, completed, incremental in conn.execute(
+            sql.SQL(
+                "SELECT DISTINCT ON (mapping) mapping, completed_at, coalesce(details->>'incremental', '') = 'true'"
+                " FROM {} WHERE step = 'validate' AND completed_at IS NOT NULL AND mapping IS NOT NULL"
+                " ORDER BY mapping, completed_at DESC, id DESC"
+            ).format(LOG)
+        )
+        if incremental
+    }
