@@ -270,7 +270,7 @@ class _Runner:
         self.result.metrics["activity_deleted_rows"] = float(sum(len(k) for k in deleted.values()))
         since = changes.current_xid(self.dsn)
         structure.checkpoint(self.dsn)
-        resync_s = self._data_copy("resync_checksum")
+        resync_s = self._data_copy("resync_checksum", "--incremental")
         self.log("validate --incremental, then validate (full), after the re-sync ...")
         inc_s, full_s, keys, emulated, failed = changes.time_validations(self.dsn, self.settings, since, deleted)
         self.log(f"validate --incremental {inc_s:.2f} s ({keys} keys), full {full_s:.2f} s")

@@ -186,7 +186,7 @@ def _settle(
     policy: str = DEFAULT_CONFLICT_POLICY,
     cap: capture.Capture | None = None,
     hasher: parallel.Hasher | None = None,
-    incremental: bool = True,
+    incremental: bool = False,
 ) -> tuple[int, MappingResult]:
     """Re-syncs and validates in ONE repeatable-read snapshot, so rows the application
     writes meanwhile cannot make a correct copy look wrong: they belong to the next run.
@@ -304,9 +304,11 @@ def run(
     settings: Settings | None = None,
     checksums: bool = True,
     progress: Progress | None = None,
-    full: bool = False,
+    incremental: bool = False,
 ) -> RunReport:
-    """`full`: validate every chunk even where only the changed keys need it."""
+    """`incremental`: a mapping change capture fed by key is validated on the keys it
+    changed only; it then does not see a write into a new table that nobody recorded (a
+    phase-1 foreign row), which the default full validation finds (phase_check)."""
     settings = settings or Settings()
     with (
         run_lock.locked(dsn, settings, "run") as conn,
@@ -354,7 +356,7 @@ def run(
                 settings.conflict_policy,
                 cap,
                 hasher=hasher,
-                incremental=not full,
+                incremental=incremental,
             )
             if cap:
                 capture.advance(conn, cap)

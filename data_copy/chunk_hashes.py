@@ -20,10 +20,11 @@ would cost a full validation.
 
 An incremental validation trusts that record: a write nobody marked (a legacy delete
 while no change capture runs, someone editing a new table by hand in phase 1) is seen only
-by a full one. So `run` validates incrementally only parts it did not re-sync by scanning
-legacy (api._settle, Copier.scanned; `run --full` never), `validate` hashes everything
-unless told `--incremental`, and cleanup requires that the latest validation was full
-(not_full()). The keys stay recorded until the next full validation.
+by a full one. So `run` and `validate` hash everything unless told `--incremental`;
+`run --incremental` re-hashes only the keys of mappings change capture fed by key from
+keyed legacy tables (api._captured: a scanning re-sync cannot see deletes), and cleanup
+requires that the latest validation was full (not_full()). The keys stay recorded until
+the next full validation.
 """
 
 from collections.abc import Iterable

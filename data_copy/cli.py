@@ -43,12 +43,6 @@ WaitOpt = Annotated[
     bool, typer.Option("--wait", metavar="", help="wait for another data_copy command on this database to finish")
 ]
 CountOnlyOpt = Annotated[bool, typer.Option("--count-only", metavar="", help="validate counts only (no checksums)")]
-FullOpt = Annotated[
-    bool,
-    typer.Option(
-        "--full", metavar="", help="validate every row (default: only the keys change capture recorded, if it ran)"
-    ),
-]
 IncrementalOpt = Annotated[
     bool,
     typer.Option(
@@ -123,7 +117,7 @@ def run(
     stack: StackOpt = None,
     dsn: DsnOpt = None,
     count_only: CountOnlyOpt = False,
-    full: FullOpt = False,
+    incremental: IncrementalOpt = False,
     pace: Annotated[
         str | None,
         typer.Option(
@@ -145,7 +139,7 @@ def run(
         settings = replace(settings, pace=pace)
     bar, on_progress = _progress()
     with bar:
-        result = api.run(target, settings, checksums=not count_only, progress=on_progress, full=full)
+        result = api.run(target, settings, checksums=not count_only, progress=on_progress, incremental=incremental)
     report.results(result.results, f"run {result.run_id}")
     report.lines(result.notes)
     report.summary(result.results, "validated", time.monotonic() - started)

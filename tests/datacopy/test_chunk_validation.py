@@ -144,7 +144,7 @@ def test_a_capture_fed_resync_validates_only_the_changed_keys(copied_dsn: str) -
         # splits has no primary key: its deletes carry no key, capture leaves it to the scan
         conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'moved' WHERE id = 5")
         conn.execute("DELETE FROM splits.raw_mlb_betting_splits WHERE id = 800")
-    report = api.run(copied_dsn)
+    report = api.run(copied_dsn, incremental=True)
     assert report.ok, [r.message for r in report.results if r.message]
     assert report.capture["moneyline"]["mode"] == "capture", report.capture
     details = _last_details(copied_dsn, "moneyline")
@@ -162,11 +162,11 @@ def test_a_capture_fed_resync_validates_only_the_changed_keys(copied_dsn: str) -
 
 
 def test_a_scanning_resync_validates_in_full_and_so_catches_a_legacy_delete(copied_dsn: str) -> None:
-    api.capture_drop(copied_dsn)  # no change capture: the next run scans legacy
+    api.capture_drop(copied_dsn)  # no change capture: the next run scans legacy, even asked for incremental
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
         conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'moved', updated_at = now() WHERE id = 5")
         conn.execute("DELETE FROM splits.raw_mlb_betting_splits WHERE id = 800")
-    report = api.run(copied_dsn)
+    report = api.run(copied_dsn, incremental=True)
     splits = _result(report.results, SPLITS)
     assert report.capture.get(SPLITS, {}).get("mode", "scan").startswith("scan"), report.capture
     assert splits.status == "passed", splits.message
