@@ -243,7 +243,10 @@ def _captured(cap: capture.Capture | None, m: Mapping, copier: Copier) -> bool:
     if cap is None or cap.modes.get(m.name) != "capture":
         return False
     part_list = parts(m)
-    return all(p.source_table in cap.tables and p.name not in copier.scanned for p in part_list)
+    return all(
+        p.source_table in cap.tables and p.source_table not in cap.unkeyable and p.name not in copier.scanned
+        for p in part_list
+    )
 
 
 def _with_structure(conn: psycopg.Connection, result: MappingResult) -> None:
@@ -319,6 +322,8 @@ def run(
         ddl.create_tables(conn, settings.owner_role)
         notes: list[str] = []
         cap = capture.start(conn, settings, notes.append)  # the slot exists before the first chunk
+        if cap:
+            capture.catch_up(conn, cap)  # a backlog in bounded batches; each settle reads the tail
         pacer = pacing.pacer(conn, settings.pace, CHUNK_KEYS)
         copier = Copier(conn, j.run_id, progress, phase=phase, pacer=pacer)
         results: list[MappingResult] = []
@@ -341,8 +346,6 @@ def run(
             if any(copier.first_copy(part) for part in part_list):
                 for part in part_list:  # the bulk of the rows, in committed chunks
                     copied += copier.copy(part).copied
-            if cap:
-                capture.catch_up(conn, cap)
             caught_up, result = _settle(
                 conn,
                 copier,

@@ -16,29 +16,28 @@ Falls back to today's scan (`Copier.copy`, then validation and reconcile) for:
   a delete is pending (its inserts and updates still carry the key of the new row: they are
   applied by key; an update that CHANGES the key of such a table looks like an in-place
   update, so the old key's row is found only by the settle's validation + reconcile);
-- the games merge, when either legacy table changed: a change in one row re-pairs others;
-- a mapping whose projection looks rows up in a table synced in this run (a game lookup,
-  a foreign key's parent): a legacy row unchanged itself may now resolve differently.
+- the games merge, when either legacy table changed: a change in one row re-pairs others.
+
+A legacy row that is unchanged itself but resolves differently because a table it looks up
+changed (a game lookup, a foreign key's parent: an orphan whose parent arrived) is not in
+the slot; the scan would not re-read it either (its watermark is per row): the settle's
+validation finds it and its reconcile (or the rejects it records) settles it, as before.
 """
+
+import re
 
 import psycopg
 from psycopg import sql
 
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping
-from catalog.tables import table
 from data_copy import capture, changes, chunk_hashes
 from data_copy.capture import Capture
 from data_copy.copier import Copier
 from data_copy.journal import REJECTS
-from data_copy.projection import GAMES, SOURCE, Part
+from data_copy.projection import SOURCE, Part
 
-
-def _depends_on(m: Mapping) -> set[str]:
-    targets = {fk.references for fk in table(m.target).foreign_keys}
-    if m.game_refs:
-        targets.add(GAMES)
-    return targets - {m.target}
+KEYS_PER_STATEMENT = 10_000  # changed keys are read from the database, applied in batches
 
 
 def _upto(conn: psycopg.Connection, cap: Capture, tables: list[str], pos: str | None) -> str:
@@ -77,9 +76,6 @@ def _counts(conn: psycopg.Connection, where: sql.Composable) -> tuple[int, int]:
 def _scan_reason(conn: psycopg.Connection, cap: Capture, m: Mapping, part_list: list[Part], upto: str) -> str:
     if any(capture.position(conn, cap, p.name) is None for p in part_list):
         return "copied before the slot existed"
-    lookups = sorted(_depends_on(m) & cap.changed)
-    if lookups:
-        return f"looks up {', '.join(lookups)}, changed in this run"
     for part in part_list:
         pos = capture.position(conn, cap, part.name) or "0/0"
         keys, keyless = _counts(conn, _pending([part.source_table], cap.slot, pos, upto))
@@ -90,9 +86,11 @@ def _scan_reason(conn: psycopg.Connection, cap: Capture, m: Mapping, part_list: 
     return ""
 
 
-def _keys(part: Part, pending: sql.Composable, alias: str, column: str, type_: str) -> sql.Composable:
-    return sql.SQL("{} IN (SELECT CAST(k AS {}) FROM {} WHERE {})").format(
-        sql.Identifier(alias, column), sql.SQL(type_), changes.CHANGES, pending
+def _keys(alias: str, column: str, type_: str, keys: list[str]) -> sql.Composable:
+    """`alias.column = ANY(ARRAY[keys])`: an index scan over the keys, whatever the plan
+    around it (a join on a key table would read the whole legacy table without nested loops)."""
+    return sql.SQL("{} = ANY(CAST({} AS {}[]))").format(
+        sql.Identifier(alias, column), sql.Literal(keys), sql.SQL(re.sub(r"\(.*\)", "", type_))
     )
 
 
@@ -114,16 +112,23 @@ def _apply_part(conn: psycopg.Connection, copier: Copier, part: Part, pending: s
     )
     source_type = legacy_table(part.source_table).column(part.source_key).type
     target_type = part.target.column(part.target_key).type
-    # a few keys: index lookups (the session turns nested loops off for its whole-table passes)
-    conn.execute("SELECT set_config('enable_nestloop', 'on', true)")
-    try:
-        return copier.reconcile(
+    keys = [
+        r[0]
+        for r in conn.execute(
+            sql.SQL("SELECT DISTINCT k FROM {} WHERE ({}) AND k IS NOT NULL ORDER BY k").format(
+                changes.CHANGES, pending
+            )
+        )
+    ]
+    written = 0
+    for i in range(0, len(keys), KEYS_PER_STATEMENT):
+        batch = keys[i : i + KEYS_PER_STATEMENT]
+        written += copier.reconcile(
             part,
-            keys=_keys(part, pending, SOURCE, part.source_key, source_type),
-            target_keys=_keys(part, pending, "t", part.target_key, target_type),
+            keys=_keys(SOURCE, part.source_key, source_type, batch),
+            target_keys=_keys("t", part.target_key, target_type, batch),
         ).copied
-    finally:
-        conn.execute("SELECT set_config('enable_nestloop', 'off', true)")
+    return written
 
 
 def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mapping, part_list: list[Part]) -> int:
@@ -148,6 +153,4 @@ def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mappi
         capture.record(conn, cap, part.name, upto)
     cap.modes[m.name] = f"scan ({reason})" if reason else "capture"
     cap.applied[m.name] = applied
-    if written or applied or reason:
-        cap.changed.add(m.target)
     return written

@@ -60,8 +60,7 @@ class Capture:
     created: bool = False  # this run created the slot
     origin: bool = False  # this session's writes carry our replication origin
     tables: dict[str, str] = field(default_factory=dict)  # legacy table -> key column
-    unkeyable: dict[str, str] = field(default_factory=dict)  # legacy table -> why not
-    changed: set[str] = field(default_factory=set)  # targets written by this run's syncs
+    unkeyable: dict[str, str] = field(default_factory=dict)  # legacy table -> why its deletes have no key
     modes: dict[str, str] = field(default_factory=dict)  # mapping -> how it was synced
     applied: dict[str, int] = field(default_factory=dict)  # mapping -> changed keys applied
 
@@ -165,9 +164,8 @@ def _keyable(conn: psycopg.Connection) -> tuple[dict[str, str], dict[str, str]]:
             ).fetchone()
             if row is None:
                 continue  # a missing source: the mapping reports it
-            if row[0] == "f" or row[1]:
-                keyed[part.source_table] = part.source_key
-            else:
+            keyed[part.source_table] = part.source_key  # inserts and updates print the new row
+            if not (row[0] == "f" or row[1]):
                 unkeyable[part.source_table] = f"its deletes carry no {part.source_key} (no primary key on it)"
     return keyed, unkeyable
 

@@ -391,7 +391,9 @@ class Copier:
                             sql.SQL("1"),
                             self._condition(
                                 part,
-                                sql.SQL("({}) = t.{}").format(part.key_expr(), sql.Identifier(part.target_key)),
+                                sql.SQL("({}) AND ({}) = t.{}").format(
+                                    keys or sql.SQL("TRUE"), part.key_expr(), sql.Identifier(part.target_key)
+                                ),
                             ),
                             with_=False,
                         ),

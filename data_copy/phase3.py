@@ -44,7 +44,7 @@ def _unseen(plan: CleanupPlan, dry_run: bool) -> None:
 class CleanupOutcome:
     plan: CleanupPlan  # what was (or, in a dry run, would be) dropped
     dry_run: bool
-    report: CleanupReport | None = None  # None in a dry run, and when there was nothing to drop
+    report: CleanupReport | None = None  # None in a dry run (nothing_done when an earlier cleanup dropped all)
 
     @property
     def guards_passed(self) -> bool:

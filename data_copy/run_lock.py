@@ -127,6 +127,8 @@ def acquire(conn: psycopg.Connection, command: str, wait: bool = False) -> None:
     if _try(conn):
         return
     other = holder(conn)
+    if other is None and _try(conn):  # the holder's session ended between the two looks
+        return
     if other is not None and _end_orphan(conn, other):
         return
     who = other.words() if other else "another data_copy command (it has just finished)"

@@ -232,3 +232,28 @@ def test_phase2_application_rows_survive_a_capture_applied_legacy_delete_and_upd
     assert rows == {a: 1001, b: 1001, created: 5}  # d (ours, untouched) went with legacy; a, b stay
     moneyline = next(r for r in report.results if r.name == "moneyline")
     assert moneyline.figures["conflicts"] == 2, moneyline.figures  # b changed on both sides, a deleted/changed
+
+
+def test_a_table_without_primary_key_is_keyed_by_its_new_rows_and_scanned_after_a_delete(tiny_synced: str) -> None:
+    dsn, raw, legacy = tiny_synced, "raw_data.raw_mlb_betting_splits", "splits.raw_mlb_betting_splits"
+    a, b = (r[0] for r in q(dsn, f"SELECT id FROM {legacy} ORDER BY id LIMIT 2"))  # noqa: S608
+    q(dsn, f"UPDATE {legacy} SET home_or_over_bets = 4321 WHERE id = ANY(%s)", [a, b])  # noqa: S608 - no updated_at
+    q(
+        dsn,
+        f"INSERT INTO {legacy} (id, game_id, split_type, updated_at)"  # noqa: S608
+        f" SELECT max(id) + 1, min(game_id), 'moneyline', now() FROM {legacy}",
+    )
+    report = api.run(dsn)
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert report.capture["raw_betting_splits"] == {"mode": "capture", "keys": 3}
+    said = [n for n in report.notes if legacy in n]
+    assert said == [
+        f"change capture: {legacy}: its deletes carry no id (no primary key on it): a run after a delete there scans it"
+    ]
+    assert q(dsn, f"SELECT count(*) FROM {raw} WHERE home_or_over_bets = 4321") == [(2,)]  # noqa: S608
+    q(dsn, f"DELETE FROM {legacy} WHERE id = %s", a)  # noqa: S608
+    report = api.run(dsn)
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert report.capture["raw_betting_splits"]["mode"].startswith(f"scan (1 change(s) to {legacy} carry no key)")
+    assert q(dsn, f"SELECT count(*) FROM {raw} WHERE id = %s", a) == [(0,)]  # noqa: S608
+    assert q(dsn, f"SELECT count(*) FROM {raw}") == q(dsn, f"SELECT count(*) FROM {legacy}")  # noqa: S608
