@@ -2,8 +2,9 @@
 
 Every timed copy (the baseline and each ``data_copy run``) starts from the same state:
 the four schemas and the owner role exist, no consolidated table and no data_copy journal
-exist. Resetting drops the schemas (CASCADE) and the journal tables data_copy keeps in
-``public`` (every ``public`` table the legacy catalog does not list), then bootstraps again.
+exist. Resetting drops the schemas (CASCADE), the journal tables data_copy keeps in
+``public`` (every ``public`` table the legacy catalog does not list) and change capture's
+replication slot, then bootstraps again.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def _legacy_public_names() -> set[str]:
 def reset(dsn: str, settings: Settings) -> None:
     """Drop everything a copy created, then bootstrap the empty structure again."""
     with psycopg.connect(dsn, autocommit=True) as conn:
+        # change capture's slot too: left behind, the next run would decode the WAL of
+        # every copy since (data_copy's own writes included) before its first chunk
+        conn.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+            " WHERE database = current_database() AND NOT active"
+        )
         with conn.transaction():
             for schema in SCHEMA_NAMES:
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
