@@ -22,12 +22,11 @@ An incremental validation trusts that record: a write nobody marked (a legacy de
 while no change capture runs, someone editing a new table by hand in phase 1) is seen only
 by a full one. So `run` and `validate` hash everything unless told `--incremental`;
 `run --incremental` re-hashes only the keys of mappings change capture fed by key from
-keyed legacy tables (api._captured: a scanning re-sync cannot see deletes), and cleanup
+keyed legacy tables (settle.captured: a scanning re-sync cannot see deletes), and cleanup
 requires that the latest validation was full (not_full()). The keys stay recorded until
 the next full validation.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -45,7 +44,7 @@ CHUNK_BITS = 16  # 65,536 keys a chunk
 LEAF_KEYS = 512  # a bisection stops at ranges this small and diffs their rows
 MAX_BISECTED = 8  # more differing chunks than this: one diff of the whole part instead
 WHOLE = -(2**63)  # lo of the one chunk of a Part that is not chunked by key
-_NUMERIC_KEY = "^-?[0-9]{1,18}$"
+NUMERIC_KEY = "^-?[0-9]{1,18}$"
 
 _DDL = [
     sql.SQL(
@@ -86,44 +85,6 @@ def _nullable_key(part: Part) -> bool:
     return legacy_table(part.source_table).column(part.source_key).nullable
 
 
-# ----------------------------------------------------------------------- dirty keys
-
-
-def mark_dirty(conn: psycopg.Connection, part: Part | str, keys: Iterable[object]) -> int:
-    """Records that these target keys of `part` changed (on either side) since the last
-    validation; the next incremental validation re-hashes them. Returns keys recorded."""
-    name = part if isinstance(part, str) else part.name
-    values = sorted({str(k) for k in keys if k is not None})
-    if not values:
-        return 0
-    return conn.execute(
-        sql.SQL(
-            "INSERT INTO {} (part, k) SELECT %s, unnest(%s::text[])"
-            " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp()"
-        ).format(DIRTY),
-        (name, values),
-    ).rowcount
-
-
-def marking(part: Part, written: str) -> sql.Composable:
-    """A CTE (`, name AS (...)`) recording the keys (column k) of the data-modifying CTE
-    `written` as dirty, in the statement that writes them."""
-    return sql.SQL(
-        ", dirty_marks AS (INSERT INTO {d} (part, k) SELECT DISTINCT {p}, k FROM {w} WHERE k IS NOT NULL"
-        " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp())"
-    ).format(d=DIRTY, p=sql.Literal(part.name), w=sql.Identifier(written))
-
-
-def tracked(conn: psycopg.Connection, part: Part) -> bool:
-    """True once a full validation stored this part's chunks (only then are marks useful)."""
-    row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE part = %s)").format(CHUNKS), (part.name,))
-    found = row.fetchone()
-    return bool(found and found[0])
-
-
-# ----------------------------------------------------------------------- hashing
-
-
 @dataclass
 class Chunk:
     lo: int
@@ -141,11 +102,11 @@ def _between(key: sql.Composable, lo: int, hi: int) -> sql.Composable:
     return sql.SQL("{} BETWEEN {} AND {}").format(key, sql.Literal(lo), sql.Literal(hi))
 
 
-def _source_key(part: Part) -> sql.Composable:
+def source_key(part: Part) -> sql.Composable:
     return sql.Identifier(SOURCE, part.source_key)
 
 
-def _target_key(part: Part) -> sql.Composable:
+def target_key(part: Part) -> sql.Composable:
     return sql.Identifier("t", part.target_key)
 
 
@@ -166,12 +127,12 @@ def _chunks(
     return join, sql.SQL("chunk.g"), condition
 
 
-def _source_rows(part: Part, cond: sql.Composable) -> sql.Composable:
+def source_rows(part: Part, cond: sql.Composable) -> sql.Composable:
     """The legacy rows of the part meeting `cond`, copyable or not: (k, ok, h) where h is
     the hash of what a copyable row becomes (NULL for the others)."""
     return part.select(
         sql.SQL("{k} AS k, ({fits}) AS ok, CASE WHEN {fits} THEN {h} END AS h").format(
-            k=_source_key(part), fits=part.fits_condition(), h=row_hash(sql.SQL(", ").join(part.exprs))
+            k=source_key(part), fits=part.fits_condition(), h=row_hash(sql.SQL(", ").join(part.exprs))
         ),
         cond,
         fitting=None,
@@ -182,14 +143,14 @@ def _source_rows(part: Part, cond: sql.Composable) -> sql.Composable:
 def _source_sql(part: Part, lo: int, hi: int, bits: int | None, nulls: bool = False) -> sql.Composable:
     """(chunk, rows, checksum of the copyable ones) of the legacy side over keys lo..hi."""
     join, group, _ = _chunks(sql.SQL("x.k"), lo, hi, bits, nulls)
-    _, _, between = _chunks(_source_key(part), lo, hi, None, nulls)
+    _, _, between = _chunks(source_key(part), lo, hi, None, nulls)
     return sql.SQL(
         "{with_}SELECT {group}, count(*), coalesce(sum(x.h) FILTER (WHERE x.ok), 0) FROM ({rows}) AS x{join} GROUP BY 1"
-    ).format(with_=part.with_clause, group=group, rows=_source_rows(part, between), join=join)
+    ).format(with_=part.with_clause, group=group, rows=source_rows(part, between), join=join)
 
 
 def _target_sql(part: Part, lo: int, hi: int, bits: int | None) -> sql.Composable:
-    join, group, between = _chunks(_target_key(part), lo, hi, bits)
+    join, group, between = _chunks(target_key(part), lo, hi, bits)
     return sql.SQL(
         "SELECT {group}, count(*), coalesce(sum({h}), 0) FROM {t} AS t{join} WHERE ({tw}) AND {between} GROUP BY 1"
     ).format(
@@ -232,11 +193,11 @@ def key_bounds(conn: psycopg.Connection, part: Part) -> tuple[int, int] | None:
     """Smallest and largest key on either side (from the key indexes), None when both are empty."""
     s = conn.execute(
         sql.SQL("SELECT min({k}), max({k}) FROM {src} AS {a}").format(
-            k=_source_key(part), src=ident(part.source_table), a=sql.Identifier(SOURCE)
+            k=source_key(part), src=ident(part.source_table), a=sql.Identifier(SOURCE)
         )
     ).fetchone()
     t = conn.execute(
-        sql.SQL("SELECT min({k}), max({k}) FROM {t} AS t").format(k=_target_key(part), t=ident(part.target.qualified))
+        sql.SQL("SELECT min({k}), max({k}) FROM {t} AS t").format(k=target_key(part), t=ident(part.target.qualified))
     ).fetchone()
     lows = [v for v in (s and s[0], t and t[0]) if v is not None]
     highs = [v for v in (s and s[1], t and t[1]) if v is not None]
@@ -288,7 +249,7 @@ def _store(conn: psycopg.Connection, part: Part, chunks: dict[int, Chunk], bits:
     conn.execute(sql.SQL("DELETE FROM {} WHERE part = %s").format(DIRTY), (part.name,))
 
 
-def _rejected(conn: psycopg.Connection, part: Part) -> int:
+def rejected_rows(conn: psycopg.Connection, part: Part) -> int:
     row = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE mapping = %s").format(REJECTS), (part.name,)).fetchone()
     return int(row[0]) if row else 0
 
@@ -308,8 +269,8 @@ def bisect(conn: psycopg.Connection, part: Part, lo: int, hi: int, result: PartC
             conn,
             part,
             found,
-            source_cond=_between(_source_key(part), lo, hi),
-            target_cond=_between(_target_key(part), lo, hi),
+            source_cond=_between(source_key(part), lo, hi),
+            target_cond=_between(target_key(part), lo, hi),
         )
         _merge(result, found)
         return 1
@@ -319,8 +280,8 @@ def bisect(conn: psycopg.Connection, part: Part, lo: int, hi: int, result: PartC
             conn,
             part,
             found,
-            source_cond=_between(_source_key(part), lo, hi),
-            target_cond=_between(_target_key(part), lo, hi),
+            source_cond=_between(source_key(part), lo, hi),
+            target_cond=_between(target_key(part), lo, hi),
         )
         _merge(result, found)
         return 1
@@ -359,7 +320,7 @@ def full_check(conn: psycopg.Connection, part: Part, hasher: "object | None" = N
         sum(c.target_count for c in chunks.values()),
         str(sum(c.source_hash for c in chunks.values())),
         str(sum(c.target_hash for c in chunks.values())),
-        _rejected(conn, part),
+        rejected_rows(conn, part),
         chunks=len(chunks),
     )
     result.mismatched_chunks = sorted(lo for lo, c in chunks.items() if not c.matches)
@@ -381,112 +342,6 @@ def _key_indexed(conn: psycopg.Connection, part: Part) -> bool:
         (part.source_table, part.source_key),
     ).fetchone()
     return bool(row and row[0])
-
-
-def _dirty_keys(part: Part) -> sql.Composable:
-    return sql.SQL("(SELECT CAST(d.k AS bigint) FROM {d} AS d WHERE d.part = {p} AND d.k ~ {num})").format(
-        d=DIRTY, p=sql.Literal(part.name), num=sql.Literal(_NUMERIC_KEY)
-    )
-
-
-def _diff_dirty(conn: psycopg.Connection, part: Part, result: ChunkedCheck) -> None:
-    """Missing, extra, changed or no longer copyable rows among the dirty keys."""
-    src = sql.SQL("{with_}SELECT CAST(k AS text) AS k, ok, h FROM ({rows}) AS x").format(
-        with_=part.with_clause,
-        rows=_source_rows(part, sql.SQL("{} IN {}").format(_source_key(part), _dirty_keys(part))),
-    )
-    tgt = sql.SQL("SELECT CAST({k} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {k} IN {dirty}").format(
-        k=_target_key(part),
-        h=row_hash(target_columns(part)),
-        t=ident(part.target.qualified),
-        tw=part.target_where,
-        dirty=_dirty_keys(part),
-    )
-    query = sql.SQL(
-        "SELECT kind, count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
-        " SELECT CASE WHEN src.k IS NOT NULL AND NOT src.ok THEN 'not copyable'"
-        " WHEN tgt.k IS NULL THEN 'missing' WHEN src.k IS NULL THEN 'extra' ELSE 'changed' END AS kind,"
-        " coalesce(src.k, tgt.k) AS k"
-        " FROM ({src}) AS src FULL JOIN ({tgt}) AS tgt ON src.k = tgt.k"
-        " WHERE src.h IS DISTINCT FROM tgt.h OR (src.k IS NOT NULL AND NOT src.ok)) AS d GROUP BY kind"
-    ).format(n=sql.Literal(SAMPLES), src=src, tgt=tgt)
-    for kind, n, keys in conn.execute(query):
-        result.differences[kind] = list(keys)
-        result.difference_counts[kind] = int(n)
-
-
-def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | None:
-    """Re-hashes only the part's dirty keys, on both sides. None when that cannot stand for
-    a validation: no full one stored its chunks yet, the last full one differed, or a part
-    that is not chunked by key has changes (its full check is cheap: a small table)."""
-    row = conn.execute(
-        sql.SQL(
-            "SELECT count(*), sum(source_count), sum(target_count), sum(source_hash), sum(target_hash),"
-            " bool_and(source_count = target_count AND source_hash = target_hash), min(validated_at)"
-            " FROM {} WHERE part = %s"
-        ).format(CHUNKS),
-        (part.name,),
-    ).fetchone()
-    if not row or not row[0] or not row[5]:
-        return None
-    dirty = conn.execute(
-        sql.SQL("SELECT count(*), count(*) FILTER (WHERE k !~ %s) FROM {} WHERE part = %s").format(DIRTY),
-        (_NUMERIC_KEY, part.name),
-    ).fetchone()
-    n_dirty, odd = (int(dirty[0]), int(dirty[1])) if dirty else (0, 0)
-    if n_dirty and (odd or not chunked(part)):
-        return None
-    result = ChunkedCheck(
-        part.name,
-        int(row[1]),
-        int(row[2]),
-        str(row[3]),
-        str(row[4]),
-        _rejected(conn, part),
-        incremental=True,
-        verified_keys=n_dirty,
-        chunks=int(row[0]),
-        full_at=row[6],
-    )
-    if n_dirty:
-        _diff_dirty(conn, part, result)
-    return result
-
-
-def dirty_foreign(conn: psycopg.Connection, part: Part) -> tuple[int, list[str]]:
-    """Phase 1, incremental: dirty keys whose new-table row is not what data_copy wrote
-    (differs from, or is missing from, its ownership baseline, or was deleted from the table)."""
-    from data_copy.ownership import OWNED, target_hash
-
-    if chunked(part):
-        dirty = sql.SQL("t.{} IN {}").format(sql.Identifier(part.target_key), _dirty_keys(part))
-    else:
-        dirty = sql.SQL("CAST(t.{} AS text) IN (SELECT d.k FROM {} AS d WHERE d.part = {})").format(
-            sql.Identifier(part.target_key), DIRTY, sql.Literal(part.name)
-        )
-    query = sql.SQL(
-        "SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
-        " SELECT coalesce(t.k, o.k) AS k FROM"
-        " (SELECT CAST(t.{tk} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {dirty}) AS t"
-        " FULL JOIN (SELECT o.k, o.h FROM {o} AS o WHERE o.part = {p}"
-        "  AND o.k IN (SELECT d.k FROM {d} AS d WHERE d.part = {p})) AS o ON o.k = t.k"
-        " WHERE t.h IS DISTINCT FROM o.h) AS x"
-    ).format(
-        n=sql.Literal(SAMPLES),
-        tk=sql.Identifier(part.target_key),
-        h=target_hash(part),
-        t=ident(part.target.qualified),
-        tw=part.target_where,
-        dirty=dirty,
-        o=OWNED,
-        p=sql.Literal(part.name),
-        d=DIRTY,
-    )
-    row = conn.execute(query).fetchone()
-    return (int(row[0]), list(row[1] or [])) if row else (0, [])
-
-
-# ----------------------------------------------------------------------- cleanup guard
 
 
 def not_full(conn: psycopg.Connection) -> dict[str, object]:

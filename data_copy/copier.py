@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from data_copy import chunk_hashes, ownership, pacing
+from data_copy import dirty_keys, ownership, pacing
 from data_copy.errors import first_line
 from data_copy.ident import ident
 from data_copy.journal import REJECTS, STATE
@@ -77,7 +77,7 @@ def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1,
             sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in updates),
             ownership.guard(part),
         ),
-        also=chunk_hashes.marking(part, "w") if mark else sql.SQL(""),
+        also=dirty_keys.marking(part, "w") if mark else sql.SQL(""),
     )
 
 
@@ -300,7 +300,7 @@ class Copier:
 
     def _track(self, part: Part) -> None:
         """Marks writes as dirty keys once a full validation stored the part's chunks."""
-        if chunk_hashes.tracked(self.conn, part):
+        if dirty_keys.tracked(self.conn, part):
             self._mark.add(part.name)
         else:
             self._mark.discard(part.name)
@@ -398,7 +398,7 @@ class Copier:
                             with_=False,
                         ),
                     ),
-                    also=chunk_hashes.marking(part, "d") if part.name in self._mark else sql.SQL(""),
+                    also=dirty_keys.marking(part, "d") if part.name in self._mark else sql.SQL(""),
                 )
             ).rowcount
         return CopyResult(copied=copied + max(deleted, 0), rejected=rejected, mode="reconcile")

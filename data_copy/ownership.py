@@ -91,7 +91,7 @@ def recording(
     """`write` (an INSERT/UPDATE on the target aliased t, without RETURNING) that also
     records every row it wrote in the baseline, in the same statement. `first`: the part
     was never copied and its table is empty, so its baseline is too (a plain INSERT, 2-3x
-    faster than ON CONFLICT). `also`: more CTEs over w (chunk_hashes.marking)."""
+    faster than ON CONFLICT). `also`: more CTEs over w (dirty_keys.marking)."""
     upsert = sql.SQL("") if first else sql.SQL(" ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h")
     return sql.SQL(
         "WITH w AS ({write} RETURNING {k} AS k, {h} AS h){also}"

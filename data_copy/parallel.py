@@ -4,7 +4,7 @@ The validating connection runs in a REPEATABLE READ transaction and exports its 
 (pg_export_snapshot); every worker imports it (SET TRANSACTION SNAPSHOT), so all of them
 read the same committed state the validating transaction reads. An exported snapshot
 does not carry the exporting transaction's own writes: a caller that wrote the part's
-tables in that transaction hashes on its own connection instead (api._settle does).
+tables in that transaction hashes on its own connection instead (settle.settle does).
 
 How many workers: `Settings.validate_workers` when set, else the CPUs the SERVER has
 online (pg_read_file('/sys/devices/system/cpu/online'), readable by superusers and

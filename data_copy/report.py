@@ -14,11 +14,12 @@ from rich.table import Table
 
 from catalog.schemas import NEVER_DROPPED_SCHEMAS
 from data_copy import capture
-from data_copy.api import MappingResult, PlanRow, StatusReport
+from data_copy.api import PlanRow, StatusReport
 from data_copy.cleanup import PHASE
 from data_copy.cleanup_plan import CleanupPlan
 from data_copy.phase3 import CleanupOutcome
 from data_copy.restore import RestoreReport
+from data_copy.settle import MappingResult
 
 # Not a terminal (make, CI, a pipe): rich would wrap at 80 columns.
 console = Console(width=None if Console().is_terminal else 160)

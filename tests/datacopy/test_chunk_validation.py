@@ -10,7 +10,7 @@ import pytest
 
 import legacy_fixture
 from catalog.mappings import MAPPINGS
-from data_copy import api, chunk_hashes, guards, parallel, problems, validator
+from data_copy import api, chunk_hashes, dirty_keys, guards, parallel, problems, validator
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.projection import parts
@@ -92,7 +92,7 @@ def test_incremental_validation_rehashes_only_changed_keys_and_names_a_planted_m
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
         # a legacy change the copy has not brought over yet, recorded as capture records it
         conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'planted' WHERE id = 300")
-        assert chunk_hashes.mark_dirty(conn, part, [300]) == 1
+        assert dirty_keys.mark_dirty(conn, part, [300]) == 1
         # a corruption of the new table nobody recorded, in another chunk
         conn.execute("UPDATE raw_data.raw_mlb_betting_splits SET book = 'unrecorded' WHERE id = 700")
     results = api.validate(copied_dsn, incremental=True)

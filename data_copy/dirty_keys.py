@@ -1,0 +1,167 @@
+"""The keys changed since the last full validation (`public.migration_dirty_keys`),
+and the incremental validation that re-hashes only them on both sides.
+
+The copier's upserts and deletes record their keys in the same statement (`marking`); the
+change capture calls mark_dirty for every legacy change it applies. Why keys, not chunks,
+and what an incremental validation cannot see: chunk_hashes' docstring."""
+
+from collections.abc import Iterable
+
+import psycopg
+from psycopg import sql
+
+from data_copy.chunk_hashes import (
+    CHUNKS,
+    DIRTY,
+    NUMERIC_KEY,
+    ChunkedCheck,
+    chunked,
+    rejected_rows,
+    source_key,
+    source_rows,
+    target_key,
+)
+from data_copy.ident import ident
+from data_copy.projection import Part
+from data_copy.validator import SAMPLES, row_hash, target_columns
+
+
+def mark_dirty(conn: psycopg.Connection, part: Part | str, keys: Iterable[object]) -> int:
+    """Records that these target keys of `part` changed (on either side) since the last
+    validation; the next incremental validation re-hashes them. Returns keys recorded."""
+    name = part if isinstance(part, str) else part.name
+    values = sorted({str(k) for k in keys if k is not None})
+    if not values:
+        return 0
+    return conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (part, k) SELECT %s, unnest(%s::text[])"
+            " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp()"
+        ).format(DIRTY),
+        (name, values),
+    ).rowcount
+
+
+def marking(part: Part, written: str) -> sql.Composable:
+    """A CTE (`, name AS (...)`) recording the keys (column k) of the data-modifying CTE
+    `written` as dirty, in the statement that writes them."""
+    return sql.SQL(
+        ", dirty_marks AS (INSERT INTO {d} (part, k) SELECT DISTINCT {p}, k FROM {w} WHERE k IS NOT NULL"
+        " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp())"
+    ).format(d=DIRTY, p=sql.Literal(part.name), w=sql.Identifier(written))
+
+
+def tracked(conn: psycopg.Connection, part: Part) -> bool:
+    """True once a full validation stored this part's chunks (only then are marks useful)."""
+    row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE part = %s)").format(CHUNKS), (part.name,))
+    found = row.fetchone()
+    return bool(found and found[0])
+
+
+# ----------------------------------------------------------------------- hashing
+
+
+def _dirty_keys(part: Part) -> sql.Composable:
+    return sql.SQL("(SELECT CAST(d.k AS bigint) FROM {d} AS d WHERE d.part = {p} AND d.k ~ {num})").format(
+        d=DIRTY, p=sql.Literal(part.name), num=sql.Literal(NUMERIC_KEY)
+    )
+
+
+def _diff_dirty(conn: psycopg.Connection, part: Part, result: ChunkedCheck) -> None:
+    """Missing, extra, changed or no longer copyable rows among the dirty keys."""
+    src = sql.SQL("{with_}SELECT CAST(k AS text) AS k, ok, h FROM ({rows}) AS x").format(
+        with_=part.with_clause,
+        rows=source_rows(part, sql.SQL("{} IN {}").format(source_key(part), _dirty_keys(part))),
+    )
+    tgt = sql.SQL("SELECT CAST({k} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {k} IN {dirty}").format(
+        k=target_key(part),
+        h=row_hash(target_columns(part)),
+        t=ident(part.target.qualified),
+        tw=part.target_where,
+        dirty=_dirty_keys(part),
+    )
+    query = sql.SQL(
+        "SELECT kind, count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
+        " SELECT CASE WHEN src.k IS NOT NULL AND NOT src.ok THEN 'not copyable'"
+        " WHEN tgt.k IS NULL THEN 'missing' WHEN src.k IS NULL THEN 'extra' ELSE 'changed' END AS kind,"
+        " coalesce(src.k, tgt.k) AS k"
+        " FROM ({src}) AS src FULL JOIN ({tgt}) AS tgt ON src.k = tgt.k"
+        " WHERE src.h IS DISTINCT FROM tgt.h OR (src.k IS NOT NULL AND NOT src.ok)) AS d GROUP BY kind"
+    ).format(n=sql.Literal(SAMPLES), src=src, tgt=tgt)
+    for kind, n, keys in conn.execute(query):
+        result.differences[kind] = list(keys)
+        result.difference_counts[kind] = int(n)
+
+
+def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | None:
+    """Re-hashes only the part's dirty keys, on both sides. None when that cannot stand for
+    a validation: no full one stored its chunks yet, the last full one differed, or a part
+    that is not chunked by key has changes (its full check is cheap: a small table)."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT count(*), sum(source_count), sum(target_count), sum(source_hash), sum(target_hash),"
+            " bool_and(source_count = target_count AND source_hash = target_hash), min(validated_at)"
+            " FROM {} WHERE part = %s"
+        ).format(CHUNKS),
+        (part.name,),
+    ).fetchone()
+    if not row or not row[0] or not row[5]:
+        return None
+    dirty = conn.execute(
+        sql.SQL("SELECT count(*), count(*) FILTER (WHERE k !~ %s) FROM {} WHERE part = %s").format(DIRTY),
+        (NUMERIC_KEY, part.name),
+    ).fetchone()
+    n_dirty, odd = (int(dirty[0]), int(dirty[1])) if dirty else (0, 0)
+    if n_dirty and (odd or not chunked(part)):
+        return None
+    result = ChunkedCheck(
+        part.name,
+        int(row[1]),
+        int(row[2]),
+        str(row[3]),
+        str(row[4]),
+        rejected_rows(conn, part),
+        incremental=True,
+        verified_keys=n_dirty,
+        chunks=int(row[0]),
+        full_at=row[6],
+    )
+    if n_dirty:
+        _diff_dirty(conn, part, result)
+    return result
+
+
+def dirty_foreign(conn: psycopg.Connection, part: Part) -> tuple[int, list[str]]:
+    """Phase 1, incremental: dirty keys whose new-table row is not what data_copy wrote
+    (differs from, or is missing from, its ownership baseline, or was deleted from the table)."""
+    from data_copy.ownership import OWNED, target_hash
+
+    if chunked(part):
+        dirty = sql.SQL("t.{} IN {}").format(sql.Identifier(part.target_key), _dirty_keys(part))
+    else:
+        dirty = sql.SQL("CAST(t.{} AS text) IN (SELECT d.k FROM {} AS d WHERE d.part = {})").format(
+            sql.Identifier(part.target_key), DIRTY, sql.Literal(part.name)
+        )
+    query = sql.SQL(
+        "SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
+        " SELECT coalesce(t.k, o.k) AS k FROM"
+        " (SELECT CAST(t.{tk} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {dirty}) AS t"
+        " FULL JOIN (SELECT o.k, o.h FROM {o} AS o WHERE o.part = {p}"
+        "  AND o.k IN (SELECT d.k FROM {d} AS d WHERE d.part = {p})) AS o ON o.k = t.k"
+        " WHERE t.h IS DISTINCT FROM o.h) AS x"
+    ).format(
+        n=sql.Literal(SAMPLES),
+        tk=sql.Identifier(part.target_key),
+        h=target_hash(part),
+        t=ident(part.target.qualified),
+        tw=part.target_where,
+        dirty=dirty,
+        o=OWNED,
+        p=sql.Literal(part.name),
+        d=DIRTY,
+    )
+    row = conn.execute(query).fetchone()
+    return (int(row[0]), list(row[1] or [])) if row else (0, [])
+
+
+# ----------------------------------------------------------------------- cleanup guard
