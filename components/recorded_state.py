@@ -61,7 +61,9 @@ def _iso(value: Any) -> Any:
 
 
 def _first_line(what: str, error: psycopg.Error) -> str:
-    return f"{what}: {error}".splitlines()[0]
+    # the server's own first line (components may not import data_copy's errors.first_line)
+    primary = error.diag.message_primary or str(error).strip() or type(error).__name__
+    return f"{what}: {primary}".splitlines()[0]
 
 
 def _exists(conn: psycopg.Connection, table: tuple[str, str]) -> bool:

@@ -30,6 +30,7 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS
 from data_copy import changes
+from data_copy.errors import first_line
 from data_copy.journal import STATE
 from data_copy.projection import parts
 from data_copy.settings import Settings
@@ -186,7 +187,7 @@ def start(conn: psycopg.Connection, settings: Settings, note: Callable[[str], No
         try:
             _record_new_slot(conn, slot, _create_slot(conn, slot))
         except psycopg.Error as error:
-            why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            why = first_line(error)
             note(f"change capture off: cannot create replication slot {slot} ({why}); re-sync scans")
             return None
         cap.created = True
