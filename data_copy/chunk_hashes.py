@@ -263,18 +263,8 @@ def _merge(into: PartCheck, found: PartCheck) -> None:
 def bisect(conn: psycopg.Connection, part: Part, lo: int, hi: int, result: PartCheck, indexed: bool = True) -> int:
     """Halves lo..hi while the two sides differ, diffs the rows of every differing range of
     at most LEAF_KEYS keys into result.differences. Returns the statements it ran."""
-    if hi - lo + 1 <= LEAF_KEYS:
-        found = PartCheck(part.name, 0, 0)
-        explain(
-            conn,
-            part,
-            found,
-            source_cond=_between(source_key(part), lo, hi),
-            target_cond=_between(target_key(part), lo, hi),
-        )
-        _merge(result, found)
-        return 1
-    if not indexed:  # every range would scan the whole legacy table: diff the chunk at once
+    # a leaf, or (not indexed) every range would scan the whole legacy table: diff it at once
+    if hi - lo + 1 <= LEAF_KEYS or not indexed:
         found = PartCheck(part.name, 0, 0)
         explain(
             conn,
