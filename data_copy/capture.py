@@ -265,6 +265,11 @@ def mark(conn: psycopg.Connection, cap: Capture) -> str:
     try:
         with conn.transaction():
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (MARK_LOCK_TIMEOUT,))
+            # the expected lock timeout is no news for the server log (a superuser may say so)
+            conn.execute(
+                "SELECT set_config('log_min_messages', 'fatal', true) FROM pg_roles"
+                " WHERE rolname = current_user AND rolsuper"
+            )
             conn.execute("SELECT pg_create_logical_replication_slot(%s, %s, true)", (marker, PLUGIN))
             conn.execute("SELECT pg_drop_replication_slot(%s)", (marker,))
     except psycopg.errors.LockNotAvailable:  # it waited for a running transaction: logged before

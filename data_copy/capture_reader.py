@@ -26,7 +26,13 @@ from data_copy.connection import connect
 from data_copy.errors import DataCopyError, first_line
 from data_copy.settings import Settings
 
-READ_EVERY_S = 1.0  # pause between two reads: restart_lsn trails the head by about this much WAL
+READ_EVERY_S = 1.0  # pause between two looks at the head
+# A read decodes from restart_lsn, which cannot pass the start of a transaction still running
+# (a first copy's chunk, an application's): reading again while the same oldest transaction
+# runs would decode the same WAL again and move nothing, so the reader reads only once the
+# oldest running transaction changed. A running-xacts record (capture.mark) every
+# MARK_EVERY_BYTES of WAL gives the transactions that start later a restart point near them.
+MARK_EVERY_BYTES = 16 << 20
 
 
 class Reader:
@@ -79,17 +85,37 @@ class Reader:
             if self.conn is None:
                 self.conn = connect(self.dsn, self.settings)
             self.connected.set()
+            marked_at, read_xmin = -MARK_EVERY_BYTES, None
             while not stop.is_set():
-                capture.mark(self.conn, cap)  # a failed mark only costs decoding: the main one says it
-                while True:
-                    cut = capture.pull(self.conn, cap, capture.BATCH_CHANGES)
-                    self.reads += 1
-                    capture.advance(self.conn, cap)
-                    if not cut or stop.is_set():
-                        break
+                head, xmin = _head(self.conn)
+                if head - marked_at >= MARK_EVERY_BYTES:  # a later restart point, even while we wait
+                    capture.mark(self.conn, cap)  # a failed mark only costs decoding: the main one says it
+                    marked_at = head
+                if xmin != read_xmin:  # else restart_lsn is held by the same running transaction
+                    read_xmin = xmin
+                    self._read(cap, stop)
                 if stop.wait(READ_EVERY_S):
                     return
         except (psycopg.Error, DataCopyError) as error:
             self.failed = first_line(error) or type(error).__name__
         except Exception as error:  # noqa: BLE001 - whatever stops it, the run goes on without it
             self.failed = f"{type(error).__name__}: {error}"
+
+    def _read(self, cap: Capture, stop: threading.Event) -> None:
+        assert self.conn is not None
+        while True:
+            cut = capture.pull(self.conn, cap, capture.BATCH_CHANGES)
+            self.reads += 1
+            capture.advance(self.conn, cap)
+            if not cut or stop.is_set():
+                return
+
+
+def _head(conn: psycopg.Connection) -> tuple[int, int]:
+    """(WAL flushed, in bytes; the oldest transaction id still running)."""
+    row = conn.execute(
+        "SELECT CAST(pg_current_wal_flush_lsn() - CAST('0/0' AS pg_lsn) AS bigint),"
+        " CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
