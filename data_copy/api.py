@@ -11,7 +11,6 @@ from catalog.mappings import MAPPINGS, copy_order
 from catalog.schemas import SCHEMA_NAMES
 from data_copy import (
     capture,
-    capture_reader,
     chunk_hashes,
     conflicts,
     ddl,
@@ -95,7 +94,6 @@ def run(
     with (
         run_lock.locked(dsn, settings, "run") as conn,
         parallel.Hasher(conn, dsn, settings, parallel.worker_count(conn, settings)) as hasher,
-        capture_reader.Reader(dsn, settings) as reader,
     ):
         phase = ensure_state(conn, settings)
         drift.check(conn)
@@ -105,7 +103,6 @@ def run(
         ddl.create_tables(conn, settings.owner_role)
         notes: list[str] = []
         cap = capture.start(conn, settings, notes.append)  # the slot exists before the first chunk
-        reader.attach(cap, notes.append)
         if cap:
             capture.marked(conn, cap, notes.append)  # the catch-up's advance moves restart_lsn here
             capture.catch_up(conn, cap)  # a backlog in bounded batches; each settle reads the tail
@@ -129,9 +126,8 @@ def run(
             copied = 0
             part_list = parts(m)
             if any(copier.first_copy(part) for part in part_list):
-                with reader.running():  # the slot decoded on another connection meanwhile
-                    for part in part_list:  # the bulk of the rows, in committed chunks
-                        copied += copier.copy(part).copied
+                for part in part_list:  # the bulk of the rows, in committed chunks
+                    copied += copier.copy(part).copied
             if cap:  # the settle's read passes it and the advance after it confirms it
                 capture.marked(conn, cap, notes.append)
             caught_up, result = settle.settle(
