@@ -125,3 +125,23 @@ def test_each_read_of_a_first_run_decodes_only_the_recent_wal(small_legacy: str,
     report = api.run(dsn)  # the changes after each settle
     assert report.ok and mode(report, "moneyline") == "capture"
     same_as_legacy(dsn)
+
+
+def test_without_a_free_slot_for_the_marker_the_run_says_so_once_and_passes(tiny_synced: str) -> None:
+    dsn = tiny_synced
+    free = q(dsn, "SELECT current_setting('max_replication_slots')::int - count(*) FROM pg_replication_slots")[0][0]
+    with psycopg.connect(dsn, autocommit=True) as holder:  # temporary: dropped when it closes
+        for i in range(free):
+            holder.execute("SELECT pg_create_physical_replication_slot(%s, false, true)", (f"fill_{i}",))
+        touched = q(
+            dsn, f"UPDATE {LEGACY_ML} SET home_ml = 77 WHERE id IN (SELECT id FROM {LEGACY_ML} LIMIT 5) RETURNING id"
+        )  # noqa: S608
+        report = api.run(dsn)
+    said = [n for n in report.notes if "running-xacts" in n]
+    assert said == [
+        "change capture: cannot log a running-xacts record (all replication slots are in use):"
+        " each slot read re-decodes more WAL (slower)"
+    ], report.notes
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert report.capture["moneyline"] == {"mode": "capture", "keys": len(touched)}
+    same_as_legacy(dsn)
