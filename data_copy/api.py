@@ -99,6 +99,9 @@ def run(
         drift.check(conn)
         j = journal.Journal(conn, f"Phase{phase}")
         phase_state.start_if_new(conn, j.run_id, settings.stack)
+        aged = ownership.aged_parts(conn)
+        if aged:  # their rows' 32-bit xmin must not meet a new transaction of the same number
+            ownership.materialize_all(conn, aged)
         quiet.snapshot(conn, j.run_id, "run", "start")
         ddl.create_tables(conn, settings.owner_role)
         notes: list[str] = []

@@ -10,12 +10,14 @@ Only changes committed before this transaction's snapshot are applied (`_upto`):
 transaction that committed after it (or whose commit is flushed but not yet visible) is
 left for the next sync, and the Part's recorded position stops before it.
 
+A change that carries no key (a DELETE on a legacy table without a primary key or replica
+identity, a TRUNCATE) is applied by deleting the target rows whose legacy row is gone (one
+anti-join of the two tables' keys, `Copier.delete_gone`, guarded as every delete of ours).
+So is any change to such a table: its UPDATE prints only the new row, so one that changed
+the key leaves the old key's row behind, found the same way.
+
 Falls back to today's scan (`Copier.copy`, then validation and reconcile) for:
 - a Part with no recorded position (copied before the slot existed);
-- a legacy table whose deletes carry no key (no primary key / replica identity), once such
-  a delete is pending (its inserts and updates still carry the key of the new row: they are
-  applied by key; an update that CHANGES the key of such a table looks like an in-place
-  update, so the old key's row is found only by the settle's validation + reconcile);
 - the games merge, when either legacy table changed: a change in one row re-pairs others.
 
 A legacy row that is unchanged itself but resolves differently because a table it looks up
@@ -79,9 +81,7 @@ def _scan_reason(conn: psycopg.Connection, cap: Capture, m: Mapping, part_list: 
     for part in part_list:
         pos = capture.position(conn, cap, part.name) or "0/0"
         keys, keyless = _counts(conn, _pending([part.source_table], cap.slot, pos, upto))
-        if keyless:
-            return f"{keyless} change(s) to {part.source_table} carry no key"
-        if keys and m.merge:
+        if (keys or keyless) and m.merge:
             return "a merge of two legacy tables changed (rows re-pair)"
     return ""
 
@@ -146,10 +146,12 @@ def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mappi
         if reason:
             written += copier.copy(part).copied
         else:
-            keys, _ = _counts(conn, pending)
+            keys, keyless = _counts(conn, pending)
             applied += keys
             if keys:
                 written += _apply_part(conn, copier, part, pending)
+            if keyless or (keys and part.source_table in cap.unkeyable):
+                written += copier.delete_gone(part)
         capture.record(conn, cap, part.name, upto)
     cap.modes[m.name] = f"scan ({reason})" if reason else "capture"
     cap.applied[m.name] = applied

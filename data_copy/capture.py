@@ -204,7 +204,7 @@ def start(conn: psycopg.Connection, settings: Settings, note: Callable[[str], No
         )
     cap.tables, cap.unkeyable = _keyable(conn)
     for table, why in cap.unkeyable.items():
-        note(f"change capture: {table}: {why}: a run after a delete there scans it")
+        note(f"change capture: {table}: {why}: a run after a change there finds deleted rows by one anti-join")
     return cap
 
 

@@ -202,7 +202,7 @@ def switch(stack: StackOpt = None, dsn: DsnOpt = None, wait: WaitOpt = False) ->
 
     target, settings = _target(stack, dsn, wait)
     done = transitions.switch(target, settings)
-    report.lines(["switched to phase 2 (run " + done.run_id + "); changed in legacy:", *done.lines])
+    report.lines(["switched to phase 2 (run " + done.run_id + "); changed in legacy:", *done.lines, *done.notes])
     report.next_phase(stack, 2)
 
 

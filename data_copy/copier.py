@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
-from data_copy import dirty_keys, ownership, pacing
+from data_copy import dirty_keys, ownership, pacing, phase_state
 from data_copy.errors import first_line
 from data_copy.ident import ident
 from data_copy.journal import REJECTS, STATE
@@ -50,10 +51,13 @@ def _key(part: Part) -> sql.Composable:
     return sql.Identifier(SOURCE, part.source_key)
 
 
-def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1, mark: bool = False) -> sql.Composable:
+def _insert(
+    part: Part, condition: sql.Composable, upsert: bool, phase: int = 1, mark: bool = False, by_xact: bool = False
+) -> sql.Composable:
     """The INSERT of the rows matching `condition`, recording each row written in the
     ownership baseline (and, with `mark`, its key as dirty for incremental validation);
-    an existing row is updated only while it is still ours, untouched."""
+    an existing row is updated only while it is still ours, untouched. `by_xact`: a first
+    copy whose transaction is recorded instead (ownership.record_first_copy): a bare INSERT."""
     if upsert:  # rows equal to their baseline need no write (and phase 2 never resurrects)
         condition = sql.SQL("({}) AND {}").format(condition, ownership.source_filter(part, phase))
     statement = sql.SQL("{with_}INSERT INTO {target} AS t ({cols}) {select}").format(
@@ -63,7 +67,7 @@ def _insert(part: Part, condition: sql.Composable, upsert: bool, phase: int = 1,
         select=part.select(sql.SQL(", ").join(part.exprs + list(part.assigned.values())), condition, with_=False),
     )
     if not upsert:
-        return ownership.recording(part, statement, first=True)
+        return statement if by_xact else ownership.recording(part, statement, first=True)
     updates = [c for c in part.columns if c != part.target_key]
     return ownership.recording(
         part,
@@ -142,6 +146,7 @@ class Copier:
         # parts re-synced by scanning legacy in this run (change capture feeds the others)
         self.scanned: set[str] = set()
         self._temp_tables = 0
+        self._never_switched: bool | None = None
 
     # -- state ---------------------------------------------------------------------------
     def _state(self, part: Part) -> tuple[int | None, object] | None:
@@ -250,16 +255,30 @@ class Copier:
         return row[0] if row else 0
 
     # -- copying -------------------------------------------------------------------------
+    def _by_xact(self, part: Part) -> bool:
+        """A first copy may record its transactions instead of its rows (ownership) until
+        the database is first switched to phase 2; not the games merge, whose two parts
+        write the same rows."""
+        if self._never_switched is None:
+            self._never_switched = not phase_state.ever_switched(self.conn)
+        return self._never_switched and part.mapping.merge is None
+
     def _condition(self, part: Part, condition: sql.Composable) -> sql.Composable:
         excluded = self._duplicates.get(part.name)
         return condition if excluded is None else sql.SQL("({}) AND ({})").format(condition, excluded)
 
     def _apply(self, part: Part, condition: sql.Composable, upsert: bool) -> tuple[int, int]:
         """Copies the rows matching `condition` in one transaction; returns (copied, rejected)."""
+        # rows inside a savepoint would carry its subtransaction's xid: top level only
+        by_xact = not upsert and self._by_xact(part) and self.conn.info.transaction_status == TransactionStatus.IDLE
         try:
             with self.conn.transaction():
-                statement = _insert(part, self._condition(part, condition), upsert, self.phase, part.name in self._mark)
+                statement = _insert(
+                    part, self._condition(part, condition), upsert, self.phase, part.name in self._mark, by_xact
+                )
                 copied = self.conn.execute(statement).rowcount
+                if by_xact and copied > 0:
+                    ownership.record_first_copy(self.conn, part)
             return max(copied, 0), 0
         except DUPLICATE_ERRORS as error:
             if self._exclude_duplicates(part):
@@ -375,6 +394,15 @@ class Copier:
         only those keys (change capture's apply by key)."""
         self._track(part)
         copied, rejected = self._apply(part, keys or sql.SQL("TRUE"), upsert=True)
+        deleted = self.delete_gone(part, keys, target_keys)
+        return CopyResult(copied=copied + deleted, rejected=rejected, mode="reconcile")
+
+    def delete_gone(
+        self, part: Part, keys: sql.Composable | None = None, target_keys: sql.Composable | None = None
+    ) -> int:
+        """Deletes the target rows (of `target_keys`, or all) whose legacy row is gone, but
+        only rows data_copy wrote and nobody changed since (ownership.guard); rows deleted."""
+        self._track(part)
         with self.conn.transaction():
             deleted = self.conn.execute(
                 ownership.forgetting(
@@ -401,4 +429,4 @@ class Copier:
                     also=dirty_keys.marking(part, "d") if part.name in self._mark else sql.SQL(""),
                 )
             ).rowcount
-        return CopyResult(copied=copied + max(deleted, 0), rejected=rejected, mode="reconcile")
+        return max(deleted, 0)

@@ -134,7 +134,7 @@ def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | No
 def dirty_foreign(conn: psycopg.Connection, part: Part) -> tuple[int, list[str]]:
     """Phase 1, incremental: dirty keys whose new-table row is not what data_copy wrote
     (differs from, or is missing from, its ownership baseline, or was deleted from the table)."""
-    from data_copy.ownership import OWNED, target_hash
+    from data_copy.ownership import baseline, target_hash
 
     if chunked(part):
         dirty = sql.SQL("t.{} IN {}").format(sql.Identifier(part.target_key), _dirty_keys(part))
@@ -146,8 +146,8 @@ def dirty_foreign(conn: psycopg.Connection, part: Part) -> tuple[int, list[str]]
         "SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
         " SELECT coalesce(t.k, o.k) AS k FROM"
         " (SELECT CAST(t.{tk} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {dirty}) AS t"
-        " FULL JOIN (SELECT o.k, o.h FROM {o} AS o WHERE o.part = {p}"
-        "  AND o.k IN (SELECT d.k FROM {d} AS d WHERE d.part = {p})) AS o ON o.k = t.k"
+        " FULL JOIN (SELECT o.k, o.h FROM ({o}) AS o"
+        "  WHERE o.k IN (SELECT d.k FROM {d} AS d WHERE d.part = {p})) AS o ON o.k = t.k"
         " WHERE t.h IS DISTINCT FROM o.h) AS x"
     ).format(
         n=sql.Literal(SAMPLES),
@@ -156,7 +156,7 @@ def dirty_foreign(conn: psycopg.Connection, part: Part) -> tuple[int, list[str]]
         t=ident(part.target.qualified),
         tw=part.target_where,
         dirty=dirty,
-        o=OWNED,
+        o=baseline(part),
         p=sql.Literal(part.name),
         d=DIRTY,
     )

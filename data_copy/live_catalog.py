@@ -25,6 +25,7 @@ OUR_TABLES = frozenset(
         "migration_rejects",
         "migration_state",
         "migration_owned_rows",
+        "migration_owned_xacts",  # the first copy's transactions: their rows are the baseline
         "migration_conflicts",
         "migration_phase_events",
         "migration_table_stats",

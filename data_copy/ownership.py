@@ -16,6 +16,16 @@ row only while that row still equals its baseline, re-checked on the locked row 
 (READ COMMITTED re-evaluates the condition on the newest version; REPEATABLE READ raises a
 serialization failure and the step is retried). An application write is therefore never
 overwritten or deleted, however the two interleave.
+
+The first copy of a part (an empty table, before the database was ever switched to phase 2)
+records no row: it records its chunk transactions' ids in `migration_owned_xacts`, in the
+same transaction as the chunk. A row whose `xmin` is one of them was written by that chunk
+and changed by nobody since (any UPDATE makes a new row version with the writer's xmin;
+freezing keeps the raw xmin), so it is in the baseline as it is: the baseline is the
+recorded rows plus those (`baseline`), and a recorded row of the same key wins. That costs
+the first copy nothing per row (it was 2-3x the hand-written INSERT). `switch` turns them
+into recorded rows (`materialize`) before the application may write, and so does a run
+once they are `XACT_AGE_LIMIT` transactions old (xmin is 32 bits: it repeats after 2^32).
 """
 
 from dataclasses import dataclass, field
@@ -24,12 +34,15 @@ from decimal import Decimal
 import psycopg
 from psycopg import sql
 
+from catalog.mappings import MAPPINGS
 from data_copy.ident import ident
-from data_copy.projection import Part
+from data_copy.projection import Part, parts
 from data_copy.validator import row_hash as _row_hash
 from data_copy.validator import target_columns as _target_columns
 
 OWNED = sql.Identifier("public", "migration_owned_rows")
+XACTS = sql.Identifier("public", "migration_owned_xacts")
+XACT_AGE_LIMIT = 1_000_000_000  # xids: far below 2^32, where a 32-bit xmin could repeat
 SAMPLES = 5
 _NOTHING = sql.SQL("")
 
@@ -42,8 +55,14 @@ _DDL = sql.SQL(
 ).format(OWNED)
 
 
+_XACTS_DDL = sql.SQL(
+    "CREATE TABLE IF NOT EXISTS {} (part varchar(100) NOT NULL, x xid8 NOT NULL, PRIMARY KEY (part, x))"
+).format(XACTS)
+
+
 def ensure(conn: psycopg.Connection) -> None:
     conn.execute(_DDL)
+    conn.execute(_XACTS_DDL)
 
 
 def target_hash(part: Part, alias: str = "t") -> sql.Composable:
@@ -62,11 +81,123 @@ def source_key_text(part: Part) -> sql.Composable:
     return sql.SQL("CAST({} AS text)").format(part.key_expr())
 
 
-def guard(part: Part, alias: str = "t") -> sql.Composable:
-    """True only for a target row data_copy wrote and nobody changed since."""
-    return sql.SQL("EXISTS (SELECT 1 FROM {o} AS o WHERE o.part = {p} AND o.k = {k} AND o.h = {h})").format(
-        o=OWNED, p=sql.Literal(part.name), k=target_key_text(part, alias), h=target_hash(part, alias)
+def _first_copied(part: Part, alias: str) -> sql.Composable:
+    """The row version was written by one of the part's first-copy chunks (see the module doc)."""
+    return sql.SQL("{a}.xmin IN (SELECT xid(x.x) FROM {x} AS x WHERE x.part = {p})").format(
+        a=sql.Identifier(alias), x=XACTS, p=sql.Literal(part.name)
     )
+
+
+def _recorded(part: Part, key: sql.Composable, hash_: sql.Composable | None = None) -> sql.Composable:
+    """A recorded baseline row for `key` (with hash `hash_`, when given)."""
+    same = _NOTHING if hash_ is None else sql.SQL(" AND o.h = {}").format(hash_)
+    return sql.SQL("EXISTS (SELECT 1 FROM {o} AS o WHERE o.part = {p} AND o.k = {k}{same})").format(
+        o=OWNED, p=sql.Literal(part.name), k=key, same=same
+    )
+
+
+def guard(part: Part, alias: str = "t") -> sql.Composable:
+    """True only for a target row data_copy wrote and nobody changed since: recorded with
+    this content, or written by a first-copy chunk and its key recorded by nothing later."""
+    k = target_key_text(part, alias)
+    return sql.SQL("({recorded} OR ({first} AND NOT {any_recorded}))").format(
+        recorded=_recorded(part, k, target_hash(part, alias)),
+        first=_first_copied(part, alias),
+        any_recorded=_recorded(part, k),
+    )
+
+
+def baseline(part: Part) -> sql.Composable:
+    """SELECT k, h of the part's baseline: the recorded rows, and the first-copied rows of
+    the new table that no recorded row overrides (their hash is what they hold now)."""
+    first = part.select_target(sql.SQL("{} AS k, {} AS h").format(target_key_text(part), target_hash(part)))
+    # the EXISTS is a one-time filter: without first-copy transactions the table is not read
+    return sql.SQL(
+        "SELECT k, h FROM {o} WHERE part = {p}"
+        " UNION ALL ({first} AND EXISTS (SELECT 1 FROM {x} WHERE part = {p}) AND {fc} AND NOT {rec})"
+    ).format(
+        o=OWNED,
+        p=sql.Literal(part.name),
+        x=XACTS,
+        first=first,
+        fc=_first_copied(part, "t"),
+        rec=_recorded(part, target_key_text(part)),
+    )
+
+
+def has_first_copied(conn: psycopg.Connection, part: Part) -> bool:
+    row = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE part = %s)").format(XACTS), (part.name,)
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def record_first_copy(conn: psycopg.Connection, part: Part) -> None:
+    """Inside a first-copy chunk's (top-level) transaction: its rows are the baseline as written."""
+    conn.execute(
+        sql.SQL("INSERT INTO {} (part, x) VALUES (%s, pg_current_xact_id()) ON CONFLICT DO NOTHING").format(XACTS),
+        (part.name,),
+    )
+
+
+def materialize(conn: psycopg.Connection, part: Part) -> int:
+    """The part's first-copied rows become recorded rows (a recorded row of the same key
+    wins), and its first-copy transactions are forgotten; rows recorded. In one transaction."""
+    if not has_first_copied(conn, part):
+        return 0
+    with conn.transaction():
+        n = conn.execute(
+            sql.SQL("INSERT INTO {o} (part, k, h) {first} ON CONFLICT (part, k) DO NOTHING").format(
+                o=OWNED,
+                first=sql.SQL("{} AND {}").format(
+                    part.select_target(
+                        sql.SQL("{}, {}, {}").format(sql.Literal(part.name), target_key_text(part), target_hash(part))
+                    ),
+                    _first_copied(part, "t"),
+                ),
+            )
+        ).rowcount
+        conn.execute(sql.SQL("DELETE FROM {} WHERE part = %s").format(XACTS), (part.name,))
+    return max(n, 0)
+
+
+def materialize_all(conn: psycopg.Connection, only: set[str] | None = None) -> int:
+    """`materialize` for every part (or the parts named in `only`); rows recorded."""
+    return sum(materialize(conn, part) for m in MAPPINGS for part in parts(m) if only is None or part.name in only)
+
+
+def aged_parts(conn: psycopg.Connection) -> set[str]:
+    """Parts with a first-copy transaction `XACT_AGE_LIMIT` or more xids old."""
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT DISTINCT part FROM {} WHERE CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS numeric)"
+            " - CAST(CAST(x AS text) AS numeric) >= %s ORDER BY part"
+        ).format(XACTS),
+        (XACT_AGE_LIMIT,),
+    )
+    return {r[0] for r in rows}
+
+
+def unowned(conn: psycopg.Connection, part: Part) -> int:
+    """Rows of the new table that are not in the baseline as they are, plus recorded keys
+    the table lost: 0 when the part's rows are all data_copy's, untouched. One scan of the
+    table; a row's hash is computed only where a recorded row holds its key."""
+    k = target_key_text(part)
+    query = sql.SQL(
+        "SELECT (SELECT count(*) FROM ({t}) AS t LEFT JOIN (SELECT k, h FROM {o} WHERE part = {p}) AS o"
+        " ON o.k = t.k WHERE CASE WHEN o.k IS NULL THEN NOT t.first ELSE o.h IS DISTINCT FROM t.h END),"
+        " (SELECT count(*) FROM {o} AS o WHERE o.part = {p} AND NOT EXISTS ({present}))"
+    ).format(
+        t=part.select_target(
+            sql.SQL("{k} AS k, {fc} AS first, {h} AS h").format(k=k, fc=_first_copied(part, "t"), h=target_hash(part))
+        ),
+        o=OWNED,
+        p=sql.Literal(part.name),
+        present=sql.SQL("{} AND {} = o.k").format(part.select_target(sql.SQL("1")), k),
+    )
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return int(row[0]) + int(row[1])
 
 
 def source_filter(part: Part, phase: int) -> sql.Composable:
@@ -118,8 +249,7 @@ def forgetting(part: Part, delete: sql.Composable, also: sql.Composable = _NOTHI
 def owned_totals(conn: psycopg.Connection, part: Part) -> tuple[int, str]:
     """(rows, checksum) of the baseline in the validator's checksum format."""
     row = conn.execute(
-        sql.SQL("SELECT count(*), coalesce(sum(CAST(h AS numeric)), 0)::text FROM {} WHERE part = %s").format(OWNED),
-        (part.name,),
+        sql.SQL("SELECT count(*), coalesce(sum(CAST(h AS numeric)), 0)::text FROM ({}) AS o").format(baseline(part))
     ).fetchone()
     assert row is not None
     return int(row[0]), str(row[1])
@@ -164,7 +294,7 @@ def _sides(part: Part) -> sql.Composable:
             target_key_text(part), target_hash(part), sql.Identifier(part.target.primary_key[0])
         ),
     )
-    own = sql.SQL("SELECT k, h FROM {} WHERE part = {}").format(OWNED, sql.Literal(part.name))
+    own = baseline(part)
     return sql.SQL(
         "({src}) AS s FULL JOIN ({tgt}) AS t ON t.k = s.k FULL JOIN ({own}) AS o ON o.k = coalesce(s.k, t.k)"
     ).format(src=src, tgt=tgt, own=own)

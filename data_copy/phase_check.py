@@ -88,10 +88,14 @@ def foreign_in_phase1(
     conn: psycopg.Connection, part: Part, target_count: int, target_checksum: str | None
 ) -> ownership.Classes:
     """Rows of the new table data_copy did not write ({} when there are none)."""
-    if target_checksum is None:  # a count-only run still compares content here
-        target_count, target_checksum = target_totals(conn, part)
-    owned_count, owned_checksum = ownership.owned_totals(conn, part)
-    if owned_count == target_count and (target_checksum is None or owned_checksum == target_checksum):
-        return ownership.Classes()
+    if ownership.has_first_copied(conn, part):  # row by row: xmin, recorded rows' hashes only
+        if not ownership.unowned(conn, part):
+            return ownership.Classes()
+    else:
+        if target_checksum is None:  # a count-only run still compares content here
+            target_count, target_checksum = target_totals(conn, part)
+        owned_count, owned_checksum = ownership.owned_totals(conn, part)
+        if owned_count == target_count and (target_checksum is None or owned_checksum == target_checksum):
+            return ownership.Classes()
     ownership.repair_baseline(conn, part)
     return ownership.foreign_rows(conn, part)

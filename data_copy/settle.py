@@ -183,16 +183,13 @@ def settle(
 
 def captured(cap: capture.Capture | None, m: Mapping, copier: Copier) -> bool:
     """True when change capture brought every change of `m` over by key, so the keys it
-    recorded are all that changed: only then may the validation re-hash just those. A
-    re-sync that scanned legacy cannot see deletes, and a legacy table whose deletes carry
-    no key is not captured at all: their validation stays full (and finds what they miss)."""
+    recorded are all that changed: only then may the validation re-hash just those (a
+    keyless change's deletes record their keys too: apply_changes). A re-sync that scanned
+    legacy cannot see deletes: its validation stays full (and finds what it misses)."""
     if cap is None or cap.modes.get(m.name) != "capture":
         return False
     part_list = parts(m)
-    return all(
-        p.source_table in cap.tables and p.source_table not in cap.unkeyable and p.name not in copier.scanned
-        for p in part_list
-    )
+    return all(p.source_table in cap.tables and p.name not in copier.scanned for p in part_list)
 
 
 def with_structure(conn: psycopg.Connection, result: MappingResult) -> None:

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from catalog.mappings import copy_order
-from data_copy import api, id_space, journal, phase_state, quiet, rollback, run_lock
+from data_copy import api, id_space, journal, ownership, phase_state, quiet, rollback, run_lock
 from data_copy.connection import connect
 from data_copy.errors import RollbackRefused, SwitchRefused
 from data_copy.settings import Settings
@@ -23,6 +23,7 @@ class Transition:
     run_id: str
     lines: list[str] = field(default_factory=list)
     carries: list[rollback.Carry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what else it did (not in legacy)
 
 
 def switch(dsn: str, settings: Settings) -> Transition:
@@ -42,9 +43,12 @@ def switch(dsn: str, settings: Settings) -> Transition:
         quiet.snapshot(conn, run_id, "switch", "start")
         with conn.transaction():
             changes = id_space.apply(conn, run_id)
+            # before the application may write: the first copy's rows become recorded rows
+            recorded = ownership.materialize_all(conn)
             phase_state.record(conn, 2, phase_state.SWITCHED, run_id, settings.stack)
         quiet.snapshot(conn, run_id, "switch", "end")
-    return Transition(str(run_id), [c.line() for c in changes])
+    notes = [f"ownership baseline: {recorded:,} first-copied row(s) recorded"] if recorded else []
+    return Transition(str(run_id), [c.line() for c in changes], notes=notes)
 
 
 def rollback_to_phase1(dsn: str, settings: Settings, accept_loss: tuple[str, ...] = ()) -> Transition:

@@ -234,9 +234,11 @@ def test_phase2_application_rows_survive_a_capture_applied_legacy_delete_and_upd
     assert moneyline.figures["conflicts"] == 2, moneyline.figures  # b changed on both sides, a deleted/changed
 
 
-def test_a_table_without_primary_key_is_keyed_by_its_new_rows_and_scanned_after_a_delete(tiny_synced: str) -> None:
+def test_a_table_without_primary_key_is_keyed_by_its_new_rows_and_its_deletes_found_by_an_anti_join(
+    tiny_synced: str,
+) -> None:
     dsn, raw, legacy = tiny_synced, "raw_data.raw_mlb_betting_splits", "splits.raw_mlb_betting_splits"
-    a, b = (r[0] for r in q(dsn, f"SELECT id FROM {legacy} ORDER BY id LIMIT 2"))  # noqa: S608
+    a, b, c = (r[0] for r in q(dsn, f"SELECT id FROM {legacy} ORDER BY id LIMIT 3"))  # noqa: S608
     q(dsn, f"UPDATE {legacy} SET home_or_over_bets = 4321 WHERE id = ANY(%s)", [a, b])  # noqa: S608 - no updated_at
     q(
         dsn,
@@ -248,12 +250,16 @@ def test_a_table_without_primary_key_is_keyed_by_its_new_rows_and_scanned_after_
     assert report.capture["raw_betting_splits"] == {"mode": "capture", "keys": 3}
     said = [n for n in report.notes if legacy in n]
     assert said == [
-        f"change capture: {legacy}: its deletes carry no id (no primary key on it): a run after a delete there scans it"
+        f"change capture: {legacy}: its deletes carry no id (no primary key on it): a run after a change there"
+        " finds deleted rows by one anti-join"
     ]
     assert q(dsn, f"SELECT count(*) FROM {raw} WHERE home_or_over_bets = 4321") == [(2,)]  # noqa: S608
-    q(dsn, f"DELETE FROM {legacy} WHERE id = %s", a)  # noqa: S608
+    moved = q(dsn, f"SELECT max(id) + 100 FROM {legacy}")[0][0]  # noqa: S608
+    q(dsn, f"DELETE FROM {legacy} WHERE id = %s", a)  # noqa: S608 - printed without a key
+    q(dsn, f"UPDATE {legacy} SET id = %s WHERE id = %s", moved, c)  # noqa: S608 - printed as the new row only
     report = api.run(dsn)
     assert report.ok, [r.message for r in report.results if r.message]
-    assert report.capture["raw_betting_splits"]["mode"].startswith(f"scan (1 change(s) to {legacy} carry no key)")
-    assert q(dsn, f"SELECT count(*) FROM {raw} WHERE id = %s", a) == [(0,)]  # noqa: S608
+    assert report.capture["raw_betting_splits"] == {"mode": "capture", "keys": 1}  # the moved row's new key
+    assert q(dsn, f"SELECT count(*) FROM {raw} WHERE id = ANY(%s)", [a, c]) == [(0,)]  # noqa: S608
+    assert q(dsn, f"SELECT count(*) FROM {raw} WHERE id = %s", moved) == [(1,)]  # noqa: S608
     assert q(dsn, f"SELECT count(*) FROM {raw}") == q(dsn, f"SELECT count(*) FROM {legacy}")  # noqa: S608

@@ -141,7 +141,7 @@ def test_a_capture_fed_resync_validates_only_the_changed_keys(copied_dsn: str) -
         conn.execute("SET synchronous_commit = on")  # committed = flushed: the slot has it at once
         conn.execute("UPDATE mlb_betting.moneyline SET home_ml = 999 WHERE id = 5")  # no timestamp
         conn.execute("DELETE FROM mlb_betting.moneyline WHERE id = 200")
-        # splits has no primary key: its deletes carry no key, capture leaves it to the scan
+        # splits has no primary key: its delete carries no key, one anti-join finds it
         conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'moved' WHERE id = 5")
         conn.execute("DELETE FROM splits.raw_mlb_betting_splits WHERE id = 800")
     report = api.run(copied_dsn, incremental=True)
@@ -149,7 +149,8 @@ def test_a_capture_fed_resync_validates_only_the_changed_keys(copied_dsn: str) -
     assert report.capture["moneyline"]["mode"] == "capture", report.capture
     details = _last_details(copied_dsn, "moneyline")
     assert details["incremental"] is True and details["verified_keys"] == 2, details
-    assert _last_details(copied_dsn, SPLITS)["incremental"] is False  # validated in full
+    splits_details = _last_details(copied_dsn, SPLITS)
+    assert splits_details["incremental"] is True and splits_details["verified_keys"] == 2, splits_details
     with psycopg.connect(copied_dsn) as conn:
         ml = conn.execute("SELECT home_ml FROM core_betting.betting_lines_moneyline WHERE id = 5").fetchone()
         gone = conn.execute("SELECT count(*) FROM core_betting.betting_lines_moneyline WHERE id = 200").fetchone()

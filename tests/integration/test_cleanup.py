@@ -368,6 +368,7 @@ def test_successful_cleanup(legacy_dsn: str, tmp_path: Path) -> None:
             "public.migration_rejects",
             "public.migration_state",
             "public.migration_owned_rows",  # issue 9: the ownership baseline, phases, conflicts,
+            "public.migration_owned_xacts",  # (the first copy's transactions: empty after the switch)
             "public.migration_phase_events",  # statistics snapshots, the switch's changes
             "public.migration_conflicts",
             "public.migration_table_stats",
