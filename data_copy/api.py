@@ -107,6 +107,7 @@ def run(
         notes: list[str] = []
         cap = capture.start(conn, settings, notes.append)  # the slot exists before the first chunk
         if cap:
+            capture.marked(conn, cap, notes.append)  # the catch-up's advance moves restart_lsn here
             capture.catch_up(conn, cap)  # a backlog in bounded batches; each settle reads the tail
         pacer = pacing.pacer(conn, settings.pace, CHUNK_KEYS)
         copier = Copier(conn, j.run_id, progress, phase=phase, pacer=pacer)
@@ -130,6 +131,8 @@ def run(
             if any(copier.first_copy(part) for part in part_list):
                 for part in part_list:  # the bulk of the rows, in committed chunks
                     copied += copier.copy(part).copied
+            if cap:  # the settle's read passes it and the advance after it confirms it
+                capture.marked(conn, cap, notes.append)
             caught_up, result = settle.settle(
                 conn,
                 copier,

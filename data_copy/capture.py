@@ -39,6 +39,7 @@ PLUGIN = "test_decoding"
 STATE_TABLE = sql.Identifier("public", "migration_capture")
 POSITIONS = sql.Identifier("public", "migration_capture_positions")
 SLOT_CREATE_LOCK_TIMEOUT = "60s"  # creating the slot waits for transactions already running
+MARK_LOCK_TIMEOUT = "10ms"  # the marker slot's record is written before it waits: never wait for it
 BATCH_CHANGES = 200_000  # rows of slot output per batch outside a settle transaction
 LAG_WARN_BYTES = 1 << 30
 
@@ -64,6 +65,7 @@ class Capture:
     unkeyable: dict[str, str] = field(default_factory=dict)  # legacy table -> why its deletes have no key
     modes: dict[str, str] = field(default_factory=dict)  # mapping -> how it was synced
     applied: dict[str, int] = field(default_factory=dict)  # mapping -> changed keys applied
+    unmarked: str = ""  # why `mark` could not log a running-xacts record (said once)
 
 
 def _safe(text: str) -> str:
@@ -238,6 +240,51 @@ def advance(conn: psycopg.Connection, cap: Capture) -> None:
         ).format(STATE_TABLE),
         (cap.slot,),
     )
+
+
+def mark(conn: psycopg.Connection, cap: Capture) -> str:
+    """Logs a running-xacts record at the head of the WAL; '' or why it could not.
+
+    Each peek and each advance decodes from the slot's restart_lsn, which moves only to a
+    running-xacts record that a decode has passed and an advance then confirmed: without
+    one (the bgwriter logs one per 15 s of activity) every read re-decodes our own bulk
+    WAL. PostgreSQL 16 has pg_log_standby_snapshot(); before it, creating a logical slot
+    logs one (ReplicationSlotReserveWal) BEFORE it waits for the transactions running: a
+    temporary marker slot, created with a lock_timeout so short that it never waits on the
+    application (55P03: the record is logged all the same), then dropped (on an error the
+    server drops a temporary slot itself). The capture's own slot and state are untouched."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        return "inside a transaction"
+    if conn.info.server_version >= 160000:
+        try:
+            conn.execute("SELECT pg_log_standby_snapshot()")
+            return ""
+        except psycopg.Error:  # superuser only, by default: the marker slot below
+            pass
+    marker = f"data_copy_mark_{hashlib.md5(cap.slot.encode()).hexdigest()[:8]}_{conn.info.backend_pid}"
+    try:
+        with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (MARK_LOCK_TIMEOUT,))
+            # the expected lock timeout is no news for the server log (a superuser may say so)
+            conn.execute(
+                "SELECT set_config('log_min_messages', 'fatal', true) FROM pg_roles"
+                " WHERE rolname = current_user AND rolsuper"
+            )
+            conn.execute("SELECT pg_create_logical_replication_slot(%s, %s, true)", (marker, PLUGIN))
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (marker,))
+    except psycopg.errors.LockNotAvailable:  # it waited for a running transaction: logged before
+        pass
+    except psycopg.Error as error:
+        return first_line(error)
+    return ""
+
+
+def marked(conn: psycopg.Connection, cap: Capture, note: Callable[[str], None]) -> None:
+    """`mark`, its failure said once per run (the reads then only cost more)."""
+    why = mark(conn, cap)
+    if why and not cap.unmarked:
+        cap.unmarked = why
+        note(f"change capture: cannot log a running-xacts record ({why}): each slot read re-decodes more WAL (slower)")
 
 
 def catch_up(conn: psycopg.Connection, cap: Capture) -> None:
