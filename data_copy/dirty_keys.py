@@ -5,7 +5,7 @@ The copier's upserts and deletes record their keys in the same statement (`marki
 change capture calls mark_dirty for every legacy change it applies. Why keys, not chunks,
 and what an incremental validation cannot see: chunk_hashes' docstring."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import psycopg
 from psycopg import sql
@@ -24,6 +24,8 @@ from data_copy.chunk_hashes import (
 from data_copy.ident import ident
 from data_copy.projection import Part
 from data_copy.validator import SAMPLES, row_hash, target_columns
+
+KEYS_PER_STATEMENT = 10_000  # dirty keys per constant array
 
 
 def mark_dirty(conn: psycopg.Connection, part: Part | str, keys: Iterable[object]) -> int:
@@ -67,30 +69,52 @@ def _dirty_keys(part: Part) -> sql.Composable:
     )
 
 
+def _batches(conn: psycopg.Connection, part: Part) -> Iterator[list[int]]:
+    """The part's (numeric) dirty keys, sorted, in batches of KEYS_PER_STATEMENT."""
+    keys = [
+        int(r[0])
+        for r in conn.execute(
+            sql.SQL("SELECT CAST(k AS bigint) FROM {} WHERE part = %s AND k ~ %s ORDER BY 1").format(DIRTY),
+            (part.name, NUMERIC_KEY),
+        )
+    ]
+    for i in range(0, len(keys), KEYS_PER_STATEMENT):
+        yield keys[i : i + KEYS_PER_STATEMENT]
+
+
+def _among(key: sql.Composable, batch: list[int]) -> sql.Composable:
+    """`key = ANY(constant array)`: an index scan of the keys where the table has an index,
+    a hashed lookup per row where it has none (a subquery of keys would make the planner
+    read the whole table either way)."""
+    return sql.SQL("{} = ANY(CAST({} AS bigint[]))").format(key, sql.Literal(batch))
+
+
 def _diff_dirty(conn: psycopg.Connection, part: Part, result: ChunkedCheck) -> None:
     """Missing, extra, changed or no longer copyable rows among the dirty keys."""
-    src = sql.SQL("{with_}SELECT CAST(k AS text) AS k, ok, h FROM ({rows}) AS x").format(
-        with_=part.with_clause,
-        rows=source_rows(part, sql.SQL("{} IN {}").format(source_key(part), _dirty_keys(part))),
-    )
-    tgt = sql.SQL("SELECT CAST({k} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {k} IN {dirty}").format(
-        k=target_key(part),
-        h=row_hash(target_columns(part)),
-        t=ident(part.target.qualified),
-        tw=part.target_where,
-        dirty=_dirty_keys(part),
-    )
-    query = sql.SQL(
-        "SELECT kind, count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
-        " SELECT CASE WHEN src.k IS NOT NULL AND NOT src.ok THEN 'not copyable'"
-        " WHEN tgt.k IS NULL THEN 'missing' WHEN src.k IS NULL THEN 'extra' ELSE 'changed' END AS kind,"
-        " coalesce(src.k, tgt.k) AS k"
-        " FROM ({src}) AS src FULL JOIN ({tgt}) AS tgt ON src.k = tgt.k"
-        " WHERE src.h IS DISTINCT FROM tgt.h OR (src.k IS NOT NULL AND NOT src.ok)) AS d GROUP BY kind"
-    ).format(n=sql.Literal(SAMPLES), src=src, tgt=tgt)
-    for kind, n, keys in conn.execute(query):
-        result.differences[kind] = list(keys)
-        result.difference_counts[kind] = int(n)
+    samples: dict[str, list[str]] = {}
+    for batch in _batches(conn, part):
+        src = sql.SQL("{with_}SELECT CAST(k AS text) AS k, ok, h FROM ({rows}) AS x").format(
+            with_=part.with_clause, rows=source_rows(part, _among(source_key(part), batch))
+        )
+        tgt = sql.SQL("SELECT CAST({k} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {among}").format(
+            k=target_key(part),
+            h=row_hash(target_columns(part)),
+            t=ident(part.target.qualified),
+            tw=part.target_where,
+            among=_among(target_key(part), batch),
+        )
+        query = sql.SQL(
+            "SELECT kind, count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
+            " SELECT CASE WHEN src.k IS NOT NULL AND NOT src.ok THEN 'not copyable'"
+            " WHEN tgt.k IS NULL THEN 'missing' WHEN src.k IS NULL THEN 'extra' ELSE 'changed' END AS kind,"
+            " coalesce(src.k, tgt.k) AS k"
+            " FROM ({src}) AS src FULL JOIN ({tgt}) AS tgt ON src.k = tgt.k"
+            " WHERE src.h IS DISTINCT FROM tgt.h OR (src.k IS NOT NULL AND NOT src.ok)) AS d GROUP BY kind"
+        ).format(n=sql.Literal(SAMPLES), src=src, tgt=tgt)
+        for kind, n, keys in conn.execute(query):
+            samples[kind] = sorted([*samples.get(kind, []), *keys])[:SAMPLES]  # text order, as one query's
+            result.difference_counts[kind] = result.difference_counts.get(kind, 0) + int(n)
+    result.differences.update(samples)
 
 
 def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | None:
@@ -136,32 +160,44 @@ def dirty_foreign(conn: psycopg.Connection, part: Part) -> tuple[int, list[str]]
     (differs from, or is missing from, its ownership baseline, or was deleted from the table)."""
     from data_copy.ownership import baseline, target_hash
 
-    if chunked(part):
-        dirty = sql.SQL("t.{} IN {}").format(sql.Identifier(part.target_key), _dirty_keys(part))
+    if chunked(part):  # per batch: (over the new table's row t, over the key text k)
+        batches: Iterable[tuple[sql.Composable, sql.Composable]] = [
+            (
+                _among(target_key(part), batch),
+                sql.SQL("k = ANY(CAST({} AS text[]))").format(sql.Literal([str(k) for k in batch])),
+            )
+            for batch in _batches(conn, part)
+        ]
     else:
-        dirty = sql.SQL("CAST(t.{} AS text) IN (SELECT d.k FROM {} AS d WHERE d.part = {})").format(
-            sql.Identifier(part.target_key), DIRTY, sql.Literal(part.name)
+        keys = sql.SQL("(SELECT d.k FROM {} AS d WHERE d.part = {})").format(DIRTY, sql.Literal(part.name))
+        batches = [
+            (
+                sql.SQL("CAST(t.{} AS text) IN {}").format(sql.Identifier(part.target_key), keys),
+                sql.SQL("k IN {}").format(keys),
+            )
+        ]
+    total, samples = 0, []
+    for dirty, dirty_k in batches:
+        query = sql.SQL(
+            "SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
+            " SELECT coalesce(t.k, o.k) AS k FROM"
+            " (SELECT CAST(t.{tk} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {dirty}) AS t"
+            " FULL JOIN ({o}) AS o ON o.k = t.k"
+            " WHERE t.h IS DISTINCT FROM o.h) AS x"
+        ).format(
+            n=sql.Literal(SAMPLES),
+            tk=sql.Identifier(part.target_key),
+            h=target_hash(part),
+            t=ident(part.target.qualified),
+            tw=part.target_where,
+            dirty=dirty,
+            o=baseline(part, dirty, dirty_k),
         )
-    query = sql.SQL(
-        "SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
-        " SELECT coalesce(t.k, o.k) AS k FROM"
-        " (SELECT CAST(t.{tk} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {dirty}) AS t"
-        " FULL JOIN (SELECT o.k, o.h FROM ({o}) AS o"
-        "  WHERE o.k IN (SELECT d.k FROM {d} AS d WHERE d.part = {p})) AS o ON o.k = t.k"
-        " WHERE t.h IS DISTINCT FROM o.h) AS x"
-    ).format(
-        n=sql.Literal(SAMPLES),
-        tk=sql.Identifier(part.target_key),
-        h=target_hash(part),
-        t=ident(part.target.qualified),
-        tw=part.target_where,
-        dirty=dirty,
-        o=baseline(part),
-        p=sql.Literal(part.name),
-        d=DIRTY,
-    )
-    row = conn.execute(query).fetchone()
-    return (int(row[0]), list(row[1] or [])) if row else (0, [])
+        row = conn.execute(query).fetchone()
+        if row:
+            total += int(row[0])
+            samples = sorted([*samples, *(row[1] or [])])[:SAMPLES]
+    return total, samples
 
 
 # ----------------------------------------------------------------------- cleanup guard

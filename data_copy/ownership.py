@@ -45,6 +45,7 @@ XACTS = sql.Identifier("public", "migration_owned_xacts")
 XACT_AGE_LIMIT = 1_000_000_000  # xids: far below 2^32, where a 32-bit xmin could repeat
 SAMPLES = 5
 _NOTHING = sql.SQL("")
+_TRUE = sql.SQL("TRUE")
 
 _DDL = sql.SQL(
     """CREATE TABLE IF NOT EXISTS {} (
@@ -107,19 +108,23 @@ def guard(part: Part, alias: str = "t") -> sql.Composable:
     )
 
 
-def baseline(part: Part) -> sql.Composable:
+def baseline(part: Part, target_cond: sql.Composable = _TRUE, key_cond: sql.Composable = _TRUE) -> sql.Composable:
     """SELECT k, h of the part's baseline: the recorded rows, and the first-copied rows of
-    the new table that no recorded row overrides (their hash is what they hold now)."""
+    the new table that no recorded row overrides (their hash is what they hold now).
+    `key_cond` (over the key text `k`) limits the recorded rows, `target_cond` (over the new
+    table's row `t`) the first-copied ones."""
     first = part.select_target(sql.SQL("{} AS k, {} AS h").format(target_key_text(part), target_hash(part)))
     # the EXISTS is a one-time filter: without first-copy transactions the table is not read
     return sql.SQL(
-        "SELECT k, h FROM {o} WHERE part = {p}"
-        " UNION ALL ({first} AND EXISTS (SELECT 1 FROM {x} WHERE part = {p}) AND {fc} AND NOT {rec})"
+        "SELECT k, h FROM {o} WHERE part = {p} AND ({kc})"
+        " UNION ALL ({first} AND ({tc}) AND EXISTS (SELECT 1 FROM {x} WHERE part = {p}) AND {fc} AND NOT {rec})"
     ).format(
         o=OWNED,
         p=sql.Literal(part.name),
+        kc=key_cond,
         x=XACTS,
         first=first,
+        tc=target_cond,
         fc=_first_copied(part, "t"),
         rec=_recorded(part, target_key_text(part)),
     )
