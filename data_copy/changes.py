@@ -11,7 +11,8 @@ key: its mapping is then scanned. Only the keys are stored, never row contents, 
 passes through Python.
 """
 
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 
 import psycopg
 from psycopg import sql
@@ -29,14 +30,32 @@ DDL = sql.SQL(
 ).format(t=CHANGES)
 
 
-def _printed_names(tables: Mapping[str, str]) -> sql.Composable:
-    """VALUES (table, key column, the prefix test_decoding prints for the table, key as printed)."""
+def leading_pattern(key: str) -> str:
+    """The keys of a change whose table prints `key` (a plain name, an integer) first: after
+    the table prefix, `INSERT: key[type]:1`, `DELETE: key[type]:1` (a DELETE without a key
+    prints `(no-tuple-data)`), `UPDATE: key[type]:1`, or for an UPDATE that changed it
+    `UPDATE: old-key: key[type]:1 new-tuple: key[type]:2`. Anchored: nothing in a value can
+    match."""
+    token = re.escape(key) + r"\[[^]]*\]:(-?[0-9]+)"
+    return rf"^(?:INSERT|UPDATE|DELETE): (?:old-key: {token} new-tuple: )?{token}"
+
+
+def _printed_names(tables: Mapping[str, str], leading: Collection[str] = ()) -> sql.Composable:
+    """VALUES (table, key column, the prefix test_decoding prints for the table, key as
+    printed, the anchored pattern of its keys or NULL)."""
     rows = []
     for table, key in tables.items():
         schema, name = table.split(".", 1)
         rows.append(
-            sql.SQL("({}, {}, 'table ' || quote_ident({}) || '.' || quote_ident({}) || ': ', quote_ident({}))").format(
-                sql.Literal(table), sql.Literal(key), sql.Literal(schema), sql.Literal(name), sql.Literal(key)
+            sql.SQL(
+                "({}, {}, 'table ' || quote_ident({}) || '.' || quote_ident({}) || ': ', quote_ident({}), {})"
+            ).format(
+                sql.Literal(table),
+                sql.Literal(key),
+                sql.Literal(schema),
+                sql.Literal(name),
+                sql.Literal(key),
+                sql.Literal(leading_pattern(key) if table in leading else None),
             )
         )
     return sql.SQL(", ").join(rows)
@@ -58,6 +77,7 @@ def buffer(
     tables: Mapping[str, str],
     upto: object,
     limit: int | None,
+    leading: Collection[str] = (),
 ) -> tuple[int, str | None]:
     """Peeks the slot up to `upto` (at most `limit` output rows, whole transactions) and
     stores the keys of changes to `tables` committed after the state's pulled_lsn.
@@ -71,21 +91,24 @@ def buffer(
         "CAST(CAST(ref.base + CAST(CAST(r.xid AS text) AS numeric)"
         " - CASE WHEN ref.base + CAST(CAST(r.xid AS text) AS numeric) > ref.x THEN {w} ELSE 0 END AS text) AS xid8)"
     ).format(w=sql.Literal(XID_WRAP))
-    values = _printed_names(tables) if tables else sql.SQL("(NULL, NULL, NULL, NULL)")
+    values = _printed_names(tables, leading) if tables else sql.SQL("(NULL, NULL, NULL, NULL, NULL)")
     query = sql.SQL(
         "WITH c AS MATERIALIZED ({peek}),"
         " commits AS (SELECT xid, max(lsn) AS lsn FROM c WHERE starts_with(data, 'COMMIT') GROUP BY xid),"
         " ref AS (SELECT x, x - mod(x, {w}) AS base FROM (SELECT CAST(CAST(pg_current_xact_id()"
         " AS text) AS numeric) AS x) AS r0),"
-        " tabs (tbl, keycol, prefix, printed) AS (VALUES {values}),"
-        " r AS (SELECT commits.lsn, c.xid, tabs.tbl, tabs.printed, c.data FROM c JOIN commits USING (xid)"
+        " tabs (tbl, keycol, prefix, printed, pattern) AS (VALUES {values}),"
+        " r AS (SELECT commits.lsn, c.xid, tabs.tbl, tabs.prefix, tabs.printed, tabs.pattern, c.data"
+        " FROM c JOIN commits USING (xid)"
         " JOIN tabs ON starts_with(c.data, tabs.prefix)"
         " WHERE commits.lsn > (SELECT pulled_lsn FROM {state} WHERE slot = {slot})),"
         " ins AS (INSERT INTO {changes} (slot, lsn, xid, tbl, k)"
         " SELECT {slot}, r.lsn, {full_xid}, r.tbl, kv.k FROM r CROSS JOIN ref LEFT JOIN LATERAL ("
         " SELECT CASE WHEN starts_with(m[2], '''') THEN replace(substr(m[2], 2, length(m[2]) - 2), '''''', '''')"
         " WHEN m[2] = 'null' THEN NULL ELSE m[2] END AS k"
-        " FROM regexp_matches(r.data, {token}, 'g') AS m WHERE m[1] = r.printed) AS kv ON true RETURNING 1)"
+        " FROM regexp_matches(r.data, {token}, 'g') AS m WHERE r.pattern IS NULL AND m[1] = r.printed"
+        " UNION ALL SELECT k FROM regexp_match(substr(r.data, length(r.prefix) + 1), r.pattern) AS f,"
+        " unnest(ARRAY[f[1], f[2]]) AS k WHERE r.pattern IS NOT NULL AND k IS NOT NULL) AS kv ON true RETURNING 1)"
         " SELECT (SELECT count(*) FROM c), (SELECT max(lsn) FROM commits), (SELECT count(*) FROM ins)"
     ).format(
         peek=_peek(slot, upto, limit),
@@ -109,7 +132,8 @@ def count_by_table(conn: psycopg.Connection, slot: str, tables: list[str]) -> di
     row = conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()
     assert row is not None
     query = sql.SQL(
-        "SELECT tabs.tbl, count(*) FROM ({peek}) AS c JOIN (VALUES {values}) AS tabs (tbl, keycol, prefix, printed)"
+        "SELECT tabs.tbl, count(*) FROM ({peek}) AS c JOIN (VALUES {values}) AS tabs (tbl, keycol, prefix, printed,"
+        " pattern)"
         " ON starts_with(c.data, tabs.prefix) GROUP BY tabs.tbl"
     ).format(peek=_peek(slot, row[0], None), values=_printed_names({t: "id" for t in tables}))
     return {tbl: int(n) for tbl, n in conn.execute(query)}

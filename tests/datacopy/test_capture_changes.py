@@ -104,3 +104,36 @@ def test_a_change_committed_after_the_snapshot_is_not_visible_to_it(conn: psycop
             (str(xid), SLOT),
         ).fetchall()
     assert seen == [("1", True, False), ("2", False, True)]  # its full 64-bit xid, exactly
+
+
+def test_a_table_printing_its_integer_key_first_is_read_by_an_anchored_pattern(conn: psycopg.Connection) -> None:
+    conn.execute(
+        'CREATE TABLE s.lead (id int PRIMARY KEY, note text, "Id" int);'
+        " CREATE TABLE s.full (id int PRIMARY KEY, v text);"
+        " ALTER TABLE s.full REPLICA IDENTITY FULL"  # its old key prints every column: the token scan reads it
+    )
+    tables = {"s.t": "id", "s.txt": "code", "s.nopk": "id", "s.lead": "id", "s.full": "id"}
+    leading = capture._leading(conn, tables)
+    assert leading == {"s.nopk", "s.lead"}  # s.t's key is not its first column, s.txt's is text
+    cap = capture.Capture(SLOT, tables=tables, leading=leading)
+    conn.execute("INSERT INTO s.lead VALUES (5, 'x'' UPDATE: old-key: id[integer]:999 y', 998), (6, NULL, NULL)")
+    conn.execute("UPDATE s.lead SET id = 7 WHERE id = 5")  # the key changes: old and new
+    conn.execute("UPDATE s.lead SET note = 'id[integer]:1' WHERE id = 7")  # the key stays: printed once
+    conn.execute("DELETE FROM s.lead WHERE id = 6")
+    conn.execute("INSERT INTO s.nopk VALUES (3, 'id[integer]:4'); UPDATE s.nopk SET id = 8; DELETE FROM s.nopk")
+    conn.execute("INSERT INTO s.full VALUES (1, 'id[integer]:2'); UPDATE s.full SET id = 9")
+    assert capture.pull(conn, cap) is False
+    assert buffered(conn) == [
+        ("s.lead", "5"),
+        ("s.lead", "6"),
+        ("s.lead", "5"),
+        ("s.lead", "7"),
+        ("s.lead", "7"),
+        ("s.lead", "6"),
+        ("s.nopk", "3"),
+        ("s.nopk", "8"),  # without a key, the update prints the new row only
+        ("s.nopk", None),  # the delete prints no key: one anti-join finds it
+        ("s.full", "1"),
+        ("s.full", "1"),  # old key (every column) and new
+        ("s.full", "9"),
+    ]
