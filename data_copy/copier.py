@@ -401,15 +401,21 @@ class Copier:
         self, part: Part, keys: sql.Composable | None = None, target_keys: sql.Composable | None = None
     ) -> int:
         """Deletes the target rows (of `target_keys`, or all) whose legacy row is gone, but
-        only rows data_copy wrote and nobody changed since (ownership.guard); rows deleted."""
+        only rows data_copy wrote and nobody changed since (ownership.guard); rows deleted.
+        The rows gone are found first, by key (`gone`, its own scope of t); the guard is a
+        CASE over both sides, so it is checked on those rows only, never pushed down to
+        hash every row of the table."""
         self._track(part)
         with self.conn.transaction():
             deleted = self.conn.execute(
                 ownership.forgetting(
                     part,
                     sql.SQL(
-                        "{with_}DELETE FROM {target} AS t WHERE ({tw}) AND ({tk}) AND {guard} AND NOT EXISTS ({legacy})"
+                        "{with_}DELETE FROM {target} AS t USING (SELECT t.{key} AS k FROM {target} AS t"
+                        " WHERE ({tw}) AND ({tk}) AND NOT EXISTS ({legacy})) AS gone"
+                        " WHERE t.{key} = gone.k AND CASE WHEN gone.k IS NOT NULL THEN {guard} ELSE false END"
                     ).format(
+                        key=sql.Identifier(part.target_key),
                         guard=ownership.guard(part),
                         with_=part.with_clause,
                         target=ident(part.target.qualified),
