@@ -36,7 +36,7 @@ from catalog.legacy import legacy_table
 from data_copy.ident import ident
 from data_copy.journal import LOG, REJECTS
 from data_copy.projection import INTEGER_TYPES, SOURCE, Part
-from data_copy.validator import SAMPLES, PartCheck, explain, row_hash, target_columns
+from data_copy.validator import PartCheck, explain, merge_differences, row_hash, target_columns
 
 CHUNKS = sql.Identifier("public", "migration_chunk_hashes")
 DIRTY = sql.Identifier("public", "migration_dirty_keys")
@@ -254,12 +254,6 @@ def rejected_rows(conn: psycopg.Connection, part: Part) -> int:
     return int(row[0]) if row else 0
 
 
-def _merge(into: PartCheck, found: PartCheck) -> None:
-    for kind, keys in found.differences.items():
-        into.differences[kind] = sorted({*into.differences.get(kind, []), *keys})[:SAMPLES]
-        into.difference_counts[kind] = into.difference_counts.get(kind, 0) + found.difference_counts[kind]
-
-
 def bisect(conn: psycopg.Connection, part: Part, lo: int, hi: int, result: PartCheck, indexed: bool = True) -> int:
     """Halves lo..hi while the two sides differ, diffs the rows of every differing range of
     at most LEAF_KEYS keys into result.differences. Returns the statements it ran."""
@@ -273,7 +267,7 @@ def bisect(conn: psycopg.Connection, part: Part, lo: int, hi: int, result: PartC
             source_cond=_between(source_key(part), lo, hi),
             target_cond=_between(target_key(part), lo, hi),
         )
-        _merge(result, found)
+        merge_differences(result, found)
         return 1
     mid = (lo + hi) // 2
     ran = 0

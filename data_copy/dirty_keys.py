@@ -18,12 +18,11 @@ from data_copy.chunk_hashes import (
     chunked,
     rejected_rows,
     source_key,
-    source_rows,
     target_key,
 )
 from data_copy.ident import ident
 from data_copy.projection import Part
-from data_copy.validator import SAMPLES, row_hash, target_columns
+from data_copy.validator import SAMPLES, PartCheck, explain, merge_differences
 
 KEYS_PER_STATEMENT = 100_000  # dirty keys per constant array (an unindexed legacy table: one scan per batch)
 
@@ -91,30 +90,17 @@ def _among(key: sql.Composable, batch: list[int]) -> sql.Composable:
 
 def _diff_dirty(conn: psycopg.Connection, part: Part, result: ChunkedCheck) -> None:
     """Missing, extra, changed or no longer copyable rows among the dirty keys."""
-    samples: dict[str, list[str]] = {}
     for batch in _batches(conn, part):
-        src = sql.SQL("{with_}SELECT CAST(k AS text) AS k, ok, h FROM ({rows}) AS x").format(
-            with_=part.with_clause, rows=source_rows(part, _among(source_key(part), batch))
+        found = PartCheck(part.name, 0, 0)
+        explain(
+            conn,
+            part,
+            found,
+            source_cond=_among(source_key(part), batch),
+            target_cond=_among(target_key(part), batch),
+            copyable=True,
         )
-        tgt = sql.SQL("SELECT CAST({k} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {among}").format(
-            k=target_key(part),
-            h=row_hash(target_columns(part)),
-            t=ident(part.target.qualified),
-            tw=part.target_where,
-            among=_among(target_key(part), batch),
-        )
-        query = sql.SQL(
-            "SELECT kind, count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
-            " SELECT CASE WHEN src.k IS NOT NULL AND NOT src.ok THEN 'not copyable'"
-            " WHEN tgt.k IS NULL THEN 'missing' WHEN src.k IS NULL THEN 'extra' ELSE 'changed' END AS kind,"
-            " coalesce(src.k, tgt.k) AS k"
-            " FROM ({src}) AS src FULL JOIN ({tgt}) AS tgt ON src.k = tgt.k"
-            " WHERE src.h IS DISTINCT FROM tgt.h OR (src.k IS NOT NULL AND NOT src.ok)) AS d GROUP BY kind"
-        ).format(n=sql.Literal(SAMPLES), src=src, tgt=tgt)
-        for kind, n, keys in conn.execute(query):
-            samples[kind] = sorted([*samples.get(kind, []), *keys])[:SAMPLES]  # text order, as one query's
-            result.difference_counts[kind] = result.difference_counts.get(kind, 0) + int(n)
-    result.differences.update(samples)
+        merge_differences(result, found)
 
 
 def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | None:

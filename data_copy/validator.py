@@ -115,12 +115,19 @@ def _explain(
     result: PartCheck,
     source_cond: sql.Composable = _TRUE,
     target_cond: sql.Composable = _TRUE,
+    copyable: bool = False,
 ) -> None:
     """Finds which keys are missing, extra or changed (only run when something differs),
-    among the rows meeting source_cond / target_cond (a key range: chunk_hashes.bisect)."""
+    among the rows meeting source_cond / target_cond (a key range: chunk_hashes.bisect; a
+    batch of keys: dirty_keys). `copyable`: legacy rows that no longer fit the new table
+    are a kind of their own ('not copyable'; a whole check's rejects explain them)."""
+    fits = part.fits_condition() if copyable else _TRUE
     src = part.select(
-        sql.SQL("CAST({} AS text) AS k, {} AS h").format(part.key_expr(), _row_hash(sql.SQL(", ").join(part.exprs))),
+        sql.SQL("CAST({k} AS text) AS k, ({fits}) AS ok, CASE WHEN {fits} THEN {h} END AS h").format(
+            k=part.key_expr(), fits=fits, h=_row_hash(sql.SQL(", ").join(part.exprs))
+        ),
         source_cond,
+        fitting=None if copyable else True,
     )
     tgt = sql.SQL("{} AND ({})").format(
         part.select_target(
@@ -132,14 +139,22 @@ def _explain(
     )
     query = sql.SQL(
         "SELECT kind, count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
-        " SELECT CASE WHEN tgt.k IS NULL THEN 'missing' WHEN src.k IS NULL THEN 'extra'"
-        " ELSE 'changed' END AS kind, coalesce(src.k, tgt.k) AS k"
+        " SELECT CASE WHEN src.k IS NOT NULL AND NOT src.ok THEN 'not copyable'"
+        " WHEN tgt.k IS NULL THEN 'missing' WHEN src.k IS NULL THEN 'extra' ELSE 'changed' END AS kind,"
+        " coalesce(src.k, tgt.k) AS k"
         " FROM ({src}) AS src FULL JOIN ({tgt}) AS tgt ON src.k = tgt.k"
-        " WHERE src.h IS DISTINCT FROM tgt.h) AS d GROUP BY kind"
+        " WHERE src.h IS DISTINCT FROM tgt.h OR (src.k IS NOT NULL AND NOT src.ok)) AS d GROUP BY kind"
     ).format(n=sql.Literal(SAMPLES), src=src, tgt=tgt)
     for kind, n, keys in conn.execute(query):
         result.differences[kind] = list(keys)
         result.difference_counts[kind] = n
+
+
+def merge_differences(into: PartCheck, found: PartCheck) -> None:
+    """Adds `found`'s differences to `into`'s (keys in text order, as one query's)."""
+    for kind, keys in found.differences.items():
+        into.differences[kind] = sorted({*into.differences.get(kind, []), *keys})[:SAMPLES]
+        into.difference_counts[kind] = into.difference_counts.get(kind, 0) + found.difference_counts[kind]
 
 
 # the ownership baseline (ownership.py) hashes and selects rows exactly as validation does
