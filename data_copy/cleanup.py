@@ -37,7 +37,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from data_copy import capture, guards, live_catalog, phase_state, quiet
+from data_copy import capture, guards, live_catalog, lock_retry, phase_state, quiet
 from data_copy import journal as journal_mod
 from data_copy.backup import Backup, record, take_backup
 from data_copy.cleanup_plan import CleanupPlan, plan_cleanup
@@ -49,6 +49,7 @@ from data_copy.errors import (
     LegacyTableMissing,
     LegacyTablesBusy,
     PgToolMissing,
+    TableLocked,
     first_line,
 )
 from data_copy.ident import ident
@@ -124,7 +125,7 @@ def _cleanup(
         try:
             with work.transaction():
                 _drop_transaction(work, settings, journal, dsn, report, entries, after_backup)
-        except psycopg.errors.LockNotAvailable as error:
+        except (psycopg.errors.LockNotAvailable, _Busy) as error:
             _fail(journal, entries, str(error))
             busy = LegacyTablesBusy(
                 f"cleanup refused, nothing dropped: a legacy table is in use "
@@ -171,7 +172,7 @@ def _drop_transaction(
     _check_backup(work, journal, plan, backup)
     survivors, names = _last_look(work, journal, plan)
     entries.extend(_start_drops(journal, plan))
-    _drop(work, plan)
+    _retried(work, "dropping", [*plan.dropped_tables, *plan.views], "AccessExclusiveLock", lambda: _drop(work, plan))
     _check_survivors(work, survivors, names)
 
 
@@ -187,6 +188,20 @@ def _limit_session(work: psycopg.Connection, settings: Settings) -> None:
         work.execute("SELECT set_config(%s, %s, true)", (name, value))
 
 
+def _retried(work: psycopg.Connection, what: str, tables: list[str], mode: str, step: Callable[[], None]) -> None:
+    """`step` in a savepoint of the drop transaction, retried while a lock timeout refuses
+    it (lock_retry); at the last refusal LegacyTablesBusy names the tables in use, and the
+    whole transaction rolls back: nothing dropped."""
+    try:
+        lock_retry.in_transaction(work, step, what=what, tables=tables, mode=mode)
+    except TableLocked as error:
+        raise _Busy(str(error)) from None
+
+
+class _Busy(Exception):
+    """lock_retry gave up inside the drop transaction (cleanup turns it into LegacyTablesBusy)."""
+
+
 def _lock(conn: psycopg.Connection, tables: list[str]) -> None:
     if tables:
         conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.SQL(", ").join(ident(t) for t in tables)))
@@ -197,7 +212,8 @@ def _lock_and_replan(work: psycopg.Connection, settings: Settings, plan: Cleanup
     the new plan drops tables not locked yet (created meanwhile)."""
     locked: set[str] = set()
     for _ in range(_PLAN_ATTEMPTS):
-        _lock(work, [t for t in plan.dropped_tables if t not in locked])
+        todo = [t for t in plan.dropped_tables if t not in locked]
+        _retried(work, "locking the tables to drop", todo, "ShareLock", lambda todo=todo: _lock(work, todo))
         locked.update(plan.dropped_tables)
         plan = plan_cleanup(work, settings)
         if set(plan.dropped_tables) <= locked:

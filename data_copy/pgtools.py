@@ -39,13 +39,18 @@ def pg_tool(name: str, major: int) -> Path:
     raise PgToolMissing(f"{name} for PostgreSQL {major} not found{detail}")
 
 
-def libpq_args(dsn: str) -> tuple[list[str], dict[str, str]]:
+def libpq_args(dsn: str, options: str = "") -> tuple[list[str], dict[str, str]]:
     """(--dbname argument, environment) for a client tool: the password goes in the
-    environment, not on the command line where `ps` would show it."""
+    environment, not on the command line where `ps` would show it. `options` (e.g.
+    "-c lock_timeout=5s") are added to the session's (libpq `options` / PGOPTIONS)."""
     env = dict(os.environ)
     if not dsn:
+        if options:
+            env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {options}".strip()
         return [], env
     params = psycopg.conninfo.conninfo_to_dict(dsn)
+    if options:
+        params["options"] = f"{params.get('options') or ''} {options}".strip()
     password = params.pop("password", None)
     if password is not None:
         env["PGPASSWORD"] = str(password)
@@ -88,14 +93,17 @@ def pg_dump(
         raise BackupUnreadable(f"pg_dump failed (exit {proc.returncode}): {detail}")
 
 
-def pg_restore(program: Path, dsn: str, dump: Path, entries: Sequence[TocEntry]) -> str | None:
-    """Restore exactly `entries` of `dump`, in one transaction, stopping at the first error.
+def pg_restore(
+    program: Path, dsn: str, dump: Path, entries: Sequence[TocEntry], *, lock_timeout: str = ""
+) -> str | None:
+    """Restore exactly `entries` of `dump`, in one transaction, stopping at the first error;
+    each statement waits at most `lock_timeout` for a lock (none given: the server's).
     None when it worked, else the first error lines pg_restore printed (one line)."""
     with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as handle:
         handle.write("".join(e.line + "\n" for e in entries))
         listing = Path(handle.name)
     try:
-        db_args, env = libpq_args(dsn)
+        db_args, env = libpq_args(dsn, f"-c lock_timeout={lock_timeout}" if lock_timeout else "")
         proc = subprocess.run(
             [
                 str(program),

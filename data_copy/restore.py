@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from data_copy import backup, live_catalog, pgtools
+from data_copy import backup, live_catalog, lock_retry, pgtools
 from data_copy import journal as journal_mod
 from data_copy.cleanup import PHASE
 from data_copy.errors import PgToolMissing, RestoreFailed, first_line
@@ -142,11 +142,59 @@ def _present(conn: psycopg.Connection, tables: list[str]) -> set[str]:
     return set(live_catalog.existing_tables(conn, {t.partition(".")[0] for t in tables})) & set(tables)
 
 
-def _pg_restore(conn: psycopg.Connection, dsn: str, record: BackupRecord, pg_restore: Path) -> int:
+class _Locked(Exception):
+    """pg_restore's transaction was refused by a lock timeout (and rolled back whole)."""
+
+
+def _pg_restore_retried(
+    conn: psycopg.Connection,
+    dsn: str,
+    record: BackupRecord,
+    pg_restore: Path,
+    chosen: list[TocEntry],
+    lock_timeout: str,
+) -> str | None:
+    """pg_restore (one transaction) with the session's lock_timeout on each statement, run
+    again whole (lock_retry's pauses) while a lock timeout refuses it: it only waits on
+    tables that stayed (a foreign key of a restored table references one, a view of
+    `public`), where the application must not queue behind us. RestoreFailed naming the
+    tables in use after the last refusal; nothing is restored then."""
+
+    def attempt() -> str | None:
+        failed = pgtools.pg_restore(pg_restore, dsn, record.dump, chosen, lock_timeout=lock_timeout)
+        if failed is not None and "lock timeout" in failed:
+            raise _Locked(failed)
+        return failed
+
+    started = time.monotonic()
+    try:
+        return lock_retry.retrying(attempt, refused=(_Locked,))
+    except _Locked as error:
+        held = lock_retry.holders(conn, _tables_now(conn), "ShareRowExclusiveLock")
+        who = ", ".join(f"{t} is locked by another session (pid {', '.join(map(str, p))})" for t, p in held)
+        raise RestoreFailed(
+            f"restore refused, nothing restored: pg_restore waited for a lock ({who or 'a table that stayed'})"
+            f" {lock_retry.ATTEMPTS} time(s) over {time.monotonic() - started:.1f} s, each after lock_timeout"
+            f" {lock_timeout} ({error})",
+            fix="end or wait out that session's transaction, then run restore again"
+            " (or raise consolidation:lockTimeout)",
+        ) from None
+
+
+def _tables_now(conn: psycopg.Connection) -> list[str]:
+    rows = conn.execute(
+        "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p', 'm', 'v') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        " AND n.nspname NOT LIKE 'pg\\_%'"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _pg_restore(conn: psycopg.Connection, dsn: str, record: BackupRecord, pg_restore: Path, settings: Settings) -> int:
     _, entries = pgtools.read_toc(record.dump, pg_restore)
     existing = set(live_catalog.existing_schemas(conn, record.schemas))
     chosen = restore_entries(entries, set(record.schemas), set(record.kept_names), existing)
-    failed = pgtools.pg_restore(pg_restore, dsn, record.dump, chosen)
+    failed = _pg_restore_retried(conn, dsn, record, pg_restore, chosen, settings.lock_timeout)
     if failed is not None:
         raise RestoreFailed(
             f"pg_restore of {record.dump.name} failed, nothing restored: {failed}",
@@ -179,7 +227,7 @@ def restore(
         pieces = 0
         if not present:
             pg_restore = pgtools.pg_tool("pg_restore", pgtools.server_major(conn))
-            pieces = _pg_restore(conn, dsn, record, pg_restore)
+            pieces = _pg_restore(conn, dsn, record, pg_restore, settings)
             restored = True
         elif present != set(names):
             missing = sorted(set(names) - present)
