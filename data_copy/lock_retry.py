@@ -29,6 +29,7 @@ T = TypeVar("T")
 ATTEMPTS = 6
 FIRST_PAUSE_S = 0.2
 MAX_PAUSE_S = 5.0
+_sleep = time.sleep  # the pause between attempts (tests watch it)
 
 # PostgreSQL's table-level lock conflicts (the manual's "Conflicting Lock Modes")
 _MODES = (
@@ -63,7 +64,7 @@ def retrying(
     not refused by a lock timeout (an exception of `refused`), at most `attempts`
     (ATTEMPTS) times; the last refusal is raised."""
     attempts = attempts or ATTEMPTS
-    sleep = sleep or time.sleep
+    sleep = sleep or _sleep
     pause = FIRST_PAUSE_S
     for attempt in range(1, attempts + 1):
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -38,10 +39,29 @@ class Held:
         self.conn.close()
 
 
+class Pauses:
+    """lock_retry's pauses, made short and counted; `then` runs at the first one (e.g.
+    the lock released a little later, so the step is refused at least once, whatever its
+    timing)."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+        self.then: Callable[[], object] | None = None
+
+    def __call__(self, seconds: float) -> None:
+        self.seen.append(seconds)
+        if len(self.seen) == 1 and self.then is not None:
+            self.then()
+        time.sleep(seconds)
+
+
 @pytest.fixture(autouse=True)
-def short_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+def pauses(monkeypatch: pytest.MonkeyPatch) -> Pauses:
     monkeypatch.setattr(lock_retry, "FIRST_PAUSE_S", 0.05)
     monkeypatch.setattr(lock_retry, "MAX_PAUSE_S", 0.2)
+    watch = Pauses()
+    monkeypatch.setattr(lock_retry, "_sleep", watch)
+    return watch
 
 
 def q(dsn: str, query: str, *args: object) -> list[tuple]:
@@ -87,16 +107,16 @@ def cli_line(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
 # ------------------------------------------------------------------------------ switch
 
 
-def test_switch_waits_out_a_lock_and_ends_as_an_undisturbed_switch(tiny_synced: str) -> None:
+def test_switch_waits_out_a_lock_and_ends_as_an_undisturbed_switch(tiny_synced: str, pauses: Pauses) -> None:
     changes = planned(tiny_synced)
     assert LEGACY_ML in {c.legacy_table for c in changes}
     held = Held(tiny_synced, LEGACY_ML, "ACCESS SHARE")  # a long SELECT: ALTER TABLE must wait
-    held.release_after(0.6)
+    pauses.then = lambda: held.release_after(0.3)
     started = time.monotonic()
     done = transitions.switch(tiny_synced, FAST)
     waited = time.monotonic() - started
     held.close()
-    assert waited >= 0.6
+    assert len(pauses.seen) >= 2 and waited >= 0.3  # refused while the lock was held, then through
     assert done.lines == [c.line() for c in changes]
     recorded, phase = switch_state(tiny_synced)
     assert phase == 2
@@ -161,16 +181,14 @@ def legacy_row(dsn: str, key: int) -> tuple | None:
         "ACCESS SHARE",  # blocks only the last step's ALTER TABLE (the switch undone)
     ],
 )
-def test_rollback_waits_out_a_lock_and_ends_as_an_undisturbed_rollback(phase2: str, mode: str) -> None:
+def test_rollback_waits_out_a_lock_and_ends_as_an_undisturbed_rollback(phase2: str, mode: str, pauses: Pauses) -> None:
     switched = id_space_lines(phase2)
     created = app_insert_ml(phase2)
     held = Held(phase2, LEGACY_ML, mode)
-    held.release_after(0.6)
-    started = time.monotonic()
+    pauses.then = lambda: held.release_after(0.3)
     done = transitions.rollback_to_phase1(phase2, FAST)
-    waited = time.monotonic() - started
     held.close()
-    assert waited >= 0.6
+    assert len(pauses.seen) >= 2  # refused while the lock was held, then through
     assert {c.mapping: (c.carried, c.deleted) for c in done.carries if c.carried or c.deleted} == {"moneyline": (1, 0)}
     assert legacy_row(phase2, created) == (created, "APP", 111)  # carried back once
     assert q(phase2, f"SELECT count(*) FROM {LEGACY_ML} WHERE sportsbook = 'APP'") == [(1,)]  # noqa: S608
@@ -225,11 +243,11 @@ def test_rollback_under_locks_never_released_is_one_line_and_leaves_no_half_step
     assert switch_state(phase2) == ([], 1)
 
 
-def test_in_transaction_inside_a_transaction_is_a_savepoint(tiny_synced: str) -> None:
+def test_in_transaction_inside_a_transaction_is_a_savepoint(tiny_synced: str, pauses: Pauses) -> None:
     """A retried step inside an outer transaction rolls back only itself: the outer
     transaction's earlier work stays and it commits."""
     held = Held(tiny_synced, LEGACY_ML, "ACCESS SHARE")
-    held.release_after(0.4)
+    pauses.then = lambda: held.release_after(0.3)
     with psycopg.connect(tiny_synced, autocommit=True) as conn:
         conn.execute("SET lock_timeout = '100ms'")
         conn.execute("CREATE TABLE public.ddl_retry_probe (x int)")
