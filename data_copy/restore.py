@@ -143,7 +143,43 @@ def _present(conn: psycopg.Connection, tables: list[str]) -> set[str]:
 
 
 class _Locked(Exception):
-    """pg_restore's transaction was refused by a lock timeout (and rolled back whole)."""
+    """pg_restore waited longer than lock_timeout for a lock: cancelled, rolled back whole."""
+
+
+class LockWatch:
+    """lock_timeout for pg_restore's session, which sets `lock_timeout = 0` itself (every
+    dump starts so): called while it runs, it cancels the statement once the session has
+    waited for a lock longer than `conn`'s lock_timeout, and keeps what it waited for."""
+
+    def __init__(self, conn: psycopg.Connection, application_name: str) -> None:
+        self.conn, self.name = conn, application_name
+        row = conn.execute("SELECT extract(epoch FROM current_setting('lock_timeout')::interval)").fetchone()
+        self.limit = float(row[0]) if row else 0.0
+        self.since: float | None = None
+        self.cancelled = ""  # "public.t (held by pid 12)" once it cancelled
+
+    def __call__(self) -> None:
+        if self.cancelled or self.limit <= 0:
+            return
+        row = self.conn.execute(
+            "SELECT a.pid, (SELECT string_agg(DISTINCT n.nspname || '.' || c.relname, ', ')"
+            "  FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "  WHERE l.pid = a.pid AND NOT l.granted AND l.locktype = 'relation'),"
+            " pg_blocking_pids(a.pid) FROM pg_stat_activity a"
+            " WHERE a.application_name = %s AND a.wait_event_type = 'Lock' LIMIT 1",
+            (self.name,),
+        ).fetchone()
+        if row is None:
+            self.since = None
+            return
+        if self.since is None:
+            self.since = time.monotonic()
+        if time.monotonic() - self.since < self.limit:
+            return
+        pid, table, blockers = row
+        held = f" (held by pid {', '.join(map(str, blockers))})" if blockers else ""
+        self.cancelled = f"{table or 'a lock'}{held}"
+        self.conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
 
 
 def _pg_restore_retried(
@@ -154,40 +190,30 @@ def _pg_restore_retried(
     chosen: list[TocEntry],
     lock_timeout: str,
 ) -> str | None:
-    """pg_restore (one transaction) with the session's lock_timeout on each statement, run
-    again whole (lock_retry's pauses) while a lock timeout refuses it: it only waits on
-    tables that stayed (a foreign key of a restored table references one, a view of
-    `public`), where the application must not queue behind us. RestoreFailed naming the
-    tables in use after the last refusal; nothing is restored then."""
+    """pg_restore (one transaction), cancelled when it waits for a lock longer than the
+    session's lock_timeout (LockWatch) and run again whole after lock_retry's pauses: it
+    only waits on objects that stayed (a restored table's foreign key references a table
+    of `public`, say), where the application must not queue behind us. RestoreFailed
+    naming the table after the last refusal; nothing is restored then."""
+    name = f"data_copy_restore_{record.run_id}"[:63]
 
     def attempt() -> str | None:
-        failed = pgtools.pg_restore(pg_restore, dsn, record.dump, chosen, lock_timeout=lock_timeout)
-        if failed is not None and "lock timeout" in failed:
-            raise _Locked(failed)
+        watch = LockWatch(conn, name)
+        failed = pgtools.pg_restore(pg_restore, dsn, record.dump, chosen, application_name=name, watch=watch)
+        if failed is not None and watch.cancelled:
+            raise _Locked(watch.cancelled)
         return failed
 
     started = time.monotonic()
     try:
         return lock_retry.retrying(attempt, refused=(_Locked,))
     except _Locked as error:
-        held = lock_retry.holders(conn, _tables_now(conn), "ShareRowExclusiveLock")
-        who = ", ".join(f"{t} is locked by another session (pid {', '.join(map(str, p))})" for t, p in held)
         raise RestoreFailed(
-            f"restore refused, nothing restored: pg_restore waited for a lock ({who or 'a table that stayed'})"
-            f" {lock_retry.ATTEMPTS} time(s) over {time.monotonic() - started:.1f} s, each after lock_timeout"
-            f" {lock_timeout} ({error})",
+            f"restore refused, nothing restored: pg_restore waited longer than lock_timeout {lock_timeout}"
+            f" for a lock on {error}, {lock_retry.ATTEMPTS} time(s) over {time.monotonic() - started:.1f} s",
             fix="end or wait out that session's transaction, then run restore again"
             " (or raise consolidation:lockTimeout)",
         ) from None
-
-
-def _tables_now(conn: psycopg.Connection) -> list[str]:
-    rows = conn.execute(
-        "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind IN ('r', 'p', 'm', 'v') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-        " AND n.nspname NOT LIKE 'pg\\_%'"
-    ).fetchall()
-    return [str(r[0]) for r in rows]
 
 
 def _pg_restore(conn: psycopg.Connection, dsn: str, record: BackupRecord, pg_restore: Path, settings: Settings) -> int:

@@ -40,9 +40,9 @@ class Held:
 
 
 class Pauses:
-    """lock_retry's pauses, made short and counted; `then` runs at the first one (e.g.
-    the lock released a little later, so the step is refused at least once, whatever its
-    timing)."""
+    """lock_retry's pauses, made short and counted; `then`, when set, runs at the next one
+    (e.g. the lock released a little later, so the step is refused at least once, whatever
+    its timing)."""
 
     def __init__(self) -> None:
         self.seen: list[float] = []
@@ -50,8 +50,9 @@ class Pauses:
 
     def __call__(self, seconds: float) -> None:
         self.seen.append(seconds)
-        if len(self.seen) == 1 and self.then is not None:
-            self.then()
+        if self.then is not None:
+            then, self.then = self.then, None
+            then()
         time.sleep(seconds)
 
 
