@@ -9,13 +9,15 @@ transaction is a sequence of named steps (`_drop_transaction`):
 
   _limit_session       lock_timeout, statement_timeout; no idle timeout while pg_dump runs
   _lock_and_replan     SHARE-lock every table to be dropped, plan again until the plan holds
+                       (each LOCK a savepoint retried on 55P03: lock_retry)
   _export_snapshot     the snapshot pg_dump will read; the guards run once more on it
   _back_up             fingerprint every table (count + checksum, logged in migration_log
                        as Phase3 'backup') and pg_dump that very snapshot (data_copy.backup)
   _check_backup        the dump is intact, readable (pg_restore --list) and complete, and
                        nothing was created meanwhile in a schema about to go
   _last_look           the dependency guard once more; record every object that must survive
-  _drop                1. the migrated legacy tables (every mapping's source);
+  _drop                (one savepoint, retried whole on 55P03)
+                       1. the migrated legacy tables (every mapping's source);
                        2. views in `public` that depend on them (in the backup too);
                        3. every legacy schema but `public`, with what is left in it: unmapped
                           tables that are empty or listed in settings.disposable_tables,
