@@ -266,3 +266,19 @@ def test_in_transaction_inside_a_transaction_is_a_savepoint(tiny_synced: str, pa
     held.close()
     assert len(attempts) >= 2
     assert rows == [0, len(attempts)]  # the outer row, and only the last attempt's
+
+
+def test_the_lock_conflict_table_is_postgresqls() -> None:
+    """Symmetric, and the manual's rows for the modes our steps take."""
+    table = lock_retry.CONFLICTS
+    assert all((a in table[b]) == (b in table[a]) for a in table for b in table)
+    assert table["AccessShareLock"] == ("AccessExclusiveLock",)
+    assert set(table["ShareLock"]) == {
+        "RowExclusiveLock",
+        "ShareUpdateExclusiveLock",
+        "ShareRowExclusiveLock",
+        "ExclusiveLock",
+        "AccessExclusiveLock",
+    }
+    assert "ShareLock" not in table["ShareLock"] and "ShareRowExclusiveLock" in table["ShareRowExclusiveLock"]
+    assert len(table["AccessExclusiveLock"]) == 8
