@@ -9,13 +9,15 @@ transaction is a sequence of named steps (`_drop_transaction`):
 
   _limit_session       lock_timeout, statement_timeout; no idle timeout while pg_dump runs
   _lock_and_replan     SHARE-lock every table to be dropped, plan again until the plan holds
+                       (each LOCK a savepoint retried on 55P03: lock_retry)
   _export_snapshot     the snapshot pg_dump will read; the guards run once more on it
   _back_up             fingerprint every table (count + checksum, logged in migration_log
                        as Phase3 'backup') and pg_dump that very snapshot (data_copy.backup)
   _check_backup        the dump is intact, readable (pg_restore --list) and complete, and
                        nothing was created meanwhile in a schema about to go
   _last_look           the dependency guard once more; record every object that must survive
-  _drop                1. the migrated legacy tables (every mapping's source);
+  _drop                (one savepoint, retried whole on 55P03)
+                       1. the migrated legacy tables (every mapping's source);
                        2. views in `public` that depend on them (in the backup too);
                        3. every legacy schema but `public`, with what is left in it: unmapped
                           tables that are empty or listed in settings.disposable_tables,
@@ -37,7 +39,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from data_copy import capture, guards, live_catalog, phase_state, quiet
+from data_copy import capture, guards, live_catalog, lock_retry, phase_state, quiet
 from data_copy import journal as journal_mod
 from data_copy.backup import Backup, record, take_backup
 from data_copy.cleanup_plan import CleanupPlan, plan_cleanup
@@ -49,6 +51,7 @@ from data_copy.errors import (
     LegacyTableMissing,
     LegacyTablesBusy,
     PgToolMissing,
+    TableLocked,
     first_line,
 )
 from data_copy.ident import ident
@@ -124,7 +127,7 @@ def _cleanup(
         try:
             with work.transaction():
                 _drop_transaction(work, settings, journal, dsn, report, entries, after_backup)
-        except psycopg.errors.LockNotAvailable as error:
+        except (psycopg.errors.LockNotAvailable, _Busy) as error:
             _fail(journal, entries, str(error))
             busy = LegacyTablesBusy(
                 f"cleanup refused, nothing dropped: a legacy table is in use "
@@ -171,7 +174,7 @@ def _drop_transaction(
     _check_backup(work, journal, plan, backup)
     survivors, names = _last_look(work, journal, plan)
     entries.extend(_start_drops(journal, plan))
-    _drop(work, plan)
+    _retried(work, "dropping", [*plan.dropped_tables, *plan.views], "AccessExclusiveLock", lambda: _drop(work, plan))
     _check_survivors(work, survivors, names)
 
 
@@ -187,6 +190,20 @@ def _limit_session(work: psycopg.Connection, settings: Settings) -> None:
         work.execute("SELECT set_config(%s, %s, true)", (name, value))
 
 
+def _retried(work: psycopg.Connection, what: str, tables: list[str], mode: str, step: Callable[[], None]) -> None:
+    """`step` in a savepoint of the drop transaction, retried while a lock timeout refuses
+    it (lock_retry); at the last refusal LegacyTablesBusy names the tables in use, and the
+    whole transaction rolls back: nothing dropped."""
+    try:
+        lock_retry.in_transaction(work, step, what=what, tables=tables, mode=mode)
+    except TableLocked as error:
+        raise _Busy(str(error)) from None
+
+
+class _Busy(Exception):
+    """lock_retry gave up inside the drop transaction (cleanup turns it into LegacyTablesBusy)."""
+
+
 def _lock(conn: psycopg.Connection, tables: list[str]) -> None:
     if tables:
         conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.SQL(", ").join(ident(t) for t in tables)))
@@ -197,7 +214,8 @@ def _lock_and_replan(work: psycopg.Connection, settings: Settings, plan: Cleanup
     the new plan drops tables not locked yet (created meanwhile)."""
     locked: set[str] = set()
     for _ in range(_PLAN_ATTEMPTS):
-        _lock(work, [t for t in plan.dropped_tables if t not in locked])
+        todo = [t for t in plan.dropped_tables if t not in locked]
+        _retried(work, "locking the tables to drop", todo, "ShareLock", lambda todo=todo: _lock(work, todo))
         locked.update(plan.dropped_tables)
         plan = plan_cleanup(work, settings)
         if set(plan.dropped_tables) <= locked:

@@ -115,6 +115,15 @@ class StatementTimedOut(
 class DatabaseBusy(DataCopyError, code=BUSY): ...
 
 
+class TableLocked(
+    DataCopyError,
+    code=BUSY,
+    fix="end or wait out that session's transaction, then run the same command again"
+    " (or raise consolidation:lockTimeout)",
+):
+    """A DDL step was refused by lock_timeout (55P03) at every attempt: nothing of it changed."""
+
+
 class PermissionDenied(
     DataCopyError,
     code=PRIVILEGE,

@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,13 +39,18 @@ def pg_tool(name: str, major: int) -> Path:
     raise PgToolMissing(f"{name} for PostgreSQL {major} not found{detail}")
 
 
-def libpq_args(dsn: str) -> tuple[list[str], dict[str, str]]:
+def libpq_args(dsn: str, application_name: str = "") -> tuple[list[str], dict[str, str]]:
     """(--dbname argument, environment) for a client tool: the password goes in the
-    environment, not on the command line where `ps` would show it."""
+    environment, not on the command line where `ps` would show it; `application_name`
+    names the tool's session (pg_stat_activity)."""
     env = dict(os.environ)
     if not dsn:
+        if application_name:
+            env["PGAPPNAME"] = application_name
         return [], env
     params = psycopg.conninfo.conninfo_to_dict(dsn)
+    if application_name:
+        params["application_name"] = application_name
     password = params.pop("password", None)
     if password is not None:
         env["PGPASSWORD"] = str(password)
@@ -88,15 +93,24 @@ def pg_dump(
         raise BackupUnreadable(f"pg_dump failed (exit {proc.returncode}): {detail}")
 
 
-def pg_restore(program: Path, dsn: str, dump: Path, entries: Sequence[TocEntry]) -> str | None:
-    """Restore exactly `entries` of `dump`, in one transaction, stopping at the first error.
+def pg_restore(
+    program: Path,
+    dsn: str,
+    dump: Path,
+    entries: Sequence[TocEntry],
+    *,
+    application_name: str = "",
+    watch: Callable[[], None] | None = None,
+) -> str | None:
+    """Restore exactly `entries` of `dump`, in one transaction, stopping at the first error;
+    `watch` is called every 50 ms while it runs (its session is `application_name`).
     None when it worked, else the first error lines pg_restore printed (one line)."""
     with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as handle:
         handle.write("".join(e.line + "\n" for e in entries))
         listing = Path(handle.name)
     try:
-        db_args, env = libpq_args(dsn)
-        proc = subprocess.run(
+        db_args, env = libpq_args(dsn, application_name)
+        proc = subprocess.Popen(
             [
                 str(program),
                 "--single-transaction",
@@ -106,16 +120,29 @@ def pg_restore(program: Path, dsn: str, dump: Path, entries: Sequence[TocEntry])
                 *db_args,
                 str(dump),
             ],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=env,
             stdin=subprocess.DEVNULL,
         )
+        try:
+            while True:
+                try:
+                    _, stderr = proc.communicate(timeout=0.05)
+                    break
+                except subprocess.TimeoutExpired:
+                    if watch is not None:
+                        watch()
+        except BaseException:  # Ctrl-C, or the watch failed: no pg_restore left behind
+            proc.kill()
+            proc.wait()
+            raise
     finally:
         listing.unlink(missing_ok=True)
     if proc.returncode == 0:
         return None
-    lines = [ln for ln in proc.stderr.splitlines() if "error" in ln.lower()] or proc.stderr.splitlines()
+    lines = [ln for ln in stderr.splitlines() if "error" in ln.lower()] or stderr.splitlines()
     return " ".join(" ".join(lines[:2]).split())[:400]
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from data_copy import backup, live_catalog, pgtools
+from data_copy import backup, live_catalog, lock_retry, pgtools
 from data_copy import journal as journal_mod
 from data_copy.cleanup import PHASE
 from data_copy.errors import PgToolMissing, RestoreFailed, first_line
@@ -142,11 +142,85 @@ def _present(conn: psycopg.Connection, tables: list[str]) -> set[str]:
     return set(live_catalog.existing_tables(conn, {t.partition(".")[0] for t in tables})) & set(tables)
 
 
-def _pg_restore(conn: psycopg.Connection, dsn: str, record: BackupRecord, pg_restore: Path) -> int:
+class _Locked(Exception):
+    """pg_restore waited longer than lock_timeout for a lock: cancelled, rolled back whole."""
+
+
+class LockWatch:
+    """lock_timeout for pg_restore's session, which sets `lock_timeout = 0` itself (every
+    dump starts so): called while it runs, it cancels the statement once the session has
+    waited for a lock longer than `conn`'s lock_timeout, and keeps what it waited for."""
+
+    def __init__(self, conn: psycopg.Connection, application_name: str) -> None:
+        self.conn, self.name = conn, application_name
+        row = conn.execute("SELECT extract(epoch FROM current_setting('lock_timeout')::interval)").fetchone()
+        self.limit = float(row[0]) if row else 0.0
+        self.since: float | None = None
+        self.cancelled = ""  # "public.t (held by pid 12)" once it cancelled
+
+    def __call__(self) -> None:
+        if self.cancelled or self.limit <= 0:
+            return
+        row = self.conn.execute(
+            "SELECT a.pid, (SELECT string_agg(DISTINCT n.nspname || '.' || c.relname, ', ')"
+            "  FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "  WHERE l.pid = a.pid AND NOT l.granted AND l.locktype = 'relation'),"
+            " pg_blocking_pids(a.pid) FROM pg_stat_activity a"
+            " WHERE a.application_name = %s AND a.wait_event_type = 'Lock' LIMIT 1",
+            (self.name,),
+        ).fetchone()
+        if row is None:
+            self.since = None
+            return
+        if self.since is None:
+            self.since = time.monotonic()
+        if time.monotonic() - self.since < self.limit:
+            return
+        pid, table, blockers = row
+        held = f" (held by pid {', '.join(map(str, blockers))})" if blockers else ""
+        self.cancelled = f"{table or 'a lock'}{held}"
+        self.conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
+
+
+def _pg_restore_retried(
+    conn: psycopg.Connection,
+    dsn: str,
+    record: BackupRecord,
+    pg_restore: Path,
+    chosen: list[TocEntry],
+    lock_timeout: str,
+) -> str | None:
+    """pg_restore (one transaction), cancelled when it waits for a lock longer than the
+    session's lock_timeout (LockWatch) and run again whole after lock_retry's pauses: it
+    only waits on objects that stayed (a restored table's foreign key references a table
+    of `public`, say), where the application must not queue behind us. RestoreFailed
+    naming the table after the last refusal; nothing is restored then."""
+    name = f"data_copy_restore_{record.run_id}"[:63]
+
+    def attempt() -> str | None:
+        watch = LockWatch(conn, name)
+        failed = pgtools.pg_restore(pg_restore, dsn, record.dump, chosen, application_name=name, watch=watch)
+        if failed is not None and watch.cancelled:
+            raise _Locked(watch.cancelled)
+        return failed
+
+    started = time.monotonic()
+    try:
+        return lock_retry.retrying(attempt, refused=(_Locked,))
+    except _Locked as error:
+        raise RestoreFailed(
+            f"restore refused, nothing restored: pg_restore waited longer than lock_timeout {lock_timeout}"
+            f" for a lock on {error}, {lock_retry.ATTEMPTS} time(s) over {time.monotonic() - started:.1f} s",
+            fix="end or wait out that session's transaction, then run restore again"
+            " (or raise consolidation:lockTimeout)",
+        ) from None
+
+
+def _pg_restore(conn: psycopg.Connection, dsn: str, record: BackupRecord, pg_restore: Path, settings: Settings) -> int:
     _, entries = pgtools.read_toc(record.dump, pg_restore)
     existing = set(live_catalog.existing_schemas(conn, record.schemas))
     chosen = restore_entries(entries, set(record.schemas), set(record.kept_names), existing)
-    failed = pgtools.pg_restore(pg_restore, dsn, record.dump, chosen)
+    failed = _pg_restore_retried(conn, dsn, record, pg_restore, chosen, settings.lock_timeout)
     if failed is not None:
         raise RestoreFailed(
             f"pg_restore of {record.dump.name} failed, nothing restored: {failed}",
@@ -179,7 +253,7 @@ def restore(
         pieces = 0
         if not present:
             pg_restore = pgtools.pg_tool("pg_restore", pgtools.server_major(conn))
-            pieces = _pg_restore(conn, dsn, record, pg_restore)
+            pieces = _pg_restore(conn, dsn, record, pg_restore, settings)
             restored = True
         elif present != set(names):
             missing = sorted(set(names) - present)

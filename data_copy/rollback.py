@@ -23,7 +23,7 @@ from psycopg import sql
 
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping, copy_order
-from data_copy import id_space, ownership, phase_state, quiet
+from data_copy import id_space, lock_retry, ownership, phase_state, quiet
 from data_copy.errors import RollbackRefused, first_line
 from data_copy.ident import ident
 from data_copy.projection import SOURCE, Part, parts
@@ -278,15 +278,13 @@ def rollback(
     done = []
     for m in copy_order():
         try:
-            with conn.transaction():
-                c = _survey(conn, m)  # again, inside the transaction that acts on it
-                _refuse_both_changed([c] if c.both_changed else [], "mappings before it are carried back")
-                if c.refused:
-                    if c.target not in accept_loss:  # the application wrote meanwhile
-                        _refuse([c], "mappings before it are carried back; run rollback again")
-                    _save_lost(conn, m, run_id)
-                if m.invertible:
-                    c.carried, c.deleted = _carry_back(conn, parts(m)[0])
+            c = lock_retry.in_transaction(
+                conn,
+                lambda m=m: _carry_one(conn, m, run_id, accept_loss),
+                what=f"rollback of {m.target} refused (the mappings before it are carried back and stay so)",
+                tables=[m.target, *m.sources],
+                mode="ExclusiveLock",  # any session writing (or locking rows of) these tables
+            )
         except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:
             # e.g. a new row referencing a game only the new tables have: legacy's foreign
             # key, or the new table's when that game would go. The table stays as it was.
@@ -297,11 +295,33 @@ def rollback(
                 fix=f"fix those rows in {m.target}, then run rollback again; or stay in phase 2",
             ) from None
         done.append(c)
-    with conn.transaction():
+
+    def undo_switch() -> list[str]:
         undone = id_space.undo(conn)
         phase_state.record(conn, 1, phase_state.ROLLED_BACK, run_id, stack)
+        return undone
+
+    undone = lock_retry.in_transaction(
+        conn,
+        undo_switch,
+        what="rollback refused, still phase 2 (every mapping is carried back)",
+        tables=lambda: [str(r[0]) for r in id_space.recorded(conn)],
+    )
     quiet.snapshot(conn, run_id, "rollback", "end")
     return done, undone
+
+
+def _carry_one(conn: psycopg.Connection, m: Mapping, run_id: object, accept_loss: tuple[str, ...]) -> Carry:
+    """One mapping carried back, in the caller's transaction."""
+    c = _survey(conn, m)  # again, inside the transaction that acts on it
+    _refuse_both_changed([c] if c.both_changed else [], "mappings before it are carried back")
+    if c.refused:
+        if c.target not in accept_loss:  # the application wrote meanwhile
+            _refuse([c], "mappings before it are carried back; run rollback again")
+        _save_lost(conn, m, run_id)
+    if m.invertible:
+        c.carried, c.deleted = _carry_back(conn, parts(m)[0])
+    return c
 
 
 def _refuse(refused: list[Carry], state: str) -> None:

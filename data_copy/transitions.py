@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from catalog.mappings import copy_order
-from data_copy import api, id_space, journal, ownership, phase_state, quiet, rollback, run_lock
+from data_copy import api, id_space, journal, lock_retry, ownership, phase_state, quiet, rollback, run_lock
 from data_copy.connection import connect
 from data_copy.errors import RollbackRefused, SwitchRefused
 from data_copy.settings import Settings
@@ -41,11 +41,22 @@ def switch(dsn: str, settings: Settings) -> Transition:
                 fix="run `python -m data_copy run` until every mapping passes, then switch",
             )
         quiet.snapshot(conn, run_id, "switch", "start")
-        with conn.transaction():
+
+        def switch_step() -> tuple[list[id_space.IdChange], int]:
             changes = id_space.apply(conn, run_id)
             # before the application may write: the first copy's rows become recorded rows
             recorded = ownership.materialize_all(conn)
             phase_state.record(conn, 2, phase_state.SWITCHED, run_id, settings.stack)
+            return changes, recorded
+
+        # one transaction on purpose (the id space and the phase change together): a lock
+        # timeout retries all of it
+        changes, recorded = lock_retry.in_transaction(
+            conn,
+            switch_step,
+            what="switch refused, still phase 1",
+            tables=lambda: [c.legacy_table for c in id_space.planned(conn)],
+        )
         quiet.snapshot(conn, run_id, "switch", "end")
     notes = [f"ownership baseline: {recorded:,} first-copied row(s) recorded"] if recorded else []
     return Transition(str(run_id), [c.line() for c in changes], notes=notes)
