@@ -33,13 +33,11 @@ from psycopg import sql
 
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping
-from data_copy import capture, changes, chunk_hashes
+from data_copy import capture, changes, chunk_hashes, key_sets
 from data_copy.capture import Capture
 from data_copy.copier import Copier
 from data_copy.journal import REJECTS
 from data_copy.projection import SOURCE, Part
-
-KEYS_PER_STATEMENT = 100_000  # changed keys per constant array (an unindexed legacy table: one scan per batch)
 
 
 def _upto(conn: psycopg.Connection, cap: Capture, tables: list[str], pos: str | None) -> str:
@@ -86,15 +84,24 @@ def _scan_reason(conn: psycopg.Connection, cap: Capture, m: Mapping, part_list: 
     return ""
 
 
-def _keys(alias: str, column: str, type_: str, keys: list[str]) -> sql.Composable:
-    """`alias.column = ANY(ARRAY[keys])`: an index scan over the keys, whatever the plan
-    around it (a join on a key table would read the whole legacy table without nested loops)."""
-    return sql.SQL("{} = ANY(CAST({} AS {}[]))").format(
-        sql.Identifier(alias, column), sql.Literal(keys), sql.SQL(re.sub(r"\(.*\)", "", type_))
+def _type(table: object, column: str) -> str:
+    return re.sub(r"\(.*\)", "", table.column(column).type)  # type: ignore[attr-defined]
+
+
+def _changed(
+    conn: psycopg.Connection, pending: sql.Composable, alias: str, column: str, type_: str, is_indexed: bool
+) -> sql.Composable:
+    """`alias.column` is one of the pending changes' keys (read by the server, not by us)."""
+    keys = sql.SQL("SELECT DISTINCT CAST(k AS {}) FROM {} WHERE ({}) AND k IS NOT NULL").format(
+        sql.SQL(type_), changes.CHANGES, pending
     )
+    return key_sets.among(sql.Identifier(alias, column), keys, is_indexed)
 
 
-def _apply_part(conn: psycopg.Connection, copier: Copier, part: Part, pending: sql.Composable) -> int:
+def _apply_part(
+    conn: psycopg.Connection, copier: Copier, part: Part, pending: sql.Composable, deletes: bool = True
+) -> int:
+    """Upserts the changed keys' legacy rows and (with `deletes`) deletes those gone."""
     conn.execute(
         sql.SQL("DELETE FROM {} WHERE mapping = %s AND legacy_key IN (SELECT k FROM {} WHERE {})").format(
             REJECTS, changes.CHANGES, pending
@@ -110,25 +117,26 @@ def _apply_part(conn: psycopg.Connection, copier: Copier, part: Part, pending: s
         ).format(d=chunk_hashes.DIRTY, c=changes.CHANGES, p=pending),
         (part.name,),
     )
-    source_type = legacy_table(part.source_table).column(part.source_key).type
-    target_type = part.target.column(part.target_key).type
-    keys = [
-        r[0]
-        for r in conn.execute(
-            sql.SQL("SELECT DISTINCT k FROM {} WHERE ({}) AND k IS NOT NULL ORDER BY k").format(
-                changes.CHANGES, pending
-            )
-        )
-    ]
-    written = 0
-    for i in range(0, len(keys), KEYS_PER_STATEMENT):
-        batch = keys[i : i + KEYS_PER_STATEMENT]
-        written += copier.reconcile(
-            part,
-            keys=_keys(SOURCE, part.source_key, source_type, batch),
-            target_keys=_keys("t", part.target_key, target_type, batch),
-        ).copied
-    return written
+    return copier.reconcile(
+        part,
+        keys=_changed(
+            conn,
+            pending,
+            SOURCE,
+            part.source_key,
+            _type(legacy_table(part.source_table), part.source_key),
+            key_sets.indexed(conn, part.source_table, part.source_key),
+        ),
+        target_keys=_changed(
+            conn,
+            pending,
+            "t",
+            part.target_key,
+            _type(part.target, part.target_key),
+            key_sets.indexed(conn, part.target.qualified, part.target_key),
+        ),
+        deletes=deletes,
+    ).copied
 
 
 def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mapping, part_list: list[Part]) -> int:
@@ -148,9 +156,10 @@ def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mappi
         else:
             keys, keyless = _counts(conn, pending)
             applied += keys
-            if keys:
-                written += _apply_part(conn, copier, part, pending)
-            if keyless or (keys and part.source_table in cap.unkeyable):
+            gone_by_anti_join = bool(keyless or (keys and part.source_table in cap.unkeyable))
+            if keys:  # the anti-join below deletes the rows gone: one pass over legacy, not two
+                written += _apply_part(conn, copier, part, pending, deletes=not gone_by_anti_join)
+            if gone_by_anti_join:
                 written += copier.delete_gone(part)
         capture.record(conn, cap, part.name, upto)
     cap.modes[m.name] = f"scan ({reason})" if reason else "capture"

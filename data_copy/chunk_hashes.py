@@ -33,6 +33,7 @@ import psycopg
 from psycopg import sql
 
 from catalog.legacy import legacy_table
+from data_copy import key_sets
 from data_copy.ident import ident
 from data_copy.journal import LOG, REJECTS
 from data_copy.projection import INTEGER_TYPES, SOURCE, Part
@@ -313,19 +314,14 @@ def full_check(conn: psycopg.Connection, part: Part, hasher: "object | None" = N
         if result.mismatched_chunks:
             explain(conn, part, result)  # one FULL JOIN of the part names them all
     else:
-        indexed = _key_indexed(conn, part)
+        indexed = key_indexed(conn, part)
         for lo in ranges:
             bisect(conn, part, lo, lo + (1 << bits) - 1, result, indexed)
     return result
 
 
-def _key_indexed(conn: psycopg.Connection, part: Part) -> bool:
-    row = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
-        " AND a.attnum = i.indkey[0] WHERE i.indrelid = %s::regclass AND a.attname = %s)",
-        (part.source_table, part.source_key),
-    ).fetchone()
-    return bool(row and row[0])
+def key_indexed(conn: psycopg.Connection, part: Part) -> bool:
+    return key_sets.indexed(conn, part.source_table, part.source_key)
 
 
 def not_full(conn: psycopg.Connection) -> dict[str, object]:

@@ -386,7 +386,11 @@ class Copier:
             start = end + 1
 
     def reconcile(
-        self, part: Part, keys: sql.Composable | None = None, target_keys: sql.Composable | None = None
+        self,
+        part: Part,
+        keys: sql.Composable | None = None,
+        target_keys: sql.Composable | None = None,
+        deletes: bool = True,
     ) -> CopyResult:
         """Full keyed pass: upserts every row and deletes the target rows whose legacy row is
         gone, but only rows data_copy wrote and nobody changed since (ownership.guard).
@@ -394,7 +398,7 @@ class Copier:
         only those keys (change capture's apply by key)."""
         self._track(part)
         copied, rejected = self._apply(part, keys or sql.SQL("TRUE"), upsert=True)
-        deleted = self.delete_gone(part, keys, target_keys)
+        deleted = self.delete_gone(part, keys, target_keys) if deletes else 0
         return CopyResult(copied=copied + deleted, rejected=rejected, mode="reconcile")
 
     def delete_gone(

@@ -5,26 +5,26 @@ The copier's upserts and deletes record their keys in the same statement (`marki
 change capture calls mark_dirty for every legacy change it applies. Why keys, not chunks,
 and what an incremental validation cannot see: chunk_hashes' docstring."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import psycopg
 from psycopg import sql
 
+from data_copy import key_sets
 from data_copy.chunk_hashes import (
     CHUNKS,
     DIRTY,
     NUMERIC_KEY,
     ChunkedCheck,
     chunked,
+    key_indexed,
     rejected_rows,
     source_key,
     target_key,
 )
 from data_copy.ident import ident
 from data_copy.projection import Part
-from data_copy.validator import SAMPLES, PartCheck, explain, merge_differences
-
-KEYS_PER_STATEMENT = 100_000  # dirty keys per constant array (an unindexed legacy table: one scan per batch)
+from data_copy.validator import SAMPLES, explain
 
 
 def mark_dirty(conn: psycopg.Connection, part: Part | str, keys: Iterable[object]) -> int:
@@ -63,44 +63,28 @@ def tracked(conn: psycopg.Connection, part: Part) -> bool:
 
 
 def _dirty_keys(part: Part) -> sql.Composable:
-    return sql.SQL("(SELECT CAST(d.k AS bigint) FROM {d} AS d WHERE d.part = {p} AND d.k ~ {num})").format(
+    """SELECT the part's (numeric) dirty keys as bigint."""
+    return sql.SQL("SELECT CAST(d.k AS bigint) FROM {d} AS d WHERE d.part = {p} AND d.k ~ {num}").format(
         d=DIRTY, p=sql.Literal(part.name), num=sql.Literal(NUMERIC_KEY)
     )
 
 
-def _batches(conn: psycopg.Connection, part: Part) -> Iterator[list[int]]:
-    """The part's (numeric) dirty keys, sorted, in batches of KEYS_PER_STATEMENT."""
-    keys = [
-        int(r[0])
-        for r in conn.execute(
-            sql.SQL("SELECT CAST(k AS bigint) FROM {} WHERE part = %s AND k ~ %s ORDER BY 1").format(DIRTY),
-            (part.name, NUMERIC_KEY),
-        )
-    ]
-    for i in range(0, len(keys), KEYS_PER_STATEMENT):
-        yield keys[i : i + KEYS_PER_STATEMENT]
-
-
-def _among(key: sql.Composable, batch: list[int]) -> sql.Composable:
-    """`key = ANY(constant array)`: an index scan of the keys where the table has an index,
-    a hashed lookup per row where it has none (a subquery of keys would make the planner
-    read the whole table either way)."""
-    return sql.SQL("{} = ANY(CAST({} AS bigint[]))").format(key, sql.Literal(batch))
+def _dirty_text(part: Part) -> sql.Composable:
+    return sql.SQL("SELECT d.k FROM {} AS d WHERE d.part = {}").format(DIRTY, sql.Literal(part.name))
 
 
 def _diff_dirty(conn: psycopg.Connection, part: Part, result: ChunkedCheck) -> None:
-    """Missing, extra, changed or no longer copyable rows among the dirty keys."""
-    for batch in _batches(conn, part):
-        found = PartCheck(part.name, 0, 0)
-        explain(
-            conn,
-            part,
-            found,
-            source_cond=_among(source_key(part), batch),
-            target_cond=_among(target_key(part), batch),
-            copyable=True,
-        )
-        merge_differences(result, found)
+    """Missing, extra, changed or no longer copyable rows among the dirty keys: one diff,
+    the keys read by the server (key_sets)."""
+    dirty = _dirty_keys(part)
+    explain(
+        conn,
+        part,
+        result,
+        source_cond=key_sets.among(source_key(part), dirty, key_indexed(conn, part)),
+        target_cond=key_sets.among(target_key(part), dirty, True),
+        copyable=True,
+    )
 
 
 def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | None:
@@ -146,44 +130,27 @@ def dirty_foreign(conn: psycopg.Connection, part: Part) -> tuple[int, list[str]]
     (differs from, or is missing from, its ownership baseline, or was deleted from the table)."""
     from data_copy.ownership import baseline, target_hash
 
-    if chunked(part):  # per batch: (over the new table's row t, over the key text k)
-        batches: Iterable[tuple[sql.Composable, sql.Composable]] = [
-            (
-                _among(target_key(part), batch),
-                sql.SQL("k = ANY(CAST({} AS text[]))").format(sql.Literal([str(k) for k in batch])),
-            )
-            for batch in _batches(conn, part)
-        ]
+    if chunked(part):  # the dirty keys' rows by the target's key index
+        dirty = key_sets.among(target_key(part), _dirty_keys(part), True)
     else:
-        keys = sql.SQL("(SELECT d.k FROM {} AS d WHERE d.part = {})").format(DIRTY, sql.Literal(part.name))
-        batches = [
-            (
-                sql.SQL("CAST(t.{} AS text) IN {}").format(sql.Identifier(part.target_key), keys),
-                sql.SQL("k IN {}").format(keys),
-            )
-        ]
-    total, samples = 0, []
-    for dirty, dirty_k in batches:
-        query = sql.SQL(
-            "SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
-            " SELECT coalesce(t.k, o.k) AS k FROM"
-            " (SELECT CAST(t.{tk} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {dirty}) AS t"
-            " FULL JOIN ({o}) AS o ON o.k = t.k"
-            " WHERE t.h IS DISTINCT FROM o.h) AS x"
-        ).format(
-            n=sql.Literal(SAMPLES),
-            tk=sql.Identifier(part.target_key),
-            h=target_hash(part),
-            t=ident(part.target.qualified),
-            tw=part.target_where,
-            dirty=dirty,
-            o=baseline(part, dirty, dirty_k),
-        )
-        row = conn.execute(query).fetchone()
-        if row:
-            total += int(row[0])
-            samples = sorted([*samples, *(row[1] or [])])[:SAMPLES]
-    return total, samples
+        dirty = sql.SQL("CAST(t.{} AS text) IN ({})").format(sql.Identifier(part.target_key), _dirty_text(part))
+    query = sql.SQL(
+        "SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
+        " SELECT coalesce(t.k, o.k) AS k FROM"
+        " (SELECT CAST(t.{tk} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {dirty}) AS t"
+        " FULL JOIN ({o}) AS o ON o.k = t.k"
+        " WHERE t.h IS DISTINCT FROM o.h) AS x"
+    ).format(
+        n=sql.Literal(SAMPLES),
+        tk=sql.Identifier(part.target_key),
+        h=target_hash(part),
+        t=ident(part.target.qualified),
+        tw=part.target_where,
+        dirty=dirty,
+        o=baseline(part, dirty, key_sets.among(sql.Identifier("k"), _dirty_text(part), True)),
+    )
+    row = conn.execute(query).fetchone()
+    return (int(row[0]), list(row[1] or [])) if row else (0, [])
 
 
 # ----------------------------------------------------------------------- cleanup guard

@@ -111,10 +111,7 @@ def test_incremental_validation_rehashes_only_changed_keys_and_names_a_planted_m
     assert _last_details(copied_dsn, SPLITS)["incremental"] is False
 
 
-def test_incremental_validation_in_key_batches_counts_and_names_across_batches(
-    copied_dsn: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(dirty_keys, "KEYS_PER_STATEMENT", 2)  # 5 dirty keys: 3 batches
+def test_incremental_validation_counts_and_names_every_kind_among_many_dirty_keys(copied_dsn: str) -> None:
     part = _part(SPLITS)
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
         conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'planted' WHERE id IN (40, 300, 812)")
@@ -122,15 +119,12 @@ def test_incremental_validation_in_key_batches_counts_and_names_across_batches(
         assert dirty_keys.mark_dirty(conn, part, [9, 40, 41, 300, 812]) == 5
     splits = _result(api.validate(copied_dsn, incremental=True), SPLITS)
     assert splits.status == "failed"
-    assert "3 changed e.g. keys 300, 40, 812" in splits.message, splits.message  # text order, as one query's
+    assert "3 changed e.g. keys 300, 40, 812" in splits.message, splits.message  # text order
     assert "1 missing e.g. keys 9" in splits.message, splits.message
     assert _last_details(copied_dsn, SPLITS)["verified_keys"] == 5
 
 
-def test_an_incremental_validation_names_a_changed_new_table_row_in_any_key_batch(
-    copied_dsn: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(dirty_keys, "KEYS_PER_STATEMENT", 2)  # keys 5, 6, 7: two batches
+def test_an_incremental_validation_names_a_changed_new_table_row_among_the_dirty_keys(copied_dsn: str) -> None:
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
         conn.execute("UPDATE core_betting.betting_lines_moneyline SET home_ml = 4242 WHERE id = 7")  # by hand
         assert dirty_keys.mark_dirty(conn, _part("moneyline"), [5, 6, 7]) == 3
