@@ -88,14 +88,10 @@ def _type(table: object, column: str) -> str:
     return re.sub(r"\(.*\)", "", table.column(column).type)  # type: ignore[attr-defined]
 
 
-def _changed(
-    conn: psycopg.Connection, pending: sql.Composable, alias: str, column: str, type_: str, is_indexed: bool
-) -> sql.Composable:
-    """`alias.column` is one of the pending changes' keys (read by the server, not by us)."""
-    keys = sql.SQL("SELECT DISTINCT CAST(k AS {}) FROM {} WHERE ({}) AND k IS NOT NULL").format(
-        sql.SQL(type_), changes.CHANGES, pending
-    )
-    return key_sets.among(sql.Identifier(alias, column), keys, is_indexed)
+def _changed_keys(pending: sql.Composable, type_: str | None = None) -> sql.Composable:
+    """SELECT the pending changes' distinct keys (as text, or cast to `type_`)."""
+    k = sql.SQL("k") if type_ is None else sql.SQL("CAST(k AS {})").format(sql.SQL(type_))
+    return sql.SQL("SELECT DISTINCT {} FROM {} WHERE ({}) AND k IS NOT NULL").format(k, changes.CHANGES, pending)
 
 
 def _apply_part(
@@ -117,26 +113,27 @@ def _apply_part(
         ).format(d=chunk_hashes.DIRTY, c=changes.CHANGES, p=pending),
         (part.name,),
     )
-    return copier.reconcile(
-        part,
-        keys=_changed(
-            conn,
-            pending,
-            SOURCE,
-            part.source_key,
-            _type(legacy_table(part.source_table), part.source_key),
-            key_sets.indexed(conn, part.source_table, part.source_key),
-        ),
-        target_keys=_changed(
-            conn,
-            pending,
-            "t",
-            part.target_key,
-            _type(part.target, part.target_key),
-            key_sets.indexed(conn, part.target.qualified, part.target_key),
-        ),
-        deletes=deletes,
-    ).copied
+    source_type, target_type = (
+        _type(legacy_table(part.source_table), part.source_key),
+        _type(part.target, part.target_key),
+    )
+    source, target = sql.Identifier(SOURCE, part.source_key), sql.Identifier("t", part.target_key)
+    if not key_sets.indexed(conn, part.source_table, part.source_key):  # one hashed pass over legacy
+        return copier.reconcile(
+            part,
+            keys=key_sets.among_all(source, _changed_keys(pending, source_type)),
+            target_keys=key_sets.among_all(target, _changed_keys(pending, target_type)),
+            deletes=deletes,
+        ).copied
+    written = 0
+    for batch in key_sets.batches(conn, _changed_keys(pending)):  # index lookups, a batch at a time
+        written += copier.reconcile(
+            part,
+            keys=key_sets.among(source, batch, source_type),
+            target_keys=key_sets.among(target, batch, target_type),
+            deletes=deletes,
+        ).copied
+    return written
 
 
 def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mapping, part_list: list[Part]) -> int:

@@ -24,7 +24,7 @@ from data_copy.chunk_hashes import (
 )
 from data_copy.ident import ident
 from data_copy.projection import Part
-from data_copy.validator import SAMPLES, explain
+from data_copy.validator import SAMPLES, PartCheck, explain, merge_differences
 
 
 def mark_dirty(conn: psycopg.Connection, part: Part | str, keys: Iterable[object]) -> int:
@@ -74,17 +74,29 @@ def _dirty_text(part: Part) -> sql.Composable:
 
 
 def _diff_dirty(conn: psycopg.Connection, part: Part, result: ChunkedCheck) -> None:
-    """Missing, extra, changed or no longer copyable rows among the dirty keys: one diff,
-    the keys read by the server (key_sets)."""
-    dirty = _dirty_keys(part)
-    explain(
-        conn,
-        part,
-        result,
-        source_cond=key_sets.among(source_key(part), dirty, key_indexed(conn, part)),
-        target_cond=key_sets.among(target_key(part), dirty, True),
-        copyable=True,
-    )
+    """Missing, extra, changed or no longer copyable rows among the dirty keys (key_sets:
+    by index a batch at a time, or in one hashed pass where legacy has no index)."""
+    if not key_indexed(conn, part):
+        explain(
+            conn,
+            part,
+            result,
+            source_cond=key_sets.among_all(source_key(part), _dirty_keys(part)),
+            target_cond=key_sets.among_all(target_key(part), _dirty_keys(part)),
+            copyable=True,
+        )
+        return
+    for batch in key_sets.batches(conn, _dirty_keys(part)):
+        found = PartCheck(part.name, 0, 0)
+        explain(
+            conn,
+            part,
+            found,
+            source_cond=key_sets.among(source_key(part), batch, "bigint"),
+            target_cond=key_sets.among(target_key(part), batch, "bigint"),
+            copyable=True,
+        )
+        merge_differences(result, found)
 
 
 def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | None:
@@ -130,27 +142,43 @@ def dirty_foreign(conn: psycopg.Connection, part: Part) -> tuple[int, list[str]]
     (differs from, or is missing from, its ownership baseline, or was deleted from the table)."""
     from data_copy.ownership import baseline, target_hash
 
-    if chunked(part):  # the dirty keys' rows by the target's key index
-        dirty = key_sets.among(target_key(part), _dirty_keys(part), True)
+    if chunked(part):  # per batch (the target's key index): over the row t, over the key text k
+        batches: Iterable[tuple[sql.Composable, sql.Composable]] = (
+            (
+                key_sets.among(target_key(part), batch, "bigint"),
+                key_sets.among(sql.Identifier("k"), [str(k) for k in batch], "text"),
+            )
+            for batch in key_sets.batches(conn, _dirty_keys(part))
+        )
     else:
-        dirty = sql.SQL("CAST(t.{} AS text) IN ({})").format(sql.Identifier(part.target_key), _dirty_text(part))
-    query = sql.SQL(
-        "SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
-        " SELECT coalesce(t.k, o.k) AS k FROM"
-        " (SELECT CAST(t.{tk} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {dirty}) AS t"
-        " FULL JOIN ({o}) AS o ON o.k = t.k"
-        " WHERE t.h IS DISTINCT FROM o.h) AS x"
-    ).format(
-        n=sql.Literal(SAMPLES),
-        tk=sql.Identifier(part.target_key),
-        h=target_hash(part),
-        t=ident(part.target.qualified),
-        tw=part.target_where,
-        dirty=dirty,
-        o=baseline(part, dirty, key_sets.among(sql.Identifier("k"), _dirty_text(part), True)),
-    )
-    row = conn.execute(query).fetchone()
-    return (int(row[0]), list(row[1] or [])) if row else (0, [])
+        batches = [
+            (
+                sql.SQL("CAST(t.{} AS text) IN ({})").format(sql.Identifier(part.target_key), _dirty_text(part)),
+                sql.SQL("k IN ({})").format(_dirty_text(part)),
+            )
+        ]
+    total, samples = 0, []
+    for dirty, dirty_k in batches:
+        query = sql.SQL(
+            "SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
+            " SELECT coalesce(t.k, o.k) AS k FROM"
+            " (SELECT CAST(t.{tk} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {dirty}) AS t"
+            " FULL JOIN ({o}) AS o ON o.k = t.k"
+            " WHERE t.h IS DISTINCT FROM o.h) AS x"
+        ).format(
+            n=sql.Literal(SAMPLES),
+            tk=sql.Identifier(part.target_key),
+            h=target_hash(part),
+            t=ident(part.target.qualified),
+            tw=part.target_where,
+            dirty=dirty,
+            o=baseline(part, dirty, dirty_k),
+        )
+        row = conn.execute(query).fetchone()
+        if row:
+            total += int(row[0])
+            samples = sorted([*samples, *(row[1] or [])])[:SAMPLES]
+    return total, samples
 
 
 # ----------------------------------------------------------------------- cleanup guard

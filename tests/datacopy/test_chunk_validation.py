@@ -10,7 +10,7 @@ import pytest
 
 import legacy_fixture
 from catalog.mappings import MAPPINGS
-from data_copy import api, chunk_hashes, dirty_keys, guards, parallel, problems, validator
+from data_copy import api, chunk_hashes, dirty_keys, guards, key_sets, parallel, problems, validator
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.projection import parts
@@ -111,7 +111,10 @@ def test_incremental_validation_rehashes_only_changed_keys_and_names_a_planted_m
     assert _last_details(copied_dsn, SPLITS)["incremental"] is False
 
 
-def test_incremental_validation_counts_and_names_every_kind_among_many_dirty_keys(copied_dsn: str) -> None:
+def test_incremental_validation_counts_and_names_every_kind_among_many_dirty_keys(
+    copied_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(key_sets, "BATCH", 2)  # splits has no index: one pass, whatever the batch
     part = _part(SPLITS)
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
         conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'planted' WHERE id IN (40, 300, 812)")
@@ -124,7 +127,10 @@ def test_incremental_validation_counts_and_names_every_kind_among_many_dirty_key
     assert _last_details(copied_dsn, SPLITS)["verified_keys"] == 5
 
 
-def test_an_incremental_validation_names_a_changed_new_table_row_among_the_dirty_keys(copied_dsn: str) -> None:
+def test_an_incremental_validation_names_a_changed_new_table_row_in_any_key_batch(
+    copied_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(key_sets, "BATCH", 2)  # keys 5, 6, 7 of an indexed table: two batches
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
         conn.execute("UPDATE core_betting.betting_lines_moneyline SET home_ml = 4242 WHERE id = 7")  # by hand
         assert dirty_keys.mark_dirty(conn, _part("moneyline"), [5, 6, 7]) == 3
@@ -132,6 +138,7 @@ def test_an_incremental_validation_names_a_changed_new_table_row_among_the_dirty
     assert moneyline.status == "failed"
     said = "1 row(s) in core_betting.betting_lines_moneyline (moneyline) differ from what data_copy wrote: keys 7"
     assert said in moneyline.message, moneyline.message
+    assert "1 changed e.g. keys 7" in moneyline.message, moneyline.message
     assert _last_details(copied_dsn, "moneyline")["verified_keys"] == 3
 
 
