@@ -31,8 +31,9 @@ import re
 import psycopg
 from psycopg import sql
 
-from catalog.legacy import legacy_table
+from catalog.legacy import LegacyTable, legacy_table
 from catalog.mappings import Mapping
+from catalog.tables import Table
 from data_copy import capture, changes, chunk_hashes, key_sets
 from data_copy.capture import Capture
 from data_copy.copier import Copier
@@ -84,8 +85,8 @@ def _scan_reason(conn: psycopg.Connection, cap: Capture, m: Mapping, part_list: 
     return ""
 
 
-def _type(table: object, column: str) -> str:
-    return re.sub(r"\(.*\)", "", table.column(column).type)  # type: ignore[attr-defined]
+def _type(table: LegacyTable | Table, column: str) -> str:
+    return re.sub(r"\(.*\)", "", table.column(column).type)
 
 
 def _changed_keys(pending: sql.Composable, type_: str | None = None) -> sql.Composable:

@@ -398,18 +398,22 @@ class Copier:
         only those keys (change capture's apply by key)."""
         self._track(part)
         copied, rejected = self._apply(part, keys or sql.SQL("TRUE"), upsert=True)
-        deleted = self.delete_gone(part, keys, target_keys) if deletes else 0
+        deleted = self._delete_gone(part, keys, target_keys) if deletes else 0
         return CopyResult(copied=copied + deleted, rejected=rejected, mode="reconcile")
 
-    def delete_gone(
+    def delete_gone(self, part: Part) -> int:
+        """Deletes every target row whose legacy row is gone, but only rows data_copy wrote
+        and nobody changed since (ownership.guard); rows deleted."""
+        self._track(part)
+        return self._delete_gone(part)
+
+    def _delete_gone(
         self, part: Part, keys: sql.Composable | None = None, target_keys: sql.Composable | None = None
     ) -> int:
-        """Deletes the target rows (of `target_keys`, or all) whose legacy row is gone, but
-        only rows data_copy wrote and nobody changed since (ownership.guard); rows deleted.
-        The rows gone are found first, by key (`gone`, its own scope of t); the guard is a
-        CASE over both sides, so it is checked on those rows only, never pushed down to
-        hash every row of the table."""
-        self._track(part)
+        """delete_gone for the target rows of `target_keys` (or all), the tracking already
+        decided. The rows gone are found first, by key (`gone`, its own scope of t); the
+        guard is a CASE over both sides, so it is checked on those rows only, never pushed
+        down to hash every row of the table."""
         with self.conn.transaction():
             deleted = self.conn.execute(
                 ownership.forgetting(

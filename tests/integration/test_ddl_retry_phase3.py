@@ -9,15 +9,14 @@ the table, and nothing dropped (or restored).
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
 import test_cleanup_support as support
+from lock_holding import Held, Pauses, short_pauses
 
 from catalog.mappings import MAPPINGS
 from catalog.schemas import LEGACY_SCHEMAS
@@ -33,44 +32,9 @@ DROPPABLE = [s for s in LEGACY_SCHEMAS if s != "public"]
 SOURCES = {s for m in MAPPINGS for s in m.sources}
 
 
-class Held:
-    """Another session (the application) holding `mode` on `table` in an open transaction."""
-
-    def __init__(self, dsn: str, table: str, mode: str) -> None:
-        self.conn = psycopg.connect(dsn)
-        self.conn.execute(f"LOCK TABLE {table} IN {mode} MODE")
-        self.pid = self.conn.info.backend_pid
-
-    def release_after(self, seconds: float) -> None:
-        threading.Timer(seconds, self.conn.rollback).start()
-
-    def close(self) -> None:
-        self.conn.rollback()
-        self.conn.close()
-
-
-class Pauses:
-    """lock_retry's pauses, short and counted; `then`, when set, runs at the next one."""
-
-    def __init__(self) -> None:
-        self.seen: list[float] = []
-        self.then: Callable[[], object] | None = None
-
-    def __call__(self, seconds: float) -> None:
-        self.seen.append(seconds)
-        if self.then is not None:
-            then, self.then = self.then, None
-            then()
-        time.sleep(seconds)
-
-
 @pytest.fixture(autouse=True)
 def pauses(monkeypatch: pytest.MonkeyPatch) -> Pauses:
-    monkeypatch.setattr(lock_retry, "FIRST_PAUSE_S", 0.05)
-    monkeypatch.setattr(lock_retry, "MAX_PAUSE_S", 0.2)
-    watch = Pauses()
-    monkeypatch.setattr(lock_retry, "_sleep", watch)
-    return watch
+    return short_pauses(monkeypatch)
 
 
 @pytest.fixture
