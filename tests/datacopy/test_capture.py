@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from catalog.legacy import legacy_table
-from data_copy import api, capture, transitions
+from data_copy import api, capture, settle, transitions
 from data_copy.settings import Settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -263,3 +263,47 @@ def test_a_table_without_primary_key_is_keyed_by_its_new_rows_and_its_deletes_fo
     assert q(dsn, f"SELECT count(*) FROM {raw} WHERE id = ANY(%s)", [a, c]) == [(0,)]  # noqa: S608
     assert q(dsn, f"SELECT count(*) FROM {raw} WHERE id = %s", moved) == [(1,)]  # noqa: S608
     assert q(dsn, f"SELECT count(*) FROM {raw}") == q(dsn, f"SELECT count(*) FROM {legacy}")  # noqa: S608
+
+
+def test_a_change_committed_but_not_yet_flushed_is_applied_by_the_run_whose_snapshot_sees_it(
+    tiny_synced: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """synchronous_commit=off (the application's choice) makes a commit visible before its
+    WAL is flushed, and a slot decodes flushed WAL only. The application commits so right
+    before the moneyline settle (after the marker, which flushes on PostgreSQL 15), and the
+    WAL writer is slowed to 10 s so that the gap lasts: the settle must flush what its
+    snapshot sees. Without capture.flush_visible this run reported ok with the row stale:
+    its incremental validation re-hashes the changed keys only, and this one it never read."""
+    dsn = tiny_synced
+    key = q(dsn, f"SELECT min(id) FROM {LEGACY_ML}")[0][0]  # noqa: S608
+    app = psycopg.connect(dsn, autocommit=True)
+    app.execute("SET synchronous_commit = off")
+    unflushed = []
+    settle_mapping = settle.settle
+
+    def the_application_commits_then_settle(conn, copier, m, *args, **kwargs):
+        if m.name == "moneyline":  # after the marker, before the settle's snapshot
+            app.execute(f"UPDATE {LEGACY_ML} SET home_ml = coalesce(home_ml, 0) + 1000 WHERE id = %s", (key,))  # noqa: S608
+            head, flushed = app.execute("SELECT pg_current_wal_insert_lsn(), pg_current_wal_flush_lsn()").fetchone()
+            unflushed.append(flushed < head)
+        return settle_mapping(conn, copier, m, *args, **kwargs)
+
+    monkeypatch.setattr(settle, "settle", the_application_commits_then_settle)
+    q(dsn, "ALTER SYSTEM SET wal_writer_delay = '10s'")
+    q(dsn, "SELECT pg_reload_conf()")
+    try:
+        time.sleep(0.5)  # the WAL writer's current sleep (200 ms) ends and it reads the new delay
+        report = api.run(dsn, incremental=True)
+    finally:
+        app.close()
+        q(dsn, "ALTER SYSTEM RESET wal_writer_delay")
+        q(dsn, "SELECT pg_reload_conf()")
+    assert unflushed == [True]  # visible, and not yet decodable
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert mode(report, "moneyline") == "capture", report.capture  # no full reconcile was needed
+    assert q(dsn, f"SELECT home_ml FROM {ML} WHERE id = %s", key) == q(  # noqa: S608
+        dsn,
+        f"SELECT home_ml FROM {LEGACY_ML} WHERE id = %s",  # noqa: S608
+        key,
+    )
+    same_as_legacy(dsn)
