@@ -1,5 +1,6 @@
 """One flat function per verb (as Alembic's command.py): plan, run, validate, status."""
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ def run(
     with (
         run_lock.locked(dsn, settings, "run") as conn,
         parallel.Hasher(conn, dsn, settings, parallel.worker_count(conn, settings)) as hasher,
+        contextlib.ExitStack() as closing,
     ):
         phase = ensure_state(conn, settings)
         drift.check(conn)
@@ -107,6 +109,7 @@ def run(
         notes: list[str] = []
         cap = capture.start(conn, settings, notes.append)  # the slot exists before the first chunk
         if cap:
+            closing.callback(capture.close, cap)
             capture.marked(conn, cap, notes.append)  # the catch-up's advance moves restart_lsn here
             capture.catch_up(conn, cap)  # a backlog in bounded batches; each settle reads the tail
         pacer = pacing.pacer(conn, settings.pace, CHUNK_KEYS)

@@ -178,7 +178,7 @@ def _keyable(conn: psycopg.Connection) -> tuple[dict[str, str], dict[str, str]]:
 def _leading(conn: psycopg.Connection, tables: dict[str, str]) -> set[str]:
     """Tables whose key is their first column, an integer printed as it is, and whose old
     key (when test_decoding prints one) is that column alone: their changes' keys are read
-    by an anchored pattern at the start of the line (changes.py), not by a scan of every
+    by position at the start of the line (changes.LEADING_KEYS), not by a scan of every
     token of a wide row (12 s for 100,000 changes of the bench's tables, against 1.2 s to
     decode them)."""
     found = set()
@@ -376,8 +376,13 @@ def finish(conn: psycopg.Connection, cap: Capture) -> None:
     if cap.origin:
         conn.execute("SELECT pg_replication_origin_session_reset()")
         cap.origin = False
+
+
+def close(cap: Capture) -> None:
+    """The run's end, whatever it was: flush_visible's session closed."""
     if cap.flusher is not None:
         cap.flusher.close()
+        cap.flusher = None
 
 
 def by_mapping(cap: Capture | None) -> dict[str, dict]:

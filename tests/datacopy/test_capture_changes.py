@@ -106,7 +106,7 @@ def test_a_change_committed_after_the_snapshot_is_not_visible_to_it(conn: psycop
     assert seen == [("1", True, False), ("2", False, True)]  # its full 64-bit xid, exactly
 
 
-def test_a_table_printing_its_integer_key_first_is_read_by_an_anchored_pattern(conn: psycopg.Connection) -> None:
+def test_a_table_printing_its_integer_key_first_has_its_keys_read_by_position(conn: psycopg.Connection) -> None:
     conn.execute(
         'CREATE TABLE s.lead (id int PRIMARY KEY, note text, "Id" int);'
         " CREATE TABLE s.full (id int PRIMARY KEY, v text);"
@@ -120,6 +120,7 @@ def test_a_table_printing_its_integer_key_first_is_read_by_an_anchored_pattern(c
     conn.execute("UPDATE s.lead SET id = 7 WHERE id = 5")  # the key changes: old and new
     conn.execute("UPDATE s.lead SET note = 'id[integer]:1' WHERE id = 7")  # the key stays: printed once
     conn.execute("DELETE FROM s.lead WHERE id = 6")
+    conn.execute("INSERT INTO s.lead VALUES (-4, 'new-tuple: id[integer]:3 x', NULL)")  # a negative key
     conn.execute("INSERT INTO s.nopk VALUES (3, 'id[integer]:4'); UPDATE s.nopk SET id = 8; DELETE FROM s.nopk")
     conn.execute("INSERT INTO s.full VALUES (1, 'id[integer]:2'); UPDATE s.full SET id = 9")
     assert capture.pull(conn, cap) is False
@@ -130,6 +131,7 @@ def test_a_table_printing_its_integer_key_first_is_read_by_an_anchored_pattern(c
         ("s.lead", "7"),
         ("s.lead", "7"),
         ("s.lead", "6"),
+        ("s.lead", "-4"),
         ("s.nopk", "3"),
         ("s.nopk", "8"),  # without a key, the update prints the new row only
         ("s.nopk", None),  # the delete prints no key: one anti-join finds it
