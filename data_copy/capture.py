@@ -210,6 +210,7 @@ def start(conn: psycopg.Connection, settings: Settings, note: Callable[[str], No
         return None
     slot = _slot(conn, settings)
     cap = Capture(slot)
+    changes.decoding_memory(conn)
     row = _slot_row(conn, slot)
     state = conn.execute(sql.SQL("SELECT pulled_lsn FROM {} WHERE slot = %s").format(STATE_TABLE), (slot,)).fetchone()
     if row is None:

@@ -26,8 +26,8 @@ XID_WRAP = 4294967296
 # (`UPDATE: old-key: key[bigint]:-9223372036854775808 new-tuple: key[bigint]:...`, a key
 # name of at most 63 characters) fit in 230
 LEADING_CHARS = 512
-# the reorder buffer of our peeks: the application's large transactions spill to disk
-# past the server default (64MB); raised for our session only, never lowered
+# the reorder buffer of our peeks and advances: the application's large transactions spill
+# to disk past the server default (64MB); raised for our session only, never lowered
 DECODING_WORK_MEM_KB = 262144
 
 DDL = sql.SQL(
@@ -92,10 +92,11 @@ def _peek(slot: str, upto: object, limit: int | None) -> sql.Composable:
     )
 
 
-def _decoding_memory(conn: psycopg.Connection) -> None:
-    """logical_decoding_work_mem raised to DECODING_WORK_MEM_KB for this transaction."""
+def decoding_memory(conn: psycopg.Connection) -> None:
+    """logical_decoding_work_mem raised to DECODING_WORK_MEM_KB for this session (its peeks
+    and advances, which decode too)."""
     conn.execute(
-        "SELECT set_config('logical_decoding_work_mem', %s, true) FROM pg_settings"
+        "SELECT set_config('logical_decoding_work_mem', %s, false) FROM pg_settings"
         " WHERE name = 'logical_decoding_work_mem' AND CAST(setting AS bigint) < %s",
         (f"{DECODING_WORK_MEM_KB}kB", DECODING_WORK_MEM_KB),
     )
@@ -158,7 +159,6 @@ def buffer(
         token=sql.Literal(TOKEN),
         leading_keys=LEADING_KEYS,
     )
-    _decoding_memory(conn)
     row = conn.execute(query).fetchone()
     assert row is not None
     return int(row[0]), (None if row[1] is None else str(row[1]))
