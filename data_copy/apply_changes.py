@@ -119,10 +119,12 @@ def _apply_part(
         _type(part.target, part.target_key),
     )
     source, target = sql.Identifier(SOURCE, part.source_key), sql.Identifier("t", part.target_key)
-    if not key_sets.indexed(conn, part.source_table, part.source_key):  # one hashed pass over legacy
+    if not key_sets.indexed(conn, part.source_table, part.source_key):  # one parallel pass over legacy
         return copier.reconcile(
             part,
-            keys=key_sets.among_all(source, _changed_keys(pending, source_type)),
+            keys=key_sets.located(
+                conn, part.source_table, SOURCE, part.source_key, _changed_keys(pending, source_type)
+            ),
             target_keys=key_sets.among_all(target, _changed_keys(pending, target_type)),
             deletes=deletes,
         ).copied

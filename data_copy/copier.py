@@ -443,7 +443,7 @@ class Copier:
         REPEATABLE READ transaction (apply_changes, settle): the keys read and the rows
         deleted are of one snapshot."""
         gone: sql.Composable = sql.SQL("({})").format(self._gone(part, keys, target_keys))
-        lookup: sql.Composable = sql.SQL("TRUE")
+        lookup = target_keys or sql.SQL("TRUE")  # the target rows by index, not by a hash join of all
         key = sql.Identifier(part.target_key)
         with self.conn.transaction():
             if keys is None and target_keys is None:

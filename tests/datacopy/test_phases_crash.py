@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import psycopg
 from psycopg import sql
 from test_phases import LEGACY_ML, ML, ROOT, content_md5, q
 
@@ -15,22 +16,42 @@ from data_copy.settings import Settings
 SPREADS, LEGACY_SPREADS = "core_betting.betting_lines_spreads", "mlb_betting.spreads"
 
 
-def _kill_during(dsn: str, verb: str, delays: tuple[float, ...]) -> int:
+def _kill_during(dsn: str, verb: str, tables: tuple[str, ...]) -> int:
+    """Runs `verb` once per table while another session holds that table locked, and kills
+    it (-9) as soon as it waits for the lock: each kill lands inside its work at a known
+    point (the mappings before that table done, that one's transaction open), however fast
+    the machine; the kills made."""
     kills = 0
-    for delay in delays:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "data_copy", verb, "--dsn", dsn],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
+    for table in tables:
+        with psycopg.connect(dsn) as holder:
+            holder.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(*table.split("."))))
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "data_copy", verb, "--dsn", dsn],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if _waits_for_a_lock(dsn, proc):
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait()
+            holder.rollback()
         _wait_for_orphans(dsn)
     return kills
+
+
+def _waits_for_a_lock(dsn: str, proc: subprocess.Popen) -> bool:
+    """Until the process's session waits for a lock (True) or the process ends (False)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while proc.poll() is None:
+            row = conn.execute(  # the table lock (not the marker slot's short wait for running xacts)
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'data_copy %'"
+                " AND wait_event_type = 'Lock' AND wait_event = 'relation'"
+            ).fetchone()
+            if row and row[0]:
+                return True
+            time.sleep(0.005)
+    return False
 
 
 def _wait_for_orphans(dsn: str) -> None:
@@ -82,6 +103,8 @@ def _application_writes(dsn: str) -> dict[str, object]:
     # plenty for the sync to do while it is being killed
     q(dsn, "UPDATE splits.raw_mlb_betting_splits SET home_team = home_team")
     q(dsn, "UPDATE splits.raw_mlb_betting_splits SET split_value = coalesce(split_value, '') || '+'")
+    q(dsn, "UPDATE splits.raw_mlb_betting_splits SET outcome = coalesce(outcome, '') || '+'")
+    q(dsn, "UPDATE splits.raw_mlb_betting_splits SET sharp_action = coalesce(sharp_action, '') || '+'")
     return {
         "changed": changed,
         "deleted": deleted,
@@ -98,8 +121,8 @@ def _application_writes(dsn: str) -> dict[str, object]:
 
 def test_kill9_during_phase2_sync_then_rerun_loses_and_duplicates_nothing(phase2: str) -> None:
     w = _application_writes(phase2)
-    kills = _kill_during(phase2, "run", (0.4, 0.8, 1.2, 1.6, 2.0))
-    assert kills >= 2, "the sync finished before it could be killed"
+    kills = _kill_during(phase2, "run", ("raw_data.raw_mlb_betting_splits", ML, SPREADS))
+    assert kills == 3, "the sync never waited for a locked table: it was not killed inside its work"
     report = api.run(phase2)
     assert report.ok, [r.message for r in report.results if r.message]
     # every application row kept as the application left it, deleted ones not resurrected
@@ -138,10 +161,10 @@ def test_kill9_during_phase2_sync_then_rerun_loses_and_duplicates_nothing(phase2
 def test_kill9_during_rollback_then_rerun_carries_everything_back_once(phase2: str) -> None:
     w = _application_writes(phase2)
     assert api.run(phase2).ok  # legacy's changes in; the application's rows are what goes back
-    kills = _kill_during(phase2, "rollback", (0.3, 0.6, 0.9, 1.2))
+    kills = _kill_during(phase2, "rollback", (LEGACY_SPREADS, LEGACY_ML))
     if api.status(phase2).phase == 2:
         transitions.rollback_to_phase1(phase2, Settings())
-    assert kills >= 1, "the rollback finished before it could be killed"
+    assert kills >= 1, "the rollback never waited for a locked table: it was not killed inside its work"
     assert api.status(phase2).phase == 1
     # legacy now holds exactly the new table's content (independent checksum), once
     assert content_md5(phase2, LEGACY_ML) == content_md5(phase2, ML)
