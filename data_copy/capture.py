@@ -34,6 +34,7 @@ from data_copy.errors import first_line
 from data_copy.journal import STATE
 from data_copy.projection import parts
 from data_copy.settings import Settings
+from data_copy.wal_flush import Flusher
 
 PLUGIN = "test_decoding"
 STATE_TABLE = sql.Identifier("public", "migration_capture")
@@ -67,7 +68,7 @@ class Capture:
     modes: dict[str, str] = field(default_factory=dict)  # mapping -> how it was synced
     applied: dict[str, int] = field(default_factory=dict)  # mapping -> changed keys applied
     unmarked: str = ""  # why `mark` could not log a running-xacts record (said once)
-    flusher: psycopg.Connection | None = field(default=None, repr=False)  # flush_visible's session
+    flusher: Flusher | None = field(default=None, repr=False)  # flushes before each slot read
 
 
 def _safe(text: str) -> str:
@@ -237,33 +238,13 @@ def start(conn: psycopg.Connection, settings: Settings, note: Callable[[str], No
     return cap
 
 
-def flush_visible(conn: psycopg.Connection, cap: Capture) -> None:
-    """The WAL flushed past the commit of every transaction `conn`'s snapshot sees.
-
-    A transaction committed with synchronous_commit=off is visible before its commit record
-    is flushed, and the slot decodes flushed WAL only: a settle would see such a row but not
-    its change, and its validation find it stale (or an incremental one pass over it). A
-    transaction that commits on another session with synchronous_commit=local flushes all
-    the WAL before its own commit record, which comes after every commit already visible.
-    It must write WAL (a commit that wrote none is not flushed): an empty transactional
-    message (three lines of slot output, no table's)."""
-    if cap.flusher is None or cap.flusher.closed:
-        cap.flusher = psycopg.connect(
-            psycopg.conninfo.make_conninfo(conn.info.dsn, password=conn.info.password),
-            application_name="data_copy flush",
-        )
-    with cap.flusher.transaction():
-        cap.flusher.execute(
-            "SELECT set_config('synchronous_commit', 'local', true), pg_logical_emit_message(true, 'data_copy', '')"
-        )
-
-
 def pull(conn: psycopg.Connection, cap: Capture, limit: int | None = None) -> bool:
     """Reads the slot into the buffer (in the caller's transaction, or its own); True when
     `limit` cut it short. Transactions at or before `pulled_lsn` are skipped."""
     with conn.transaction():
         conn.execute("SELECT 1")  # the snapshot (a settle's: REPEATABLE READ) is taken, then
-        flush_visible(conn, cap)  # every commit it sees is flushed, so decoded
+        cap.flusher = cap.flusher or Flusher(conn)
+        cap.flusher.flush()  # every commit it sees is flushed, so decoded (wal_flush.py)
         row = conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()
         assert row is not None
         upto = row[0]
@@ -380,10 +361,9 @@ def finish(conn: psycopg.Connection, cap: Capture) -> None:
 
 
 def close(cap: Capture) -> None:
-    """The run's end, whatever it was: flush_visible's session closed."""
+    """The run's end, whatever it was: the flusher's session closed."""
     if cap.flusher is not None:
         cap.flusher.close()
-        cap.flusher = None
 
 
 def by_mapping(cap: Capture | None) -> dict[str, dict]:

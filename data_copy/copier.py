@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from data_copy import dirty_keys, key_sets, ownership, pacing, phase_state
+from data_copy import dirty_keys, gone_rows, ownership, pacing, phase_state
 from data_copy.errors import first_line
 from data_copy.ident import ident
 from data_copy.journal import REJECTS, STATE
@@ -407,72 +407,19 @@ class Copier:
         self._track(part)
         return self._delete_gone(part)
 
-    def _gone(self, part: Part, keys: sql.Composable | None, target_keys: sql.Composable | None) -> sql.Composable:
-        """SELECT the keys (k) of the target rows (of `target_keys`, or all) whose legacy
-        row (of `keys`, or any) is gone."""
-        return sql.SQL(
-            "SELECT t.{key} AS k FROM {target} AS t WHERE ({tw}) AND ({tk}) AND NOT EXISTS ({legacy})"
-        ).format(
-            key=sql.Identifier(part.target_key),
-            target=ident(part.target.qualified),
-            tw=part.target_where,
-            tk=target_keys or sql.SQL("TRUE"),
-            legacy=part.select(
-                sql.SQL("1"),
-                self._condition(
-                    part,
-                    sql.SQL("({}) AND ({}) = t.{}").format(
-                        keys or sql.SQL("TRUE"), part.key_expr(), sql.Identifier(part.target_key)
-                    ),
-                ),
-                with_=False,
-            ),
-        )
-
     def _delete_gone(
         self, part: Part, keys: sql.Composable | None = None, target_keys: sql.Composable | None = None
     ) -> int:
-        """delete_gone for the target rows of `target_keys` (or all), the tracking already
-        decided. The rows gone are found first, by key (`gone`, its own scope of t); the
-        guard is a CASE over both sides, so it is checked on those rows only, never pushed
-        down to hash every row of the table.
-
-        Over the whole table the keys gone are first read into a temporary table: a SELECT
-        may run in parallel where a DELETE may not (5M rows: 2.0 s against 4.6 s), and
-        when none is gone nothing is deleted at all. Both statements run in the settle's
-        REPEATABLE READ transaction (apply_changes, settle): the keys read and the rows
-        deleted are of one snapshot."""
-        gone: sql.Composable = sql.SQL("({})").format(self._gone(part, keys, target_keys))
-        lookup = target_keys or sql.SQL("TRUE")  # the target rows by index, not by a hash join of all
-        key = sql.Identifier(part.target_key)
-        with self.conn.transaction():
-            if keys is None and target_keys is None:
-                self._temp_tables += 1
-                gone = sql.Identifier(f"gone_keys_{self._temp_tables}")
-                found = self.conn.execute(
-                    sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}{}").format(
-                        gone, part.with_clause, self._gone(part, None, None)
-                    )
-                ).rowcount
-                if found <= 0:
-                    return 0
-                if key_sets.indexed(self.conn, part.target.qualified, part.target_key):  # its rows by index
-                    lookup = sql.SQL("t.{} = ANY(ARRAY(SELECT k FROM {}))").format(key, gone)
-            deleted = self.conn.execute(
-                ownership.forgetting(
-                    part,
-                    sql.SQL(
-                        "{with_}DELETE FROM {target} AS t USING {gone} AS gone WHERE t.{key} = gone.k AND {lookup}"
-                        " AND CASE WHEN gone.k IS NOT NULL THEN {guard} ELSE false END"
-                    ).format(
-                        key=key,
-                        guard=ownership.guard(part),
-                        with_=part.with_clause,
-                        target=ident(part.target.qualified),
-                        gone=gone,
-                        lookup=lookup,
-                    ),
-                    also=dirty_keys.marking(part, "d") if part.name in self._mark else sql.SQL(""),
-                )
-            ).rowcount
-        return max(deleted, 0)
+        """delete_gone for the target rows of `target_keys` (or all) whose legacy row (of
+        `keys`, or any) is gone, the tracking already decided (gone_rows.py)."""
+        whole_table = None
+        if keys is None and target_keys is None:
+            self._temp_tables += 1
+            whole_table = f"gone_keys_{self._temp_tables}"
+        legacy = self._condition(
+            part,
+            sql.SQL("({}) AND ({}) = t.{}").format(
+                keys or sql.SQL("TRUE"), part.key_expr(), sql.Identifier(part.target_key)
+            ),
+        )
+        return gone_rows.delete(self.conn, part, legacy, target_keys, whole_table, part.name in self._mark)

@@ -272,7 +272,7 @@ def test_a_change_committed_but_not_yet_flushed_is_applied_by_the_run_whose_snap
     WAL is flushed, and a slot decodes flushed WAL only. The application commits so right
     before the moneyline settle (after the marker, which flushes on PostgreSQL 15), and the
     WAL writer is slowed to 10 s so that the gap lasts: the settle must flush what its
-    snapshot sees. Without capture.flush_visible this run reported ok with the row stale:
+    snapshot sees. Without the flush (wal_flush.Flusher) this run reported ok with the row stale:
     its incremental validation re-hashes the changed keys only, and this one it never read."""
     dsn = tiny_synced
     key = q(dsn, f"SELECT min(id) FROM {LEGACY_ML}")[0][0]  # noqa: S608
