@@ -8,7 +8,7 @@ table's key column is a key the change touched: for an UPDATE that changed the k
 old and the new one; for a DELETE, the replica identity's key. A change that prints no key
 (a DELETE on a table without a primary key prints `(no-tuple-data)`) is kept with a NULL
 key: its mapping is then scanned. A table that prints its integer key first has its keys
-read by position instead (`_leading_keys`). Only the keys are stored, never row contents,
+read by position instead (`LEADING_KEYS`). Only the keys are stored, never row contents,
 and nothing passes through Python.
 """
 

@@ -412,14 +412,11 @@ class Copier:
     ) -> int:
         """delete_gone for the target rows of `target_keys` (or all) whose legacy row (of
         `keys`, or any) is gone, the tracking already decided (gone_rows.py)."""
-        whole_table = None
-        if keys is None and target_keys is None:
-            self._temp_tables += 1
-            whole_table = f"gone_keys_{self._temp_tables}"
         legacy = self._condition(
             part,
             sql.SQL("({}) AND ({}) = t.{}").format(
                 keys or sql.SQL("TRUE"), part.key_expr(), sql.Identifier(part.target_key)
             ),
         )
+        whole_table = keys is None and target_keys is None
         return gone_rows.delete(self.conn, part, legacy, target_keys, whole_table, part.name in self._mark)

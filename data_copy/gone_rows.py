@@ -9,6 +9,8 @@ in the settle's REPEATABLE READ transaction (apply_changes, settle): the keys re
 rows deleted are of one snapshot.
 """
 
+import uuid
+
 import psycopg
 from psycopg import sql
 
@@ -34,22 +36,21 @@ def delete(
     part: Part,
     legacy_condition: sql.Composable,
     target_keys: sql.Composable | None,
-    whole_table: str | None,
+    whole_table: bool,
     mark: bool,
 ) -> int:
-    """Deletes the guarded target rows `select` finds; rows deleted. `whole_table`: the
-    temporary table to read the keys gone into first (None: a keyed pass, in one
-    statement). `mark`: the deleted keys are recorded as dirty (dirty_keys.marking)."""
-    gone: sql.Composable = sql.SQL("({})").format(select(part, legacy_condition, target_keys))
+    """Deletes the guarded target rows `select` finds; rows deleted. `whole_table`: the keys
+    gone are read into a temporary table first (else a keyed pass, in one statement).
+    `mark`: the deleted keys are recorded as dirty (dirty_keys.marking)."""
+    found_gone = select(part, legacy_condition, target_keys)
+    gone: sql.Composable = sql.SQL("({})").format(found_gone)
     lookup = target_keys or sql.SQL("TRUE")  # the target rows by index, not by a hash join of all
     key = sql.Identifier(part.target_key)
     with conn.transaction():
-        if whole_table is not None:
-            gone = sql.Identifier(whole_table)
+        if whole_table:
+            gone = sql.Identifier(f"gone_keys_{uuid.uuid4().hex}")
             found = conn.execute(
-                sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}{}").format(
-                    gone, part.with_clause, select(part, legacy_condition, None)
-                )
+                sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}{}").format(gone, part.with_clause, found_gone)
             ).rowcount
             if found <= 0:
                 return 0
