@@ -130,11 +130,15 @@ def baseline(part: Part, target_cond: sql.Composable = _TRUE, key_cond: sql.Comp
     )
 
 
-def has_first_copied(conn: psycopg.Connection, part: Part) -> bool:
+def _holds_part(conn: psycopg.Connection, table: sql.Identifier, part: Part) -> bool:
     row = conn.execute(
-        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE part = %s)").format(XACTS), (part.name,)
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE part = %s)").format(table), (part.name,)
     ).fetchone()
     return bool(row and row[0])
+
+
+def has_first_copied(conn: psycopg.Connection, part: Part) -> bool:
+    return _holds_part(conn, XACTS, part)
 
 
 def record_first_copy(conn: psycopg.Connection, part: Part) -> None:
@@ -187,6 +191,13 @@ def unowned(conn: psycopg.Connection, part: Part) -> int:
     """Rows of the new table that are not in the baseline as they are, plus recorded keys
     the table lost: 0 when the part's rows are all data_copy's, untouched. One scan of the
     table; a row's hash is computed only where a recorded row holds its key."""
+    if not _holds_part(conn, OWNED, part):
+        # only first-copied rows can be ours: no key text, hash or join per row (a first
+        # copy's 5M-row table: 0.5 s against 1.25 s)
+        row = conn.execute(
+            sql.SQL("{} AND NOT {}").format(part.select_target(sql.SQL("count(*)")), _first_copied(part, "t"))
+        ).fetchone()
+        return int(row[0]) if row else 0
     k = target_key_text(part)
     query = sql.SQL(
         "SELECT (SELECT count(*) FROM ({t}) AS t LEFT JOIN (SELECT k, h FROM {o} WHERE part = {p}) AS o"
@@ -254,7 +265,7 @@ def forgetting(part: Part, delete: sql.Composable, also: sql.Composable = _NOTHI
 def owned_totals(conn: psycopg.Connection, part: Part) -> tuple[int, str]:
     """(rows, checksum) of the baseline in the validator's checksum format."""
     row = conn.execute(
-        sql.SQL("SELECT count(*), coalesce(sum(CAST(h AS numeric)), 0)::text FROM ({}) AS o").format(baseline(part))
+        sql.SQL("SELECT count(*), coalesce(sum(h), 0)::text FROM ({}) AS o").format(baseline(part))
     ).fetchone()
     assert row is not None
     return int(row[0]), str(row[1])
@@ -344,7 +355,7 @@ def _tally(conn: psycopg.Connection, rows: sql.Composable, quiet: tuple[str, ...
     (SELECT kind, label, sh, th ...)."""
     query = sql.SQL(
         "SELECT kind, count(*), (array_agg(label ORDER BY label) FILTER (WHERE kind <> ALL({quiet})))[1:{n}],"
-        " coalesce(sum(CAST(sh AS numeric)), 0), coalesce(sum(CAST(th AS numeric)), 0)"
+        " coalesce(sum(sh), 0), coalesce(sum(th), 0)"
         " FROM ({rows}) AS x GROUP BY kind"
     ).format(quiet=sql.Literal(list(quiet)), n=sql.Literal(SAMPLES), rows=rows)
     result = Classes()

@@ -107,3 +107,23 @@ def test_a_run_records_first_copies_grown_old(tiny_synced: str, monkeypatch: pyt
     report = api.run(tiny_synced)
     assert report.ok, [r.message for r in report.results if r.message]
     assert xacts(tiny_synced) == 0 and recorded(tiny_synced, "moneyline") == count
+
+
+def test_phase1_rows_written_by_another_into_a_first_copy_with_nothing_recorded_stop_the_run(
+    tiny_synced: str,
+) -> None:
+    # nothing recorded for the part: unowned() counts rows by xmin alone (its short path)
+    assert recorded(tiny_synced, "moneyline") == 0
+    changed = q(tiny_synced, f"SELECT min(id) FROM {ML}")[0][0]  # noqa: S608
+    q(tiny_synced, f"UPDATE {ML} SET home_ml = 4343 WHERE id = %s", changed)  # noqa: S608  by hand, in phase 1
+    q(
+        tiny_synced,
+        f"INSERT INTO {ML} SELECT (SELECT max(id) + 1000 FROM {ML}), game_id, sportsbook, home_ml, away_ml,"  # noqa: S608
+        f" odds_timestamp FROM {ML} WHERE id = %s",
+        changed,
+    )
+    with pytest.raises(ForeignRows) as stop:
+        api.run(tiny_synced)
+    assert ML in stop.value.line() and "2 row(s)" in stop.value.line(), stop.value.line()
+    assert home_ml(tiny_synced, ML, changed) == 4343  # never overwritten
+    assert target_rows(tiny_synced) == q(tiny_synced, f"SELECT count(*) FROM {LEGACY_ML}")[0][0] + 1  # noqa: S608
