@@ -127,3 +127,22 @@ def test_phase1_rows_written_by_another_into_a_first_copy_with_nothing_recorded_
     assert ML in stop.value.line() and "2 row(s)" in stop.value.line(), stop.value.line()
     assert home_ml(tiny_synced, ML, changed) == 4343  # never overwritten
     assert target_rows(tiny_synced) == q(tiny_synced, f"SELECT count(*) FROM {LEGACY_ML}")[0][0] + 1  # noqa: S608
+
+
+def test_phase1_a_recorded_row_changed_by_another_stops_the_run_and_a_deleted_one_is_copied_again(
+    tiny_synced: str,
+) -> None:
+    key, gone, other = (r[0] for r in q(tiny_synced, f"SELECT id FROM {ML} ORDER BY id LIMIT 3"))  # noqa: S608
+    for k in (key, gone, other):  # old code changes them in legacy: the run re-writes and records them
+        q(tiny_synced, f"UPDATE {LEGACY_ML} SET home_ml = 904, updated_at = now() WHERE id = %s", k)  # noqa: S608
+    assert api.run(tiny_synced).ok
+    assert recorded(tiny_synced, "moneyline") == 3
+    q(tiny_synced, f"DELETE FROM {ML} WHERE id = %s", gone)  # noqa: S608  by hand, in phase 1
+    assert api.run(tiny_synced).ok  # phase 1 is a mirror: a row missing from it is copied again
+    assert home_ml(tiny_synced, ML, gone) == 904
+    q(tiny_synced, f"UPDATE {ML} SET home_ml = 4444 WHERE id = %s", key)  # noqa: S608  by hand, in phase 1
+    with pytest.raises(ForeignRows) as stop:
+        api.run(tiny_synced)
+    assert ML in stop.value.line() and "1 row(s)" in stop.value.line(), stop.value.line()
+    assert home_ml(tiny_synced, ML, key) == 4444  # never overwritten
+    assert home_ml(tiny_synced, ML, other) == 904
