@@ -146,3 +146,21 @@ def test_phase1_a_recorded_row_changed_by_another_stops_the_run_and_a_deleted_on
     assert ML in stop.value.line() and "1 row(s)" in stop.value.line(), stop.value.line()
     assert home_ml(tiny_synced, ML, key) == 4444  # never overwritten
     assert home_ml(tiny_synced, ML, other) == 904
+
+
+def test_unowned_counts_a_recorded_key_gone_and_a_first_copied_row_a_recorded_row_overrides(tiny_synced: str) -> None:
+    gone, overridden, kept = (r[0] for r in q(tiny_synced, f"SELECT id FROM {ML} ORDER BY id LIMIT 3"))  # noqa: S608
+    with psycopg.connect(tiny_synced, autocommit=True) as conn:
+        assert ownership.unowned(conn, MONEYLINE) == 0
+        h = sql.SQL("SELECT {} FROM {} AS t WHERE t.id = %s").format(
+            ownership.target_hash(MONEYLINE), sql.Identifier(*ML.split("."))
+        )
+        for key, wrong in ((gone, False), (overridden, True), (kept, False)):
+            row_hash = conn.execute(h, (key,)).fetchone()[0]
+            conn.execute(
+                "INSERT INTO migration_owned_rows (part, k, h) VALUES ('moneyline', %s, %s)",
+                (str(key), row_hash + 1 if wrong else row_hash),
+            )
+        assert ownership.unowned(conn, MONEYLINE) == 1  # the override with other content
+        conn.execute(f"DELETE FROM {ML} WHERE id = %s", (gone,))  # noqa: S608
+        assert ownership.unowned(conn, MONEYLINE) == 2  # and the recorded key the table lost

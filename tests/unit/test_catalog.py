@@ -8,6 +8,7 @@ from catalog.mappings import MAPPED_SOURCES, MAPPING_OF_SOURCE, MAPPINGS
 from catalog.registry import REGISTRY, legacy_names
 from catalog.tables import TABLES
 from components.stack import legacy_drop
+from data_copy.projection import parts
 
 
 def test_the_legacy_catalogs_mapped_to_is_mappings() -> None:
@@ -61,3 +62,10 @@ def test_the_tables_are_the_design_with_only_the_noted_changes() -> None:
             assert t.notes, (t.qualified, changed)
     # the guide's tables only: core_betting.sportsbooks and the extra operational ones are not built
     assert len(TABLES) == 32 and "core_betting.sportsbooks" not in {t.qualified for t in TABLES}
+
+
+def test_every_parts_target_key_is_unique_in_its_table() -> None:
+    # ownership.unowned finds a recorded key's row by a scalar subquery on it
+    for m in MAPPINGS:
+        for part in parts(m):
+            assert (part.target_key,) in (part.target.primary_key, *part.target.unique), part.name
