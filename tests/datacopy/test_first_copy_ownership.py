@@ -112,7 +112,7 @@ def test_a_run_records_first_copies_grown_old(tiny_synced: str, monkeypatch: pyt
 def test_phase1_rows_written_by_another_into_a_first_copy_with_nothing_recorded_stop_the_run(
     tiny_synced: str,
 ) -> None:
-    # nothing recorded for the part: unowned() counts rows by xmin alone (its short path)
+    # nothing recorded for the part: only the rows' xmin tells ours from another's
     assert recorded(tiny_synced, "moneyline") == 0
     changed = q(tiny_synced, f"SELECT min(id) FROM {ML}")[0][0]  # noqa: S608
     q(tiny_synced, f"UPDATE {ML} SET home_ml = 4343 WHERE id = %s", changed)  # noqa: S608  by hand, in phase 1
