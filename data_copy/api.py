@@ -1,14 +1,16 @@
 """One flat function per verb (as Alembic's command.py): plan, run, validate, status."""
 
 import contextlib
+import functools
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
 
-from catalog.mappings import MAPPINGS, copy_order
+from catalog.mappings import MAPPINGS, Mapping, copy_order
 from catalog.schemas import SCHEMA_NAMES
 from data_copy import (
     capture,
@@ -19,6 +21,7 @@ from data_copy import (
     history,
     journal,
     merge_conflicts,
+    overlap,
     ownership,
     pacing,
     parallel,
@@ -34,7 +37,7 @@ from data_copy.copier import CHUNK_KEYS, Copier
 from data_copy.errors import ForeignRows, PhaseMismatch, PhaseNotDeployed
 from data_copy.ident import ident
 from data_copy.journal import Status, Step
-from data_copy.projection import parts
+from data_copy.projection import Part, parts
 from data_copy.settings import Settings
 from data_copy.settle import MappingResult
 
@@ -114,42 +117,14 @@ def run(
             capture.catch_up(conn, cap)  # a backlog in bounded batches; each settle reads the tail
         pacer = pacing.pacer(conn, settings.pace, CHUNK_KEYS)
         copier = Copier(conn, j.run_id, progress, phase=phase, pacer=pacer)
+        second = overlap.Overlap(conn, dsn, settings, copier, cap, hasher.workers)
+        closing.callback(second.close)  # before capture.close: a settle may still use `cap`
         results: list[MappingResult] = []
         foreign: list[str] = []
-        order = copy_order()
-        tick = progress or (lambda name, done, total: None)
-        for i, m in enumerate(order):
-            tick(SETTLED, i, len(order))
-            if pacer is not None:
-                pacer.breathe()
-            missing = settle.missing_sources(conn, m)
-            entry = j.start(Step.COPY, m.name, " + ".join(m.sources), m.target)
-            if missing:  # `failed`, so the guide's `WHERE status = 'failed'` shows it
-                result = settle.absent(m, missing, "missing_source")
-                j.finish(entry, Status.FAILED, error_message=result.message)
-                results.append(result)
-                continue
-            copied = 0
-            part_list = parts(m)
-            if any(copier.first_copy(part) for part in part_list):
-                for part in part_list:  # the bulk of the rows, in committed chunks
-                    copied += copier.copy(part).copied
-            if cap:  # the settle's read passes it and the advance after it confirms it
-                capture.marked(conn, cap, notes.append)
-            caught_up, result = settle.settle(
-                conn,
-                copier,
-                m,
-                part_list,
-                checksums,
-                phase,
-                settings.conflict_policy,
-                cap,
-                hasher=hasher,
-                incremental=incremental,
-            )
-            if cap:
-                capture.advance(conn, cap)
+        queued: list[tuple[Mapping, journal.Entry, int, Future[tuple[int, MappingResult]]]] = []
+
+        def record(m: Mapping, entry: journal.Entry, copied: int, settled: tuple[int, MappingResult]) -> None:
+            caught_up, result = settled
             copied += caught_up
             if m.merge:
                 result.conflicts = merge_conflicts.count(conn, m)
@@ -162,7 +137,48 @@ def run(
             else:
                 j.finish(entry, Status.COMPLETED, records_migrated=copied)
             results.append(result)
+
+        def collect(wait: bool) -> None:
+            """Records the queued settles in copy order: all (`wait`), or those done."""
+            while queued and (wait or queued[0][3].done()):
+                m, entry, copied, future = queued.pop(0)
+                record(m, entry, copied, future.result())
+
+        order = overlap.order(copy_order())
+        tick = progress or (lambda name, done, total: None)
+        for i, m in enumerate(order):
+            tick(SETTLED, i, len(order))
+            if pacer is not None:
+                pacer.breathe()
+            missing = settle.missing_sources(conn, m)
+            entry = j.start(Step.COPY, m.name, " + ".join(m.sources), m.target)
+            if missing:  # `failed`, so the guide's `WHERE status = 'failed'` shows it
+                collect(wait=True)
+                result = settle.absent(m, missing, "missing_source")
+                j.finish(entry, Status.FAILED, error_message=result.message)
+                results.append(result)
+                continue
+            copied = 0
+            part_list = parts(m)
+            second.before_copy(part_list)  # a table it reads may still be settling
+            first_copied = any(copier.first_copy(part) for part in part_list)
+            if first_copied:
+                for part in part_list:  # the bulk of the rows, in committed chunks
+                    copied += copier.copy(part).copied
+            collect(wait=False)
+            settle_it = functools.partial(
+                _settle, m, part_list, checksums, phase, settings.conflict_policy, cap, incremental, notes.append
+            )
+            if second.takes(part_list, first_copied):
+                queued.append((m, entry, copied, second.submit(m.target, settle_it)))
+            else:  # after the queued ones: one session reads the slot at a time
+                collect(wait=True)
+                record(m, entry, copied, settle_it(conn, copier, hasher))
+        collect(wait=True)
+        second.drain()
         tick(SETTLED, len(order), len(order))
+        if second.settled:
+            notes.append(f"{second.settled} mapping(s) settled on a second session while the next ones copied")
         if cap:
             capture.finish(conn, cap)
             notes.append(capture.summary(cap))
@@ -180,6 +196,30 @@ def run(
             raise ForeignRows(f"phase 1, and {'; '.join(foreign)}: none of them was deleted or changed")
         paced = {"paused_s": pacer.paused_s, "rested_s": pacer.rested_s, "pauses": pacer.pauses} if pacer else {}
         return RunReport(str(j.run_id), results, notes, capture.by_mapping(cap), paced)
+
+
+def _settle(
+    m: Mapping,
+    part_list: list[Part],
+    checksums: bool,
+    phase: int,
+    policy: str,
+    cap: capture.Capture | None,
+    incremental: bool,
+    note: Callable[[str], None],
+    conn: psycopg.Connection,
+    copier: Copier,
+    hasher: parallel.Hasher,
+) -> tuple[int, MappingResult]:
+    """One mapping's settle on `conn` (the main session, or overlap's second one)."""
+    if cap:  # the settle's read passes it and the advance after it confirms it
+        capture.marked(conn, cap, note)
+    settled = settle.settle(
+        conn, copier, m, part_list, checksums, phase, policy, cap, hasher=hasher, incremental=incremental
+    )
+    if cap:
+        capture.advance(conn, cap)
+    return settled
 
 
 def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:

@@ -86,6 +86,11 @@ def origin_name(slot: str) -> str:
     return slot  # the origin of our writes, named as the slot they are filtered from
 
 
+def second_origin_name(slot: str) -> str:
+    """The origin of our second session (overlap.py): an origin is one session's at a time."""
+    return f"{slot}_2"
+
+
 def _slot(conn: psycopg.Connection, settings: Settings) -> str:
     row = conn.execute("SELECT current_database()").fetchone()
     assert row is not None
@@ -140,8 +145,7 @@ def _record_new_slot(conn: psycopg.Connection, slot: str, lsn: str) -> None:
         )
 
 
-def _setup_origin(conn: psycopg.Connection, slot: str) -> bool:
-    name = origin_name(slot)
+def _setup_origin(conn: psycopg.Connection, name: str) -> bool:
     try:
         with conn.transaction():
             conn.execute(
@@ -225,7 +229,7 @@ def start(conn: psycopg.Connection, settings: Settings, note: Callable[[str], No
     elif state is None:  # killed between creating the slot and recording it: no chunk ran since
         _record_new_slot(conn, slot, str(row[1]))
         cap.created = True
-    cap.origin = _setup_origin(conn, slot)
+    cap.origin = _setup_origin(conn, origin_name(slot))
     if not cap.origin:
         note(
             f"change capture: data_copy's writes carry no replication origin {origin_name(slot)} (it needs"
@@ -310,6 +314,11 @@ def mark(conn: psycopg.Connection, cap: Capture) -> str:
     except psycopg.Error as error:
         return first_line(error)
     return ""
+
+
+def attach(conn: psycopg.Connection, cap: Capture) -> bool:
+    """A second session of this run writes under our second origin: False if it cannot."""
+    return _setup_origin(conn, second_origin_name(cap.slot))
 
 
 def marked(conn: psycopg.Connection, cap: Capture, note: Callable[[str], None]) -> None:
@@ -416,10 +425,11 @@ def drop(conn: psycopg.Connection, settings: Settings) -> list[str]:
     if _slot_row(conn, slot) is not None:
         conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
         done.append(f"replication slot {slot}")
-    row = conn.execute("SELECT pg_replication_origin_oid(%s)", (origin_name(slot),)).fetchone()
-    if row and row[0] is not None:
-        conn.execute("SELECT pg_replication_origin_drop(%s)", (origin_name(slot),))
-        done.append(f"replication origin {origin_name(slot)}")
+    for origin in (origin_name(slot), second_origin_name(slot)):
+        row = conn.execute("SELECT pg_replication_origin_oid(%s)", (origin,)).fetchone()
+        if row and row[0] is not None:
+            conn.execute("SELECT pg_replication_origin_drop(%s)", (origin,))
+            done.append(f"replication origin {origin}")
     exists = conn.execute("SELECT to_regclass('public.migration_capture') IS NOT NULL").fetchone()
     if exists and exists[0]:
         with conn.transaction():

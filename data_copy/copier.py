@@ -156,6 +156,10 @@ class Copier:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def excludes(self, part: Part) -> bool:
+        """True when this session keeps duplicate legacy keys of `part` out (a temporary table)."""
+        return part.name in self._duplicates
+
     def forget_exclusions(self) -> None:
         self._duplicates.clear()
 

@@ -54,6 +54,8 @@ class Part:
     changed_at: tuple[str, ...] = ()
     # written on insert only, never updated nor compared (ids the target assigns)
     assigned: dict[str, sql.Composable] = field(default_factory=dict)
+    # new tables its statements read (game lookups, parent rows): filled before this part
+    reads: set[str] = field(default_factory=set)
 
     @property
     def name(self) -> str:
@@ -210,6 +212,7 @@ def _simple_part(m: Mapping) -> Part:
     for i, (target_col, legacy_col) in enumerate(m.game_refs.items()):
         alias = f"g{i}"
         join, expr = _game_lookup(alias, legacy_col)
+        part.reads.add(GAMES)
         joins.append(join)
         part.columns.append(target_col)
         part.exprs.append(expr)
@@ -231,6 +234,7 @@ def _parents_exist(part: Part, copied: dict[str, str]) -> None:
         if not all(c in copied for c in fk.columns):
             continue  # resolved by a game lookup, which has its own fit
         values = [part.exprs[part.columns.index(c)] for c in fk.columns]
+        part.reads.add(fk.references)
         # IN over an uncorrelated subquery: one hashed subplan per statement, not a probe per row
         part.fits.append(
             Fit(

@@ -3,9 +3,11 @@
 - capture.mark writes a RUNNING_XACTS record (seen in the WAL with pg_walinspect), also
   while a transaction holding an xid runs, without waiting for it and leaving no slot
   behind; after a read and an advance past it, the slot's restart_lsn is at the mark.
-- In a first run, every settle's read decodes only the WAL written since the read before
-  the last one (restart_lsn follows the slot's position), not every earlier bulk copy; a
-  live writer's changes made meanwhile still arrive by key.
+- In a first run, every settle's read decodes only the WAL written since the last reads
+  (restart_lsn follows the slot's position; a copy running on the main session while the
+  second one settles holds it back by one read), not every earlier bulk copy, and all
+  reads together decode less than 2.2x the WAL written; a live writer's changes made
+  meanwhile still arrive by key.
 """
 
 import threading
@@ -120,7 +122,10 @@ def test_each_read_of_a_first_run_decodes_only_the_recent_wal(small_legacy: str,
     decoded = [head - restart for head, restart, _ in reads]  # WAL this read decodes
     assert sum(new) > 20 * MB, new  # the first copies wrote that much WAL
     for i in range(1, len(reads)):
-        assert decoded[i] <= new[i] + new[i - 1] + MB, (i, decoded, new)
+        # the last two reads' WAL, and the one before: a copy transaction running on the
+        # main session while the second one reads (overlap.py) holds restart_lsn back once
+        held = new[i - 2] if i >= 2 else 0
+        assert decoded[i] <= new[i] + new[i - 1] + held + MB, (i, decoded, new)
     assert sum(decoded) < 2.2 * sum(new), (decoded, new)
     report = api.run(dsn)  # the changes after each settle
     assert report.ok and mode(report, "moneyline") == "capture"

@@ -1,0 +1,147 @@
+"""A first copy's settles on a second session (data_copy/overlap.py), on real PostgreSQL.
+
+- the overlapped first copy writes exactly what the one-session copy writes, and passes;
+- the second session's writes carry our second replication origin: change capture does
+  not count them as someone else's writes to the new tables, while a plain session's are;
+- a settle that fails on the second session stops the ones queued after it, and its own
+  error is the one the run raises;
+- the copy order keeps every parent and every table a mapping reads before it.
+"""
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from bench import structure as bench_structure
+from catalog.mappings import MAPPINGS, copy_order
+from catalog.tables import table
+from data_copy import api, capture, overlap, validator
+from data_copy.connection import connect
+from data_copy.copier import Copier
+from data_copy.ident import ident
+from data_copy.projection import parts
+from data_copy.settings import Settings
+
+ML = "core_betting.betting_lines_moneyline"
+
+
+def q(dsn: str, query: sql.Composable | str, *args: object) -> list[tuple]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET synchronous_commit = on")
+        cur = conn.execute(query, args or None)
+        return cur.fetchall() if cur.description else []
+
+
+def contents(dsn: str) -> dict[str, tuple]:
+    """Every part's target rows: count and checksum, as validation computes them (the
+    columns a copy writes; not the ids and timestamps the new tables assign)."""
+    with connect(dsn, Settings()) as conn:
+        out: dict[str, tuple] = {p.name: validator.target_totals(conn, p) for m in MAPPINGS for p in parts(m)}
+        out["rejects"] = tuple(conn.execute("SELECT count(*) FROM public.migration_rejects").fetchone() or ())
+    return out
+
+
+def test_the_overlapped_first_copy_writes_what_one_session_writes(small_legacy: str) -> None:
+    one = api.run(small_legacy, Settings(overlap=False))
+    assert one.ok, [r.message for r in one.results if r.message]
+    assert not any("second session" in n for n in one.notes), one.notes
+    alone = contents(small_legacy)
+    bench_structure.reset(small_legacy, Settings())
+    two = api.run(small_legacy, Settings())
+    assert two.ok, [r.message for r in two.results if r.message]
+    assert f"{len(MAPPINGS)} mapping(s) settled on a second session while the next ones copied" in two.notes
+    assert contents(small_legacy) == alone
+    assert [(r.name, r.source_count, r.target_count) for r in two.results] == [
+        (r.name, r.source_count, r.target_count) for r in one.results
+    ]
+    # the journal finished every mapping's entry, in copy order, and validated them all
+    steps = q(
+        small_legacy,
+        "SELECT mapping, status FROM migration_log WHERE run_id = %s AND step = 'copy' ORDER BY id",
+        two.run_id,
+    )
+    assert steps == [(m.name, "completed") for m in overlap.order(copy_order())]
+    assert all(r.status == "passed" for r in api.validate(small_legacy))
+
+
+def test_the_second_sessions_writes_are_ours_to_change_capture(tiny_synced: str) -> None:
+    settings = Settings()
+    moneyline = next(m for m in MAPPINGS if m.target == ML)
+    notes: list[str] = []
+    conn = connect(tiny_synced, settings)
+    cap = capture.start(conn, settings, notes.append)
+    assert cap is not None and cap.origin, notes
+    second = overlap.Overlap(conn, tiny_synced, settings, Copier(conn, "test", phase=1), cap, 1)
+    try:
+        assert second.takes(parts(moneyline), first_copied=True)
+        update = sql.SQL("UPDATE {} SET home_ml = home_ml WHERE id = (SELECT min(id) FROM {})").format(
+            ident(ML), ident(ML)
+        )
+        done = second.submit(ML, lambda c, copier, hasher: c.execute(update).rowcount)
+        second.drain()
+        assert done.result() == 1
+        assert capture.foreign_writes(conn, settings, [ML]) == {}
+        q(tiny_synced, update)  # the same write from a session without our origin
+        assert capture.foreign_writes(conn, settings, [ML]) == {ML: 1}
+    finally:
+        second.close()
+        capture.close(cap)
+        conn.close()
+
+
+def test_a_failed_settle_on_the_second_session_stops_the_queued_ones(tiny_synced: str) -> None:
+    settings = Settings()
+    conn = connect(tiny_synced, settings)
+    second = overlap.Overlap(conn, tiny_synced, settings, Copier(conn, "test", phase=1), None, 1)
+    ran: list[str] = []
+
+    def fails(c: psycopg.Connection, copier: Copier, hasher: object) -> None:
+        ran.append("first")
+        c.execute("SELECT 1 / 0")
+
+    def after(c: psycopg.Connection, copier: Copier, hasher: object) -> None:
+        ran.append("second")
+
+    try:
+        assert second.takes(parts(MAPPINGS[0]), first_copied=True)
+        first = second.submit("a", fails)
+        later = second.submit("b", after)
+        second.drain()
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            first.result()
+        with pytest.raises(overlap.Skipped):
+            later.result()
+        assert ran == ["first"]
+    finally:
+        second.close()
+        conn.close()
+
+
+def test_a_paced_run_or_a_later_phase_settles_on_one_session(tiny_synced: str) -> None:
+    conn = connect(tiny_synced, Settings())
+    try:
+        for settings, phase in ((Settings(pace="200ms"), 1), (Settings(), 2), (Settings(overlap=False), 1)):
+            pacer = object() if settings.pace != Settings().pace else None
+            copier = Copier(conn, "test", phase=phase, pacer=pacer)  # type: ignore[arg-type]
+            second = overlap.Overlap(conn, tiny_synced, settings, copier, None, 1)
+            assert not second.takes(parts(MAPPINGS[0]), first_copied=True)
+            second.close()
+        copier = Copier(conn, "test", phase=1)
+        second = overlap.Overlap(conn, tiny_synced, Settings(), copier, None, 1)
+        assert not second.takes(parts(MAPPINGS[0]), first_copied=False)  # a re-run: nothing to overlap
+        second.close()
+    finally:
+        conn.close()
+
+
+def test_the_copy_order_keeps_parents_and_read_tables_first() -> None:
+    ordered = overlap.order(copy_order())
+    assert sorted(m.name for m in ordered) == sorted(m.name for m in MAPPINGS)
+    targets = {m.target for m in MAPPINGS}
+    for i, m in enumerate(ordered):
+        earlier = {o.target for o in ordered[:i]}
+        reads = set().union(*(p.reads for p in parts(m)))
+        parents = {fk.references for fk in table(m.target).foreign_keys} & targets - {m.target}
+        assert (reads | parents) <= earlier, (m.name, (reads | parents) - earlier)
+    # the table five others look their game up in comes first, so its settle is done early
+    assert ordered[0].target == "core_betting.games"
