@@ -12,6 +12,7 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS, Mapping, copy_order
 from catalog.schemas import SCHEMA_NAMES
+from catalog.tables import table
 from data_copy import (
     capture,
     chunk_hashes,
@@ -121,7 +122,9 @@ def run(
         closing.callback(second.close)  # before capture.close: a settle may still use `cap`
         results: list[MappingResult] = []
         foreign: list[str] = []
-        queued: list[tuple[Mapping, journal.Entry, int, Future[tuple[int, MappingResult]]]] = []
+        queued: list[tuple[Mapping, journal.Entry, int, Future[Indexed]]] = []
+        early: dict[str, list[str]] = {}  # indexes the second session could not create
+        indexed: set[str] = set()  # targets whose indexes the second session tried
 
         def record(m: Mapping, entry: journal.Entry, copied: int, settled: tuple[int, MappingResult]) -> None:
             caught_up, result = settled
@@ -142,7 +145,11 @@ def run(
             """Records the queued settles in copy order: all (`wait`), or those done."""
             while queued and (wait or queued[0][3].done()):
                 m, entry, copied, future = queued.pop(0)
-                record(m, entry, copied, future.result())
+                indexed.add(m.target)
+                settled, problems = future.result()
+                record(m, entry, copied, settled)
+                for name, what in problems.items():
+                    early.setdefault(name, []).extend(what)
 
         order = overlap.order(copy_order())
         tick = progress or (lambda name, done, total: None)
@@ -170,7 +177,8 @@ def run(
                 _settle, m, part_list, checksums, phase, settings.conflict_policy, cap, incremental, notes.append
             )
             if second.takes(part_list, first_copied):
-                queued.append((m, entry, copied, second.submit(m.target, settle_it)))
+                work = functools.partial(_settle_and_index, settle_it, m.target, settings.owner_role, j.run_id)
+                queued.append((m, entry, copied, second.submit(m.target, work)))
             else:  # after the queued ones: one session reads the slot at a time
                 collect(wait=True)
                 record(m, entry, copied, settle_it(conn, copier, hasher))
@@ -183,7 +191,9 @@ def run(
             capture.finish(conn, cap)
             notes.append(capture.summary(cap))
         entry = j.start(Step.STRUCTURE)
-        problems = structure.finish(conn, settings.owner_role, j.run_id, progress, pacer)
+        problems = structure.finish(conn, settings.owner_role, j.run_id, progress, pacer, frozenset(indexed))
+        for name, what in early.items():
+            problems.setdefault(name, []).extend(what)
         j.finish(
             entry, Status.FAILED if problems else Status.COMPLETED, details={"problems": problems} if problems else None
         )
@@ -220,6 +230,24 @@ def _settle(
     if cap:
         capture.advance(conn, cap)
     return settled
+
+
+Indexed = tuple[tuple[int, MappingResult], dict[str, list[str]]]
+
+
+def _settle_and_index(
+    settle_it: Callable[[psycopg.Connection, Copier, parallel.Hasher], tuple[int, MappingResult]],
+    target: str,
+    owner_role: str,
+    run_id: object,
+    conn: psycopg.Connection,
+    copier: Copier,
+    hasher: parallel.Hasher,
+) -> Indexed:
+    """On the second session: the settle, then the target's indexes (its foreign keys wait
+    for the end, when every parent is loaded): a large table indexes while the next copy."""
+    settled = settle_it(conn, copier, hasher)
+    return settled, structure.complete(conn, owner_role, run_id, tables=(table(target),), kinds=("index",))
 
 
 def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:

@@ -179,15 +179,24 @@ def complete(
     run_id: object,
     progress: Progress | None = None,
     pacer: "pacing.Pacer | None" = None,
+    tables: tuple[Table, ...] = TABLES,
+    kinds: tuple[str, ...] = ("index", "foreign key"),
+    indexed: frozenset[str] = frozenset(),
 ) -> dict[str, list[str]]:
-    """Creates every missing index and foreign key, one transaction each (as `owner_role`),
-    each retried while a lock timeout refuses it (lock_retry), each after the pacer's
-    breath when the run is paced. Returns table -> what could not be created and why."""
+    """Creates every missing index and foreign key of `tables` (of `kinds`), one
+    transaction each (as `owner_role`), each retried while a lock timeout refuses it
+    (lock_retry), each after the pacer's breath when the run is paced; not the indexes of
+    the `indexed` tables (this run tried them already: overlap.py). Returns table -> what
+    could not be created and why."""
     progress = progress or (lambda name, done, total: None)
     todo: list[Piece] = []
-    for t in TABLES:
+    for t in tables:
         gaps = set(missing(conn, t))
-        todo += [p for p in pieces(t) if f"{p.kind} {p.name}" in gaps]
+        todo += [
+            p
+            for p in pieces(t)
+            if f"{p.kind} {p.name}" in gaps and p.kind in kinds and not (p.kind == "index" and t.qualified in indexed)
+        ]
     problems: dict[str, list[str]] = {}
     progress(STEP, 0, len(todo))
     for i, piece in enumerate(todo, 1):
@@ -244,9 +253,11 @@ def finish(
     run_id: object,
     progress: Progress | None = None,
     pacer: "pacing.Pacer | None" = None,
+    indexed: frozenset[str] = frozenset(),
 ) -> dict[str, list[str]]:
-    """After the load: indexes and FKs (never crashing on legacy data), then identities."""
-    problems = complete(conn, owner_role, run_id, progress, pacer)
+    """After the load: indexes (but those of `indexed`) and FKs (never crashing on legacy
+    data), then identities."""
+    problems = complete(conn, owner_role, run_id, progress, pacer, indexed=indexed)
     move_identities(conn, owner_role)
     return problems
 

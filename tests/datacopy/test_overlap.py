@@ -8,14 +8,16 @@
 - the copy order keeps every parent and every table a mapping reads before it.
 """
 
+from typing import Any
+
 import psycopg
 import pytest
 from psycopg import sql
 
 from bench import structure as bench_structure
 from catalog.mappings import MAPPINGS, copy_order
-from catalog.tables import table
-from data_copy import api, capture, overlap, validator
+from catalog.tables import TABLES, table
+from data_copy import api, capture, overlap, structure, validator
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.ident import ident
@@ -41,16 +43,42 @@ def contents(dsn: str) -> dict[str, tuple]:
     return out
 
 
-def test_the_overlapped_first_copy_writes_what_one_session_writes(small_legacy: str) -> None:
+def test_the_overlapped_first_copy_writes_what_one_session_writes(
+    small_legacy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     one = api.run(small_legacy, Settings(overlap=False))
     assert one.ok, [r.message for r in one.results if r.message]
     assert not any("second session" in n for n in one.notes), one.notes
     alone = contents(small_legacy)
     bench_structure.reset(small_legacy, Settings())
+    calls: list[tuple[int, tuple[str, ...], tuple[str, ...], frozenset[str]]] = []
+    complete = structure.complete
+
+    def spy(conn: psycopg.Connection, *args: object, **kw: Any) -> dict[str, list[str]]:
+        tables = kw.get("tables", TABLES)
+        calls.append(
+            (
+                conn.info.backend_pid,
+                tuple(t.qualified for t in tables),
+                kw.get("kinds", ()),
+                kw["indexed"] if "indexed" in kw else frozenset(),
+            )
+        )
+        return complete(conn, *args, **kw)
+
+    monkeypatch.setattr(structure, "complete", spy)
     two = api.run(small_legacy, Settings())
     assert two.ok, [r.message for r in two.results if r.message]
     assert f"{len(MAPPINGS)} mapping(s) settled on a second session while the next ones copied" in two.notes
     assert contents(small_legacy) == alone
+    # every target's indexes were built by the second session after its settle; the main
+    # session built the foreign keys (and no index twice) at the end
+    *early, last = calls
+    assert sorted(t for _, (t,), kinds, _ in early if kinds == ("index",)) == sorted(m.target for m in MAPPINGS)
+    assert {pid for pid, *_ in early} != {last[0]} and len({pid for pid, *_ in early}) == 1
+    assert last[1] == tuple(t.qualified for t in TABLES) and last[3] == {m.target for m in MAPPINGS}
+    with psycopg.connect(small_legacy) as conn:
+        assert {t.qualified: structure.missing(conn, t) for t in TABLES} == {t.qualified: [] for t in TABLES}
     assert [(r.name, r.source_count, r.target_count) for r in two.results] == [
         (r.name, r.source_count, r.target_count) for r in one.results
     ]
