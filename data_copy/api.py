@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
@@ -126,19 +127,21 @@ def run(
         early: dict[str, list[str]] = {}  # indexes the second session could not create
         indexed: set[str] = set()  # targets whose indexes the second session tried
 
-        def record(m: Mapping, entry: journal.Entry, copied: int, settled: tuple[int, MappingResult]) -> None:
+        def record(
+            m: Mapping, entry: journal.Entry, copied: int, settled: tuple[int, MappingResult], at: datetime | None
+        ) -> None:
             caught_up, result = settled
             copied += caught_up
             if m.merge:
                 result.conflicts = merge_conflicts.count(conn, m)
             result.copied = copied
             if result.foreign:  # phase 1: someone else wrote the new table: kept, listed, the run fails
-                j.finish(entry, Status.FAILED, records_migrated=copied, error_message=result.foreign)
+                j.finish(entry, Status.FAILED, at, records_migrated=copied, error_message=result.foreign)
                 result.status = "failed"
                 result.message = "; ".join(filter(None, (result.message, result.foreign)))
                 foreign.append(result.foreign)
             else:
-                j.finish(entry, Status.COMPLETED, records_migrated=copied)
+                j.finish(entry, Status.COMPLETED, at, records_migrated=copied)
             results.append(result)
 
         def collect(wait: bool) -> None:
@@ -146,8 +149,8 @@ def run(
             while queued and (wait or queued[0][3].done()):
                 m, entry, copied, future = queued.pop(0)
                 indexed.add(m.target)
-                settled, problems = future.result()
-                record(m, entry, copied, settled)
+                settled, at, problems = future.result()
+                record(m, entry, copied, settled, at)
                 for name, what in problems.items():
                     early.setdefault(name, []).extend(what)
 
@@ -181,7 +184,7 @@ def run(
                 queued.append((m, entry, copied, second.submit(m.target, work)))
             else:  # after the queued ones: one session reads the slot at a time
                 collect(wait=True)
-                record(m, entry, copied, settle_it(conn, copier, hasher))
+                record(m, entry, copied, settle_it(conn, copier, hasher), None)
         collect(wait=True)
         second.drain()
         tick(SETTLED, len(order), len(order))
@@ -232,7 +235,7 @@ def _settle(
     return settled
 
 
-Indexed = tuple[tuple[int, MappingResult], dict[str, list[str]]]
+Indexed = tuple[tuple[int, MappingResult], datetime | None, dict[str, list[str]]]
 
 
 def _settle_and_index(
@@ -247,7 +250,9 @@ def _settle_and_index(
     """On the second session: the settle, then the target's indexes (its foreign keys wait
     for the end, when every parent is loaded): a large table indexes while the next copy."""
     settled = settle_it(conn, copier, hasher)
-    return settled, structure.complete(conn, owner_role, run_id, tables=(table(target),), kinds=("index",))
+    row = conn.execute("SELECT clock_timestamp()").fetchone()  # the settle's end, for the journal
+    at = row[0] if row else None
+    return settled, at, structure.complete(conn, owner_role, run_id, tables=(table(target),), kinds=("index",))
 
 
 def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:

@@ -128,15 +128,16 @@ class Journal:
         assert row is not None
         return Entry(row[0], row[1])
 
-    def finish(self, entry: Entry, status: str, **fields: Any) -> None:
+    def finish(self, entry: Entry, status: str, at: datetime | None = None, **fields: Any) -> None:
+        """`at`: when the step ended, if before now (a settle on overlap's second session)."""
         if "details" in fields and fields["details"] is not None:
             fields["details"] = json.dumps(fields["details"], default=str)
         assignments = [
             sql.SQL("status = %s"),
-            sql.SQL("completed_at = clock_timestamp()"),
-            sql.SQL("duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint"),
+            sql.SQL("completed_at = coalesce(%s, clock_timestamp())"),
+            sql.SQL("duration_ms = (extract(epoch FROM coalesce(%s, clock_timestamp()) - started_at) * 1000)::bigint"),
         ]
-        values: list[Any] = [status]
+        values: list[Any] = [status, at, at]
         for name, value in fields.items():
             assignments.append(sql.SQL("{} = %s").format(sql.Identifier(name)))
             values.append(value)
