@@ -176,8 +176,12 @@ def run(
                 for part in part_list:  # the bulk of the rows, in committed chunks
                     copied += copier.copy(part).copied
             collect(wait=False)
+            if cap:  # the settle's read passes it and the advance after it confirms it; logged
+                # here, between two copy transactions of the main session, so that restart_lsn
+                # is not held back by one in flight
+                capture.marked(conn, cap, notes.append)
             settle_it = functools.partial(
-                _settle, m, part_list, checksums, phase, settings.conflict_policy, cap, incremental, notes.append
+                _settle, m, part_list, checksums, phase, settings.conflict_policy, cap, incremental
             )
             if second.takes(part_list, first_copied):
                 work = functools.partial(_settle_and_index, settle_it, m.target, settings.owner_role, j.run_id)
@@ -219,14 +223,11 @@ def _settle(
     policy: str,
     cap: capture.Capture | None,
     incremental: bool,
-    note: Callable[[str], None],
     conn: psycopg.Connection,
     copier: Copier,
     hasher: parallel.Hasher,
 ) -> tuple[int, MappingResult]:
     """One mapping's settle on `conn` (the main session, or overlap's second one)."""
-    if cap:  # the settle's read passes it and the advance after it confirms it
-        capture.marked(conn, cap, note)
     settled = settle.settle(
         conn, copier, m, part_list, checksums, phase, policy, cap, hasher=hasher, incremental=incremental
     )
