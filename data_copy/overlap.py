@@ -1,9 +1,10 @@
 """A first copy's settles run on a second session while the next mappings copy.
 
 A first copy's INSERT ... SELECT runs on one core. The settle after it (slot read, counts,
-checksums, the ownership check) reads the mapping's own tables only. On the main session
-one waits for the other; here a second session settles mapping N while the main one copies
-N+1, N+2, ... (pgcopydb also copies one table while it indexes and vacuums another).
+checksums, the ownership check) and the target's index builds read the mapping's own
+tables only. On one session each waits for the other; here a second session settles
+mapping N and builds its indexes while the main one copies N+1, N+2, ... (pgcopydb, too,
+indexes one table while it copies the next). Foreign keys wait for the end (structure.py).
 
 When a settle may leave the main session (`Overlap.takes`):
 - phase 1, when the new tables are our derived copy, and an unpaced run: a paced run
@@ -33,6 +34,7 @@ from catalog.tables import table
 from data_copy import capture, parallel
 from data_copy.connection import connect
 from data_copy.copier import Copier
+from data_copy.errors import ConnectionFailed
 from data_copy.projection import Part, parts
 from data_copy.settings import Settings
 
@@ -45,15 +47,14 @@ def order(mappings: tuple[Mapping, ...]) -> tuple[Mapping, ...]:
     others read are copied first, then those that read no new table: the providers'
     settles run while those copy, and are done before their readers copy. Stable
     otherwise; every parent still first."""
+    targets = {m.target for m in mappings}
     reads = {m.name: set().union(*(p.reads for p in parts(m))) for m in mappings}
-    before = {m.name: {o.target for o in mappings[:i]} for i, m in enumerate(mappings)}
+    needs = {m.name: reads[m.name] | (_parents(m) & targets) for m in mappings}
     placed: list[Mapping] = []
     pending = list(mappings)
     while pending:
         done = {m.target for m in placed}
-        # ready: every table it reads and every mapping the catalog put before it with one of
-        # its parents (copy_order's own constraint) placed
-        ready = [m for m in pending if (reads[m.name] | (before[m.name] & _parents(m))) <= done]
+        ready = [m for m in pending if needs[m.name] <= done]  # what it reads and its parents placed
         # most readers first; then those reading nothing, whose copies can overlap the
         # providers' settles (a reader's copy may wait for them)
         pick = max(ready, key=lambda m: (sum(m.target in reads[o.name] for o in pending), not reads[m.name]))
@@ -99,7 +100,11 @@ class Overlap:
     def _open(self) -> bool:
         if self._session is not None:
             return True
-        conn = connect(self._dsn, self._settings)
+        try:
+            conn = connect(self._dsn, self._settings)
+        except ConnectionFailed:  # e.g. max_connections reached: one session does it all
+            self._enabled = False
+            return False
         name = self._main.execute("SELECT current_setting('application_name')").fetchone()
         conn.execute("SELECT set_config('application_name', %s, false)", (name[0] if name else "data_copy",))
         if self._cap is not None and not capture.attach(conn, self._cap):

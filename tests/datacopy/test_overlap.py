@@ -145,7 +145,7 @@ def test_a_failed_settle_on_the_second_session_stops_the_queued_ones(tiny_synced
         conn.close()
 
 
-def test_a_paced_run_or_a_later_phase_settles_on_one_session(tiny_synced: str) -> None:
+def test_a_paced_run_a_later_phase_or_no_second_connection_settles_on_one_session(tiny_synced: str) -> None:
     conn = connect(tiny_synced, Settings())
     try:
         for settings, phase in ((Settings(pace="200ms"), 1), (Settings(), 2), (Settings(overlap=False), 1)):
@@ -157,6 +157,11 @@ def test_a_paced_run_or_a_later_phase_settles_on_one_session(tiny_synced: str) -
         copier = Copier(conn, "test", phase=1)
         second = overlap.Overlap(conn, tiny_synced, Settings(), copier, None, 1)
         assert not second.takes(parts(MAPPINGS[0]), first_copied=False)  # a re-run: nothing to overlap
+        second.close()
+        # no second connection to be had (here: nobody listens): one session does it all
+        unreachable = "postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2"
+        second = overlap.Overlap(conn, unreachable, Settings(), copier, None, 1)
+        assert not second.takes(parts(MAPPINGS[0]), first_copied=True)
         second.close()
     finally:
         conn.close()
