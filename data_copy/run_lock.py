@@ -5,7 +5,7 @@
 naming the holder (pid and host of its process, when it started), or waits for it with
 --wait. The lock is the server's: a killed or crashed command loses it with its
 connection, and the next command marks that one's `running` migration_log rows
-`interrupted`. Ctrl-C (or SIGTERM) inside a locked command marks its own running rows
+`interrupted` and ends the sessions it left running (end_dead_sessions). Ctrl-C (or SIGTERM) inside a locked command marks its own running rows
 `interrupted` and ends as one line saying what was committed.
 """
 
@@ -88,7 +88,11 @@ def holder(conn: psycopg.Connection) -> Holder | None:
     ).fetchone()
     if row is None:
         return None
-    app, backend, client, started = row
+    return _holder(*row)
+
+
+def _holder(app: str | None, backend: int, client: str | None, started: datetime | None) -> Holder:
+    """The session `backend` as its application_name (`_tag`) describes it."""
     if app and app.startswith(APP_PREFIX):
         rest = app[len(APP_PREFIX) :].split()
         words = dict(w.split("=", 1) for w in rest[1:] if "=" in w)
@@ -120,6 +124,28 @@ def _end_orphan(conn: psycopg.Connection, other: Holder) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def end_dead_sessions(conn: psycopg.Connection) -> int:
+    """Ends the sessions a data_copy process of this machine left when it was killed: its
+    second session (overlap.py) goes on with its statement until the server notices, and
+    may hold the slot or a table's lock when the next command needs it. Run with the lock
+    held, so no live command's session is among them; sessions ended."""
+    rows = conn.execute(
+        "SELECT application_name, pid, host(client_addr), backend_start FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid() AND starts_with(application_name, %s)",
+        (APP_PREFIX,),
+    ).fetchall()
+    ended = 0
+    for row in rows:
+        other = _holder(*row)
+        if other.is_dead_here():
+            try:
+                row = conn.execute("SELECT pg_terminate_backend(%s, 10000)", (other.backend,)).fetchone()
+                ended += bool(row and row[0])
+            except psycopg.errors.InsufficientPrivilege:
+                pass
+    return ended
 
 
 def acquire(conn: psycopg.Connection, command: str, wait: bool = False) -> None:
@@ -204,6 +230,7 @@ def locked(dsn: str, settings: Settings, command: str) -> Iterator[psycopg.Conne
     """connect() + the exclusive lock; on Ctrl-C, this command's running rows are marked."""
     with connect(dsn, settings) as conn:
         acquire(conn, command, settings.wait_for_lock)
+        end_dead_sessions(conn)
         since_row = conn.execute("SELECT statement_timestamp()").fetchone()
         since = since_row[0] if since_row else None
         mark_interrupted(conn, "interrupted: its data_copy process ended without finishing (killed or crashed)")

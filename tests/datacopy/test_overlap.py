@@ -5,9 +5,16 @@
   not count them as someone else's writes to the new tables, while a plain session's are;
 - a settle that fails on the second session stops the ones queued after it, and its own
   error is the one the run raises;
-- the copy order keeps every parent and every table a mapping reads before it.
+- the copy order keeps every parent and every table a mapping reads before it;
+- after a kill -9, the next command ends the killed process's sessions that the server
+  still runs (the second one's statement goes on until it ends), and no live one's.
 """
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from typing import Any
 
 import psycopg
@@ -17,7 +24,7 @@ from psycopg import sql
 from bench import structure as bench_structure
 from catalog.mappings import MAPPINGS, copy_order
 from catalog.tables import TABLES, table
-from data_copy import api, capture, overlap, structure, validator
+from data_copy import api, capture, overlap, run_lock, structure, validator
 from data_copy.connection import connect
 from data_copy.copier import Copier
 from data_copy.ident import ident
@@ -25,6 +32,7 @@ from data_copy.projection import parts
 from data_copy.settings import Settings
 
 ML = "core_betting.betting_lines_moneyline"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def q(dsn: str, query: sql.Composable | str, *args: object) -> list[tuple]:
@@ -178,3 +186,48 @@ def test_the_copy_order_keeps_parents_and_read_tables_first() -> None:
         assert (reads | parents) <= earlier, (m.name, (reads | parents) - earlier)
     # the table five others look their game up in comes first, so its settle is done early
     assert ordered[0].target == "core_betting.games"
+
+
+_SESSIONS = """
+import sys
+import psycopg
+from data_copy import run_lock
+dsn = sys.argv[1]
+tag = run_lock._tag("run")  # as a data_copy run's sessions are named
+held = psycopg.connect(dsn, autocommit=True, application_name=tag)
+busy = psycopg.connect(dsn, autocommit=True, application_name=tag)
+print(busy.info.backend_pid, flush=True)
+busy.execute("SELECT pg_sleep(120)")
+"""
+
+
+def _sessions(dsn: str) -> tuple[subprocess.Popen, int]:
+    """A process with two data_copy-named sessions, one busy for 2 minutes: (it, that backend)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SESSIONS, dsn], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=os.environ
+    )
+    assert proc.stdout is not None
+    backend = int(proc.stdout.readline())
+    deadline = time.monotonic() + 20
+    while q(dsn, "SELECT state FROM pg_stat_activity WHERE pid = %s", backend) != [("active",)]:
+        assert time.monotonic() < deadline, "the session never got busy"
+        time.sleep(0.05)
+    return proc, backend
+
+
+def test_the_next_command_ends_the_sessions_of_a_killed_run_and_only_those(fresh_dsn: str) -> None:
+    killed, orphan = _sessions(fresh_dsn)
+    alive, busy = _sessions(fresh_dsn)
+    try:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        # the server has not noticed: the statement of the killed process's second session runs on
+        assert q(fresh_dsn, "SELECT state FROM pg_stat_activity WHERE pid = %s", orphan) == [("active",)]
+        with run_lock.locked(fresh_dsn, Settings(), "validate"):
+            pass
+        assert q(fresh_dsn, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", orphan) == [(0,)]
+        assert q(fresh_dsn, "SELECT state FROM pg_stat_activity WHERE pid = %s", busy) == [("active",)]
+    finally:
+        for proc in (killed, alive):
+            proc.kill()
+            proc.wait()
