@@ -5,8 +5,9 @@
 naming the holder (pid and host of its process, when it started), or waits for it with
 --wait. The lock is the server's: a killed or crashed command loses it with its
 connection, and the next command marks that one's `running` migration_log rows
-`interrupted` and ends the sessions it left running (end_dead_sessions). Ctrl-C (or SIGTERM) inside a locked command marks its own running rows
-`interrupted` and ends as one line saying what was committed.
+`interrupted` and ends the sessions it left running (end_dead_sessions). Ctrl-C (or
+SIGTERM) inside a locked command marks its own running rows `interrupted` and ends as one
+line saying what was committed.
 """
 
 import os
