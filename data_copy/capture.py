@@ -22,6 +22,7 @@ tables from ours.
 
 import hashlib
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ PLUGIN = "test_decoding"
 STATE_TABLE = sql.Identifier("public", "migration_capture")
 POSITIONS = sql.Identifier("public", "migration_capture_positions")
 SLOT_CREATE_LOCK_TIMEOUT = "60s"  # creating the slot waits for transactions already running
+ORIGIN_WAIT_S = 3.0  # for the session of a run that has just ended to let go of our origin
 MARK_LOCK_TIMEOUT = "10ms"  # the marker slot's record is written before it waits: never wait for it
 BATCH_CHANGES = 200_000  # rows of slot output per batch outside a settle transaction
 LAG_WARN_BYTES = 1 << 30
@@ -146,15 +148,22 @@ def _record_new_slot(conn: psycopg.Connection, slot: str, lsn: str) -> None:
 
 
 def _setup_origin(conn: psycopg.Connection, name: str) -> bool:
-    try:
-        with conn.transaction():
-            conn.execute(
-                "SELECT pg_replication_origin_create(%s) WHERE pg_replication_origin_oid(%s) IS NULL", (name, name)
-            )
-        conn.execute("SELECT pg_replication_origin_session_setup(%s)", (name,))
-        return True
-    except psycopg.Error:  # in use by a session still ending, or no privilege: only slower
-        return False
+    """Our writes on `conn` carry origin `name`: False when they cannot (only slower)."""
+    deadline = time.monotonic() + ORIGIN_WAIT_S
+    while True:
+        try:
+            with conn.transaction():
+                conn.execute(
+                    "SELECT pg_replication_origin_create(%s) WHERE pg_replication_origin_oid(%s) IS NULL", (name, name)
+                )
+            conn.execute("SELECT pg_replication_origin_session_setup(%s)", (name,))
+            return True
+        except psycopg.errors.ObjectInUse:  # the last run's session, still ending, holds it
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        except psycopg.Error:  # no privilege
+            return False
 
 
 def _keyable(conn: psycopg.Connection) -> tuple[dict[str, str], dict[str, str]]:

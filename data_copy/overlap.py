@@ -107,7 +107,8 @@ class Overlap:
             return False
         name = self._main.execute("SELECT current_setting('application_name')").fetchone()
         conn.execute("SELECT set_config('application_name', %s, false)", (name[0] if name else "data_copy",))
-        if self._cap is not None and not capture.attach(conn, self._cap):
+        # as the main session: our writes carry an origin when its do (else neither can)
+        if self._cap is not None and self._cap.origin and not capture.attach(conn, self._cap):
             conn.close()
             self._enabled = False  # our second origin is in use or not ours to set up
             return False
