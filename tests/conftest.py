@@ -57,6 +57,16 @@ def fresh_dsn(pg_cluster: Cluster) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:16]}"
     dsn = pg_cluster.create_database(name)
     yield dsn
+    # replication origins are the cluster's, not the database's, and each one a run has used
+    # keeps one of max_replication_slots' origin states until it is dropped: drop ours
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for (origin,) in conn.execute(
+            "SELECT roname FROM pg_replication_origin WHERE strpos(roname, %s) > 0", (name,)
+        ).fetchall():
+            try:
+                conn.execute("SELECT pg_replication_origin_drop(%s)", (origin,))
+            except psycopg.errors.ObjectInUse:
+                pass  # a session of the test still ending: its database goes all the same
     pg_cluster.drop_database(name)
 
 
