@@ -138,12 +138,12 @@ def end_dead_sessions(conn: psycopg.Connection) -> int:
         (APP_PREFIX,),
     ).fetchall()
     ended = 0
-    for row in rows:
-        other = _holder(*row)
+    for session in rows:
+        other = _holder(*session)
         if other.is_dead_here():
             try:
-                row = conn.execute("SELECT pg_terminate_backend(%s, 10000)", (other.backend,)).fetchone()
-                ended += bool(row and row[0])
+                done = conn.execute("SELECT pg_terminate_backend(%s, 10000)", (other.backend,)).fetchone()
+                ended += bool(done and done[0])
             except psycopg.errors.InsufficientPrivilege:
                 pass
     return ended
