@@ -1,7 +1,7 @@
 """The stack's configuration: read once, validated, typed. Pure (no Pulumi, no I/O).
 
 The one parser of the project's settings: the stack program (components/stack.py) runs it
-on the running stack's config, data_copy (data_copy/stack.py) on the config `--stack NAME`
+on the running stack's config, data_copy (data_copy/core/stack_source.py) on the config `--stack NAME`
 reads through the Automation API, so both sides see the same values and the same defaults.
 
 Two namespaces are read:

@@ -3,7 +3,7 @@
 Everything that connects from the stack's settings goes through `libpq_params`: the stack's
 preview reads (components/peek.py), the dynamic resources (components/sql_function.py,
 components/owner_role.py), the explicit provider (components/database.py maps the same
-parameters to its argument names) and data_copy's `--stack` (data_copy/stack.py, as a
+parameters to its argument names) and data_copy's `--stack` (data_copy/core/stack_source.py, as a
 conninfo string made by psycopg's make_conninfo, which quotes every value: a password with
 spaces, quotes or @ survives).
 """

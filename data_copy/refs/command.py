@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from data_copy.core.connection import connect
 from data_copy.errors import BadArguments, ReferencesRemain
 from data_copy.refs import code, db, report, targets
 from data_copy.settings import Settings
@@ -34,8 +35,6 @@ def run(
     code_report = code.scan_paths(paths, path) if paths else None
     db_report = None
     if database is not None:
-        from data_copy.connection import connect
-
         dsn, settings = database
         with connect(dsn, settings) as conn:
             db_report = db.scan_database(conn, path)

@@ -229,7 +229,7 @@ def test_the_settings_package_is_pure() -> None:
     import sys
 
     code = (
-        "import sys, stack_settings, data_copy.settings, data_copy.stack; "
+        "import sys, stack_settings, data_copy.settings, data_copy.core.stack_source; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_postgresql', 'components')); "
         "print(bad); sys.exit(1 if bad else 0)"
     )
