@@ -109,16 +109,22 @@ def _read(path: Path) -> str:
 
 
 _PSQL_META = re.compile(r"^[ \t]*\\.*$", re.MULTILINE)  # \connect, \set, \i ...: psql's, not SQL
+_PSQL_COPY = re.compile(r"^([ \t]*)\\copy\b(.*)$", re.MULTILINE | re.IGNORECASE)  # \copy reads a table
 
 
 def scan_sql_file(name: str, text: str, search_path: tuple[str, ...], report: CodeReport, database: str | None) -> None:
     sql_text = _PSQL_META.sub(lambda m: " " * len(m.group()), text)  # same offsets, same lines
-    result = sqlscan.scan(sql_text, search_path, database=database)
 
     def line_of(offset: int) -> int:
         return text.count("\n", 0, offset) + 1
 
-    _collect(name, result, line_of, report)
+    def shifted(at: int) -> Callable[[int], int]:
+        return lambda offset: line_of(at + offset)
+
+    _collect(name, sqlscan.scan(sql_text, search_path, database=database), line_of, report)
+    for copy in _PSQL_COPY.finditer(text):  # `\copy t TO 'f'` is psql's COPY, one line long
+        result = sqlscan.scan(f"{copy.group(1)}COPY {copy.group(2)}", search_path, database=database)
+        _collect(name, result, shifted(copy.start()), report)
 
 
 def scan_python_file(

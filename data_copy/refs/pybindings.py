@@ -21,6 +21,7 @@ from data_copy.refs.found import Literal, Placeholder
 
 _MODEL_BASES = frozenset({"BaseModel", "BaseSettings", "NamedTuple", "TypedDict", "Struct", "Model"})
 _DEPTH = 6
+_MAX_VALUES = 16
 
 
 def unparse(node: ast.AST) -> str:
@@ -131,7 +132,8 @@ class Bindings:
         for key in keys:
             for value in returned:
                 self._bind(key, value)
-        self._bind(function.name, None)
+        if cls is None:
+            self._bind(function.name, None)  # a module's function: the name is bound to it
         self._visit(function.body, None)  # its body: locals and self.x = ... of a method
 
     def _poison(self, tree: ast.Module) -> None:
@@ -173,6 +175,8 @@ class Bindings:
         if isinstance(node, ast.IfExp):
             body, orelse = self.literals(node.body, depth), self.literals(node.orelse, depth)
             return body + orelse if body is not None and orelse is not None else None
+        if isinstance(node, ast.JoinedStr | ast.BinOp):
+            return self._composed(node, depth)
         if isinstance(node, ast.Call) and unparse(node.func).endswith("Identifier") and node.args:
             parts = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
             if len(parts) == len(node.args) and not node.keywords:  # psycopg quotes each part
@@ -189,6 +193,27 @@ class Bindings:
                 return None
             found.extend(more)
         return tuple(dict.fromkeys(found))
+
+    def _composed(self, node: ast.JoinedStr | ast.BinOp, depth: int) -> tuple[Literal, ...] | None:
+        """`f"{SCHEMA}.games"`, `SCHEMA + ".games"`: every value, when every part is known."""
+        if isinstance(node, ast.BinOp):
+            if not isinstance(node.op, ast.Add):
+                return None
+            parts: list[ast.AST] = [node.left, node.right]
+        else:
+            parts = list(node.values)
+        values = [""]
+        for part in parts:
+            if isinstance(part, ast.FormattedValue):
+                if part.format_spec is not None or part.conversion not in (-1, 115):  # plain or !s
+                    return None
+                part = part.value
+            known = self.literals(part, depth + 1) if depth <= _DEPTH else None
+            if known is None or len(values) * len(known) > _MAX_VALUES:
+                return None
+            values = [v + k.value for v in values for k in known]
+        line, col = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
+        return tuple(Literal(v, line, col) for v in dict.fromkeys(values))
 
     def placeholder(self, index: int, source: str, node: ast.AST | None) -> Placeholder:
         """The placeholder for a run-time part holding `node` (None: not known at all)."""

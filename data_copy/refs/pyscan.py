@@ -35,9 +35,11 @@ from data_copy.refs.pystrings import FORMAT_FIELD, LINES, Builder, SqlText, perc
 
 _PROSE_CALLS = frozenset(
     {"print", "debug", "info", "warning", "warn", "error", "exception", "critical", "log", "echo", "secho", "fail"}
+    | {"msg", "success", "trace", "notice"}
 )
 _PROSE_KEYWORDS = frozenset({"help", "description", "msg", "message", "epilog", "short_help"})
 _MODULE_CALLS = frozenset({"getLogger", "import_module", "patch", "object", "__import__", "find_spec"})
+_TABLE_FIRST_CALLS = frozenset({"Table", "to_sql", "read_sql_table", "has_table"})
 _CONTAINERS = (ast.Tuple, ast.List, ast.Set, ast.BinOp, ast.IfExp, ast.Starred, ast.Dict)
 
 
@@ -185,16 +187,32 @@ class PythonFile:
         return self._in_prose(node)
 
     def name_refs(self, database: str | None) -> Iterator[DirectRef]:
-        """Strings that are nothing but a qualified legacy table name (see the module doc)."""
+        """Strings that are nothing but a qualified legacy table name (see the module doc),
+        written as one literal or composed of known ones (`f"{SCHEMA}.games"`)."""
         for node in ast.walk(self.tree):
-            if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and "." in node.value):
+            if isinstance(node, ast.Constant):
+                if not (isinstance(node.value, str) and "." in node.value) or self._not_a_name_here(node):
+                    continue
+                values = [node.value]
+            elif isinstance(node, ast.JoinedStr | ast.BinOp) and self._composed_name(node):
+                values = [lit.value for lit in self.bindings.literals(node) or ()]
+            else:
                 continue
-            name = names.parse(node.value)
-            if name is None or name.parts < 2 or self._not_a_name_here(node):
-                continue
-            resolved = names.resolve_name(name, (), database)
-            if resolved is not None:
-                yield DirectRef(node.lineno, resolved.qualified, repr(node.value), "string", resolved.other_database)
+            for value in values:
+                name = names.parse(value)
+                resolved = names.resolve_name(name, (), database) if name and name.parts >= 2 else None
+                if resolved is not None:
+                    line = getattr(node, "lineno", 1)
+                    yield DirectRef(line, resolved.qualified, repr(value), "string", resolved.other_database)
+
+    def _composed_name(self, node: ast.JoinedStr | ast.BinOp) -> bool:
+        """A whole f-string or `+` of strings, not a piece of a larger one, nor prose."""
+        if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add):
+            return False
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.BinOp | ast.JoinedStr | ast.FormattedValue):
+            return False
+        return not self._in_prose(node)
 
     # -- references outside SQL text
 
@@ -207,22 +225,37 @@ class PythonFile:
                 if logical in legacy_names:
                     yield DirectRef(node.lineno, legacy_names[logical], f"get_table('{logical}')", "registry")
                     continue
-                name = _call_name(node)
-                consts = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-                if name == "Identifier" and len(node.args) == 2 and len(consts) == 2:
-                    qualified = f"{consts[0]}.{consts[1]}"
-                    if qualified in replacements:
-                        yield DirectRef(node.lineno, qualified, f"Identifier{tuple(consts)}", "identifier")
-                elif name == "Table" and len(node.args) >= 2 and consts and consts[0] == _const(node.args[0]):
-                    schema = next((_const(k.value) for k in node.keywords if k.arg == "schema"), None)
-                    qualified = targets.resolve(schema, consts[0], search_path)
-                    if qualified in replacements:
-                        written = f"Table('{consts[0]}', schema={schema!r})"
-                        yield DirectRef(node.lineno, qualified, written, "sqlalchemy")
+                for ref in _call_refs(node, search_path):
+                    if ref.qualified in replacements:
+                        yield ref
             elif isinstance(node, ast.ClassDef):
                 ref = _orm_class(node, search_path)
                 if ref is not None and ref.qualified in replacements:
                     yield ref
+
+
+def _call_refs(node: ast.Call, search_path: Sequence[str]) -> Iterator[DirectRef]:
+    """Table names a call's arguments give (psycopg, SQLAlchemy, pandas, Alembic)."""
+    name = _call_name(node)
+    consts = [_const(a) for a in node.args]
+    schema_kw = next((k.value for k in node.keywords if k.arg == "schema"), None)
+    schema = _const(schema_kw)
+    if name == "Identifier" and len(consts) == 2 and None not in consts:
+        yield DirectRef(node.lineno, f"{consts[0]}.{consts[1]}", f"Identifier{tuple(consts)}", "identifier")
+    elif name == "ForeignKey" and consts and consts[0] and consts[0].count(".") in (1, 2):
+        *table, _column = consts[0].split(".")
+        qualified = targets.resolve(table[0] if len(table) == 2 else None, table[-1], search_path)
+        if qualified:
+            yield DirectRef(node.lineno, qualified, f"ForeignKey({consts[0]!r})", "sqlalchemy")
+    elif name in _TABLE_FIRST_CALLS and consts and consts[0]:
+        qualified = targets.resolve(schema, consts[0], search_path)
+        if qualified and (schema is not None or schema_kw is None):
+            yield DirectRef(node.lineno, qualified, f"{name}('{consts[0]}', schema={schema!r})", "sqlalchemy")
+    elif schema is not None:
+        for const in dict.fromkeys(c for c in consts if c):
+            yield DirectRef(
+                node.lineno, f"{schema}.{const}", f"{name}(..., '{const}', schema={schema!r})", "schema keyword"
+            )
 
 
 def _orm_class(node: ast.ClassDef, search_path: Sequence[str]) -> DirectRef | None:
