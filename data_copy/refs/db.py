@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -54,7 +55,7 @@ class DbFinding:
         name = self.object.split()[-1]
         return self.kind in ("view", "materialized view") and name in LEGACY_BY_NAME
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> dict[str, builtins.object]:  # `object` is a field here
         r = targets.replacements()[self.legacy_table]
         return {
             "object": self.object,
@@ -165,9 +166,9 @@ def _body_findings(
                 continue
         mention = by_text.get(fn.identity)
         if mention is not None:
-            table = _table_of(mention.mention.replace('"', "").replace(" ", ""), present)
-            if table is not None and not any(f.object == subject and f.legacy_table == table for f in found):
-                found.append(DbFinding(fn.kind, subject, table, "body text", f"mentions {mention.mention}"))
+            named = _table_of(mention.mention.replace('"', "").replace(" ", ""), present)
+            if named is not None and not any(f.object == subject and f.legacy_table == named for f in found):
+                found.append(DbFinding(fn.kind, subject, named, "body text", f"mentions {mention.mention}"))
     return found
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 
-def foreign(tree: exp.Expression) -> str | None:
+def foreign(tree: exp.Expr) -> str | None:
     """Why `tree` is not PostgreSQL (the first construct found), or None."""
     for node in tree.walk():
         reason = _construct(node)
@@ -19,7 +19,7 @@ def foreign(tree: exp.Expression) -> str | None:
     return None
 
 
-def _construct(node: exp.Expression) -> str | None:
+def _construct(node: exp.Expr) -> str | None:
     if isinstance(node, exp.Insert):
         if node.args.get("alternative"):
             return f"INSERT OR {str(node.args['alternative']).upper()} (SQLite / DuckDB)"

@@ -32,9 +32,7 @@ def _known(placeholder: Placeholder | None) -> bool:
     return placeholder is not None and (placeholder.table is not None or bool(placeholder.candidates))
 
 
-def unsafe(
-    tree: exp.Expression, stmt: str, placeholders: Mapping[int, Placeholder]
-) -> list[tuple[int, str, int | None]]:
+def unsafe(tree: exp.Expr, stmt: str, placeholders: Mapping[int, Placeholder]) -> list[tuple[int, str, int | None]]:
     """(placeholder id, where, offset) for each placeholder that may change which tables are read."""
     seen: set[int] = set()
     found: list[tuple[int, str, int | None]] = []

@@ -118,7 +118,7 @@ class Bindings:
                     self._visit([child], cls)
             for field in ("body", "orelse", "finalbody", "handlers", "cases"):
                 for sub in getattr(stmt, field, []) or []:
-                    if isinstance(sub, ast.excepthandler | ast.match_case):
+                    if isinstance(sub, ast.ExceptHandler | ast.match_case):
                         self._visit(sub.body, cls)
 
     def _function(self, function: ast.FunctionDef | ast.AsyncFunctionDef, cls: ast.ClassDef | None) -> None:

@@ -156,8 +156,7 @@ class PythonFile:
             builder.literal(node.left)
             return percent(builder.build(), node, self.bindings)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
-            receiver = node.func.value
-            receiver = _sql_template(receiver) or receiver
+            receiver: ast.AST = _sql_template(node.func.value) or node.func.value
             if _is_string(receiver):
                 self._mark(receiver)
                 if self._is_prose(node):
@@ -229,9 +228,9 @@ class PythonFile:
                     if ref.qualified in replacements:
                         yield ref
             elif isinstance(node, ast.ClassDef):
-                ref = _orm_class(node, search_path)
-                if ref is not None and ref.qualified in replacements:
-                    yield ref
+                orm = _orm_class(node, search_path)
+                if orm is not None and orm.qualified in replacements:
+                    yield orm
 
 
 def _call_refs(node: ast.Call, search_path: Sequence[str]) -> Iterator[DirectRef]:

@@ -74,7 +74,7 @@ class Builder:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             self.parts.append((node.value, line, raw is None or raw.count("\n") == node.value.count("\n")))
         elif isinstance(node, ast.JoinedStr):
-            constant = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+            constant = "".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
             exact = raw is None or raw.count("\n") == constant.count("\n")
             newlines = 0
             for value in node.values:
@@ -102,6 +102,7 @@ def _segment(lines: list[str], node: ast.AST) -> str | None:
     first, last = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
     if start is None or end is None or first is None or last is None:
         return None
+    start, end, first, last = int(start), int(end), int(first), int(last)
     if start == end:
         return lines[start - 1].encode()[first:last].decode(errors="replace")
     head = lines[start - 1].encode()[first:].decode(errors="replace")

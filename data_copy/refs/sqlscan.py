@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from data_copy.refs import dialect, fallback, names, placeholders, plpgsql, targets
 from data_copy.refs.found import Dynamic, Placeholder, ScanResult, TableRef, Unparsed
@@ -39,14 +39,15 @@ _CHUNK = re.compile(r"[^;]*(?:;[ \t]*(?:--[^\n]*)?(?:\n|$)|;|$)")  # statements,
 _DML_STARTS = {"SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE"}
 
 
-def ident_name(node: exp.Expression | None) -> str | None:
+def ident_name(node: exp.Expr | None) -> str | None:
     """An identifier as PostgreSQL reads it: unquoted folds to lower case, quoted is exact."""
     if not isinstance(node, exp.Identifier):
         return None
-    return node.this if node.quoted else node.this.lower()
+    text = str(node.this)
+    return text if node.quoted else text.lower()
 
 
-def _start(node: exp.Expression) -> int | None:
+def _start(node: exp.Expr) -> int | None:
     parts = (node.args.get("catalog"), node.args.get("db"), node.this) if isinstance(node, exp.Table) else (node,)
     for part in parts:
         if isinstance(part, exp.Expression) and "start" in part.meta:
@@ -60,7 +61,7 @@ def _start(node: exp.Expression) -> int | None:
 def _is_cte_name(table: exp.Table, name: str) -> bool:
     """True when `name` (unqualified) means a CTE visible at `table`: a WITH of an enclosing
     query; inside a CTE's own definition only the earlier ones (or all, if RECURSIVE)."""
-    child: exp.Expression = table
+    child: exp.Expr = table
     node = table.parent
     while node is not None:
         with_ = node.args.get("with_") or node.args.get("with")
@@ -88,8 +89,8 @@ def _is_dml_target(table: exp.Table) -> bool:
     return isinstance(parent, exp.Insert | exp.Update | exp.Delete | exp.Merge) and parent.this is table
 
 
-def _contains(ancestor: exp.Expression, node: exp.Expression) -> bool:
-    current: exp.Expression | None = node
+def _contains(ancestor: exp.Expr, node: exp.Expr) -> bool:
+    current: exp.Expr | None = node
     while current is not None:
         if current is ancestor:
             return True
@@ -181,7 +182,7 @@ class Scanner:
             if path and path != ("default",):
                 self.result.search_path = path
 
-    def walk(self, tree: exp.Expression, base: int, stmt: str) -> None:
+    def walk(self, tree: exp.Expr, base: int, stmt: str) -> None:
         if isinstance(tree, exp.Set):
             self._set_search_path(stmt)
             return
@@ -251,7 +252,7 @@ class Scanner:
                     )
                 )
 
-    def _regclass(self, literal: exp.Expression, base: int, stmt: str) -> None:
+    def _regclass(self, literal: exp.Expr, base: int, stmt: str) -> None:
         if not (isinstance(literal, exp.Literal) and literal.is_string):
             return
         name = names.parse(literal.this)
@@ -343,10 +344,10 @@ class Scanner:
 
     def _starts_like_sql(self, text: str) -> bool:
         word = re.match(r"\s*([A-Za-z]+)", text)
-        return bool(word) and word.group(1).upper() in _DML_STARTS
+        return word is not None and word.group(1).upper() in _DML_STARTS
 
 
-def _is_regclass(to: exp.Expression | None) -> bool:
+def _is_regclass(to: exp.Expr | None) -> bool:
     return to is not None and "regclass" in to.sql(dialect="postgres").lower()
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from sqlglot.dialects.postgres import Postgres
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 _DIALECT = Postgres()
 
