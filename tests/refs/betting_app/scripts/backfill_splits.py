@@ -16,7 +16,9 @@ def backfill(conn: psycopg.Connection, season: int) -> None:
         (season,),
     )
     conn.execute(
-        sql.SQL("DELETE FROM {} WHERE season = %s").format(sql.Identifier("Splits", "Games")),  # DECOY (quoted: another table)
+        sql.SQL("DELETE FROM {} WHERE season = %s").format(
+            sql.Identifier("Splits", "Games")  # DECOY (quoted: another table)
+        ),
         (season,),
     )
 

@@ -11,7 +11,11 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--table", default="splits.raw_mlb_betting_splits", show_default=True)  # REF(name) splits.raw_mlb_betting_splits
+@click.option(
+    "--table",
+    default="splits.raw_mlb_betting_splits",  # REF(name) splits.raw_mlb_betting_splits
+    show_default=True,
+)
 @click.option("--limit", default=100, help="rows to read from splits.raw_mlb_betting_splits")  # DECOY
 def export(table: str, limit: int) -> None:
     if table == "splits.raw_mlb_betting_splits":  # REF(name) splits.raw_mlb_betting_splits

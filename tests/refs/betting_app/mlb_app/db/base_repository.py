@@ -1,3 +1,4 @@
+# ruff: noqa: UP031, UP032 -- the application builds SQL with % and .format: the shapes refs must read
 """Repositories: one class per table, the table named by `table_name`."""
 
 from typing import Any

@@ -1,8 +1,7 @@
 """The new way: every table comes from the registry."""
 
-from table_registry import get_table_registry
-
 from mlb_app.db.connection import execute
+from table_registry import get_table_registry
 
 registry = get_table_registry()
 

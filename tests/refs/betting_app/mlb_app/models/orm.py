@@ -20,4 +20,4 @@ class Team(Base):
     id = Column(Integer, primary_key=True)
 
 
-parsed_games = Table("sbr_parsed_games", metadata, Column("id", Integer), schema="public")  # REF(name) public.sbr_parsed_games
+parsed_games = Table("sbr_parsed_games", metadata, schema="public")  # REF(name) public.sbr_parsed_games

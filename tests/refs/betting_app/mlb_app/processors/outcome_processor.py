@@ -12,7 +12,10 @@ class OutcomeProcessor(BaseProcessor):
     name = "outcomes"
 
     def required_tables(self) -> list[str]:
-        return ['"public"."game_outcomes"', "TRACKING.PRE_GAME_RECOMMENDATIONS"]  # REF(name) public.game_outcomes REF(name) tracking.pre_game_recommendations
+        return [
+            '"public"."game_outcomes"',  # REF(name) public.game_outcomes
+            "TRACKING.PRE_GAME_RECOMMENDATIONS",  # REF(name) tracking.pre_game_recommendations
+        ]
 
     def run(self) -> int:
         rows = execute(

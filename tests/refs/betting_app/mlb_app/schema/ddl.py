@@ -9,12 +9,12 @@ logger = logging.getLogger(__name__)
 INDEXES = (
     ("idx_splits_game", "splits.raw_mlb_betting_splits", "game_id"),  # REF(name) splits.raw_mlb_betting_splits
     ("idx_outcomes_date", "PUBLIC.GAME_OUTCOMES", "game_date"),  # REF(name) public.game_outcomes
-    ("idx_recs_game", '"tracking"."pre_game_recommendations"', "game_id"),  # REF(name) tracking.pre_game_recommendations
+    ("idx_recs", '"tracking"."pre_game_recommendations"', "game_id"),  # REF(name) tracking.pre_game_recommendations
     ("idx_new_games_date", "core_betting.games", "game_date"),
 )
 
 CONSTRAINTS = [
-    ("Backtesting.Strategy_Performance", "chk_roi", "roi BETWEEN -1 AND 10"),  # REF(name) backtesting.strategy_performance
+    ("Backtesting.Strategy_Performance", "chk_roi", "roi > -1"),  # REF(name) backtesting.strategy_performance
 ]
 
 

@@ -22,7 +22,8 @@ class BacktestService:
 
     def fire(self, strategy: str) -> None:
         execute(
-            "DELETE FROM Backtesting.Orchestrator_Update_Triggers WHERE strategy = %s",  # REF(sql) backtesting.orchestrator_update_triggers
+            "DELETE FROM Backtesting.Orchestrator_Update_Triggers "  # REF(sql) backtesting.orchestrator_update_triggers
+            "WHERE strategy = %s",
             (strategy,),
         )
 

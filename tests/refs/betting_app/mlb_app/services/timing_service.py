@@ -1,3 +1,4 @@
+# ruff: noqa: UP031, UP032 -- the application builds SQL with % and .format: the shapes refs must read
 """When to bet: the timing buckets."""
 
 from mlb_app.db.connection import execute
@@ -18,4 +19,4 @@ class TimingService:
         )
 
     def refresh(self) -> None:
-        execute("SELECT 'timing_analysis.timing_bucket_performance'::regclass")  # REF(sql) timing_analysis.timing_bucket_performance
+        execute("SELECT 'Public.Sbr_Raw_Html'::regclass")  # REF(sql) public.sbr_raw_html

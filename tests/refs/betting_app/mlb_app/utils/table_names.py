@@ -1,3 +1,4 @@
+# ruff: noqa: UP042 -- the application's own style
 """Table names used across the code base, in one place (before the registry)."""
 
 from enum import Enum
