@@ -37,6 +37,7 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to Command
 _SET_SEARCH_PATH = re.compile(r"\s*SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:TO|=)\s*(.+?)\s*$", re.I | re.S)
 _CHUNK = re.compile(r"[^;]*(?:;[ \t]*(?:--[^\n]*)?(?:\n|$)|;|$)")  # statements, when tokenizing fails
 _DML_STARTS = {"SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE"}
+_EXPLAINED = re.compile(r"\b(?:SELECT|WITH|INSERT|UPDATE|DELETE|MERGE|VALUES|TABLE|EXECUTE)\b", re.I)
 
 
 def ident_name(node: exp.Expr | None) -> str | None:
@@ -320,8 +321,36 @@ class Scanner:
             if block is not None:
                 self.scan_body(block[0], block[2], rest_base + block[1])
             return
+        explained = _EXPLAINED.search(rest) if keyword == "EXPLAIN" else None
+        if explained is not None:  # EXPLAIN [ANALYZE ...] <statement>: the statement
+            self.scan(rest[explained.start() :], rest_base + explained.start())
+            return
         for ref in self._fallback(rest, rest_base, "command"):
             self._add(ref)
+        self._command_placeholders(rest, rest_base)
+
+    def _command_placeholders(self, rest: str, base: int) -> None:
+        """Run-time parts of a statement kept as text (VACUUM {t}, LOCK TABLE {t} ...): any
+        of them may be a table. Known literals are read as names; the rest is dynamic."""
+        unknown: list[str] = []
+        for i in sorted(placeholders.ids(rest)):
+            p = self.placeholders.get(i)
+            if p is None or p.table is not None:
+                continue
+            if not p.candidates:
+                unknown.append(p.source)
+            for literal in p.candidates:
+                name = names.parse(literal.value)
+                resolved = names.resolve_name(name, self.result.search_path, self.database) if name else None
+                if resolved is not None:
+                    written = repr(literal.value)
+                    other = resolved.other_database
+                    self._add(TableRef(base, resolved.qualified, written, "interpolated", "name", literal, other))
+        if unknown:
+            at = base + min(m.start() for m in placeholders.PATTERN.finditer(rest))
+            self.result.dynamic.append(
+                Dynamic(at, f"built at run time: {', '.join(unknown)} in a statement kept as text")
+            )
 
     def _fallback(self, stmt: str, base: int, how: str) -> list[TableRef]:
         try:

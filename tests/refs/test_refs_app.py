@@ -46,9 +46,7 @@ def markers() -> tuple[Counter[Key], Counter[Key], set[tuple[str, int]]]:
 
 
 def found(report: code.CodeReport, root: Path = APP) -> Counter[Key]:
-    return Counter(
-        (str(Path(f.file).relative_to(root)), f.line, f.kind, f.legacy_table or "") for f in report.findings
-    )
+    return Counter((str(Path(f.file).relative_to(root)), f.line, f.kind, f.legacy_table or "") for f in report.findings)
 
 
 def test_every_planted_reference_is_found_with_its_kind_and_nothing_else() -> None:

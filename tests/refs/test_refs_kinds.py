@@ -163,6 +163,26 @@ def test_a_value_not_known_from_the_module_stays_dynamic(tmp_path: Path) -> None
     ]
 
 
+def test_statements_kept_as_text_with_run_time_parts(tmp_path: Path) -> None:
+    """sqlglot keeps VACUUM / LOCK / REFRESH as text: a run-time part there may be a table."""
+    source = """
+        KNOWN = "Mlb_Betting.Totals"
+
+
+        def maintain(conn, t):
+            conn.execute(f"VACUUM {t}")
+            conn.execute(f"LOCK TABLE {t} IN SHARE MODE")
+            conn.execute(f"VACUUM ANALYZE {KNOWN}")
+            conn.execute("EXPLAIN ANALYZE SELECT * FROM public.games")
+    """
+    assert scan(tmp_path, "maintain.py", source) == [
+        (1, "name", "mlb_betting.totals"),
+        (5, "dynamic", None),
+        (6, "dynamic", None),
+        (8, "sql", "public.games"),
+    ]
+
+
 def test_names_composed_of_known_literals(tmp_path: Path) -> None:
     source = """
         SCHEMA = "splits"
