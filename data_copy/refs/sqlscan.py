@@ -246,7 +246,7 @@ class Scanner:
         for name, literal in placeholders.expand(table, self.placeholders) or ():
             resolved = names.resolve_name(name, self.result.search_path, self.database)
             if resolved is not None:
-                written = repr(literal.value)
+                written = repr(name.written)
                 self._add(
                     TableRef(
                         offset, resolved.qualified, written, "interpolated", "name", literal, resolved.other_database
