@@ -246,7 +246,7 @@ def _call_refs(node: ast.Call, search_path: Sequence[str]) -> Iterator[DirectRef
         qualified = targets.resolve(table[0] if len(table) == 2 else None, table[-1], search_path)
         if qualified:
             yield DirectRef(node.lineno, qualified, f"ForeignKey({consts[0]!r})", "sqlalchemy")
-    elif name in _TABLE_FIRST_CALLS and consts and consts[0]:
+    elif name in _TABLE_FIRST_CALLS and consts and consts[0] and (len(node.args) >= 2 or schema is not None):
         qualified = targets.resolve(schema, consts[0], search_path)
         if qualified and (schema is not None or schema_kw is None):
             yield DirectRef(node.lineno, qualified, f"{name}('{consts[0]}', schema={schema!r})", "sqlalchemy")

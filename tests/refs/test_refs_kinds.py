@@ -196,6 +196,34 @@ def test_names_composed_of_known_literals(tmp_path: Path) -> None:
     ]
 
 
+def test_library_calls_that_name_tables(tmp_path: Path) -> None:
+    """pandas, SQLAlchemy, Alembic and psycopg take schema and table apart, and quote them:
+    their case is exact."""
+    source = """
+        import pandas as pd
+        from alembic import op
+        from psycopg import sql
+        import rich.table
+        from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table
+
+        frame = pd.read_sql_table("games", "engine", schema="splits")
+        frame.to_sql("moneyline", "engine", schema="mlb_betting", if_exists="append")
+        op.create_index("ix_totals_game", "totals", ["game_id"], schema="mlb_betting")
+        picks = Table("picks", MetaData(), Column("game_id", Integer, ForeignKey("public.games.id")))
+        Q = sql.SQL("SELECT * FROM {}.{}").format(sql.Identifier("splits"), sql.Identifier("games"))
+        QUOTED = sql.Identifier("Splits", "Games")
+        OURS = pd.read_sql_table("games", "engine", schema="core_betting")
+        SHOWN = rich.table.Table("games")  # a table on the screen
+    """
+    assert scan(tmp_path, "libs.py", source) == [
+        (7, "name", "splits.games"),
+        (8, "name", "mlb_betting.moneyline"),
+        (9, "name", "mlb_betting.totals"),
+        (10, "name", "public.games"),
+        (11, "name", "splits.games"),
+    ]
+
+
 # ------------------------------------------------------------ 2. database-qualified names
 
 
