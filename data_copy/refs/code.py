@@ -109,11 +109,13 @@ def _read(path: Path) -> str:
 
 
 _PSQL_META = re.compile(r"^[ \t]*\\.*$", re.MULTILINE)  # \connect, \set, \i ...: psql's, not SQL
+_PSQL_VARIABLE = re.compile(r"(?<![:\w\]\)]):(?=['\"A-Za-z_])")  # psql's :v, not :: or :=
 _PSQL_COPY = re.compile(r"^([ \t]*)\\copy\b(.*)$", re.MULTILINE | re.IGNORECASE)  # \copy reads a table
 
 
 def scan_sql_file(name: str, text: str, search_path: tuple[str, ...], report: CodeReport, database: str | None) -> None:
     sql_text = _PSQL_META.sub(lambda m: " " * len(m.group()), text)  # same offsets, same lines
+    sql_text = _PSQL_VARIABLE.sub(" ", sql_text)  # :'v' a string, :"v" a name, :v a word: parseable
 
     def line_of(offset: int) -> int:
         return text.count("\n", 0, offset) + 1

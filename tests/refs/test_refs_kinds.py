@@ -317,6 +317,21 @@ def test_routine_signatures_execute_and_sql_bodies(tmp_path: Path) -> None:
     ]
 
 
+def test_psql_scripts_variables_and_copy(tmp_path: Path) -> None:
+    text = """
+        \\set ON_ERROR_STOP on
+        SELECT * FROM Splits.Games WHERE game_date = :'day' AND n < :limit;
+        \\copy "mlb_betting"."totals" TO 'totals.csv' CSV HEADER
+        \\COPY (SELECT * FROM PUBLIC.GAMES WHERE id::text = '1') TO STDOUT
+        SELECT a[1:2], '12:30'::time FROM core_betting.games;
+    """
+    assert scan(tmp_path, "script.sql", text) == [
+        (2, "sql", "splits.games"),
+        (3, "sql", "mlb_betting.totals"),
+        (4, "sql", "public.games"),
+    ]
+
+
 def test_the_database_finder_reads_bodies_the_same_way() -> None:
     body = "BEGIN UPDATE t SET x = go.y FROM (SELECT y FROM Public.Game_Outcomes) go; END"
     result = sqlscan.scan_body(body, "plpgsql", ("public",), "mlb_betting")
