@@ -142,7 +142,7 @@ def scan_python_file(
         result = sqlscan.scan(sql_text.text, path, sql_text.placeholders, database=database, require_sql_start=True)
         path = result.search_path  # a SET search_path holds for the session's later statements
         _collect(name, result, sql_text.line_of, report)
-    for ref in [*module.direct_refs(search_path), *module.name_refs(database)]:
+    for ref in [*module.direct_refs(search_path), *module.name_refs(search_path, database)]:
         if ref.other_database is not None:
             detail = names.other_database_reason(ref.written, ref.other_database, database)
             report.add(Finding(name, ref.line, "unparsed", ref.qualified, ref.written, ref.how, detail))

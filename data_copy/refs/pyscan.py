@@ -11,8 +11,10 @@ Names (kind `name`): a string literal whose whole content is a qualified table n
 is: a constant, a class attribute, a return value, a list or tuple entry, an option's
 default, a comparison. The rule is the shape: nothing but the name (blanks around it
 aside). A string with any other word or sign in it is prose ("Recommendations saved to:
-tracking.pre_game_recommendations") or SQL (read by the parser); an unqualified word
-("games") is a name only where SQL puts it in a table position.
+tracking.pre_game_recommendations") or SQL (read by the parser). A single word ("games")
+is a name only where SQL puts it in a table position, or where a table-named holder keeps
+it: a variable, attribute, parameter, keyword argument or dict key called `table`,
+`table_name`, `*_table`, `tables` ... (`table_name = "game_outcomes"`, `label = "games"` is not).
 
 Prose is never read: docstrings and bare string statements, the arguments of print /
 logging / warnings / exceptions / click.echo, `help=` / `description=` ..., assert
@@ -26,6 +28,7 @@ schema=...)` / `__tablename__` + `__table_args__`.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +43,7 @@ _PROSE_CALLS = frozenset(
 _PROSE_KEYWORDS = frozenset({"help", "description", "msg", "message", "epilog", "short_help"})
 _MODULE_CALLS = frozenset({"getLogger", "import_module", "patch", "object", "__import__", "find_spec"})
 _TABLE_FIRST_CALLS = frozenset({"Table", "to_sql", "read_sql_table", "has_table"})
+_TABLE_HOLDER = re.compile(r"(?:\w+_)?tables?(?:_?names?)?$")  # table, table_name, source_table, tables
 _CONTAINERS = (ast.Tuple, ast.List, ast.Set, ast.BinOp, ast.IfExp, ast.Starred, ast.Dict)
 
 
@@ -185,21 +189,50 @@ class PythonFile:
             return True
         return self._in_prose(node)
 
-    def name_refs(self, database: str | None) -> Iterator[DirectRef]:
-        """Strings that are nothing but a qualified legacy table name (see the module doc),
-        written as one literal or composed of known ones (`f"{SCHEMA}.games"`)."""
+    def _holder(self, node: ast.AST) -> str | None:
+        """The name `node` is assigned to, passed as or the default of, if any."""
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.List | ast.Tuple | ast.Set):
+            node, parent = parent, self.parents.get(id(parent))
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+            target: ast.AST = parent.targets[0]
+        elif isinstance(parent, ast.AnnAssign):
+            target = parent.target
+        elif isinstance(parent, ast.keyword):
+            return parent.arg
+        elif isinstance(parent, ast.Dict):
+            key = next((k for k, v in zip(parent.keys, parent.values, strict=True) if v is node), None)
+            return _const(key)
+        elif isinstance(parent, ast.arguments):
+            pairs = [
+                *zip(reversed(parent.args), reversed(parent.defaults), strict=False),
+                *zip(parent.kwonlyargs, parent.kw_defaults, strict=True),
+            ]
+            return next((a.arg for a, d in pairs if d is node), None)
+        else:
+            return None
+        return target.attr if isinstance(target, ast.Attribute) else target.id if isinstance(target, ast.Name) else None
+
+    def _names_in(self, node: ast.AST) -> list[str]:
+        """The values of a string that may be a table name (see the module doc)."""
+        if isinstance(node, ast.Constant):
+            if not isinstance(node.value, str) or self._not_a_name_here(node):
+                return []
+            if "." in node.value:
+                return [node.value]
+            holder = self._holder(node)
+            return [node.value] if holder and _TABLE_HOLDER.match(holder.lower()) else []
+        if isinstance(node, ast.JoinedStr | ast.BinOp) and self._composed_name(node):
+            return [lit.value for lit in self.bindings.literals(node) or ()]
+        return []
+
+    def name_refs(self, search_path: Sequence[str], database: str | None) -> Iterator[DirectRef]:
+        """Strings that are nothing but a legacy table name (see the module doc): qualified,
+        or a single word held by a table-named variable, option or key."""
         for node in ast.walk(self.tree):
-            if isinstance(node, ast.Constant):
-                if not (isinstance(node.value, str) and "." in node.value) or self._not_a_name_here(node):
-                    continue
-                values = [node.value]
-            elif isinstance(node, ast.JoinedStr | ast.BinOp) and self._composed_name(node):
-                values = [lit.value for lit in self.bindings.literals(node) or ()]
-            else:
-                continue
-            for value in values:
+            for value in self._names_in(node):
                 name = names.parse(value)
-                resolved = names.resolve_name(name, (), database) if name and name.parts >= 2 else None
+                resolved = names.resolve_name(name, search_path, database) if name else None
                 if resolved is not None:
                     line = getattr(node, "lineno", 1)
                     yield DirectRef(line, resolved.qualified, repr(value), "string", resolved.other_database)

@@ -134,6 +134,30 @@ def test_a_literal_put_in_a_table_position_is_a_name_finding_at_its_own_line(tmp
     ]
 
 
+@pytest.mark.parametrize("spelling", ONE_PART.values(), ids=ONE_PART.keys())
+def test_a_single_word_held_as_a_table_is_a_name_finding(tmp_path: Path, spelling: str) -> None:
+    """A repository's `table_name = "game_outcomes"` whose SQL is built in a base class
+    elsewhere: held by a table-named variable, attribute, option, key or parameter."""
+    source = f"""
+        class OutcomeRepository(BaseRepository):
+            table_name = {spelling!r}
+            title = {spelling!r}
+
+
+        def export(conn, source_table={spelling!r}, label={spelling!r}):
+            options = {{"table": {spelling!r}, "name": {spelling!r}}}
+            required_tables = [{spelling!r}]
+            return run(table={spelling!r}, column={spelling!r})
+    """
+    assert scan(tmp_path, "repo.py", source) == [
+        (2, "name", "public.game_outcomes"),
+        (6, "name", "public.game_outcomes"),
+        (7, "name", "public.game_outcomes"),
+        (8, "name", "public.game_outcomes"),
+        (9, "name", "public.game_outcomes"),
+    ]
+
+
 def test_a_value_not_known_from_the_module_stays_dynamic(tmp_path: Path) -> None:
     source = """
         TABLE = "splits.games"
