@@ -276,12 +276,21 @@ def refs(
     strict: Annotated[
         bool, typer.Option("--strict", metavar="", help="dynamic or unparsed SQL fails the run too")
     ] = False,
+    kinds: Annotated[
+        str | None, typer.Option("--kinds", metavar="KIND[,KIND]", help="only these: sql,name,dynamic,unparsed")
+    ] = None,
+    database_name: Annotated[
+        str | None,
+        typer.Option(
+            "--database", metavar="NAME", help="the database db.schema.table names must name (default: --dsn's)"
+        ),
+    ] = None,
 ) -> None:
     """Phase 2: every reference to a legacy table, in the application's files and in the database."""
     database = _target(stack, dsn) if stack or dsn is not None else None
     from data_copy.refs import command as refs_command  # sqlglot: 0.1 s of start-up, for this verb only
 
-    refs_command.run(paths or [], database, search_path, fmt, strict)
+    refs_command.run(paths or [], database, search_path, fmt, strict, kinds, database_name)
 
 
 def _terminate(signum: int, frame: object) -> None:
