@@ -112,6 +112,7 @@ def test_a_schema_moved_to_another_database_is_dropped_first(mini: Mini, engine:
             row = conn.execute("SELECT has_schema_privilege('si_r', 'si_s', 'USAGE')").fetchone()
         assert row == (True,)
     finally:
+        mini.sql("DROP TABLE IF EXISTS si_s.kept")
         unprotect_all(mini.stack)
         mini.stack.destroy(on_output=lambda _line: None)
         engine.cluster.drop_database(other)

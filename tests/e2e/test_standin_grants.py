@@ -49,8 +49,9 @@ def test_object_type_is_checked_in_preview_and_privileges_per_type_case_sensitiv
         with pytest.raises(auto.errors.CommandError) as info:
             mini.up()
         assert f"{word} is not an allowed privilege for object type table" in str(info.value), str(info.value)
-        if mini.standin:
-            assert mini.statements("create g") == [], "refused before any statement"
+        if mini.standin:  # (the operation's first step connects: upstream's PGResourceFunc)
+            sent = [s for s in mini.statements("create g") if s not in ("ping", "SELECT VERSION()")]
+            assert sent == [], "refused before any statement"
 
 
 def test_all_reads_as_the_full_set_of_the_object_type(mini: Mini) -> None:
@@ -139,7 +140,7 @@ def test_default_privileges_id_and_refusals(mini: Mini) -> None:
         ({"role": "public", "with_grant_option": True}, "with_grant_option cannot be true for role 'public'"),
         ({"schema": "public", "object_type": "schema"}, "cannot specify `schema` when `object_type` is `schema`"),
     ):
-        dp.update(role="si_r", schema=None, object_type="function", with_grant_option=False, **update)
+        dp.update({"role": "si_r", "schema": None, "object_type": "function", "with_grant_option": False, **update})
         with pytest.raises(auto.errors.CommandError) as info:
             mini.up()
         assert message in str(info.value), str(info.value)

@@ -49,13 +49,11 @@ def test_role_statements_are_upstreams(mini: Mini) -> None:
     mini.declare["body"] = body
     mini.up()
     config = mini.sql("SELECT rolconfig FROM pg_roles WHERE rolname = 'si_a'")[0][0]
-    assert sorted(config) == [
+    assert sorted(config or []) == [  # (SET search_path TO DEFAULT leaves no entry)
         "idle_in_transaction_session_timeout=7000",
         "role=si_target",
-        "search_path=DEFAULT",
         "statement_timeout=5000",
     ]
-    assert changes(mini.preview().change_summary) == {}, "timeouts and assume_role read back in sync"
     if mini.standin:
         in_order(
             mini.statements("create r"),
@@ -66,6 +64,7 @@ def test_role_statements_are_upstreams(mini: Mini) -> None:
             'ALTER ROLE "si_a" SET ROLE TO "si_target"',
             "COMMIT",
         )
+    assert changes(mini.preview().change_summary) == {}, "timeouts and assume_role read back in sync"
 
     want.update(name="si_b", limit=5, login=True, until="2099-01-01 00:00:00+00", timeout=0)
     up = mini.up()
