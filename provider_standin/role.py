@@ -48,7 +48,7 @@ _CREATE_FLAGS = (
     ("replication", "REPLICATION", "NOREPLICATION"),
 )
 _FLAGS = {key: (yes, no) for key, yes, no in _CREATE_FLAGS}
-# Update's order (:689-731); "connectionLimit" and "validUntil" are not flags
+# Update's order (:687-725); "connectionLimit" and "validUntil" are not flags
 _UPDATE_ORDER = (
     "bypassRowLevelSecurity",
     "connectionLimit",

@@ -25,7 +25,7 @@ def test_role_statements_are_upstreams(mini: Mini) -> None:
     `SET ROLE TO` (resource_postgresql_role.go:349-368, 1072-1145), so a Role with timeouts
     and assume_role reads back in sync. Update sends, in this order, password,
     bypassrls, connlimit, createdb, createrole, inherit, login, replication, superuser,
-    valid_until (role.go:689-731); the forms are `ALTER ROLE "n" PASSWORD '…'`,
+    valid_until (role.go:687-725); the forms are `ALTER ROLE "n" PASSWORD '…'`,
     `… CONNECTION LIMIT n` and `… VALID UNTIL '…'` without WITH (role.go:808, 846, 981),
     the flags `… WITH [NO]LOGIN` (role.go:922); a rename sets the password again
     (role.go:781-792); a timeout set back to 0 is RESET (role.go:1087)."""
