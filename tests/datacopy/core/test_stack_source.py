@@ -177,11 +177,11 @@ def test_a_bad_stack_config_is_the_parsers_one_line(
     tmp_path: Path,
 ) -> None:
     config = _config(fresh_dsn)
-    config["postgresql:sslmode"] = auto.ConfigValue("prefer")  # lib/pq (the provider) has no prefer
+    config["postgresql:sslmode"] = auto.ConfigValue("prefer")  # refused: it falls back to no TLS silently
     config["consolidation:lockTimeout"] = auto.ConfigValue("soon")
     _deploy("qa", 1, tmp_path, pulumi_process_env, pulumi_command, fresh_dsn, config)
     with pytest.raises(BadStackConfig) as bad:
         from_stack("qa", work_dir=tmp_path)
     line = bad.value.line()
     assert "\n" not in line and "stack 'qa'" in line
-    assert "postgresql:sslmode: 'prefer' is not one of" in line and "consolidation:lockTimeout: 'soon'" in line
+    assert "postgresql:sslmode: 'prefer' is refused" in line and "consolidation:lockTimeout: 'soon'" in line
