@@ -46,11 +46,40 @@ def reset(dsn: str) -> None:
 
 
 _INSERT_INTO = re.compile(r'^(?:WITH .*?\)\s*)?INSERT INTO "(\w+)"\."(\w+)"', re.DOTALL)
+# the write of a copy or an apply: `WITH w AS (INSERT INTO target ...) INSERT INTO baseline`
+_WRITE_CTE = re.compile(r'^WITH (?:w|d) AS \((?:WITH .*?\)\s*)?(INSERT INTO|DELETE FROM) "(\w+)"\."(\w+)"', re.DOTALL)
+# change capture's statements, named by what they do (the slot read once counted as
+# "validate: counts", the apply as "copy public.migration_owned_rows")
+_CAPTURE = (
+    ("PG_LOGICAL_SLOT_PEEK", "change capture: slot read"),
+    ("FETCH FORWARD", "change capture: slot read"),  # the slot's cursor (keys_ cursors: below)
+    ('COPY "MIGRATION_INCOMING"', "change capture: slot read"),
+    ("MIGRATION_CAPTURE_CHANGES", "change capture: buffer"),
+    ("PG_REPLICATION_SLOT_ADVANCE", "change capture: slot advance"),
+    ("REPLICATION_SLOT(", "change capture: running-xacts mark"),
+    ("MIGRATION_DIRTY_KEYS", "dirty keys"),
+)
 
 
 def category(query: str) -> str:
-    """Where a statement's time goes: ``copy <table>``, validate, indexes+keys, ddl, other."""
+    """Where a statement's time goes: ``copy <table>`` (a copy's or an apply's write, with
+    its baseline record), ``delete gone <table>``, change capture's steps, validate,
+    indexes+keys, ddl, journal, other."""
     text = _SPACES.sub(" ", query).strip()
+    upper = text.upper()
+    write = _WRITE_CTE.match(text)
+    if write:
+        verb, schema, table = write.groups()
+        return f"{'copy' if verb == 'INSERT INTO' else 'delete gone'} {schema}.{table}"
+    if upper.startswith("CREATE TEMP TABLE") and '"GONE_KEYS_' in upper:
+        return "delete gone: keys of the whole table"
+    if upper.startswith("CREATE TEMP TABLE") and '"LOCATED_' in upper:
+        return "apply: legacy rows located"
+    if upper.startswith("FETCH FORWARD") and '"KEYS_' in upper:
+        return "apply: keys read"
+    for marker, label in _CAPTURE:
+        if marker in upper and not (marker == "MIGRATION_DIRTY_KEYS" and "HASH_RECORD" in upper):
+            return label
     match = _INSERT_INTO.match(text)
     if match:
         schema, table = match.groups()
@@ -59,7 +88,6 @@ def category(query: str) -> str:
         if table in ("migration_log", "migration_state"):
             return "journal"
         return f"copy {schema}.{table}"
-    upper = text.upper()
     if "HASHTEXTEXTENDED" in upper or "HASH_RECORD" in upper or upper.startswith("SELECT KIND"):
         return "validate: checksums"
     if upper.startswith(("CREATE INDEX", "CREATE UNIQUE INDEX")) or "FOREIGN KEY" in upper:

@@ -98,8 +98,13 @@ COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
     ("copy+count\n× baseline", "copy_count_ratio", lambda e: _fmt(_num(e, "copy_count_ratio"))),
     ("copy+checksum\n× baseline", "copy_checksum_ratio", lambda e: _fmt(_num(e, "copy_checksum_ratio"))),
     (
+        "validate ÷ all-column read",
+        "validate_vs_read_ratio",
+        lambda e: _fmt(_num(e, "validate_vs_read_ratio")),
+    ),
+    (
         "validate ÷ count(*)\nchecksums (counts)",
-        "validate_vs_count_ratio",
+        "",
         lambda e: f"{_fmt(_num(e, 'validate_vs_count_ratio'))} ({_fmt(_num(e, 'validate_count_only_vs_count_ratio'))})",
     ),
     (
@@ -109,6 +114,11 @@ COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
             f"{_fmt(_num(e, 'resync_ratio'), 3)} ({_fmt(_num(e, 'resync_count_ratio'), 3)})"
             + ("" if _num(e, "resync_captured") == 1 else " scan")
         ),
+    ),
+    (
+        "re-sync 1 % × full copy\nreplica identity opt-in",
+        "resync_ri_ratio",
+        lambda e: _fmt(_num(e, "resync_ri_ratio"), 3),
     ),
     (
         "validate incremental\n÷ full",

@@ -8,12 +8,13 @@ CHECKPOINT just before):
 2. baseline: the hand-written script (bench.baseline) into tables from data_copy's DDL;
 3. ``python -m data_copy run --count-only`` (a child process: wall time, peak RSS);
 4. ``python -m data_copy run`` (checksum validation);
-5. ``count(*)`` of every legacy and new table vs ``data_copy.api.validate`` (checksums),
-   both on warm caches;
+5. ``count(*)`` of every legacy and new table, and a read of every column of both
+   (``count(<last column>)``), vs ``data_copy.api.validate`` (checksums), all on warm caches;
 6. re-sync: ``legacy_fixture.add_activity`` (1 % new rows + some updates) and
    bench.changes.delete_some (0.2 % deletes), then ``data_copy run`` again (checksums);
    then ``validate --incremental`` against a full ``validate`` (bench.changes); then one
-   more activity and ``run --count-only``;
+   more activity and ``run --count-only``; then the same again with the replica identity
+   opt-in on the keyless legacy table (``--replica-identity-full``);
 7. the writer: on the idle database, then during a full ``data_copy run`` (checksums),
    then during a paced one (``--pace``, bench.changes.PACE).
 """
@@ -123,6 +124,26 @@ def _count_both_sides(dsn: str) -> int:
                     sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*name.split(".")))
                 ).fetchone()
                 total += int(row[0]) if row else 0
+    return total
+
+
+def _read_both_sides(dsn: str) -> int:
+    """Every mapped legacy table and every target read whole, every column, no hashing:
+    ``count(<last column>)`` (the read a validation cannot do without), one after another."""
+    total = 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for m in copy_order():
+            for name in (*m.sources, m.target):
+                row = conn.execute(
+                    "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0"
+                    " AND NOT a.attisdropped ORDER BY a.attnum DESC LIMIT 1",
+                    (name,),
+                ).fetchone()
+                assert row is not None
+                counted = conn.execute(
+                    sql.SQL("SELECT count({}) FROM {}").format(sql.Identifier(row[0]), sql.Identifier(*name.split(".")))
+                ).fetchone()
+                total += int(counted[0]) if counted else 0
     return total
 
 
@@ -245,6 +266,9 @@ class _Runner:
         _count_both_sides(self.dsn)  # warm the caches the same way for both
         count_s, rows = _timed(self.log, "count(*) both sides", lambda: _count_both_sides(self.dsn))
         self.result.metrics["counted_rows"] = float(rows)
+        _read_both_sides(self.dsn)  # warm, as for count(*)
+        read_s, _ = _timed(self.log, "read every column, both sides", lambda: _read_both_sides(self.dsn))
+        self.result.steps["read_both_sides"] = read_s
         self._reset_profile()
         validate_s, results = _timed(
             self.log, "validate (checksums)", lambda: api.validate(self.dsn, self.settings, True)
@@ -288,7 +312,22 @@ class _Runner:
         self.result.metrics["activity_rows_count"] = float(sum(counts.values()))
         structure.checkpoint(self.dsn)
         resync_count_s = self._data_copy("resync_count", "--count-only")
+        self._resync_with_replica_identity()
         return resync_s, resync_count_s
+
+    def _resync_with_replica_identity(self) -> None:
+        """The same 1 % change synced with the owners' opt-in (REPLICA IDENTITY FULL on the
+        keyless legacy table): set by one run first, so the change's deletes carry keys;
+        undone after (capture-drop), so that no later step pays its WAL."""
+        opt_in = ("--replica-identity-full", RAW_SPLITS)
+        self._data_copy("resync_ri_set", "--incremental", "--count-only", *opt_in)
+        _timed(self.log, "add_activity (1 %)", lambda: _add_activity(self.dsn))
+        changes.delete_some(self.dsn)
+        structure.checkpoint(self.dsn)
+        self._data_copy("resync_ri", "--incremental", *opt_in)
+        undone = child.run(child.data_copy_argv("capture-drop", self.dsn))
+        if undone.returncode:
+            self.result.errors.append(f"capture-drop after the opt-in: exit {undone.returncode}: {undone.summary()}")
 
     def _under_load(self, label: str, work: Callable[[], object]) -> WriterStats:
         """The writer (and the wait sampler) running while ``work`` runs."""
@@ -382,10 +421,14 @@ def run_scale(
     m["count_both_sides_s"] = counts_s
     m["validate_s"] = validate_s
     m["validate_vs_count_ratio"] = validate_s / counts_s
+    m["read_both_sides_s"] = r.result.steps["read_both_sides"]
+    m["validate_vs_read_ratio"] = validate_s / m["read_both_sides_s"]
     m["validate_count_only_s"] = r.result.steps["validate_count"]
     m["validate_count_only_vs_count_ratio"] = r.result.steps["validate_count"] / counts_s
     m["resync_s"] = resync_s
     m["resync_ratio"] = resync_s / checksum_s
+    m["resync_ri_s"] = r.result.steps["resync_ri"]
+    m["resync_ri_ratio"] = m["resync_ri_s"] / checksum_s
     m["resync_count_s"] = resync_count_s
     m["resync_count_ratio"] = resync_count_s / count_s
     m["peak_rss_mb"] = max(r.peak_rss)

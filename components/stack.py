@@ -98,6 +98,14 @@ def build_stack(
     refusal = problem(settings, owners)
     if refusal:
         raise pulumi.RunError(refusal)
+    identities = settings.data_copy.replica_identity_full
+    if identities:  # the one change to legacy the owners may ask for before phase 3: named in every preview
+        pulumi.log.info(
+            "consolidation:replicaIdentityFull: `python -m data_copy run` gives "
+            + ", ".join(identities)
+            + " REPLICA IDENTITY FULL (a catalog change on legacy: no rewrite, a brief lock; its deletes"
+            " then carry their old row); `rollback` and `capture-drop` undo it"
+        )
     names = settings.role_names
     provider = make_provider("postgresql", settings.connection, password)
     database = ConsolidatedDatabase(

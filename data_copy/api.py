@@ -14,7 +14,7 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS, copy_order
 from catalog.schemas import SCHEMA_NAMES
-from data_copy.capture import slot
+from data_copy.capture import replica_identity, slot
 from data_copy.core.connection import connect
 from data_copy.core.ident import ident
 from data_copy.core.progress import Progress, silent
@@ -175,11 +175,15 @@ class StatusReport:
 
 
 def capture_drop(dsn: str, settings: Settings | None = None) -> list[str]:
-    """Teardown of change capture: the slot (and the WAL it keeps), our origin, its state.
-    The next `run` scans once, then captures again from a new slot."""
+    """Teardown of change capture: the slot (and the WAL it keeps), our origin, its state,
+    and the replica identities it asked for. The next `run` scans once, then captures again
+    from a new slot."""
     settings = settings or Settings()
     with run_lock.locked(dsn, settings, "capture-drop") as conn:
-        return slot.drop(conn, settings)
+        dropped = slot.drop(conn, settings)
+        if schema.exists(conn, schema.REPLICA_IDENTITY):
+            dropped += replica_identity.undo(conn)
+        return dropped
 
 
 def status(dsn: str, settings: Settings | None = None, lag_warn_bytes: int = slot.LAG_WARN_BYTES) -> StatusReport:
@@ -250,9 +254,15 @@ def pending_carry_back(dsn: str, settings: Settings) -> list[carry_back.Carry]:
 
 
 def phase_plan(dsn: str, settings: Settings) -> list[str]:
-    """Read-only: what the next transition would change, for `plan`."""
+    """Read-only: what the next transition would change, and the replica identities the
+    next run would set (consolidation:replicaIdentityFull), for `plan`."""
     with connect(dsn, settings) as conn:
-        return switching.phase_plan(conn)
+        lines = switching.phase_plan(conn)
+        identities = replica_identity.planned(conn, settings.replica_identity_full)
+        if identities:
+            lines += ["the next `run` would change in legacy (consolidation:replicaIdentityFull):"]
+            lines += [f"  {line}" for line in identities]
+        return lines
 
 
 Announce = Callable[[str], AbstractContextManager[object]]

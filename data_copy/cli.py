@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from catalog.mappings import MAPPED_SOURCES
 from data_copy import api, report
 from data_copy.capture import slot as capture_slot
 from data_copy.core import error_translation, pacing
@@ -61,6 +62,21 @@ _LOSS = "a new table whose rows cannot go back into legacy exactly: go ahead, sa
 _DISPOSABLE = "an unmapped legacy table that may be dropped with its rows (repeatable)"
 AcceptLossOpt = Annotated[list[str] | None, typer.Option("--accept-loss", metavar=_TABLES, help=_LOSS)]
 DisposableOpt = Annotated[list[str] | None, typer.Option("--disposable", metavar=_TABLES, help=_DISPOSABLE)]
+_IDENTITY = "a mapped legacy table whose deletes carry their old row: REPLICA IDENTITY FULL (repeatable)"
+IdentityOpt = Annotated[list[str] | None, typer.Option("--replica-identity-full", metavar=_TABLES, help=_IDENTITY)]
+
+
+def _with_identities(settings: Settings, tables: list[str] | None) -> Settings:
+    """--replica-identity-full (else consolidation:replicaIdentityFull): mapped legacy tables only."""
+    if tables is None:
+        return settings
+    unmapped = [t for t in tables if t not in MAPPED_SOURCES]
+    if unmapped:
+        raise BadArguments(
+            f"--replica-identity-full {', '.join(unmapped)}: not a mapped legacy table",
+            fix=f"name one of: {', '.join(sorted(MAPPED_SOURCES))}",
+        )
+    return replace(settings, replica_identity_full=tuple(dict.fromkeys(tables)))
 
 
 def _target(stack: str | None, dsn: str | None, wait: bool = False) -> tuple[str, Settings]:
@@ -97,10 +113,11 @@ def _progress() -> tuple[Progress, api.Progress]:
 
 
 @app.command()
-def plan(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
+def plan(stack: StackOpt = None, dsn: DsnOpt = None, identities: IdentityOpt = None) -> None:
     """Per mapping: legacy rows, new rows, rows still to copy. Changes nothing."""
     started = time.monotonic()
     target, settings = _target(stack, dsn)
+    settings = _with_identities(settings, identities)
     rows = api.plan(target, settings)
     report.plan(rows)
     report.lines(api.phase_plan(target, settings))
@@ -122,11 +139,13 @@ def run(
             " off = full speed (default, or consolidation:pace)",
         ),
     ] = None,
+    identities: IdentityOpt = None,
     wait: WaitOpt = False,
 ) -> None:
     """Create missing tables, copy / re-sync every mapping, validate. Exit 0 only if all pass."""
     started = time.monotonic()
     target, settings = _target(stack, dsn, wait)
+    settings = _with_identities(settings, identities)
     if pace is not None:
         pacing.parse_pace(pace)  # a bad duration is one line before anything connects
         settings = replace(settings, pace=pace)

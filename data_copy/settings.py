@@ -28,6 +28,8 @@ class Settings:
     wait_for_lock: bool = False  # --wait: wait for another data_copy command instead of refusing
     pace: str = _DEFAULTS.pace  # "off" = full speed; a duration ("250ms"): chunks sized to it, pauses under strain
     validate_workers: int = 0  # connections hashing in parallel; 0 = the server's CPUs (hasher.py)
+    # mapped legacy tables given REPLICA IDENTITY FULL (consolidation:replicaIdentityFull)
+    replica_identity_full: tuple[str, ...] = field(default=_DEFAULTS.replica_identity_full)
     overlap: bool = True  # a first copy's settles on a second session while the next tables copy (sync/overlap.py)
 
     @property
@@ -51,4 +53,5 @@ def from_stack_settings(parsed: StackSettings, *, deployed_phase: int, stack: st
         stack=stack,
         conflict_policy=data.conflict_policy,
         pace=data.pace,
+        replica_identity_full=data.replica_identity_full,
     )

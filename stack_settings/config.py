@@ -21,6 +21,10 @@ Two namespaces are read:
                       is revoked; `pulumi state unprotect --all` first to tear it down
     adoptExistingSchemas  consolidated schemas that may already exist before phase 1 and
                       are then adopted (their owner becomes the owner role): a list ([])
+    replicaIdentityFull  mapped legacy tables whose deletes and updates should carry the
+                      whole old row (data_copy run sets REPLICA IDENTITY FULL on them:
+                      the owners' opt-in, the only other change to legacy; undone by
+                      rollback and capture-drop)
     pace              data_copy run's pace: "off" (default, full speed) or the duration one
                       copy chunk should take ("250ms"), pausing while the server shows strain
   Any other key in this namespace is refused (a typo must not be silently ignored).
@@ -71,6 +75,7 @@ PROJECT_KEYS: tuple[str, ...] = (
     "protect",
     "adoptExistingSchemas",
     "pace",
+    "replicaIdentityFull",
 )
 PROVIDER_KEYS: tuple[str, ...] = ("host", "port", "username", "password", "database", "sslmode")
 
@@ -97,11 +102,13 @@ class DataCopySettings:
     disposable_tables: tuple[str, ...] = field(default=())
     conflict_policy: str = DEFAULT_CONFLICT_POLICY
     pace: str = "off"
+    replica_identity_full: tuple[str, ...] = field(default=())
 
     def as_output(self) -> dict[str, Any]:
         return {
             "conflictPolicy": self.conflict_policy,
             "pace": self.pace,
+            "replicaIdentityFull": list(self.replica_identity_full),
             "lockTimeout": self.lock_timeout,
             "statementTimeout": self.statement_timeout,
             "legacyTimezone": self.legacy_timezone,
@@ -265,6 +272,22 @@ def _parse_adopt(r: _Reader) -> tuple[str, ...]:
     return r.value("adoptExistingSchemas", (), problem, lambda raw: tuple(dict.fromkeys(_json_list(raw) or [])))
 
 
+def _parse_replica_identity(r: _Reader) -> tuple[str, ...]:
+    """Mapped legacy tables whose changes carry the whole old row (the owners' opt-in: a
+    catalog change on legacy, ALTER TABLE ... REPLICA IDENTITY FULL, made by data_copy run)."""
+
+    def problem(raw: str) -> str | None:
+        value = _json_list(raw)
+        if value is not None and all(isinstance(v, str) and v in _MAPPED_LEGACY_TABLES for v in value):
+            return None
+        return (
+            f"{raw!r} is not a list of mapped legacy tables; e.g. "
+            "pulumi config set --path 'consolidation:replicaIdentityFull[0]' splits.raw_mlb_betting_splits"
+        )
+
+    return r.value("replicaIdentityFull", (), problem, lambda raw: tuple(dict.fromkeys(_json_list(raw) or [])))
+
+
 def _parse_disposable(r: _Reader) -> tuple[str, ...]:
     raw = r.raw(NAMESPACE, "disposableTables")
     if raw is None:
@@ -362,6 +385,7 @@ def parse_settings(config: Mapping[str, Any]) -> StackSettings:
             disposable_tables=_parse_disposable(r),
             conflict_policy=r.value("conflictPolicy", DEFAULT_CONFLICT_POLICY, _conflict_policy_problem, _same),
             pace=r.value("pace", "off", _pace_problem, _pace),
+            replica_identity_full=_parse_replica_identity(r),
         ),
         connection=_parse_connection(r),
         protect=r.value("protect", True, _protect_problem, lambda raw: raw.strip().lower() == "true"),

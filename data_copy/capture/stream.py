@@ -28,7 +28,8 @@ import psycopg
 from psycopg import sql
 
 from catalog.mappings import MAPPINGS
-from data_copy.capture import decoding, slot
+from data_copy.capture import decoding, replica_identity, slot
+from data_copy.capture.change_lines import Table
 from data_copy.capture.wal_flush import Flusher
 from data_copy.errors import first_line
 from data_copy.mapping_sql.projection import parts
@@ -48,7 +49,8 @@ class Capture:
     origin: bool = False  # this session's writes carry our replication origin
     tables: dict[str, str] = field(default_factory=dict)  # legacy table -> key column
     unkeyable: dict[str, str] = field(default_factory=dict)  # legacy table -> why its deletes have no key
-    leading: set[str] = field(default_factory=set)  # legacy tables whose key is printed first (decoding.py)
+    leading: set[str] = field(default_factory=set)  # legacy tables whose key is printed first (change_lines.py)
+    printed: list[Table] = field(default_factory=list)  # the tables as the slot prints them (_printed)
     modes: dict[str, str] = field(default_factory=dict)  # mapping -> how it was synced
     applied: dict[str, int] = field(default_factory=dict)  # mapping -> changed keys applied
     unmarked: str = ""  # why `mark` could not log a running-xacts record (said once)
@@ -157,11 +159,28 @@ def start(conn: psycopg.Connection, settings: Settings, note: Callable[[str], No
             f"change capture: data_copy's writes carry no replication origin {slot.origin_name(name)} (it needs"
             " superuser, or is still held by an ending session): the slot's output includes them (slower)"
         )
+    for line in replica_identity.apply(conn, settings.replica_identity_full):  # before the keys are judged
+        note(f"change capture: {line}")
     cap.tables, cap.unkeyable = _keyable(conn)
     cap.leading = _leading(conn, cap.tables)
     for table, why in cap.unkeyable.items():
         note(f"change capture: {table}: {why}: a run after a change there finds deleted rows by one anti-join")
     return cap
+
+
+def _printed(conn: psycopg.Connection, cap: Capture) -> list[Table]:
+    """The mapped legacy tables as the slot prints them."""
+    names = list(cap.tables.items())
+    quoted = conn.execute(
+        "SELECT 'table ' || quote_ident(split_part(t, '.', 1)) || '.' || quote_ident(substr(t, strpos(t, '.') + 1))"
+        " || ': ', quote_ident(k) FROM unnest(CAST(%s AS text[]), CAST(%s AS text[])) WITH ORDINALITY AS n (t, k, i)"
+        " ORDER BY i",
+        ([t for t, _ in names], [k for _, k in names]),
+    ).fetchall()
+    return [
+        Table(t, key, prefix, printed_key, t in cap.leading)
+        for (t, key), (prefix, printed_key) in zip(names, quoted, strict=True)
+    ]
 
 
 def pull(conn: psycopg.Connection, cap: Capture, limit: int | None = None) -> bool:
@@ -174,7 +193,8 @@ def pull(conn: psycopg.Connection, cap: Capture, limit: int | None = None) -> bo
         row = conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()
         assert row is not None
         upto = row[0]
-        seen, last = decoding.buffer(conn, cap.slot, CAPTURE, cap.tables, upto, limit, cap.leading)
+        cap.printed = cap.printed or _printed(conn, cap)
+        seen, last = decoding.buffer(conn, cap.slot, CAPTURE, cap.printed, upto, limit)
         cut = limit is not None and seen >= limit
         new = last if cut else upto
         if new is not None:

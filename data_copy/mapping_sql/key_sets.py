@@ -21,6 +21,7 @@ from psycopg import sql
 from data_copy.core.ident import ident
 
 BATCH = 10_000
+NUMERIC_KEY = "^-?[0-9]{1,18}$"  # a key that casts to bigint (and smaller, when in range)
 
 
 def indexed(conn: psycopg.Connection, table: str, column: str) -> bool:

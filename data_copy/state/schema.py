@@ -16,7 +16,8 @@ idempotently; the modules that read and write them take their names from here.
     migration_rollback_lost       rows a rollback could not carry back, as JSON
     migration_capture             the change capture slot and how far it was read (capture/)
     migration_capture_positions   per Part: the slot position its changes are applied up to
-    migration_capture_changes     decoded changes not yet applied: (lsn, xid, table, key)
+    migration_capture_changes     decoded changes not yet applied: (lsn, xid, table, key, op)
+    migration_replica_identity    legacy tables given REPLICA IDENTITY FULL, and what they had
     migration_chunk_hashes        full validation's per-chunk checksums (validation/chunks.py)
     migration_dirty_keys          keys written since the last full validation
 """
@@ -47,6 +48,7 @@ LOST = _ours("migration_rollback_lost")
 CAPTURE = _ours("migration_capture")
 CAPTURE_POSITIONS = _ours("migration_capture_positions")
 CAPTURE_CHANGES = _ours("migration_capture_changes")
+REPLICA_IDENTITY = _ours("migration_replica_identity")
 CHUNKS = _ours("migration_chunk_hashes")
 DIRTY = _ours("migration_dirty_keys")
 
@@ -190,9 +192,21 @@ _DDL: tuple[tuple[sql.Composed, ...], ...] = (
             "CREATE TABLE IF NOT EXISTS {} (slot text NOT NULL, lsn pg_lsn NOT NULL, xid xid8 NOT NULL,"
             " tbl text NOT NULL, k text)"
         ).format(CAPTURE_CHANGES),
+        # the operation, the change's own lsn (its order inside its transaction) and, for
+        # the tables applied from the stream, the new row's values as text (column order)
+        sql.SQL(
+            'ALTER TABLE {} ADD COLUMN IF NOT EXISTS op "char", ADD COLUMN IF NOT EXISTS change_lsn pg_lsn,'
+            " ADD COLUMN IF NOT EXISTS partial boolean NOT NULL DEFAULT false, ADD COLUMN IF NOT EXISTS r text[]"
+        ).format(CAPTURE_CHANGES),
         sql.SQL("CREATE INDEX IF NOT EXISTS migration_capture_changes_slot_tbl_lsn ON {} (slot, tbl, lsn)").format(
             CAPTURE_CHANGES
         ),
+    ),
+    (
+        sql.SQL(
+            'CREATE TABLE IF NOT EXISTS {} (tbl text PRIMARY KEY, original "char" NOT NULL, index_name text,'
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        ).format(REPLICA_IDENTITY),
     ),
     (
         sql.SQL(

@@ -25,6 +25,7 @@ from psycopg.abc import Query
 
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping, copy_order
+from data_copy.capture import replica_identity
 from data_copy.core import lock_retry
 from data_copy.core.ident import ident
 from data_copy.errors import RollbackRefused, first_line
@@ -300,6 +301,7 @@ def rollback(
         what="rollback refused, still phase 2 (every mapping is carried back)",
         tables=lambda: [str(r[0]) for r in id_space.recorded(conn)],
     )
+    undone += replica_identity.undo(conn)  # phase 1 again: legacy as it was before the opt-in
     legacy_activity.snapshot(conn, run_id, "rollback", "end")
     return done, undone
 

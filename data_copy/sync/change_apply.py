@@ -36,8 +36,11 @@ from catalog.mappings import Mapping
 from catalog.tables import Table
 from data_copy.capture import stream
 from data_copy.capture.stream import Capture
+from data_copy.core import planner
+from data_copy.core.ident import ident
 from data_copy.mapping_sql import key_sets
-from data_copy.mapping_sql.projection import SOURCE, Part
+from data_copy.mapping_sql.key_sets import NUMERIC_KEY
+from data_copy.mapping_sql.projection import INTEGER_TYPES, SOURCE, Part
 from data_copy.state.schema import CAPTURE, CAPTURE_CHANGES, DIRTY, REJECTS
 from data_copy.sync.copier import Copier
 
@@ -86,20 +89,50 @@ def _scan_reason(conn: psycopg.Connection, cap: Capture, m: Mapping, part_list: 
     return ""
 
 
+def _moved(conn: psycopg.Connection, part: Part, pending: sql.Composable) -> bool:
+    """On a table whose changes print only the new row: may an UPDATE have moved a row to
+    another key? Only when an updated key is neither in the new table nor inserted by an
+    earlier change (the old key's row is then found by the anti-join)."""
+    target_type = _type(part.target, part.target_key)
+    key = sql.SQL("CAST(t.{} AS text) = u.k").format(sql.Identifier(part.target_key))
+    if target_type in INTEGER_TYPES:  # by the new table's key index
+        key = sql.SQL("t.{} = CASE WHEN u.k ~ {} THEN CAST(u.k AS bigint) END").format(
+            sql.Identifier(part.target_key), sql.Literal(NUMERIC_KEY)
+        )
+    row = conn.execute(
+        sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {c} AS u WHERE ({p}) AND u.op = 'U' AND u.k IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {key})"
+            " AND NOT EXISTS (SELECT 1 FROM {c} AS i WHERE ({p}) AND i.k = u.k AND i.op = 'I'"
+            " AND (i.lsn, i.change_lsn) < (u.lsn, u.change_lsn)))"
+        ).format(c=CAPTURE_CHANGES, p=pending, t=ident(part.target.qualified), key=key)
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def _type(table: LegacyTable | Table, column: str) -> str:
     return re.sub(r"\(.*\)", "", table.column(column).type)
 
 
-def _changed_keys(pending: sql.Composable, type_: str | None = None) -> sql.Composed:
-    """SELECT the pending changes' distinct keys (as text, or cast to `type_`)."""
+def _changed_keys(pending: sql.Composable, type_: str | None = None, deleted: bool = False) -> sql.Composed:
+    """SELECT the pending changes' distinct keys (as text, or cast to `type_`); `deleted`:
+    only the keys whose newest change deleted them (a DELETE, or an UPDATE that moved the row
+    to another key), in commit order and in order within their transaction."""
     k = sql.SQL("k") if type_ is None else sql.SQL("CAST(k AS {})").format(sql.SQL(type_))
-    return sql.SQL("SELECT DISTINCT {} FROM {} WHERE ({}) AND k IS NOT NULL").format(k, CAPTURE_CHANGES, pending)
+    if not deleted:
+        return sql.SQL("SELECT DISTINCT {} FROM {} WHERE ({}) AND k IS NOT NULL").format(k, CAPTURE_CHANGES, pending)
+    return sql.SQL(
+        "SELECT {} FROM (SELECT DISTINCT ON (k) k, op FROM {} WHERE ({}) AND k IS NOT NULL"
+        " ORDER BY k, lsn DESC, change_lsn DESC) AS newest WHERE op = 'D'"
+    ).format(k, CAPTURE_CHANGES, pending)
 
 
 def _apply_part(
     conn: psycopg.Connection, copier: Copier, part: Part, pending: sql.Composable, deletes: bool = True
 ) -> int:
-    """Upserts the changed keys' legacy rows and (with `deletes`) deletes those gone."""
+    """Upserts the changed keys' legacy rows and (with `deletes`) deletes the target rows of
+    the keys a change deleted, while still data_copy's. The changed keys are recorded as
+    dirty here, once, not again by each statement that writes them."""
     conn.execute(
         sql.SQL("DELETE FROM {} WHERE mapping = %s AND legacy_key IN (SELECT k FROM {} WHERE {})").format(
             REJECTS, CAPTURE_CHANGES, pending
@@ -120,23 +153,42 @@ def _apply_part(
         _type(part.target, part.target_key),
     )
     source, target = sql.Identifier(SOURCE, part.source_key), sql.Identifier("t", part.target_key)
-    if not key_sets.indexed(conn, part.source_table, part.source_key):  # one parallel pass over legacy
-        return copier.reconcile(
-            part,
-            keys=key_sets.located(
-                conn, part.source_table, SOURCE, part.source_key, _changed_keys(pending, source_type)
-            ),
-            target_keys=key_sets.among_all(target, _changed_keys(pending, target_type)),
-            deletes=deletes,
-        ).copied
     written = 0
-    for batch in key_sets.batches(conn, _changed_keys(pending)):  # index lookups, a batch at a time
-        written += copier.reconcile(
-            part,
-            keys=key_sets.among(source, batch, source_type),
-            target_keys=key_sets.among(target, batch, target_type),
-            deletes=deletes,
-        ).copied
+    with planner.keyed(conn):
+        if not key_sets.indexed(conn, part.source_table, part.source_key):  # one parallel pass over legacy
+            written += copier.reconcile(
+                part,
+                keys=key_sets.located(
+                    conn, part.source_table, SOURCE, part.source_key, _changed_keys(pending, source_type)
+                ),
+                target_keys=key_sets.among_all(target, _changed_keys(pending, target_type)),
+                deletes=False,
+                marked=False,
+            ).copied
+            if deletes:  # the stream says which keys are gone: no second pass over legacy to be sure
+                written += copier.delete_gone(
+                    part,
+                    target_keys=key_sets.among_all(target, _changed_keys(pending, target_type, deleted=True)),
+                    keys=sql.SQL("FALSE"),
+                    marked=False,
+                )
+            return written
+        for batch in key_sets.batches(conn, _changed_keys(pending)):  # index lookups, a batch at a time
+            written += copier.reconcile(
+                part,
+                keys=key_sets.among(source, batch, source_type),
+                target_keys=key_sets.among(target, batch, target_type),
+                deletes=False,
+                marked=False,
+            ).copied
+        if deletes:
+            for batch in key_sets.batches(conn, _changed_keys(pending, deleted=True)):
+                written += copier.delete_gone(
+                    part,
+                    target_keys=key_sets.among(target, batch, target_type),
+                    keys=key_sets.among(source, batch, source_type),
+                    marked=False,
+                )
     return written
 
 
@@ -157,7 +209,8 @@ def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mappi
         else:
             keys, keyless = _counts(conn, pending)
             applied += keys
-            gone_by_anti_join = bool(keyless or (keys and part.source_table in cap.unkeyable))
+            unkeyable = part.source_table in cap.unkeyable
+            gone_by_anti_join = bool(keyless or (keys and unkeyable and _moved(conn, part, pending)))
             if keys:  # the anti-join below deletes the rows gone: one pass over legacy, not two
                 written += _apply_part(conn, copier, part, pending, deletes=not gone_by_anti_join)
             if gone_by_anti_join:

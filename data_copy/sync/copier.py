@@ -324,9 +324,10 @@ class Copier:
             copied, rejected = copied + c, rejected + r
         return copied, rejected
 
-    def _track(self, part: Part) -> None:
-        """Marks writes as dirty keys once a full validation stored the part's chunks."""
-        if dirty_keys.tracked(self.conn, part):
+    def _track(self, part: Part, marked: bool = True) -> None:
+        """Marks writes as dirty keys once a full validation stored the part's chunks (and
+        `marked`: the caller does not record them itself)."""
+        if marked and dirty_keys.tracked(self.conn, part):
             self._mark.add(part.name)
         else:
             self._mark.discard(part.name)
@@ -398,27 +399,35 @@ class Copier:
         keys: sql.Composable | None = None,
         target_keys: sql.Composable | None = None,
         deletes: bool = True,
+        marked: bool = True,
     ) -> CopyResult:
         """Full keyed pass: upserts every row and deletes the target rows whose legacy row is
         gone, but only rows data_copy wrote and nobody changed since (ownership.guard).
         With `keys` (over the legacy row `s`) and `target_keys` (over the target row `t`):
-        only those keys (change capture's apply by key)."""
-        self._track(part)
+        only those keys (change capture's apply by key). `marked=False`: the caller has
+        recorded the keys as dirty itself."""
+        self._track(part, marked)
         copied, rejected = self._apply(part, keys or sql.SQL("TRUE"), upsert=True)
         deleted = self._delete_gone(part, keys, target_keys) if deletes else 0
         return CopyResult(copied=copied + deleted, rejected=rejected, mode="reconcile")
 
-    def delete_gone(self, part: Part) -> int:
-        """Deletes every target row whose legacy row is gone, but only rows data_copy wrote
-        and nobody changed since (ownership.guard); rows deleted."""
-        self._track(part)
-        return self._delete_gone(part)
+    def delete_gone(
+        self,
+        part: Part,
+        target_keys: sql.Composable | None = None,
+        keys: sql.Composable | None = None,
+        marked: bool = True,
+    ) -> int:
+        """Deletes the target rows (of `target_keys`, or all) whose legacy row (of `keys`, or
+        any) is gone, but only rows data_copy wrote and nobody changed since
+        (ownership.guard); rows deleted."""
+        self._track(part, marked)
+        return self._delete_gone(part, keys, target_keys)
 
     def _delete_gone(
         self, part: Part, keys: sql.Composable | None = None, target_keys: sql.Composable | None = None
     ) -> int:
-        """delete_gone for the target rows of `target_keys` (or all) whose legacy row (of
-        `keys`, or any) is gone, the tracking already decided (sync/gone_rows.py)."""
+        """delete_gone, the tracking already decided (sync/gone_rows.py)."""
         legacy = self._condition(
             part,
             sql.SQL("({}) AND ({}) = t.{}").format(

@@ -46,7 +46,6 @@ CHUNK_BITS = 16  # 65,536 keys a chunk
 LEAF_KEYS = 512  # a bisection stops at ranges this small and diffs their rows
 MAX_BISECTED = 8  # more differing chunks than this: one diff of the whole part instead
 WHOLE = -(2**63)  # lo of the one chunk of a Part that is not chunked by key
-NUMERIC_KEY = "^-?[0-9]{1,18}$"
 
 
 def chunked(part: Part) -> bool:

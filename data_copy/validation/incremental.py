@@ -8,13 +8,14 @@ from collections.abc import Iterable
 import psycopg
 from psycopg import sql
 
+from data_copy.core import planner
 from data_copy.core.ident import ident
 from data_copy.mapping_sql import key_sets
+from data_copy.mapping_sql.key_sets import NUMERIC_KEY
 from data_copy.mapping_sql.projection import Part
 from data_copy.state.ownership import baseline, target_hash
 from data_copy.state.schema import CHUNKS, DIRTY
 from data_copy.validation.chunks import (
-    NUMERIC_KEY,
     ChunkedCheck,
     chunked,
     key_indexed,
@@ -96,7 +97,8 @@ def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | No
         full_at=row[6],
     )
     if n_dirty:
-        _diff_dirty(conn, part, result)
+        with planner.keyed(conn):
+            _diff_dirty(conn, part, result)
     return result
 
 
@@ -118,6 +120,13 @@ def dirty_foreign(conn: psycopg.Connection, part: Part) -> tuple[int, list[str]]
                 sql.SQL("k IN ({})").format(_dirty_text(part)),
             )
         ]
+    with planner.keyed(conn):
+        return _foreign_batches(conn, part, batches)
+
+
+def _foreign_batches(
+    conn: psycopg.Connection, part: Part, batches: Iterable[tuple[sql.Composable, sql.Composable]]
+) -> tuple[int, list[str]]:
     total, samples = 0, list[str]()
     for dirty, dirty_k in batches:
         query = sql.SQL(

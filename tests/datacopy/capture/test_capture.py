@@ -312,3 +312,28 @@ def test_a_change_committed_but_not_yet_flushed_is_applied_by_the_run_whose_snap
         key,
     )
     same_as_legacy(dsn)
+
+
+def test_an_update_beside_an_unchanged_toasted_value_keeps_that_value(tiny_synced: str) -> None:
+    """The slot prints `unchanged-toast-datum` for a TOASTed value an UPDATE did not change
+    (sbr_raw_html's HTML): the sync takes the row from legacy by its key, so the 1 MB value
+    arrives whole, never as that literal."""
+    dsn = tiny_synced
+    row_id = q(dsn, "SELECT min(id) FROM public.sbr_raw_html")[0][0]
+    html = "<html>" + "".join(f"<p>{i} {'x' * 40}</p>" for i in range(20_000)) + "</html>"  # about 1 MB
+    q(dsn, "UPDATE public.sbr_raw_html SET html_content = %s WHERE id = %s", html, row_id)
+    assert api.run(dsn).ok
+    q(dsn, "UPDATE public.sbr_raw_html SET status = 'reparsed' WHERE id = %s", row_id)  # the HTML stays
+    slot = capture_slot.slot_name(q(dsn, "SELECT current_database()")[0][0])
+    printed = q(
+        dsn,
+        "SELECT count(*) FROM pg_logical_slot_peek_changes(%s, NULL, NULL) WHERE data LIKE %s",
+        slot,
+        "%html_content[text]:unchanged-toast-datum%",
+    )
+    assert printed == [(1,)]  # the slot does not carry the value
+    report = api.run(dsn, incremental=True)
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert mode(report, "sbr_raw_html") == "capture"
+    target = "SELECT legacy_status, md5(response_html), length(response_html) FROM raw_data.sbr_raw_html WHERE id = %s"
+    assert q(dsn, target, row_id) == [("reparsed", q(dsn, "SELECT md5(%s)", html)[0][0], len(html))]
