@@ -30,13 +30,15 @@ def mark_dirty(conn: psycopg.Connection, part: Part | str, keys: Iterable[object
     ).rowcount
 
 
-def marking(part: Part, written: str) -> sql.Composed:
+def marking(part: Part, written: str, gone: bool = False) -> sql.Composed:
     """A CTE (`, name AS (...)`) recording the keys (column k) of the data-modifying CTE
-    `written` as dirty, in the statement that writes them."""
+    `written` as dirty, in the statement that writes them; `gone`: it deleted their rows
+    (and the legacy rows are gone), else where a key's legacy row is is not known."""
     return sql.SQL(
-        ", dirty_marks AS (INSERT INTO {d} (part, k) SELECT DISTINCT {p}, k FROM {w} WHERE k IS NOT NULL"
-        " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp())"
-    ).format(d=DIRTY, p=sql.Literal(part.name), w=sql.Identifier(written))
+        ", dirty_marks AS (INSERT INTO {d} (part, k, gone) SELECT DISTINCT {p}, k, CAST({g} AS boolean) FROM {w}"
+        " WHERE k IS NOT NULL"
+        " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp(), tid = NULL, gone = EXCLUDED.gone)"
+    ).format(d=DIRTY, p=sql.Literal(part.name), g=sql.Literal(True if gone else None), w=sql.Identifier(written))
 
 
 def tracked(conn: psycopg.Connection, part: Part) -> bool:

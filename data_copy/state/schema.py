@@ -230,6 +230,9 @@ _DDL: tuple[tuple[sql.Composed, ...], ...] = (
             marked_at timestamptz NOT NULL DEFAULT clock_timestamp(),
             PRIMARY KEY (part, k))"""
         ).format(DIRTY),
+        # where the key's legacy row was when last applied (a table without a key index:
+        # validation/incremental.py reads it there), or that it was gone
+        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS tid tid, ADD COLUMN IF NOT EXISTS gone boolean").format(DIRTY),
     ),
 )
 

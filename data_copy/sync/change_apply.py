@@ -127,6 +127,25 @@ def _changed_keys(pending: sql.Composable, type_: str | None = None, deleted: bo
     ).format(k, CAPTURE_CHANGES, pending)
 
 
+def _record_where(conn: psycopg.Connection, part: Part, pending: sql.Composable, rows: sql.Identifier) -> None:
+    """For a legacy table no index can look keys up in: where each changed key's row is now
+    (its ctid, in this snapshot), or that it is gone, beside its dirty mark, so that an
+    incremental validation reads just those rows (validation/incremental.py)."""
+    conn.execute(
+        sql.SQL("UPDATE {d} AS d SET tid = r.c, gone = false FROM {r} AS r WHERE d.part = %s AND d.k = r.k").format(
+            d=DIRTY, r=rows
+        ),
+        (part.name,),
+    )
+    conn.execute(
+        sql.SQL(
+            "UPDATE {d} AS d SET gone = true WHERE d.part = %s AND d.tid IS NULL"
+            " AND d.k IN (SELECT k FROM {c} WHERE {p})"
+        ).format(d=DIRTY, c=CAPTURE_CHANGES, p=pending),
+        (part.name,),
+    )
+
+
 def _apply_part(
     conn: psycopg.Connection, copier: Copier, part: Part, pending: sql.Composable, deletes: bool = True
 ) -> int:
@@ -144,7 +163,7 @@ def _apply_part(
     conn.execute(
         sql.SQL(
             "INSERT INTO {d} (part, k) SELECT DISTINCT %s, k FROM {c} WHERE ({p}) AND k IS NOT NULL"
-            " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp()"
+            " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp(), tid = NULL, gone = NULL"
         ).format(d=DIRTY, c=CAPTURE_CHANGES, p=pending),
         (part.name,),
     )
@@ -156,11 +175,14 @@ def _apply_part(
     written = 0
     with planner.keyed(conn):
         if not key_sets.indexed(conn, part.source_table, part.source_key):  # one parallel pass over legacy
+            keys, rows = key_sets.located_rows(
+                conn, part.source_table, SOURCE, part.source_key, _changed_keys(pending, source_type)
+            )
+            if rows is not None:
+                _record_where(conn, part, pending, rows)
             written += copier.reconcile(
                 part,
-                keys=key_sets.located(
-                    conn, part.source_table, SOURCE, part.source_key, _changed_keys(pending, source_type)
-                ),
+                keys=keys,
                 target_keys=key_sets.among_all(target, _changed_keys(pending, target_type)),
                 deletes=False,
                 marked=False,

@@ -71,7 +71,7 @@ def delete(
                     gone=gone,
                     lookup=lookup,
                 ),
-                also=dirty_keys.marking(part, "d") if mark else sql.SQL(""),
+                also=dirty_keys.marking(part, "d", gone=True) if mark else sql.SQL(""),
             )
         ).rowcount
     return max(deleted, 0)

@@ -12,7 +12,7 @@ from data_copy.core import planner
 from data_copy.core.ident import ident
 from data_copy.mapping_sql import key_sets
 from data_copy.mapping_sql.key_sets import NUMERIC_KEY
-from data_copy.mapping_sql.projection import Part
+from data_copy.mapping_sql.projection import SOURCE, Part
 from data_copy.state.ownership import baseline, target_hash
 from data_copy.state.schema import CHUNKS, DIRTY
 from data_copy.validation.chunks import (
@@ -37,30 +37,60 @@ def _dirty_text(part: Part) -> sql.Composed:
     return sql.SQL("SELECT d.k FROM {} AS d WHERE d.part = {}").format(DIRTY, sql.Literal(part.name))
 
 
+def _recorded_where(conn: psycopg.Connection, part: Part) -> bool:
+    """Whether the sync's record of where the part's dirty keys' legacy rows are still
+    holds (change_apply: a table no index can look keys up in): every key's row is where
+    it was (a visible row with that key at that ctid) or the key was gone. Not after a key
+    with no record, a row updated or moved since, a VACUUM FULL: then one pass over the
+    whole table reads them."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT count(*) FILTER (WHERE d.tid IS NULL AND d.gone IS NOT TRUE),"
+            " count(*) FILTER (WHERE d.tid IS NOT NULL AND r.c IS NULL)"
+            " FROM {d} AS d LEFT JOIN (SELECT s.ctid AS c, CAST(s.{key} AS text) AS k FROM {legacy} AS s"
+            " WHERE s.ctid = ANY(ARRAY(SELECT tid FROM {d} WHERE part = {p} AND tid IS NOT NULL))) AS r"
+            " ON r.c = d.tid AND r.k = d.k WHERE d.part = {p}"
+        ).format(
+            d=DIRTY, key=sql.Identifier(part.source_key), legacy=ident(part.source_table), p=sql.Literal(part.name)
+        )
+    ).fetchone()
+    return row is not None and int(row[0]) == 0 and int(row[1]) == 0
+
+
+def _diff_batch(
+    conn: psycopg.Connection, part: Part, result: ChunkedCheck, source_cond: sql.Composable, keys: list
+) -> None:
+    found = PartCheck(part.name, 0, 0)
+    target_cond = key_sets.among(target_key(part), keys, "bigint")  # by the new table's key index
+    explain(conn, part, found, source_cond=source_cond, target_cond=target_cond, copyable=True)
+    merge_differences(result, found)
+
+
 def _diff_dirty(conn: psycopg.Connection, part: Part, result: ChunkedCheck) -> None:
     """Missing, extra, changed or no longer copyable rows among the dirty keys (key_sets:
-    by index a batch at a time, or in one hashed pass where legacy has no index)."""
-    if not key_indexed(conn, part):
-        explain(
-            conn,
-            part,
-            result,
-            source_cond=key_sets.among_all(source_key(part), _dirty_keys(part)),
-            target_cond=key_sets.among_all(target_key(part), _dirty_keys(part)),
-            copyable=True,
-        )
+    by index a batch at a time; where legacy has no index, at the ctids the sync recorded,
+    else in one hashed pass)."""
+    if key_indexed(conn, part):
+        for batch in key_sets.batches(conn, _dirty_keys(part)):
+            _diff_batch(conn, part, result, key_sets.among(source_key(part), batch, "bigint"), batch)
         return
-    for batch in key_sets.batches(conn, _dirty_keys(part)):
-        found = PartCheck(part.name, 0, 0)
-        explain(
-            conn,
-            part,
-            found,
-            source_cond=key_sets.among(source_key(part), batch, "bigint"),
-            target_cond=key_sets.among(target_key(part), batch, "bigint"),
-            copyable=True,
+    if _recorded_where(conn, part):  # the legacy rows by their ctids, the new ones by index
+        recorded = sql.SQL("SELECT CAST(k AS bigint), tid FROM {} WHERE part = {} ORDER BY 1").format(
+            DIRTY, sql.Literal(part.name)
         )
-        merge_differences(result, found)
+        for rows in key_sets.row_batches(conn, recorded):
+            ctids = [str(tid) for _, tid in rows if tid is not None]
+            where = sql.SQL("{}.ctid = ANY(CAST({} AS tid[]))").format(sql.Identifier(SOURCE), sql.Literal(ctids))
+            _diff_batch(conn, part, result, where, [k for k, _ in rows])
+        return
+    explain(
+        conn,
+        part,
+        result,
+        source_cond=key_sets.among_all(source_key(part), _dirty_keys(part)),
+        target_cond=key_sets.among_all(target_key(part), _dirty_keys(part)),
+        copyable=True,
+    )
 
 
 def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | None:

@@ -67,7 +67,8 @@ def test_replica_identity_full_names_mapped_legacy_tables_only() -> None:
     """The owners' opt-in (data_copy/capture/replica_identity.py): a list of mapped legacy tables."""
     parsed = parse(consolidation__replicaIdentityFull='["splits.raw_mlb_betting_splits"]')
     assert parsed.data_copy.replica_identity_full == ("splits.raw_mlb_betting_splits",)
-    with pytest.raises(ConfigError, match="consolidation:replicaIdentityFull: .* is not a list of mapped legacy tables"):
+    refused = "consolidation:replicaIdentityFull: .* is not a list of mapped legacy tables"
+    with pytest.raises(ConfigError, match=refused):
         parse(consolidation__replicaIdentityFull='["public.app_settings"]')
     with pytest.raises(ConfigError, match="consolidation:replicaIdentityFull"):
         parse(consolidation__replicaIdentityFull="splits.raw_mlb_betting_splits")

@@ -18,7 +18,7 @@ from data_copy.retire import guards, refusals
 from data_copy.settings import Settings
 from data_copy.state import dirty_keys
 from data_copy.sync.copier import Copier
-from data_copy.validation import chunks, part_check
+from data_copy.validation import chunks, incremental, part_check
 from data_copy.validation import hasher as hashing
 
 SPLITS = "raw_betting_splits"
@@ -226,3 +226,57 @@ def test_cleanup_requires_a_full_validation(copied_dsn: str) -> None:
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
         assert chunks.not_full(conn) == {}
         assert [p for p in guards.validation_problems(conn, settings) if p.kind == "validation_not_full"] == []
+
+
+def _splits_source_conditions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The legacy-side conditions the incremental validation of splits reads by."""
+    seen: list[str] = []
+    real = incremental.explain
+
+    def spy(conn, part, result, source_cond=part_check.TRUE, target_cond=part_check.TRUE, copyable=False):  # noqa: ANN001, ANN202
+        if part.name == SPLITS:
+            seen.append(source_cond.as_string(conn))
+        return real(conn, part, result, source_cond, target_cond, copyable)
+
+    monkeypatch.setattr(incremental, "explain", spy)
+    return seen
+
+
+def test_a_keyless_tables_changed_rows_are_read_where_the_sync_found_them(
+    copied_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """splits has no index on its key: the sync records each changed key's ctid (or that it
+    is gone), and the incremental validation reads just those rows; a row that moved since
+    (updated again, not synced) sends it back to one pass over the whole table, which names
+    it; a target row changed by hand is named either way."""
+    with psycopg.connect(copied_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'changed' WHERE id IN (40, 300, 812)")
+        conn.execute("DELETE FROM splits.raw_mlb_betting_splits WHERE id IN (9, 501)")  # no key printed
+    assert api.run(copied_dsn, incremental=True).ok
+    recorded = dict(
+        q_rows(copied_dsn, "SELECT k, tid IS NOT NULL OR gone FROM public.migration_dirty_keys WHERE part = %s", SPLITS)
+    )
+    assert {k for k, known in recorded.items() if known} >= {"40", "300", "812", "9", "501"}
+    conditions = _splits_source_conditions(monkeypatch)
+    splits = _result(api.validate(copied_dsn, incremental=True), SPLITS)
+    assert splits.status == "passed", splits.message
+    assert conditions and all("ctid = ANY" in c for c in conditions), conditions  # no pass over the table
+
+    with psycopg.connect(copied_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE raw_data.raw_mlb_betting_splits SET book = 'by hand' WHERE id = 40")
+    conditions.clear()
+    splits = _result(api.validate(copied_dsn, incremental=True), SPLITS)
+    assert splits.status == "failed" and "1 changed e.g. keys 40" in splits.message, splits.message
+    assert all("ctid = ANY" in c for c in conditions), conditions
+
+    with psycopg.connect(copied_dsn, autocommit=True) as conn:  # legacy changes again, not synced: the row moves
+        conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'again' WHERE id = 300")
+    conditions.clear()
+    splits = _result(api.validate(copied_dsn, incremental=True), SPLITS)
+    assert splits.status == "failed" and "300" in splits.message, splits.message
+    assert conditions and not any("ctid = ANY" in c for c in conditions), conditions  # the whole table, once
+
+
+def q_rows(dsn: str, query: str, *args: object) -> list[tuple]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute(query, args or None).fetchall()
