@@ -50,21 +50,22 @@ class Step:
         return tuple(c for c in self.commands if not c.startswith("export "))
 
 
-def block(readme: Path = README) -> list[str]:
-    """The lines of the walkthrough's fenced block."""
-    lines = readme.read_text(encoding="utf-8").splitlines()
+def block(page: Path = README, marker: str = WALKTHROUGH_MARKER) -> list[str]:
+    """The lines of the fenced block after the line `marker` of `page`."""
+    lines = page.read_text(encoding="utf-8").splitlines()
     try:
-        start = lines.index(WALKTHROUGH_MARKER)
+        start = lines.index(marker)
         opening = next(i for i in range(start + 1, len(lines)) if lines[i].strip().startswith("```"))
         closing = next(i for i in range(opening + 1, len(lines)) if lines[i].strip() == "```")
     except (ValueError, StopIteration):
-        raise WalkthroughError(f"{readme} has no fenced block after the line {WALKTHROUGH_MARKER!r}") from None
+        raise WalkthroughError(f"{page} has no fenced block after the line {marker!r}") from None
     return lines[opening + 1 : closing]
 
 
-def steps(readme: Path = README) -> list[Step]:
+def steps(page: Path = README, marker: str = WALKTHROUGH_MARKER) -> list[Step]:
+    """The numbered steps of the block (README's walkthrough unless told another page's)."""
     found: list[Step] = []
-    for line in block(readme):
+    for line in block(page, marker):
         text = line.strip()
         heading = _STEP.match(text)
         if heading:
