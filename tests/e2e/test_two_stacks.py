@@ -75,7 +75,10 @@ def grantees(cluster: Cluster, database: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def test_dev_and_staging_side_by_side(tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
+def test_dev_and_staging_side_by_side(
+    require_engine: Callable[..., None], tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    require_engine("pulumi", "pulumi-language-python", "pulumi-resource-postgresql")
     readme = walkthrough.steps()
     doc = walkthrough.steps(DOC, MARKER)
     assert [s.number for s in doc] == list(range(5)), [s.title for s in doc]

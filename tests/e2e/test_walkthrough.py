@@ -196,7 +196,10 @@ def _check_for(step: int, command: str) -> tuple[int, str] | None:
     return max(keys, key=lambda k: len(k[1])) if keys else None
 
 
-def test_the_readme_walkthrough_as_typed(tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
+def test_the_readme_walkthrough_as_typed(
+    require_engine: Callable[..., None], tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    require_engine("pulumi", "pulumi-language-python", "pulumi-resource-postgresql")
     steps = walkthrough.steps()
     assert [s.number for s in steps] == list(range(8)), [s.title for s in steps]
     with Cluster.throwaway(settings=ServerSettings.for_tests(), prefix="walkthrough-") as cluster:
