@@ -164,6 +164,8 @@ class StandinLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
     def Run(self, request: language_pb2.RunRequest, context: grpc.ServicerContext) -> language_pb2.RunResponse:
         if not self.engine_address:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, "when running explicitly, call Handshake before Run")
+        if request.attach_debugger:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"attaching a debugger is {_NOT_HERE}")
         env = _checked(context, lambda: python_env(request.info))
         _checked(context, env.validate)
         args = exec_arguments(request, self.engine_address, self.tracing)
