@@ -105,7 +105,8 @@ def owner_env(tmp: Path) -> dict[str, str]:
     """The owner's environment before step 0: this process's, without anything that would
     point Pulumi or libpq elsewhere, with a private PULUMI_HOME."""
     drop = ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_HOME", "PYTHONPATH", "VIRTUAL_ENV")
-    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("PG")}
+    libpq = {k for k in os.environ if k.startswith("PG") and not k.startswith("PGCLUSTER")}  # PGHOST, PGPORT, ...
+    env = {k: v for k, v in os.environ.items() if k not in drop and k not in libpq}
     home = tmp / "pulumi-home"
     home.mkdir(exist_ok=True)
     env["PULUMI_HOME"] = str(home)
