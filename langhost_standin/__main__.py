@@ -85,9 +85,8 @@ def serve(executor: str, engine_address: str, tracing: str) -> None:
         futures.ThreadPoolExecutor(max_workers=16),
         options=[("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)],
     )
-    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(
-        StandinLanguageHost(executor, engine_address, tracing), server
-    )
+    host = StandinLanguageHost(executor, engine_address, tracing)
+    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(host, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
@@ -102,6 +101,7 @@ def serve(executor: str, engine_address: str, tracing: str) -> None:
     while not stop.wait(HEALTH_CHECK_SECONDS):
         if channel is not None and not _engine_alive(channel):
             break
+    host.interrupt_all()  # a program still running ends with its host, as under the real one
     server.stop(grace=1).wait()
 
 

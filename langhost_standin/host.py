@@ -193,11 +193,15 @@ class StandinLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return language_pb2.RunResponse(error=f"program exited with non-zero exit code: {status}")
 
     def Cancel(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        self.interrupt_all()
+        return empty_pb2.Empty()
+
+    def interrupt_all(self) -> None:
+        """Interrupts every program still running (Cancel, and the host's own end)."""
         with self._lock:
             running = list(self._running)
         for child in running:
             self._interrupt(child)
-        return empty_pb2.Empty()
 
     def _interrupt(self, child: subprocess.Popen[bytes]) -> None:
         """SIGINT, then SIGKILL after the grace period (as the real host's exec.Cmd.Cancel/WaitDelay)."""
