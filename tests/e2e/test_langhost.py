@@ -60,7 +60,7 @@ def test_the_host_reports_its_version_and_kind(toolchain) -> None:
     assert kind == "real" or kind.startswith("stand-in (langhost_standin/"), toolchain.lines
 
 
-def test_the_stand_in_answers_the_engines_rpcs_and_ends_quietly_on_sigint(toolchain, host) -> None:  # noqa: ANN001
+def test_the_stand_in_answers_the_engines_rpcs_and_ends_quietly_on_sigint(toolchain, host) -> None:
     proc, stub = host
     packages = stub.GetRequiredPackages(
         language_pb2.GetRequiredPackagesRequest(info=_info(REPO_ROOT, toolchain="pip", virtualenv=".venv")), timeout=120

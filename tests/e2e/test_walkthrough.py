@@ -15,8 +15,10 @@ import json
 import re
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+import psycopg
 import pytest
 from cli_support import RESOURCES, Done, Owner, connection, latest_phase_event, one, setup_owner
 
@@ -44,7 +46,7 @@ class Walk:
         self.owner = owner
         self.app_row: int | None = None
 
-    def db(self):  # noqa: ANN201
+    def db(self) -> AbstractContextManager[psycopg.Connection]:
         return connection(self.cluster, DATABASE)
 
     def can(self, privilege: str, table: str) -> bool:
