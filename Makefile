@@ -37,5 +37,9 @@ demo: venv postgres toolchain
 bench: venv postgres
 	$(RUN) $(PY) -m bench --scale $(BENCH_SCALE)
 
+# ruff, the import layers (pyproject.toml: tool.importlinter) and the type checker (tool.mypy)
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy

@@ -25,7 +25,7 @@ from psycopg import sql
 from catalog.legacy import legacy_table
 from catalog.mappings import Mapping, copy_order
 from catalog.tables import TABLES, Table, table
-from data_copy.ddl import index_sql
+from data_copy.mapping_sql.indexes import index_sql
 
 SOURCE = "s"
 
@@ -201,7 +201,7 @@ def script(legacy_timezone: str) -> str:
     lines = [
         "-- bench baseline: the hand-written per-mapping script (python -m bench).",
         "-- Run on a database with the legacy data and the empty consolidated tables",
-        "-- (data_copy.ddl.create_tables), e.g. psql -v ON_ERROR_STOP=1 -f baseline.sql",
+        "-- (data_copy.mapping_sql.target_tables.create_tables), e.g. psql -v ON_ERROR_STOP=1 -f baseline.sql",
         "\\timing on",
         sql.SQL("SET TimeZone = {};").format(sql.Literal(legacy_timezone)).as_string(),
     ]

@@ -23,10 +23,10 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS
 from data_copy import api
-from data_copy.chunk_hashes import DIRTY
-from data_copy.ident import ident
-from data_copy.projection import parts
+from data_copy.core.ident import ident
+from data_copy.mapping_sql.projection import parts
 from data_copy.settings import Settings
+from data_copy.state.schema import DIRTY
 
 DELETE_FRACTION = 0.002
 LEAF_TABLES = (

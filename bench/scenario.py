@@ -35,7 +35,7 @@ from psycopg import sql
 from bench import baseline, changes, child, profile, structure
 from bench.writer import WRITER_TABLES, WaitSampler, Writer, WriterStats
 from catalog.mappings import copy_order
-from data_copy.ddl import create_tables
+from data_copy.mapping_sql.target_tables import create_tables
 from data_copy.settings import Settings
 
 Log = Callable[[str], None]

@@ -36,6 +36,8 @@ NEVER_DROPPED_SCHEMAS: frozenset[str] = frozenset({"public"})
 # functions are called without a schema in the guide, so they go on the default search_path.
 UNQUALIFIED_SCHEMA = "public"
 MIGRATION_LOG_TABLE = "migration_log"
+# The database's own phase history: written by data_copy, read by the stack's preview.
+PHASE_EVENTS_TABLE = "migration_phase_events"
 
 # The newest finished validation per mapping, read by `data_copy status` and by the stack's
 # `validation` output: written once here ({log} is the migration_log table's identifier).

@@ -19,6 +19,7 @@ delete_before_replace: a replacement created before the old one's Delete would b
 by that Delete, which revokes the same key (spec trap 2).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -60,6 +61,14 @@ class Grants(pulumi.ComponentResource):
             chain.add(resource)
             return resource
 
+        def each_type(
+            kind: type[P], prefix: str, object_types: Iterable[str], by_type: dict[str, list[str]], **common: Any
+        ) -> list[P]:
+            """One resource per object type (of one role and schema), in the chain's order."""
+            return [
+                privilege(kind, f"{prefix}{t}", object_type=t, privileges=by_type[t], **common) for t in object_types
+            ]
+
         self.default_privileges.append(
             privilege(
                 postgresql.DefaultPrivileges,
@@ -85,23 +94,14 @@ class Grants(pulumi.ComponentResource):
                     "function": sorted(granted.function),
                 }
                 matrix.setdefault(role.name, {})[schema] = by_type
+
                 # per (role, schema): the Grants on what exists, then the same privileges
                 # as DefaultPrivileges for what the owner role creates later
-                for kind, object_types, label, extra, made in (
-                    (postgresql.Grant, GRANT_OBJECT_TYPES, "", {}, self.grants),
-                    (postgresql.DefaultPrivileges, DEFAULT_OBJECT_TYPES, "default-", owner, self.default_privileges),
-                ):
-                    for object_type in object_types:
-                        made.append(
-                            privilege(
-                                kind,
-                                f"{name}-{role.name}-{schema}-{label}{object_type}",
-                                role=args.roles[role.name],
-                                schema=args.schemas[schema],
-                                object_type=object_type,
-                                privileges=by_type[object_type],
-                                **extra,
-                            )
-                        )
+                common = {"role": args.roles[role.name], "schema": args.schemas[schema]}
+                prefix = f"{name}-{role.name}-{schema}-"
+                self.grants += each_type(postgresql.Grant, prefix, GRANT_OBJECT_TYPES, by_type, **common)
+                self.default_privileges += each_type(
+                    postgresql.DefaultPrivileges, f"{prefix}default-", DEFAULT_OBJECT_TYPES, by_type, **common, **owner
+                )
         self.matrix = matrix
         self.register_outputs({"matrix": matrix})

@@ -69,15 +69,15 @@ class FunctionSpec:
         """schema.name(argtypes), as regprocedure prints it for our plain names and types."""
         return f"{self.schema}.{self.name}({', '.join(t for _, t in self.args)})"
 
-    def signature(self) -> sql.Composable:
+    def signature(self) -> sql.Composed:
         args = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in self.args)
         return sql.SQL("{}.{}({})").format(sql.Identifier(self.schema), sql.Identifier(self.name), args)
 
-    def identity_sql(self) -> sql.Composable:
+    def identity_sql(self) -> sql.Composed:
         types = sql.SQL(", ").join(sql.SQL(t) for _, t in self.args)
         return sql.SQL("{}.{}({})").format(sql.Identifier(self.schema), sql.Identifier(self.name), types)
 
-    def create_statement(self) -> sql.Composable:
+    def create_statement(self) -> sql.Composed:
         """CREATE OR REPLACE FUNCTION ... (types and keywords are our constants, not input)."""
         return sql.SQL(
             "CREATE OR REPLACE FUNCTION {signature} RETURNS {returns} LANGUAGE {language} "

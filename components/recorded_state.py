@@ -1,10 +1,10 @@
 """What data_copy recorded in the database, read by the stack (read-only, ONE connection).
 
-- the recorded phase: the newest row of public.migration_phase_events (data_copy/phase_state.py);
+- the recorded phase: the newest row of public.migration_phase_events (data_copy/state/phase_events.py);
   the phase guard refuses a `pulumi up` the recorded phase does not allow (a rollback not
   carried back, a switch not made), and the stack exports it as `recordedPhase`;
 - the latest finished validation of each mapping, from public.migration_log
-  (data_copy/journal.py: one row per step; a validation is a row with step = 'validate'),
+  (data_copy/state/journal.py: one row per step; a validation is a row with step = 'validate'),
   exported as `validation`.
 
 This runs while the Pulumi program runs, so during a preview too: when a table does not
@@ -21,12 +21,12 @@ import psycopg
 from psycopg import sql
 
 from catalog import MIGRATION_LOG_TABLE, UNQUALIFIED_SCHEMA
-from catalog.schemas import LATEST_VALIDATIONS_SQL
+from catalog.schemas import LATEST_VALIDATIONS_SQL, PHASE_EVENTS_TABLE
 from components import peek
 from stack_settings import Connection
 
 APPLICATION_NAME = "consolidation-stack-outputs"
-_EVENTS = (UNQUALIFIED_SCHEMA, "migration_phase_events")  # data_copy/phase_state.py
+_EVENTS = (UNQUALIFIED_SCHEMA, PHASE_EVENTS_TABLE)  # written by data_copy/state/phase_events.py
 _LOG = (UNQUALIFIED_SCHEMA, MIGRATION_LOG_TABLE)
 _PHASE_QUERY = sql.SQL("SELECT phase FROM {} ORDER BY id DESC LIMIT 1").format(sql.Identifier(*_EVENTS))
 _VALIDATIONS_QUERY = sql.SQL(LATEST_VALIDATIONS_SQL).format(log=sql.Identifier(*_LOG))

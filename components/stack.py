@@ -82,14 +82,16 @@ def build_stack(
     with the component's name, so Pulumi carries the alias down to every grant and nothing
     is replaced (spec trap 2: a replacement without alias revokes what was just granted).
     """
+    reader: StateReader
     if read_recorded is None:
 
-        def reader(connection: Connection, pw: str | None, warn: Callable[[str], None]) -> RecordedState:
+        def read_here(connection: Connection, pw: str | None, warn: Callable[[str], None]) -> RecordedState:
             try:
                 return read_state(connection, pw, warn, deployed=settings.phase, stack=pulumi.get_stack())
             except PhaseRefused as refused:
                 raise pulumi.RunError(str(refused)) from None
 
+        reader = read_here
     else:
         reader = read_recorded
     owners = (schema_owners or read_schema_owners)(settings.connection, plain_password)

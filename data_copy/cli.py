@@ -8,12 +8,15 @@ import os
 import signal
 import time
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from data_copy import api, capture, failure, report
+from data_copy import api, report
+from data_copy.capture import slot as capture_slot
+from data_copy.core import error_translation, pacing
+from data_copy.core.stack_source import from_stack
 from data_copy.errors import (
     BUG,
     INTERRUPTED,
@@ -53,23 +56,17 @@ IncrementalOpt = Annotated[
 ]
 
 
-def _tables_option(flag: str, what: str) -> Any:
-    """A repeatable SCHEMA.TABLE option (`what` it names)."""
-    return Annotated[list[str] | None, typer.Option(flag, metavar="SCHEMA.TABLE", help=f"{what} (repeatable)")]
-
-
-AcceptLossOpt = _tables_option(
-    "--accept-loss", "a new table whose rows cannot go back into legacy exactly: go ahead, saving them"
-)
-DisposableOpt = _tables_option("--disposable", "an unmapped legacy table that may be dropped with its rows")
+_TABLES = "SCHEMA.TABLE"
+_LOSS = "a new table whose rows cannot go back into legacy exactly: go ahead, saving them (repeatable)"
+_DISPOSABLE = "an unmapped legacy table that may be dropped with its rows (repeatable)"
+AcceptLossOpt = Annotated[list[str] | None, typer.Option("--accept-loss", metavar=_TABLES, help=_LOSS)]
+DisposableOpt = Annotated[list[str] | None, typer.Option("--disposable", metavar=_TABLES, help=_DISPOSABLE)]
 
 
 def _target(stack: str | None, dsn: str | None, wait: bool = False) -> tuple[str, Settings]:
     if stack and dsn:
         raise BadArguments("--stack and --dsn are exclusive")
     if stack:
-        from data_copy.stack import from_stack
-
         target, settings = from_stack(stack)
     elif dsn is not None:
         target, settings = dsn, Settings()
@@ -89,7 +86,7 @@ def _progress() -> tuple[Progress, api.Progress]:
         console=report.err_console,
         transient=False,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def on_progress(name: str, done: int, total: int) -> None:
         if name not in tasks:
@@ -102,13 +99,11 @@ def _progress() -> tuple[Progress, api.Progress]:
 @app.command()
 def plan(stack: StackOpt = None, dsn: DsnOpt = None) -> None:
     """Per mapping: legacy rows, new rows, rows still to copy. Changes nothing."""
-    from data_copy import transitions
-
     started = time.monotonic()
     target, settings = _target(stack, dsn)
     rows = api.plan(target, settings)
     report.plan(rows)
-    report.lines(transitions.phase_plan(target, settings))
+    report.lines(api.phase_plan(target, settings))
     report.summary_plan(rows, time.monotonic() - started)
 
 
@@ -130,8 +125,6 @@ def run(
     wait: WaitOpt = False,
 ) -> None:
     """Create missing tables, copy / re-sync every mapping, validate. Exit 0 only if all pass."""
-    from data_copy import pacing
-
     started = time.monotonic()
     target, settings = _target(stack, dsn, wait)
     if pace is not None:
@@ -177,7 +170,7 @@ def status(
     dsn: DsnOpt = None,
     lag_warn: Annotated[
         int, typer.Option("--lag-warn-bytes", metavar="BYTES", help="warn when the capture slot lags more")
-    ] = capture.LAG_WARN_BYTES,
+    ] = capture_slot.LAG_WARN_BYTES,
 ) -> None:
     """Phase (as recorded in the database) and its history, the last run, the last validate
     and the latest validation per mapping (with the application's rows and conflicts), and
@@ -198,10 +191,8 @@ def capture_drop(stack: StackOpt = None, dsn: DsnOpt = None, wait: WaitOpt = Fal
 @app.command()
 def switch(stack: StackOpt = None, dsn: DsnOpt = None, wait: WaitOpt = False) -> None:
     """Phase 1 -> 2, before the registry flips: one id space per table pair, phase 2 recorded."""
-    from data_copy import transitions
-
     target, settings = _target(stack, dsn, wait)
-    done = transitions.switch(target, settings)
+    done = api.switch(target, settings)
     report.lines(["switched to phase 2 (run " + done.run_id + "); changed in legacy:", *done.lines, *done.notes])
     report.next_phase(stack, 2)
 
@@ -214,10 +205,8 @@ def rollback(
     wait: WaitOpt = False,
 ) -> None:
     """Phase 2 -> 1: carry the application's rows back into legacy, undo the switch."""
-    from data_copy import transitions
-
     target, settings = _target(stack, dsn, wait)
-    done = transitions.rollback_to_phase1(target, settings, tuple(accept_loss or ()))
+    done = api.rollback(target, settings, tuple(accept_loss or ()))
     report.carries(done.carries, f"rollback {done.run_id}: back in phase 1")
     report.lines(done.lines)
     report.next_phase(stack, 1)
@@ -239,8 +228,6 @@ def cleanup(
     wait: WaitOpt = False,
 ) -> None:
     """Phase 3: back up, then drop the migrated legacy tables and the emptied legacy schemas."""
-    from data_copy import phase3
-
     target, settings = _target(stack, dsn, wait)
     settings = replace(
         settings,
@@ -253,7 +240,7 @@ def cleanup(
             f"stack {stack!r} is deployed at phase {settings.phase}, not 3",
             fix="`pulumi config set consolidation:phase 3` and `pulumi up` first (its preview lists the drops)",
         )
-    report.cleanup(phase3.cleanup(target, settings, dry_run, on_plan=report.cleanup_plan, step=report.step))
+    report.cleanup(api.cleanup(target, settings, dry_run, on_plan=report.cleanup_plan, step=report.step))
 
 
 @app.command()
@@ -267,11 +254,9 @@ def restore(
     wait: WaitOpt = False,
 ) -> None:
     """Restore the legacy objects dropped by cleanup and check their counts and checksums."""
-    from data_copy import phase3
-
     target, settings = _target(stack, dsn, wait)
     settings = replace(settings, backup_dir=backup_dir or settings.backup_dir)
-    report.restore(phase3.restore(target, settings, dump, step=report.step))
+    report.restore(api.restore(target, settings, dump, step=report.step))
 
 
 @app.command()
@@ -291,12 +276,21 @@ def refs(
     strict: Annotated[
         bool, typer.Option("--strict", metavar="", help="dynamic or unparsed SQL fails the run too")
     ] = False,
+    kinds: Annotated[
+        str | None, typer.Option("--kinds", metavar="KIND[,KIND]", help="only these: sql,name,dynamic,unparsed")
+    ] = None,
+    database_name: Annotated[
+        str | None,
+        typer.Option(
+            "--database", metavar="NAME", help="the database db.schema.table names must name (default: --dsn's)"
+        ),
+    ] = None,
 ) -> None:
     """Phase 2: every reference to a legacy table, in the application's files and in the database."""
-    from data_copy.refs import command
-
     database = _target(stack, dsn) if stack or dsn is not None else None
-    command.run(paths or [], database, search_path, fmt, strict)
+    from data_copy.refs import command as refs_command  # sqlglot: 0.1 s of start-up, for this verb only
+
+    refs_command.run(paths or [], database, search_path, fmt, strict, kinds, database_name)
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -304,7 +298,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def _usage_line(error: Exception) -> str:
-    message = error.format_message() if hasattr(error, "format_message") else str(error)  # type: ignore[attr-defined]
+    message = error.format_message() if hasattr(error, "format_message") else str(error)
     ctx = getattr(error, "ctx", None)
     where = f"`{ctx.command_path} --help`" if ctx is not None else "`python -m data_copy --help`"
     return UsageError(message, fix=f"see {where}").line()
@@ -329,11 +323,11 @@ def main(argv: list[str] | None = None) -> None:
         report.error(Interrupted("stopped by Ctrl-C before it changed anything").line())
         raise SystemExit(INTERRUPTED) from None
     except Exception as error:
-        known = failure.translate(error)
+        known = error_translation.translate(error)
         if known is not None:
             report.error(known.line())
             raise SystemExit(known.exit_code) from None
-        report.bug(failure.bug_line(error))
+        report.bug(error_translation.bug_line(error))
         raise SystemExit(BUG) from None
     if code == INTERRUPTED:  # typer turns a Ctrl-C outside a locked command into 130
         report.error(Interrupted("stopped by Ctrl-C before it changed anything").line())

@@ -13,13 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog.schemas import NEVER_DROPPED_SCHEMAS
-from data_copy import capture
-from data_copy.api import PlanRow, StatusReport
-from data_copy.cleanup import PHASE
-from data_copy.cleanup_plan import CleanupPlan
-from data_copy.phase3 import CleanupOutcome
-from data_copy.restore import RestoreReport
-from data_copy.settle import MappingResult
+from data_copy.api import CleanupOutcome, PlanRow, StatusReport
+from data_copy.capture import slot as capture_slot
+from data_copy.retire.cleanup import PHASE
+from data_copy.retire.cleanup_plan import CleanupPlan
+from data_copy.retire.restore import RestoreReport
+from data_copy.validation.mapping_check import MappingResult
+from data_copy.validation.merge_disagreements import describe
 
 # Not a terminal (make, CI, a pipe): rich would wrap at 80 columns.
 console = Console(width=None if Console().is_terminal else 160)
@@ -99,8 +99,6 @@ def results(rows: Iterable[MappingResult], title: str) -> None:
         if r.message:
             notes.append(f"{r.name}: {r.message}")
         if r.conflicts:
-            from data_copy.merge_conflicts import describe
-
             notes.append(
                 f"{r.name}: merge conflicts per column (the primary legacy table wins): {describe(r.conflicts)}"
             )
@@ -156,7 +154,7 @@ def summary_plan(rows: Sequence[PlanRow], seconds: float) -> None:
     )
 
 
-def status(info: StatusReport, lag_warn_bytes: int = capture.LAG_WARN_BYTES) -> None:
+def status(info: StatusReport, lag_warn_bytes: int = capture_slot.LAG_WARN_BYTES) -> None:
     deployed = f" (stack deployed at phase {info.deployed})" if info.deployed is not None else ""
     console.print(f"phase: {info.phase} (recorded in the database){deployed}")
     for e in info.events:
@@ -185,7 +183,7 @@ def status(info: StatusReport, lag_warn_bytes: int = capture.LAG_WARN_BYTES) -> 
         console.print(f"{len(info.conflicts)} open conflict(s) (public.migration_conflicts):")
         for part, key, kind, policy in info.conflicts[:20]:
             console.print(f"  {part} key {key}: {kind.replace('_', ' ')} ({policy})", highlight=False)
-    lines([capture.lag_line(info.capture, lag_warn_bytes)])
+    lines([capture_slot.lag_line(info.capture, lag_warn_bytes)])
     console.print(
         f"status: phase {info.phase}, {info.passing}/{len(info.validations)} mappings passing"
         " at their latest validation",

@@ -27,8 +27,8 @@ class Settings:
     accept_legacy_reads: bool = False  # cleanup: drop although others read legacy in phase 2
     wait_for_lock: bool = False  # --wait: wait for another data_copy command instead of refusing
     pace: str = _DEFAULTS.pace  # "off" = full speed; a duration ("250ms"): chunks sized to it, pauses under strain
-    validate_workers: int = 0  # connections hashing in parallel; 0 = the server's CPUs (parallel.py)
-    overlap: bool = True  # a first copy's settles on a second session while the next tables copy (overlap.py)
+    validate_workers: int = 0  # connections hashing in parallel; 0 = the server's CPUs (hasher.py)
+    overlap: bool = True  # a first copy's settles on a second session while the next tables copy (sync/overlap.py)
 
     @property
     def owner_role(self) -> str:

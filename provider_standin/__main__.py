@@ -4,8 +4,10 @@
 `-kind` prints "stand-in". Otherwise it says on stderr that it is the stand-in and serves
 the provider with pulumi.provider.experimental.server.main(args, "3.18.2", provider).
 
-The SDK's servicer appends a Python traceback to every error; the real provider reports
-one line. So the RPCs the engine calls are wrapped to abort with the error's first line.
+The SDK's servicer appends a Python traceback to every error; the real provider prints
+none. So the RPCs the engine calls are wrapped to abort with the error's text alone: a
+resource's error as the bridge hands it on (bridge.BridgeError, a `1 error occurred:`
+block), any other as its first line.
 """
 
 import sys
@@ -16,6 +18,7 @@ import grpc
 from pulumi.provider.experimental import server
 
 from provider_standin import PROVIDER_VERSION, STANDIN_NOTICE
+from provider_standin.bridge import BridgeError
 from provider_standin.pg import one_line
 from provider_standin.provider import StandinProvider
 
@@ -41,8 +44,10 @@ def _one_line_servicer() -> type:
                 return await inner(self, request, context)
             except NotImplementedError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - every error is reported as one line
-                await context.abort(grpc.StatusCode.UNKNOWN, one_line(exc))
+            except Exception as exc:  # noqa: BLE001 - every error is reported without a traceback
+                await context.abort(
+                    grpc.StatusCode.UNKNOWN, str(exc) if isinstance(exc, BridgeError) else one_line(exc)
+                )
 
         rpc.__name__ = name
         return rpc

@@ -25,12 +25,12 @@ def create(s: Session, props: dict[str, Any]) -> tuple[str, dict[str, Any] | Non
     with s.transaction():
         s.run(
             sql.SQL("REVOKE {} FROM {}").format(granted, role),
-            context=f"could not revoke role {props['grantRole']} from {props['role']}",
+            context="could not execute revoke query",
         )
         admin = sql.SQL(" WITH ADMIN OPTION") if props.get("withAdminOption") else sql.SQL("")
         s.run(
             sql.SQL("GRANT {} TO {}{}").format(granted, role, admin),
-            context=f"could not grant role {props['grantRole']} to {props['role']}",
+            context="could not execute grant query",
         )
     return grant_role_id(props), read(s, grant_role_id(props), props)
 
@@ -41,6 +41,7 @@ def read(s: Session, rid: str, props: dict[str, Any]) -> dict[str, Any] | None:
         "SELECT pg_get_userbyid(member) AS role, pg_get_userbyid(roleid) AS grant_role, admin_option"
         " FROM pg_auth_members WHERE pg_get_userbyid(member) = %s AND pg_get_userbyid(roleid) = %s",
         (str(props["role"]), str(props["grantRole"])),
+        "error reading grant role",
     )
     if row is None:
         return None
@@ -53,5 +54,5 @@ def delete(s: Session, props: dict[str, Any]) -> None:
             sql.SQL("REVOKE {} FROM {}").format(
                 sql.Identifier(str(props["grantRole"])), sql.Identifier(str(props["role"]))
             ),
-            context=f"could not revoke role {props['grantRole']} from {props['role']}",
+            context="could not execute revoke query",
         )

@@ -1,21 +1,23 @@
 """The stand-in's pulumi.provider.experimental.Provider: config, Check, Diff, CRUD dispatch.
 
-Blocking database work runs in worker threads (asyncio.to_thread), each operation on its
-own pooled connection, so the engine's parallel operations reach PostgreSQL in parallel,
+Blocking database work runs in worker threads (asyncio.to_thread), each operation on
+connections of its own, so the engine's parallel operations reach PostgreSQL in parallel,
 as they do with the real provider's goroutines (the "tuple concurrently updated" trap
 depends on it).
 """
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
+import psycopg
 from pulumi.provider.experimental import provider as p
 from pulumi.provider.experimental.property_value import PropertyValue
 
-from provider_standin import default_privileges, grant, grant_role, role, schema
+from provider_standin import bridge, default_privileges, grant, grant_role, role, schema
 from provider_standin.pg import DEFAULT_MAX_CONNECTIONS, ConnConfig, Pool, ProviderError, Session
 from provider_standin.values import UNKNOWN, Fields, from_py, map_from_py, map_to_py
 
@@ -27,9 +29,6 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     default_privileges.TOKEN: ("role", "database", "owner", "objectType", "privileges"),
     grant_role.TOKEN: ("role", "grantRole"),
 }
-# Only Grant is delete-before-replace (P/provider/resources.go); the rest create-before-delete.
-DELETE_BEFORE_REPLACE = frozenset({grant.TOKEN})
-SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
 
 
 def token_of(urn: str) -> str:
@@ -46,7 +45,7 @@ def _config_value(args: dict[str, Any], variables: dict[str, str], key: str) -> 
 class StandinProvider(p.Provider):
     def __init__(self) -> None:
         self._config: ConnConfig | None = None
-        self._pools: dict[tuple[Any, ...], Pool] = {}
+        self._pools: dict[str, Pool] = {}
 
     # ------------------------------------------------------------------ config
 
@@ -60,6 +59,8 @@ class StandinProvider(p.Provider):
         return p.DiffResponse(changes=bool(changed), diffs=changed)
 
     async def configure(self, request: p.ConfigureRequest) -> p.ConfigureResponse:
+        """No value is checked here: sslmode is the driver's to refuse, at the first
+        connection (pg.sslmode_problem), as upstream's providerConfigure does not."""
         args = map_to_py(request.args)
         variables = dict(request.variables)
 
@@ -67,12 +68,8 @@ class StandinProvider(p.Provider):
             value = _config_value(args, variables, key)
             return default if value in (None, "") or value is UNKNOWN else value
 
-        sslmode = str(get("sslmode", get("sslMode", os.environ.get("PGSSLMODE", "require"))))
-        if sslmode not in SSL_MODES:
-            raise ProviderError(
-                f'pq: unsupported sslmode "{sslmode}"; only "require" (default), "verify-full", '
-                '"verify-ca", and "disable" supported'
-            )
+        # unset: lib/pq's own default, which connects as "require" does (lib/pq ssl.go:85)
+        sslmode = str(get("sslmode", get("sslMode", os.environ.get("PGSSLMODE") or "require")))
         superuser = get("superuser", True)
         self._config = ConnConfig(
             host=str(get("host", os.environ.get("PGHOST", "localhost"))),
@@ -87,21 +84,38 @@ class StandinProvider(p.Provider):
         )
         return p.ConfigureResponse(accept_secrets=True, supports_preview=True, accept_resources=True)
 
-    def _pool(self, database: str | None = None) -> Pool:
+    # ------------------------------------------------------------------ connections
+
+    def _pool(self, database: str | None) -> Pool:
         if self._config is None:
             raise ProviderError("the postgresql provider was not configured")
-        params = self._config.params(database)
-        key = tuple(sorted((k, str(v)) for k, v in params.items()))
+        key = database or self._config.database
         if key not in self._pools:
-            self._pools[key] = Pool(params, self._config.max_connections)
+            self._pools[key] = Pool(self._config, key)
         return self._pools[key]
+
+    @contextmanager
+    def connection(self, database: str | None, what: str) -> Iterator[psycopg.Connection]:
+        """pg.Connections: a new connection to `database` (None: the provider's own)."""
+        with self._pool(database).connection(what) as conn:
+            yield conn
+
+    def server_version(self) -> int:
+        return self._pool(None).server_version
 
     async def _in_thread(self, what: str, database: str | None, fn: Callable[[Session], Any]) -> Any:
         def work() -> Any:
-            with self._pool(database).session(what) as session:
-                return fn(session)
+            self._pool(None).connect(what)  # PGResourceFunc: client.Connect() on the provider's database
+            return fn(Session(self, what, database))
 
         return await asyncio.to_thread(work)
+
+    async def _operation(self, op: str, urn: str, what: str, database: str | None, fn: Callable[[Session], Any]) -> Any:
+        """The operation's work; its upstream error handed on as the bridge does."""
+        try:
+            return await self._in_thread(what, database, fn)
+        except ProviderError as exc:
+            raise bridge.resource_error(op, urn, str(exc)) from None
 
     # ------------------------------------------------------------------ check, diff
 
@@ -117,14 +131,16 @@ class StandinProvider(p.Provider):
                 inputs[key] = from_py(default)
         failures = [
             p.CheckFailure(key, f'Missing required argument: The argument "{key}" is required')
-            for key in REQUIRED[token_of(request.urn)]
+            for key in REQUIRED[token]
             if key not in inputs or inputs[key].value is None
         ]
+        object_type = map_to_py({"t": inputs["objectType"]})["t"] if "objectType" in inputs else None
+        failures += bridge.check_failures(token, request.name, object_type)
         return p.CheckResponse(inputs=inputs, failures=failures or None)
 
     async def diff(self, request: p.DiffRequest) -> p.DiffResponse:
-        module = RESOURCES[token_of(request.urn)]
-        fields: Fields = module.FIELDS
+        token = token_of(request.urn)
+        fields: Fields = RESOURCES[token].FIELDS
         olds = map_to_py(request.old_state)
         news = map_to_py(request.new_inputs)
         keys = set(news) | set(fields.optional_zero) | set(fields.defaults)
@@ -148,7 +164,7 @@ class StandinProvider(p.Provider):
             replaces=replaces,
             diffs=diffs,
             detailed_diff=detailed,
-            delete_before_replace=token_of(request.urn) in DELETE_BEFORE_REPLACE and bool(replaces),
+            delete_before_replace=token in bridge.DELETE_BEFORE_REPLACE and bool(replaces),
         )
 
     # ------------------------------------------------------------------ CRUD
@@ -179,18 +195,21 @@ class StandinProvider(p.Provider):
                 return default_privileges.default_privileges_id(props), default_privileges.apply(s, props)
             return grant_role.create(s, props)
 
-        rid, state = await self._in_thread(f"create {request.name}", database, work)
+        rid, state = await self._operation("create", request.urn, f"create {request.name}", database, work)
         return p.CreateResponse(resource_id=rid, properties=self._outputs(token, state or props))
 
     async def read(self, request: p.ReadRequest) -> p.ReadResponse:
+        """The engine's Read (refresh): the SDK's Exists first where upstream has one."""
         token = token_of(request.urn)
         props = {**map_to_py(request.inputs), **map_to_py(request.properties)}
         database = self._database_of(token, props)
+        module = RESOURCES[token]
+        refresh = getattr(module, "refresh", module.read)
 
         def work(s: Session) -> dict[str, Any] | None:
-            return RESOURCES[token].read(s, request.resource_id, props)
+            return refresh(s, request.resource_id, props)
 
-        state = await self._in_thread(f"read {request.name}", database, work)
+        state = await self._operation("read", request.urn, f"read {request.name}", database, work)
         if state is None:
             return p.ReadResponse(resource_id=None)
         return p.ReadResponse(
@@ -203,7 +222,7 @@ class StandinProvider(p.Provider):
             return p.UpdateResponse(properties=request.news)
         database = self._database_of(token, news)
 
-        def work(s: Session) -> dict[str, Any]:
+        def work(s: Session) -> dict[str, Any] | None:
             if token == role.TOKEN:
                 return role.update(s, request.resource_id, olds, news)
             if token == schema.TOKEN:
@@ -215,8 +234,8 @@ class StandinProvider(p.Provider):
                 return default_privileges.apply(s, news)
             raise ProviderError("GrantRole has no Update (every field forces a replacement)")
 
-        state = await self._in_thread(f"update {request.name}", database, work)
-        return p.UpdateResponse(properties=self._outputs(token, state))
+        state = await self._operation("update", request.urn, f"update {request.name}", database, work)
+        return p.UpdateResponse(properties=self._outputs(token, state or news))
 
     async def delete(self, request: p.DeleteRequest) -> None:
         token, props = token_of(request.urn), map_to_py(request.properties)
@@ -231,4 +250,4 @@ class StandinProvider(p.Provider):
             else:
                 RESOURCES[token].delete(s, props)
 
-        await self._in_thread(f"delete {request.name}", database, work)
+        await self._operation("delete", request.urn, f"delete {request.name}", database, work)

@@ -1,7 +1,7 @@
 """The stack's configuration: read once, validated, typed. Pure (no Pulumi, no I/O).
 
 The one parser of the project's settings: the stack program (components/stack.py) runs it
-on the running stack's config, data_copy (data_copy/stack.py) on the config `--stack NAME`
+on the running stack's config, data_copy (data_copy/core/stack_source.py) on the config `--stack NAME`
 reads through the Automation API, so both sides see the same values and the same defaults.
 
 Two namespaces are read:
@@ -28,7 +28,8 @@ Two namespaces are read:
 ``postgresql:*`` (the provider's own keys; they configure the explicit provider)
     host (required), port (5432), username ("postgres"), password (secret, optional),
     database (required), sslmode ("require"; one of disable, require, verify-ca,
-    verify-full: the provider's Go driver has no "prefer")
+    verify-full; "prefer" and "allow", which the provider's driver takes, are refused on
+    purpose: they fall back to no TLS without a word)
   Other ``postgresql:*`` keys are refused: the program builds an explicit provider from the
   keys above only, so another key would have no effect.
 
@@ -46,7 +47,7 @@ from typing import Any, TypeVar
 from catalog import LEGACY_SCHEMAS, SCHEMA_NAMES
 from catalog.mappings import MAPPED_SOURCES
 from catalog.phases import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
-from stack_settings.connection import DEFAULT_PORT, DEFAULT_SSLMODE, DEFAULT_USERNAME, SSL_MODES, Connection
+from stack_settings.connection import DEFAULT_PORT, DEFAULT_SSLMODE, DEFAULT_USERNAME, Connection, sslmode_problem
 from stack_settings.naming import RoleNames, prefix_problem
 
 NAMESPACE = "consolidation"
@@ -316,9 +317,6 @@ def _parse_connection(r: _Reader) -> Connection:
     def port_problem(raw: str) -> str | None:
         port = _integer(raw)
         return None if port is not None and 1 <= port <= 65535 else f"{raw!r} is not a TCP port (1-65535)"
-
-    def sslmode_problem(raw: str) -> str | None:
-        return None if raw in ("", *SSL_MODES) else f"{raw!r} is not one of {', '.join(SSL_MODES)}"
 
     host = required("host")
     database = required("database")

@@ -3,7 +3,7 @@
 Everything that connects from the stack's settings goes through `libpq_params`: the stack's
 preview reads (components/peek.py), the dynamic resources (components/sql_function.py,
 components/owner_role.py), the explicit provider (components/database.py maps the same
-parameters to its argument names) and data_copy's `--stack` (data_copy/stack.py, as a
+parameters to its argument names) and data_copy's `--stack` (data_copy/core/stack_source.py, as a
 conninfo string made by psycopg's make_conninfo, which quotes every value: a password with
 spaces, quotes or @ survives).
 """
@@ -16,9 +16,25 @@ from psycopg.conninfo import make_conninfo
 
 DEFAULT_PORT = 5432
 DEFAULT_USERNAME = "postgres"
-# What the provider's Go driver (lib/pq) accepts; it has no "prefer" or "allow".
+# The sslmodes the stack accepts. The provider's driver (lib/pq 1.12) and libpq also take
+# "prefer" and "allow"; we refuse them on purpose: prefer goes on without TLS when TLS
+# fails, allow starts without it, and neither says so, so the stack's password and data
+# could cross the network in clear unnoticed. "disable" says it out loud.
 SSL_MODES: tuple[str, ...] = ("disable", "require", "verify-ca", "verify-full")
+SILENT_FALLBACK_SSL_MODES: tuple[str, ...] = ("prefer", "allow")
 DEFAULT_SSLMODE = "require"
+
+
+def sslmode_problem(raw: str) -> str | None:
+    """Why `raw` is not an sslmode the stack accepts, or None ("" is the default)."""
+    if raw in ("", *SSL_MODES):
+        return None
+    if raw in SILENT_FALLBACK_SSL_MODES:
+        return (
+            f"{raw!r} is refused on purpose: prefer and allow connect without TLS, silently, whenever TLS is "
+            "not there (use require, the default, verify-ca or verify-full; or disable to go without TLS knowingly)"
+        )
+    return f"{raw!r} is not one of {', '.join(SSL_MODES)}"
 
 
 @dataclass(frozen=True)

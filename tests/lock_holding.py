@@ -10,7 +10,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from data_copy import lock_retry
+from data_copy.core import lock_retry
 
 
 class Held:

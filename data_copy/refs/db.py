@@ -4,7 +4,7 @@
   rules, foreign keys, column defaults, function signatures... outside the legacy tables;
 - triggers and rules attached to a legacy table (they stop firing once the application
   writes the new tables);
-- function and procedure bodies: SQL and PL/pgSQL bodies parsed (sqlscan / plpgsql, with
+- function and procedure bodies: SQL and PL/pgSQL bodies parsed (sqlscan.scan_body, with
   the function's own `SET search_path` or else --search-path); bodies in other languages
   or that do not parse are searched as text (refs.dependents.body_mentions);
 - pg_stat_statements, when installed: statements that touched legacy tables, with calls
@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ from psycopg import sql
 from catalog.legacy import LEGACY_BY_NAME
 from catalog.schemas import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS
 from data_copy.errors import first_line
-from data_copy.refs import dependents, plpgsql, sqlscan, targets
+from data_copy.refs import dependents, sqlscan, targets
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class DbFinding:
         name = self.object.split()[-1]
         return self.kind in ("view", "materialized view") and name in LEGACY_BY_NAME
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> dict[str, builtins.object]:  # `object` is a field here
         r = targets.replacements()[self.legacy_table]
         return {
             "object": self.object,
@@ -146,7 +147,7 @@ def _attached_findings(conn: psycopg.Connection, present: Sequence[str]) -> list
 
 
 def _body_findings(
-    conn: psycopg.Connection, present: Sequence[str], search_path: Sequence[str], dynamic: list[str]
+    conn: psycopg.Connection, present: Sequence[str], search_path: Sequence[str], database: str, dynamic: list[str]
 ) -> list[DbFinding]:
     """Parsed SQL / PL/pgSQL bodies; the text search for bodies that cannot be parsed.
     Functions that run SQL built at run time are added to `dynamic`."""
@@ -156,10 +157,7 @@ def _body_findings(
         path = targets.parse_search_path(fn.search_path) if fn.search_path else tuple(search_path)
         subject = f"{fn.kind} {fn.identity}"
         if fn.language in ("sql", "plpgsql"):
-            if fn.language == "sql":
-                result = sqlscan.Scanner(path).scan(fn.body)
-            else:
-                result = plpgsql.scan_plpgsql(fn.body, path, 0)
+            result = sqlscan.scan_body(fn.body, fn.language, path, database)
             dynamic.extend(f"{subject}: {reason}" for reason in dict.fromkeys(d.reason for d in result.dynamic))
             tables = list(dict.fromkeys(r.qualified for r in result.refs if r.qualified in present))
             for table in tables:
@@ -168,9 +166,9 @@ def _body_findings(
                 continue
         mention = by_text.get(fn.identity)
         if mention is not None:
-            table = _table_of(mention.mention.replace('"', "").replace(" ", ""), present)
-            if table is not None and not any(f.object == subject and f.legacy_table == table for f in found):
-                found.append(DbFinding(fn.kind, subject, table, "body text", f"mentions {mention.mention}"))
+            named = _table_of(mention.mention.replace('"', "").replace(" ", ""), present)
+            if named is not None and not any(f.object == subject and f.legacy_table == named for f in found):
+                found.append(DbFinding(fn.kind, subject, named, "body text", f"mentions {mention.mention}"))
     return found
 
 
@@ -185,7 +183,7 @@ def _statements_source(conn: psycopg.Connection) -> tuple[str | None, str]:
 
 
 def statements(
-    conn: psycopg.Connection, present: Sequence[str], search_path: Sequence[str]
+    conn: psycopg.Connection, present: Sequence[str], search_path: Sequence[str], database: str
 ) -> tuple[list[Statement], str]:
     """Statements pg_stat_statements saw in this database that touch a legacy table."""
     schema, note = _statements_source(conn)
@@ -204,9 +202,11 @@ def statements(
         return [], f"pg_stat_statements cannot be read: {first_line(error)}"
     found: list[Statement] = []
     for text, calls, role in rows:
-        result = sqlscan.scan(str(text), search_path)
+        result = sqlscan.scan(str(text), search_path, database=database)
         # a statement the parser cannot read (cut at track_activity_query_size...): its tokens
-        named = [r.qualified for r in result.refs] + [t for u in result.unparsed for t in u.mentions]
+        named = [r.qualified for r in result.refs] + [
+            t.qualified for u in result.unparsed for t in u.mentions if t.other_database is None
+        ]
         tables = tuple(dict.fromkeys(t for t in named if t in present))
         if tables:
             found.append(Statement(" ".join(str(text).split()), int(calls), str(role), tables))
@@ -223,8 +223,13 @@ def _merged(findings: Sequence[DbFinding]) -> list[DbFinding]:
     return [DbFinding(kind, obj, table, via, "; ".join(d)) for (obj, table, via, kind), d in sorted(details.items())]
 
 
-def scan_database(conn: psycopg.Connection, search_path: Sequence[str] = targets.DEFAULT_SEARCH_PATH) -> DbReport:
+def scan_database(
+    conn: psycopg.Connection, search_path: Sequence[str] = targets.DEFAULT_SEARCH_PATH, database: str | None = None
+) -> DbReport:
     """Everything in the database that references a mapped legacy table that exists."""
+    if database is None:
+        row = conn.execute("SELECT current_database()").fetchone()
+        database = str(row[0]) if row else ""
     present = _qualified(conn, list(targets.replacements()))
     report = DbReport(present=tuple(present))
     if not present:
@@ -233,8 +238,8 @@ def scan_database(conn: psycopg.Connection, search_path: Sequence[str] = targets
     findings = [
         *_depend_findings(conn, present),
         *_attached_findings(conn, present),
-        *_body_findings(conn, present, search_path, report.dynamic),
+        *_body_findings(conn, present, search_path, database, report.dynamic),
     ]
     report.findings = _merged(findings)
-    report.statements, report.statements_note = statements(conn, present, search_path)
+    report.statements, report.statements_note = statements(conn, present, search_path, database)
     return report

@@ -1,193 +1,61 @@
-"""SQL inside Python: every string expression that reads as SQL, with its lines.
+"""A Python module, read through its AST: its SQL texts and its table names in strings.
 
-A string expression is a literal (plain, triple-quoted, implicitly concatenated), an
-f-string, a `+` chain holding a string, `"..." % x` or `"...".format(...)`. Run-time parts
-become placeholders (sqlscan.Placeholder): one holding a registry call
-(`registry.get_table('games')`, or a name or attribute only ever assigned from one) is a table name
-known to be right; any other one in a table position makes the SQL "dynamic".
-Docstrings, bare string statements and the messages of print / logging / exceptions are
-prose and are not read. Also found: `get_table('legacy_...')` (the registry's names for the
-legacy tables), psycopg `sql.Identifier('schema', 'table')`, and SQLAlchemy
-`Table('name', metadata, schema=...)` / `__tablename__` + `__table_args__`.
+SQL: every string expression (pystrings) that reads as SQL. Run-time parts are
+placeholders: a registry call (`registry.get_table('games')`, or a name only ever bound to
+one) is a table known to be right; string literals the part is known to hold (pybindings)
+are read as table names in a table position; any other part in a table position makes
+the SQL `dynamic`.
+
+Names (kind `name`): a string literal whose whole content is a qualified table name
+(`'splits.games'`, `"SPLITS.GAMES"`, `'"splits"."games"'`, `'db.splits.games'`), wherever it
+is: a constant, a class attribute, a return value, a list or tuple entry, an option's
+default, a comparison. The rule is the shape: nothing but the name (blanks around it
+aside). A string with any other word or sign in it is prose ("Recommendations saved to:
+tracking.pre_game_recommendations") or SQL (read by the parser). A single word ("games")
+is a name only where SQL puts it in a table position, or where a table-named holder keeps
+it: a variable, attribute, parameter, keyword argument or dict key called `table`,
+`table_name`, `*_table`, `tables` ... (`table_name = "game_outcomes"`, `label = "games"` is not).
+
+Prose is never read: docstrings and bare string statements, the arguments of print /
+logging / warnings / exceptions / click.echo, `help=` / `description=` ..., assert
+messages, and module paths (`getLogger`, `import_module`, `mock.patch`).
+
+Also found: `get_table('legacy_...')` (the registry's names for the legacy tables),
+psycopg `sql.Identifier('schema', 'table')`, and SQLAlchemy `Table('name', metadata,
+schema=...)` / `__tablename__` + `__table_args__`.
 """
 
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
-from bisect import bisect_right
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
-from data_copy.refs import targets
-from data_copy.refs.sqlscan import Placeholder
+from data_copy.refs import names, targets
+from data_copy.refs.pybindings import Bindings, get_table_arg
+from data_copy.refs.pystrings import FORMAT_FIELD, LINES, Builder, SqlText, percent, template
 
 _PROSE_CALLS = frozenset(
     {"print", "debug", "info", "warning", "warn", "error", "exception", "critical", "log", "echo", "secho", "fail"}
+    | {"msg", "success", "trace", "notice"}
 )
 _PROSE_KEYWORDS = frozenset({"help", "description", "msg", "message", "epilog", "short_help"})
-_FORMAT_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*|\d*)(?:\.[A-Za-z_]\w*|\[[^\]{}]*\])*(?:![rsa])?(?::[^{}]*)?\}")
-_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-_PERCENT_FIELD = re.compile(r"%(?:\(([A-Za-z_]\w*)\))?[-#0 +]*\d*(?:\.\d+)?[sdifr]")
-
-
-@dataclass
-class SqlText:
-    """One string expression: text with placeholders, and where each part came from."""
-
-    text: str
-    placeholders: list[Placeholder]
-    starts: list[int] = field(default_factory=list)  # text offsets where a part begins
-    lines: list[tuple[int, bool]] = field(default_factory=list)  # (source line, newlines exact)
-
-    def line_of(self, offset: int) -> int:
-        i = max(bisect_right(self.starts, offset) - 1, 0)
-        line, exact = self.lines[i]
-        return line + (self.text.count("\n", self.starts[i], offset) if exact else 0)
+_MODULE_CALLS = frozenset({"getLogger", "import_module", "patch", "object", "__import__", "find_spec"})
+_TABLE_FIRST_CALLS = frozenset({"Table", "to_sql", "read_sql_table", "has_table"})
+_TABLE_HOLDER = re.compile(r"(?:\w+_)?tables?(?:_?names?)?$")  # table, table_name, source_table, tables
+_CONTAINERS = (ast.Tuple, ast.List, ast.Set, ast.BinOp, ast.IfExp, ast.Starred, ast.Dict)
 
 
 @dataclass(frozen=True)
 class DirectRef:
-    """A reference found outside SQL text (registry name, sql.Identifier, SQLAlchemy)."""
+    """A reference found outside SQL text: a name in a string, sql.Identifier, SQLAlchemy..."""
 
     line: int
     qualified: str
     written: str
     how: str
-
-
-class _Builder:
-    def __init__(self, lines: list[str], registry_names: dict[str, str]) -> None:
-        self.lines = lines  # the module's source lines, with their line ends
-        self.registry_names = registry_names  # variable -> logical name
-        self.parts: list[tuple[str, int, bool]] = []
-        self.placeholders: list[Placeholder] = []
-        self.counter = 0
-
-    def placeholder(self, node: ast.AST, line: int, source: str | None = None) -> None:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):  # f"{'splits'}.games"
-            self.parts.append((node.value, line, False))
-            return
-        table = _registry_logical(node, self.registry_names)
-        shown = source if source is not None else _unparse(node)
-        p = Placeholder(self.counter, "{" + shown + "}", table)
-        self.counter += 1
-        self.placeholders.append(p)
-        self.parts.append((p.token, line, True))
-
-    def literal(self, node: ast.AST) -> None:
-        """A Constant or JoinedStr: one part per source token (implicit concatenation)."""
-        segment = _segment(self.lines, node)
-        first = getattr(node, "lineno", 1)
-        pieces = list(_string_tokens(segment)) if segment else []
-        if not pieces:
-            self._from_node(node, first)
-            return
-        for raw, offset in pieces:
-            try:
-                value = ast.parse(raw.strip(), mode="eval").body
-            except SyntaxError:
-                value = None
-            if value is None:
-                continue
-            self._from_node(value, first + offset, raw)
-
-    def _from_node(self, node: ast.AST, line: int, raw: str | None = None) -> None:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            self.parts.append((node.value, line, raw is None or raw.count("\n") == node.value.count("\n")))
-        elif isinstance(node, ast.JoinedStr):
-            constant = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
-            exact = raw is None or raw.count("\n") == constant.count("\n")
-            newlines = 0
-            for value in node.values:
-                here = line + newlines if exact else line
-                if isinstance(value, ast.Constant):
-                    self.parts.append((str(value.value), here, exact))
-                    newlines += str(value.value).count("\n")
-                elif isinstance(value, ast.FormattedValue):
-                    self.placeholder(value.value, here)
-
-    def build(self) -> SqlText:
-        text, starts, lines = "", [], []
-        for piece, line, exact in self.parts:
-            starts.append(len(text))
-            lines.append((line, exact))
-            text += piece
-        if not starts:
-            starts, lines = [0], [(1, False)]
-        return SqlText(text, self.placeholders, starts, lines)
-
-
-def _segment(lines: list[str], node: ast.AST) -> str | None:
-    """The source text of `node` (ast.get_source_segment splits the whole source per call)."""
-    start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
-    first, last = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
-    if start is None or end is None or first is None or last is None:
-        return None
-    if start == end:
-        return lines[start - 1].encode()[first:last].decode(errors="replace")
-    head = lines[start - 1].encode()[first:].decode(errors="replace")
-    tail = lines[end - 1].encode()[:last].decode(errors="replace")
-    return head + "".join(lines[start : end - 1]) + tail
-
-
-def _unparse(node: ast.AST) -> str:
-    try:
-        return ast.unparse(node)
-    except Exception:  # noqa: BLE001 - only for the report
-        return "?"
-
-
-def _string_tokens(segment: str) -> Iterator[tuple[str, int]]:
-    """(raw string token, its line offset in `segment`) for each literal in `segment`."""
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(segment).readline))
-    except (tokenize.TokenError, SyntaxError):
-        return
-    lines = segment.splitlines(keepends=True)
-
-    def cut(start: tuple[int, int], end: tuple[int, int]) -> str:
-        if start[0] == end[0]:
-            return lines[start[0] - 1][start[1] : end[1]]
-        middle = "".join(lines[start[0] : end[0] - 1])
-        return lines[start[0] - 1][start[1] :] + middle + lines[end[0] - 1][: end[1]]
-
-    fstring_start = getattr(tokenize, "FSTRING_START", None)
-    fstring_end = getattr(tokenize, "FSTRING_END", None)
-    depth, opened = 0, (0, 0)
-    for token in tokens:
-        if fstring_start is not None and token.type == fstring_start:
-            if depth == 0:
-                opened = token.start
-            depth += 1
-        elif fstring_end is not None and token.type == fstring_end:
-            depth -= 1
-            if depth == 0:
-                yield cut(opened, token.end), opened[0] - 1
-        elif token.type == tokenize.STRING and depth == 0:
-            yield token.string, token.start[0] - 1
-
-
-def _registry_logical(node: ast.AST, registry_names: dict[str, str]) -> str | None:
-    """The logical name when `node` is a registry call or a name bound only to one."""
-    if isinstance(node, ast.Name | ast.Attribute):
-        return registry_names.get(_unparse(node))
-    return _get_table_arg(node)
-
-
-def _get_table_arg(node: ast.AST) -> str | None:
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "get_table"
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
-        and isinstance(node.args[0].value, str)
-    ):
-        return node.args[0].value
-    return None
+    other_database: str | None = None
 
 
 def _call_name(node: ast.Call) -> str:
@@ -205,31 +73,30 @@ def _flatten_add(node: ast.AST) -> list[ast.AST]:
     return [node]
 
 
+def _const(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _sql_template(node: ast.AST) -> ast.AST | None:
+    """The string of `psycopg.sql.SQL("...")`."""
+    if isinstance(node, ast.Call) and _call_name(node) == "SQL" and len(node.args) == 1 and _is_string(node.args[0]):
+        return node.args[0]
+    return None
+
+
 class PythonFile:
     """Walks one module's AST and yields its SQL texts and direct references."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.lines = _LINES.findall(source)  # line ends as ast counts them (not \f, \x1c...)
+        self.lines = LINES.findall(source)  # line ends as ast counts them (not \f, \x1c...)
         self.tree = ast.parse(source)
         self.parents: dict[int, ast.AST] = {}
         for parent in ast.walk(self.tree):
             for child in ast.iter_child_nodes(parent):
                 self.parents[id(child)] = parent
-        self.registry_names = self._registry_variables()
+        self.bindings = Bindings(self.tree)
         self.done: set[int] = set()
-
-    def _registry_variables(self) -> dict[str, str]:
-        bound: dict[str, set[str | None]] = {}
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    if isinstance(target, ast.Name | ast.Attribute):
-                        bound.setdefault(_unparse(target), set()).add(_get_table_arg(node.value))
-            elif isinstance(node, ast.AnnAssign | ast.AugAssign) and isinstance(node.target, ast.Name | ast.Attribute):
-                value = node.value if isinstance(node, ast.AnnAssign) else None
-                bound.setdefault(_unparse(node.target), set()).add(_get_table_arg(value) if value else None)
-        return {name: next(iter(v)) for name, v in bound.items() if len(v) == 1 and None not in v}  # type: ignore[misc]
 
     # -- prose
 
@@ -246,6 +113,13 @@ class PythonFile:
         if isinstance(parent, ast.Assert) and parent.msg is node:
             return True
         return False
+
+    def _in_prose(self, node: ast.AST) -> bool:
+        """Prose, or inside a tuple / list / `%` ... that is."""
+        top = node
+        while isinstance(self.parents.get(id(top)), _CONTAINERS):
+            top = self.parents[id(top)]
+        return self._is_prose(top)
 
     # -- SQL texts
 
@@ -267,7 +141,7 @@ class PythonFile:
                 self.done.add(id(sub))
 
     def _build(self, node: ast.AST) -> SqlText | None:
-        builder = _Builder(self.lines, self.registry_names)
+        builder = Builder(self.lines, self.bindings)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             operands = _flatten_add(node)
             if not any(_is_string(o) for o in operands):
@@ -284,14 +158,15 @@ class PythonFile:
             if self._is_prose(node):
                 return None
             builder.literal(node.left)
-            return self._percent(builder.build(), node)
+            return percent(builder.build(), node, self.bindings)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
-            if _is_string(node.func.value):
-                self._mark(node.func.value)
+            receiver: ast.AST = _sql_template(node.func.value) or node.func.value
+            if _is_string(receiver):
+                self._mark(receiver)
                 if self._is_prose(node):
                     return None
-                builder.literal(node.func.value)
-                return self._template(builder.build(), node, builder)
+                builder.literal(receiver)
+                return template(builder.build(), node, self.bindings)
             return None
         if _is_string(node):
             self._mark(node)
@@ -299,49 +174,77 @@ class PythonFile:
                 return None
             builder.literal(node)
             built = builder.build()
-            return self._template(built, None, builder) if _FORMAT_FIELD.search(built.text) else built
+            return template(built, None, self.bindings) if FORMAT_FIELD.search(built.text) else built
         return None
 
-    def _percent(self, built: SqlText, node: ast.BinOp) -> SqlText:
-        """`"... %s ..." % value`: each conversion is a run-time part."""
-        values = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
-        counter = iter(range(10_000))
+    # -- names in strings
 
-        def repl(match: re.Match[str]) -> str:
-            i = next(counter)
-            key = match.group(1)
-            source = key if key else _unparse(values[i]) if i < len(values) else "?"
-            value = values[i] if not key and i < len(values) else None
-            table = _registry_logical(value, self.registry_names) if value is not None else None
-            p = Placeholder(len(built.placeholders), "%(" + source + ")", table)
-            built.placeholders.append(p)
-            return p.token
+    def _not_a_name_here(self, node: ast.Constant) -> bool:
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.JoinedStr | ast.FormattedValue):
+            return True  # a piece of an f-string
+        if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add):
+            return True  # a piece of SQL text built with +
+        if isinstance(parent, ast.Call) and _call_name(parent) in _MODULE_CALLS:
+            return True
+        return self._in_prose(node)
 
-        return _rewrite(built, _PERCENT_FIELD, repl)
+    def _holder(self, node: ast.AST) -> str | None:
+        """The name `node` is assigned to, passed as or the default of, if any."""
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.List | ast.Tuple | ast.Set):
+            node, parent = parent, self.parents.get(id(parent))
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+            target: ast.AST = parent.targets[0]
+        elif isinstance(parent, ast.AnnAssign):
+            target = parent.target
+        elif isinstance(parent, ast.keyword):
+            return parent.arg
+        elif isinstance(parent, ast.Dict):
+            key = next((k for k, v in zip(parent.keys, parent.values, strict=True) if v is node), None)
+            return _const(key)
+        elif isinstance(parent, ast.arguments):
+            pairs = [
+                *zip(reversed(parent.args), reversed(parent.defaults), strict=False),
+                *zip(parent.kwonlyargs, parent.kw_defaults, strict=True),
+            ]
+            return next((a.arg for a, d in pairs if d is node), None)
+        else:
+            return None
+        return target.attr if isinstance(target, ast.Attribute) else target.id if isinstance(target, ast.Name) else None
 
-    def _template(self, built: SqlText, call: ast.Call | None, builder: _Builder) -> SqlText:
-        """`{}` / `{name}` fields of a template (str.format, psycopg sql.SQL, later use)."""
-        args = list(call.args) if call else []
-        kwargs = {k.arg: k.value for k in call.keywords if k.arg} if call else {}
-        counter = iter(range(10_000))
+    def _names_in(self, node: ast.AST) -> list[str]:
+        """The values of a string that may be a table name (see the module doc)."""
+        if isinstance(node, ast.Constant):
+            if not isinstance(node.value, str) or self._not_a_name_here(node):
+                return []
+            if "." in node.value:
+                return [node.value]
+            holder = self._holder(node)
+            return [node.value] if holder and _TABLE_HOLDER.match(holder.lower()) else []
+        if isinstance(node, ast.JoinedStr | ast.BinOp) and self._composed_name(node):
+            return [lit.value for lit in self.bindings.literals(node) or ()]
+        return []
 
-        def repl(match: re.Match[str]) -> str:
-            key = match.group(1)
-            value: ast.AST | None
-            if key == "":
-                i = next(counter)
-                value = args[i] if i < len(args) else None
-            elif key.isdigit():
-                value = args[int(key)] if int(key) < len(args) else None
-            else:
-                value = kwargs.get(key)
-            source = _unparse(value) if value is not None else key
-            table = _registry_logical(value, self.registry_names) if value is not None else None
-            p = Placeholder(len(built.placeholders), "{" + source + "}", table)
-            built.placeholders.append(p)
-            return p.token
+    def name_refs(self, search_path: Sequence[str], database: str | None) -> Iterator[DirectRef]:
+        """Strings that are nothing but a legacy table name (see the module doc): qualified,
+        or a single word held by a table-named variable, option or key."""
+        for node in ast.walk(self.tree):
+            for value in self._names_in(node):
+                name = names.parse(value)
+                resolved = names.resolve_name(name, search_path, database) if name else None
+                if resolved is not None:
+                    line = getattr(node, "lineno", 1)
+                    yield DirectRef(line, resolved.qualified, repr(value), "string", resolved.other_database)
 
-        return _rewrite(built, _FORMAT_FIELD, repl)
+    def _composed_name(self, node: ast.JoinedStr | ast.BinOp) -> bool:
+        """A whole f-string or `+` of strings, not a piece of a larger one, nor prose."""
+        if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add):
+            return False
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.BinOp | ast.JoinedStr | ast.FormattedValue):
+            return False
+        return not self._in_prose(node)
 
     # -- references outside SQL text
 
@@ -350,33 +253,44 @@ class PythonFile:
         replacements = targets.replacements()
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Call):
-                logical = _get_table_arg(node)
+                logical = get_table_arg(node)
                 if logical in legacy_names:
                     yield DirectRef(node.lineno, legacy_names[logical], f"get_table('{logical}')", "registry")
                     continue
-                name = _call_name(node)
-                consts = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-                if name == "Identifier" and len(node.args) == 2 and len(consts) == 2:
-                    qualified = f"{consts[0]}.{consts[1]}"
-                    if qualified in replacements:
-                        yield DirectRef(node.lineno, qualified, f"Identifier{tuple(consts)}", "identifier")
-                elif name == "Table" and len(node.args) >= 2 and consts and consts[0] == _const(node.args[0]):
-                    schema = next((_const(k.value) for k in node.keywords if k.arg == "schema"), None)
-                    qualified = targets.resolve(schema, consts[0], search_path)
-                    if qualified in replacements:
-                        written = f"Table('{consts[0]}', schema={schema!r})"
-                        yield DirectRef(node.lineno, qualified, written, "sqlalchemy")
+                for ref in _call_refs(node, search_path):
+                    if ref.qualified in replacements:
+                        yield ref
             elif isinstance(node, ast.ClassDef):
-                ref = _orm_class(node, search_path)
-                if ref is not None and ref.qualified in replacements:
-                    yield ref
+                orm = _orm_class(node, search_path)
+                if orm is not None and orm.qualified in replacements:
+                    yield orm
 
 
-def _const(node: ast.AST | None) -> str | None:
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+def _call_refs(node: ast.Call, search_path: Sequence[str]) -> Iterator[DirectRef]:
+    """Table names a call's arguments give (psycopg, SQLAlchemy, pandas, Alembic)."""
+    name = _call_name(node)
+    consts = [_const(a) for a in node.args]
+    schema_kw = next((k.value for k in node.keywords if k.arg == "schema"), None)
+    schema = _const(schema_kw)
+    if name == "Identifier" and len(consts) == 2 and None not in consts:
+        yield DirectRef(node.lineno, f"{consts[0]}.{consts[1]}", f"Identifier{tuple(consts)}", "identifier")
+    elif name == "ForeignKey" and consts and consts[0] and consts[0].count(".") in (1, 2):
+        *table, _column = consts[0].split(".")
+        qualified = targets.resolve(table[0] if len(table) == 2 else None, table[-1], search_path)
+        if qualified:
+            yield DirectRef(node.lineno, qualified, f"ForeignKey({consts[0]!r})", "sqlalchemy")
+    elif name in _TABLE_FIRST_CALLS and consts and consts[0] and (len(node.args) >= 2 or schema is not None):
+        qualified = targets.resolve(schema, consts[0], search_path)
+        if qualified and (schema is not None or schema_kw is None):
+            yield DirectRef(node.lineno, qualified, f"{name}('{consts[0]}', schema={schema!r})", "sqlalchemy")
+    elif schema is not None:
+        for const in dict.fromkeys(c for c in consts if c):
+            yield DirectRef(
+                node.lineno, f"{schema}.{const}", f"{name}(..., '{const}', schema={schema!r})", "schema keyword"
+            )
 
 
-def _orm_class(node: ast.ClassDef, search_path: tuple[str, ...]) -> DirectRef | None:
+def _orm_class(node: ast.ClassDef, search_path: Sequence[str]) -> DirectRef | None:
     name: str | None = None
     schema: str | None = None
     line = node.lineno
@@ -400,16 +314,3 @@ def _orm_class(node: ast.ClassDef, search_path: tuple[str, ...]) -> DirectRef | 
     if qualified is None:
         return None
     return DirectRef(line, qualified, f"__tablename__ = '{name}'", "sqlalchemy")
-
-
-def _rewrite(built: SqlText, pattern: re.Pattern[str], repl: object) -> SqlText:
-    """Apply `pattern` -> repl to each part of `built` separately, keeping the line map."""
-    pieces: list[str] = []
-    for i, start in enumerate(built.starts):
-        end = built.starts[i + 1] if i + 1 < len(built.starts) else len(built.text)
-        pieces.append(pattern.sub(repl, built.text[start:end]))  # type: ignore[arg-type]
-    text, starts = "", []
-    for piece in pieces:
-        starts.append(len(text))
-        text += piece
-    return SqlText(text, built.placeholders, starts, built.lines)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from sqlglot.dialects.postgres import Postgres
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 _DIALECT = Postgres()
 
@@ -44,6 +44,7 @@ STATEMENT_STARTS = DML_STARTS | frozenset(
         TokenType.DESCRIBE,
         TokenType.LOCK,
         TokenType.ANALYZE,
+        TokenType.REPLACE,  # SQLite / DuckDB's REPLACE INTO: read, then reported as not PostgreSQL
     }
 )
 JOIN_WORDS = frozenset({TokenType.LEFT, TokenType.RIGHT, TokenType.INNER, TokenType.FULL, TokenType.CROSS})
@@ -88,7 +89,11 @@ def looks_like_sql(tokens: Sequence[Token]) -> bool:
     nxt = tokens[1].token_type if len(tokens) > 1 else None
     if first == TokenType.DELETE:
         return nxt == TokenType.FROM
-    if first == TokenType.INSERT:
+    if first == TokenType.INSERT:  # INSERT INTO; SQLite / DuckDB's INSERT OR REPLACE INTO too
+        return nxt == TokenType.INTO or (
+            nxt == TokenType.OR and any(t.token_type == TokenType.INTO for t in tokens[2:4])
+        )
+    if first == TokenType.REPLACE:
         return nxt == TokenType.INTO
     if first == TokenType.UPDATE:
         return any(t.token_type == TokenType.SET for t in tokens[2:])
@@ -115,7 +120,7 @@ def _is_title_case_prose(tokens: Sequence[Token]) -> bool:
 
 _SQL_START = re.compile(
     r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*\(?\s*(?:select|with|insert|update|delete|merge|create|alter|drop"
-    r"|truncate|copy|grant|revoke|comment|refresh|set|table|values|call|do|explain|analyze|vacuum|lock|from|join"
+    r"|truncate|copy|grant|revoke|comment|refresh|set|table|values|call|do|explain|analyze|vacuum|lock|from|join|replace"
     r"|left|right|inner|full|cross|describe)\b",
     re.IGNORECASE | re.DOTALL,
 )

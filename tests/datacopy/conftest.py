@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 import legacy_fixture
-from data_copy import api, transitions
+from data_copy import api
 from data_copy.settings import Settings
 
 
@@ -53,5 +53,5 @@ def tiny_synced(fresh_dsn: str) -> str:
 
 @pytest.fixture
 def phase2(tiny_synced: str) -> str:
-    transitions.switch(tiny_synced, Settings())
+    api.switch(tiny_synced, Settings())
     return tiny_synced

@@ -13,7 +13,7 @@ from pulumi import automation as auto
 from test_stack_support import Engine, stack_on, unique
 
 import legacy_fixture
-from data_copy import api, transitions
+from data_copy import api
 from data_copy.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +38,7 @@ def test_preview_refuses_a_phase_the_database_has_not_reached_or_left(engine: En
 
         d.set_phase(2)
         assert f"run `python -m data_copy switch --stack {name}` first" in _refused(d.stack)
-        transitions.switch(engine.dsn, settings)
+        api.switch(engine.dsn, settings)
         up = d.up()[0]
         assert up.summary.result == "succeeded"
         # the phase guard's read also fills the outputs: the database's recorded phase and
@@ -58,7 +58,7 @@ def test_preview_refuses_a_phase_the_database_has_not_reached_or_left(engine: En
         assert "phase-2 rows in the new tables have not been carried back" in text
         assert f"python -m data_copy rollback --stack {name}" in text
 
-        transitions.rollback_to_phase1(engine.dsn, settings)
+        api.rollback(engine.dsn, settings)
         up = d.up()[0]
         assert up.summary.result == "succeeded"
         assert up.outputs["recordedPhase"].value == 1

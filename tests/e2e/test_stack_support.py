@@ -54,21 +54,21 @@ class Engine:
         return self.dsn.rsplit("/", 1)[1]
 
     def provider(self, name: str, **extra: Any) -> Any:
-        """A pulumi-postgresql Provider resource for this database, as the superuser."""
+        """A pulumi-postgresql Provider resource for this database, as the superuser
+        (sslmode disable: the test server has no TLS); `extra` adds or overrides arguments."""
         import pulumi_postgresql as postgresql
 
         c = self.cluster
-        return postgresql.Provider(
-            name,
-            host=c.host,
-            port=c.port,
-            username=c.user,
-            password=c.password,
-            database=self.database,
-            sslmode="disable",
-            superuser=True,
-            **extra,
-        )
+        args: dict[str, Any] = {
+            "host": c.host,
+            "port": c.port,
+            "username": c.user,
+            "password": c.password,
+            "database": self.database,
+            "sslmode": "disable",
+            "superuser": True,
+        }
+        return postgresql.Provider(name, **{**args, **extra})
 
 
 @dataclass

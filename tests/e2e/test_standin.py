@@ -8,94 +8,17 @@ is checked (it keeps no such log).
 
 from __future__ import annotations
 
-import json
 import subprocess
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pulumi
 import pytest
 from psycopg import sql
-from pulumi import automation as auto
-from test_stack_support import Engine, changes
+from standin_support import Mini, in_order, index_of
+from test_stack_support import changes
 
 pytestmark = pytest.mark.e2e
-
-LOG_VAR = "CONSOLIDATION_STANDIN_STATEMENT_LOG"
-
-
-@dataclass
-class Mini:
-    """A small inline program of postgresql resources on one database of the test cluster."""
-
-    stack: auto.Stack
-    dsn: str
-    log: Path
-    standin: bool
-    declare: dict[str, Any]
-
-    def up(self, **kwargs: Any) -> auto.UpResult:
-        self.log.write_text("")
-        return self.stack.up(on_output=lambda _line: None, **kwargs)
-
-    def statements(self, op_prefix: str = "") -> list[str]:
-        rows = [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
-        return [r["sql"] for r in rows if r["op"].startswith(op_prefix)]
-
-    def sql(self, statement: str, params: tuple = ()) -> list[tuple]:
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            cur = conn.execute(statement, params or None)
-            return cur.fetchall() if cur.description else []
-
-
-@pytest.fixture
-def mini(toolchain, engine: Engine, tmp_path: Path) -> Iterator[Mini]:
-    import pulumi_postgresql as postgresql
-
-    declare: dict[str, Any] = {}
-
-    def program() -> None:
-        declare["body"](postgresql, pulumi.ResourceOptions(provider=engine.provider("p")), engine.database)
-
-    log = tmp_path / "statements.jsonl"
-    name = "mini" + uuid.uuid4().hex[:6]
-    stack = auto.create_stack(
-        stack_name=name,
-        project_name="standin",
-        program=program,
-        opts=auto.LocalWorkspaceOptions(
-            work_dir=str(tmp_path), env_vars={**engine.env, LOG_VAR: str(log)}, pulumi_command=engine.command
-        ),
-    )
-    m = Mini(stack, engine.dsn, log, toolchain.provider_kind.startswith("stand-in"), declare)
-    try:
-        yield m
-    finally:
-        stack.destroy(on_output=lambda _line: None)
-        stack.workspace.remove_stack(name)
-        with psycopg.connect(engine.dsn, autocommit=True) as conn:  # roles are cluster-wide
-            for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'si\\_%'").fetchall():
-                conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-                conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
-
-
-def _index(statements: list[str], needle: str, start: int = 0) -> int:
-    for i in range(start, len(statements)):
-        if needle in statements[i]:
-            return i
-    raise AssertionError(f"{needle!r} not sent after position {start}: {statements}")
-
-
-def _in_order(statements: list[str], *needles: str, start: int = 0) -> int:
-    """Each needle is sent at or after the previous one's position (from `start`); the last's."""
-    i = start
-    for needle in needles:
-        i = _index(statements, needle, i)
-    return i
 
 
 def test_plugin_reports_version_and_says_it_is_the_standin(toolchain) -> None:
@@ -136,19 +59,19 @@ def test_role_update_revokes_every_membership_and_regrants_without_admin(mini: M
     assert rows == [("si_g1", False)], "every live membership revoked, the declared one re-granted without ADMIN"
     if mini.standin:
         sent = mini.statements("update m")
-        i = _in_order(
+        i = in_order(
             sent,
             "BEGIN",
             "SET statement_timeout = 0",
             "pg_advisory_xact_lock(oid::bigint)",
             "pg_advisory_xact_lock(member::bigint)",
-            'ALTER ROLE "si_m" WITH CONNECTION LIMIT 5',
+            'ALTER ROLE "si_m" CONNECTION LIMIT 5',  # no WITH (resource_postgresql_role.go:846)
         )
         revokes = [s for s in sent if s.startswith("REVOKE")]
         assert sorted(revokes) == ['REVOKE "si_g1" FROM "si_m"', 'REVOKE "si_g2" FROM "si_m"']
-        i = _index(sent, 'GRANT "si_g1" TO "si_m"', i)
+        i = index_of(sent, 'GRANT "si_g1" TO "si_m"', i)
         assert "ADMIN" not in sent[i]
-        _in_order(sent, 'ALTER ROLE "si_m" SET search_path TO DEFAULT', "COMMIT", start=i)
+        in_order(sent, 'ALTER ROLE "si_m" SET search_path TO DEFAULT', "COMMIT", start=i)
 
 
 def test_grant_read_reports_drift_for_table_created_by_another_role(mini: Mini) -> None:
@@ -169,7 +92,7 @@ def test_grant_read_reports_drift_for_table_created_by_another_role(mini: Mini) 
     mini.declare["body"] = body
     mini.up()
     if mini.standin:
-        _in_order(
+        in_order(
             mini.statements("create t"),
             "BEGIN",
             "SET statement_timeout = 0",
@@ -276,25 +199,3 @@ def test_create_before_delete_replacement_revokes_what_it_granted(mini: Mini) ->
     option.update(v=False, dbr=True)
     mini.up()
     assert default_acl() == [("{si_r=r/si_o}",)], "delete_before_replace keeps it"
-
-
-def test_errors_are_one_line(mini: Mini) -> None:
-    def body(pg: Any, opts: pulumi.ResourceOptions, db: str) -> None:
-        pg.Grant(
-            "bad",
-            role="si_nobody",
-            database=db,
-            schema="public",
-            object_type="schema",
-            privileges=["USAGE"],
-            opts=opts,
-        )
-
-    mini.declare["body"] = body
-    with pytest.raises(auto.errors.CommandError) as info:
-        mini.up()
-    text = str(info.value)
-    assert "Traceback" not in text and 'File "' not in text
-    lines = [line for line in text.splitlines() if "si_nobody" in line and "error" in line]
-    assert lines, text
-    assert all('role "si_nobody" does not exist' in line for line in lines), lines

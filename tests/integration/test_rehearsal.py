@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 import psycopg
+from cleanup_support import build_legacy, legacy_fingerprints
 from psycopg import sql
-from test_cleanup_support import database_from, legacy_fingerprints
 
 from catalog import SCHEMA_NAMES
 from data_copy import api
@@ -30,26 +30,25 @@ def _present_schemas(conn: psycopg.Connection) -> set[str]:
     return {r[0] for r in rows}
 
 
-def test_a_database_this_project_ran_on_loses_only_the_projects_objects(
-    pg_cluster: Cluster, validated_template: str
-) -> None:
-    with database_from(pg_cluster, validated_template) as dsn:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            assert _present_schemas(conn) == set(SCHEMA_NAMES)
-            conn.execute("CREATE FUNCTION public.check_user_permissions(text) RETURNS int LANGUAGE sql AS 'SELECT 1'")
-            before = legacy_fingerprints(conn)
-        dropped = rehearsal.without_project_objects(dsn)
-        assert any("data_copy tables public.migration_*" in d for d in dropped), dropped
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            assert _present_schemas(conn) == set()
-            left = conn.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'migration\\_%'").fetchone()
-            assert left == (0,)
-            assert conn.execute("SELECT to_regproc('public.check_user_permissions')").fetchone() == (None,)
-            assert legacy_fingerprints(conn) == before, "every legacy table and row stays"
-        api.bootstrap_structure(dsn)
-        report = api.run(dsn)
-        assert report.ok, [r.message for r in report.results if r.message]
-        assert rehearsal.without_project_objects(dsn) != [] and rehearsal.without_project_objects(dsn) == []
+def test_a_database_this_project_ran_on_loses_only_the_projects_objects(fresh_dsn: str) -> None:
+    dsn = fresh_dsn
+    build_legacy(dsn)  # legacy, the consolidated schemas, a passing validation, phase 2 recorded
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert _present_schemas(conn) == set(SCHEMA_NAMES)
+        conn.execute("CREATE FUNCTION public.check_user_permissions(text) RETURNS int LANGUAGE sql AS 'SELECT 1'")
+        before = legacy_fingerprints(conn)
+    dropped = rehearsal.without_project_objects(dsn)
+    assert any("data_copy tables public.migration_*" in d for d in dropped), dropped
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert _present_schemas(conn) == set()
+        left = conn.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'migration\\_%'").fetchone()
+        assert left == (0,)
+        assert conn.execute("SELECT to_regproc('public.check_user_permissions')").fetchone() == (None,)
+        assert legacy_fingerprints(conn) == before, "every legacy table and row stays"
+    api.bootstrap_structure(dsn)
+    report = api.run(dsn)
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert rehearsal.without_project_objects(dsn) != [] and rehearsal.without_project_objects(dsn) == []
 
 
 def test_removing_the_last_rehearsal_touches_nothing_else(pg_cluster: Cluster, fresh_dsn: str, tmp_path: Path) -> None:

@@ -40,8 +40,12 @@ def planted() -> tuple[Counter[tuple[str, int, str]], Counter[tuple[str, int]]]:
 
 
 def found(report: code.CodeReport) -> tuple[Counter[tuple[str, int, str]], Counter[tuple[str, int]]]:
-    refs = Counter((str(Path(f.file).relative_to(SAMPLE)), f.line, f.legacy_table) for f in report.findings)
-    dyn = Counter((str(Path(n.file).relative_to(SAMPLE)), n.line) for n in report.dynamic)
+    refs = Counter(
+        (str(Path(f.file).relative_to(SAMPLE)), f.line, str(f.legacy_table))
+        for f in report.findings
+        if f.kind in ("sql", "name")
+    )
+    dyn = Counter((str(Path(n.file).relative_to(SAMPLE)), n.line) for n in report.of("dynamic"))
     return refs, dyn
 
 
@@ -65,9 +69,10 @@ def test_the_sample_application_gives_exactly_the_planted_findings() -> None:
     assert got_refs == expected_refs
     assert got_dyn == expected_dyn
     # the exact numbers, so that a marker lost from the sample cannot go unnoticed
-    assert sum(expected_refs.values()) == len(report.findings) == 27
-    assert len(report.dynamic) == 7
-    assert [(Path(n.file).name, n.line) for n in report.unparsed] == [("broken.py", 1)]
+    counts = report.counts()
+    assert sum(expected_refs.values()) == counts["sql"] + counts["name"] == 27
+    assert counts["dynamic"] == 6
+    assert [(Path(n.file).name, n.line, n.legacy_table) for n in report.of("unparsed")] == [("broken.py", 1, None)]
     assert report.files == 8
 
 
@@ -76,7 +81,7 @@ def test_files_without_legacy_references_give_nothing() -> None:
     aliases and column names that look like legacy tables: no finding, nothing dynamic."""
     clean = [SAMPLE / "app" / "prose.py", SAMPLE / "app" / "new_way.py", SAMPLE / "sql" / "new_schema.sql"]
     report = code.scan_paths([str(p) for p in clean])
-    assert (report.findings, report.dynamic, report.unparsed) == ([], [], [])
+    assert report.findings == []
 
 
 def test_cli_text_lists_each_finding_with_its_replacement_and_exits_non_zero() -> None:
@@ -84,15 +89,22 @@ def test_cli_text_lists_each_finding_with_its_replacement_and_exits_non_zero() -
     assert proc.returncode == 1, proc.stderr
     lines = proc.stdout.splitlines()
     assert (
-        "app/queries.py:10: splits.games (splits.games): use get_table_registry().get_table('games')"
+        "app/queries.py:10: sql: splits.games (splits.games): use get_table_registry().get_table('games')"
         " -> core_betting.games" in lines
     )
     assert (
-        'app/queries.py:30: mlb_betting.spreads ("mlb_betting"."spreads"): use'
+        'app/queries.py:30: sql: mlb_betting.spreads ("mlb_betting"."spreads"): use'
         " get_table_registry().get_table('spreads') -> core_betting.betting_lines_spreads" in lines
     )
     assert "app/dynamic.py:5: dynamic: built at run time: {schema} as a table name" in lines
-    assert sum(": dynamic: " in line for line in lines) == 7
+    assert sum(": dynamic: " in line for line in lines) == 6
+    assert proc.stderr.splitlines()[:5] == [
+        "refs: sql: 23 reference(s) in SQL text",
+        "refs: name: 4 table name(s) in strings, outside SQL",
+        "refs: dynamic: 6 statement(s) built at run time (check by hand)",
+        "refs: unparsed: 1 statement(s) PostgreSQL cannot read as written (check by hand)",
+        "refs: 8 file(s) read",
+    ]
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: references to legacy tables remain: 27 in the files (replace each one listed above with its"
         " registry call (get_table_registry().get_table(...)))"
@@ -103,14 +115,16 @@ def test_cli_json_is_a_list_of_findings_derived_from_the_catalog() -> None:
     proc = refs_cli(str(SAMPLE), "--format", "json")
     assert proc.returncode == 1, proc.stderr
     items = json.loads(proc.stdout)
-    assert len(items) == 27
+    assert Counter(i["kind"] for i in items) == {"sql": 23, "name": 4, "dynamic": 6, "unparsed": 1}
     by_legacy = {source: entry for entry in REGISTRY for source in entry.legacy}
     for item in items:
-        assert {"file", "line", "legacy_table", "new_table", "registry_call"} <= set(item)
+        assert {"file", "line", "kind", "legacy_table", "new_table", "registry_call", "detail"} <= set(item)
+        if item["kind"] in ("dynamic", "unparsed"):
+            assert item["legacy_table"] is None and item["detail"]
+            continue
         entry = by_legacy[item["legacy_table"]]
         assert item["new_table"] == entry.table
         assert item["registry_call"] == f"get_table_registry().get_table('{entry.logical}')"
-    assert ": dynamic: " in proc.stderr  # dynamic SQL is still reported, beside the list
 
 
 def test_cli_exits_zero_when_nothing_remains_and_strict_fails_on_dynamic(tmp_path: Path) -> None:

@@ -184,3 +184,29 @@ def test_cli_on_the_database(legacy_dsn: str) -> None:
     assert (
         text.stderr.strip().splitlines()[-1].startswith("error: references to legacy tables remain: 7 in the database")
     )
+
+
+def test_database_qualified_names_are_checked_against_the_connected_database(legacy_dsn: str, tmp_path: Path) -> None:
+    """With --dsn, the catalog part must name the database connected to (as PostgreSQL
+    reads it); another database's name is unparsed; --database must agree with --dsn."""
+    dbname = legacy_dsn.rsplit("/", 1)[1]
+    app = tmp_path / "q.sql"
+    app.write_text(f"SELECT * FROM {dbname.upper()}.splits.games;\nSELECT * FROM other_db.public.games;\n")
+    with psycopg.connect(legacy_dsn, autocommit=True) as conn:
+        # PostgreSQL itself: the first runs, the second is refused
+        conn.execute(f"SELECT count(*) FROM {dbname.upper()}.splits.games")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="cross-database references"):
+            conn.execute("SELECT count(*) FROM other_db.public.games")
+    proc = refs_cli(str(app), "--dsn", legacy_dsn, "--format", "json")
+    items = [i for i in json.loads(proc.stdout) if "file" in i]
+    assert [(i["line"], i["kind"], i["legacy_table"]) for i in items] == [
+        (1, "sql", "splits.games"),
+        (2, "unparsed", "public.games"),
+    ]
+    assert f"not {dbname!r}" in items[1]["detail"]
+    mismatch = refs_cli(str(app), "--dsn", legacy_dsn, "--database", "mlb_betting")
+    assert mismatch.returncode == 2
+    assert mismatch.stderr.strip() == (
+        f"error: --database 'mlb_betting', but the connection is to database {dbname!r}"
+        " (leave --database out, or connect to that database)"
+    )

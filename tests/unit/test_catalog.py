@@ -8,7 +8,7 @@ from catalog.mappings import MAPPED_SOURCES, MAPPING_OF_SOURCE, MAPPINGS
 from catalog.registry import REGISTRY, legacy_names
 from catalog.tables import TABLES
 from components.stack import legacy_drop
-from data_copy.projection import parts
+from data_copy.mapping_sql.projection import parts
 
 
 def test_the_legacy_catalogs_mapped_to_is_mappings() -> None:

@@ -184,6 +184,24 @@ def test_bad_connection(key: str, value: str) -> None:
     assert f"postgresql:{key}" in problem(**{f"postgresql__{key}": value})
 
 
+@pytest.mark.parametrize("mode", ["prefer", "allow"])
+def test_sslmode_prefer_and_allow_are_refused_for_falling_back_to_no_tls(mode: str) -> None:
+    """The provider's driver accepts them (lib/pq v1.12.3 connector.go:49-72, pinned by
+    terraform-provider-postgresql ff936b9's go.mod), so the reason is ours, and it is the
+    message: prefer goes on without TLS when TLS fails (lib/pq conn.go:279-283), allow
+    starts without it (ssl.go:82); the stack's password and data would then cross the
+    network in clear, and no one would be told."""
+    message = problem(postgresql__sslmode=mode)
+    assert f"postgresql:sslmode: {mode!r} is refused on purpose" in message
+    assert "without TLS" in message and "disable" in message and "require" in message
+    assert "no prefer" not in message and "is not one of" not in message
+
+
+@pytest.mark.parametrize("mode", ["disable", "require", "verify-ca", "verify-full"])
+def test_sslmode_accepted(mode: str) -> None:
+    assert parse(postgresql__sslmode=mode).connection.sslmode == mode
+
+
 def test_every_problem_in_one_line() -> None:
     message = problem(consolidation__phase="4", consolidation__rolePrefix="BAD", consolidation__nope="x")
     assert message.startswith("invalid stack config: ")
@@ -229,7 +247,7 @@ def test_the_settings_package_is_pure() -> None:
     import sys
 
     code = (
-        "import sys, stack_settings, data_copy.settings, data_copy.stack; "
+        "import sys, stack_settings, data_copy.settings, data_copy.core.stack_source; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_postgresql', 'components')); "
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -2,8 +2,8 @@
 statistics deltas survive a reset (no I/O)."""
 
 from components.recorded_state import phase_problem
-from data_copy.phase_state import _what_to_run
-from data_copy.quiet import _delta
+from data_copy.state.legacy_activity import _delta
+from data_copy.state.phase_events import _what_to_run
 
 
 def test_stack_phase_against_recorded_phase() -> None:

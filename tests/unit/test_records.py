@@ -6,7 +6,7 @@ import pytest
 
 from data_copy import errors
 from data_copy.errors import DataCopyError, first_line
-from data_copy.journal import BackupRecord
+from data_copy.retire.backup_record import BackupRecord
 
 RECORD = BackupRecord(
     run_id="0f4c8a8e-9d1e-4c43-9b0e-3c1c2f6d7a10",
@@ -78,8 +78,8 @@ def test_first_line_without_a_server_message(error: BaseException, line: str) ->
 
 
 def test_cleanup_records_what_restore_needs_of_its_backup() -> None:
-    from data_copy.backup import Backup, record
-    from data_copy.cleanup_plan import CleanupPlan
+    from data_copy.retire.backup import Backup, record
+    from data_copy.retire.cleanup_plan import CleanupPlan
 
     plan = CleanupPlan(
         tables=("splits.games",), views=("public.v",), schemas=("splits",), kept_schema_names=("public.v",)

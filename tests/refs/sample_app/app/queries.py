@@ -69,7 +69,7 @@ def timing(conn: psycopg.Connection) -> list:
 def parsed(conn: psycopg.Connection) -> None:
     conn.execute("SET search_path TO splits, public")
     conn.execute("SELECT * FROM raw_mlb_betting_splits")  # REF splits.raw_mlb_betting_splits
-    conn.execute(sql.SQL("SELECT 1 FROM {}").format(sql.Identifier("public", "sbr_parsed_games")))  # REF public.sbr_parsed_games DYN
+    conn.execute(sql.SQL("SELECT 1 FROM {}").format(sql.Identifier("public", "sbr_parsed_games")))  # REF public.sbr_parsed_games (a literal sql.Identifier: known, not dynamic)
 
 
 # a parenthesised UNION and a join fragment appended to a query elsewhere

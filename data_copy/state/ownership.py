@@ -1,0 +1,382 @@
+"""Which rows of a new table data_copy wrote: a baseline of (key, row hash) per mapping Part.
+
+`public.migration_owned_rows` holds, for every target row data_copy wrote, its key and the
+hash of the mapped columns as written (which is the hash of the legacy row's projection at
+that sync). Every statement that writes a target row records it IN THE SAME STATEMENT (a
+data-modifying CTE), so the baseline and the table cannot disagree after a kill -9: the
+transaction either committed both or neither.
+
+Three sides then tell every key's story (S = legacy projection now, T = new table now,
+B = baseline): a T row equal to B is ours and untouched; a T row not in B, or different
+from B, was written by someone else (the application); a B key missing from T was deleted
+by someone else; an S row different from B changed in legacy since the last sync.
+
+Every UPDATE and DELETE data_copy issues on a new table carries `guard()`: it touches a
+row only while that row still equals its baseline, re-checked on the locked row version
+(READ COMMITTED re-evaluates the condition on the newest version; REPEATABLE READ raises a
+serialization failure and the step is retried). An application write is therefore never
+overwritten or deleted, however the two interleave.
+
+The first copy of a part (an empty table, before the database was ever switched to phase 2)
+records no row: it records its chunk transactions' ids in `migration_owned_xacts`, in the
+same transaction as the chunk. A row whose `xmin` is one of them was written by that chunk
+and changed by nobody since (any UPDATE makes a new row version with the writer's xmin;
+freezing keeps the raw xmin), so it is in the baseline as it is: the baseline is the
+recorded rows plus those (`baseline`), and a recorded row of the same key wins. That costs
+the first copy nothing per row (it was 2-3x the hand-written INSERT). `switch` turns them
+into recorded rows (`materialize`) before the application may write, and so does a run
+once they are `XACT_AGE_LIMIT` transactions old (xmin is 32 bits: it repeats after 2^32).
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import psycopg
+from psycopg import sql
+
+from catalog.mappings import MAPPINGS
+from data_copy.core.ident import ident
+from data_copy.mapping_sql.projection import Part, parts
+from data_copy.mapping_sql.row_hash import row_hash as _row_hash
+from data_copy.mapping_sql.row_hash import target_columns as _target_columns
+from data_copy.state.schema import OWNED, XACTS
+
+XACT_AGE_LIMIT = 1_000_000_000  # xids: far below 2^32, where a 32-bit xmin could repeat
+SAMPLES = 5
+_NOTHING = sql.SQL("")
+_TRUE = sql.SQL("TRUE")
+
+
+def target_hash(part: Part, alias: str = "t") -> sql.Composed:
+    return _row_hash(_target_columns(part, alias))
+
+
+def source_hash(part: Part) -> sql.Composed:
+    return _row_hash(sql.SQL(", ").join(part.exprs))
+
+
+def target_key_text(part: Part, alias: str = "t") -> sql.Composed:
+    return sql.SQL("CAST({} AS text)").format(sql.Identifier(alias, part.target_key))
+
+
+def source_key_text(part: Part) -> sql.Composed:
+    return sql.SQL("CAST({} AS text)").format(part.key_expr())
+
+
+def _first_copied(part: Part, alias: str) -> sql.Composed:
+    """The row version was written by one of the part's first-copy chunks (see the module doc)."""
+    return sql.SQL("{a}.xmin IN (SELECT xid(x.x) FROM {x} AS x WHERE x.part = {p})").format(
+        a=sql.Identifier(alias), x=XACTS, p=sql.Literal(part.name)
+    )
+
+
+def _recorded(part: Part, key: sql.Composable, hash_: sql.Composable | None = None) -> sql.Composed:
+    """A recorded baseline row for `key` (with hash `hash_`, when given)."""
+    same = _NOTHING if hash_ is None else sql.SQL(" AND o.h = {}").format(hash_)
+    return sql.SQL("EXISTS (SELECT 1 FROM {o} AS o WHERE o.part = {p} AND o.k = {k}{same})").format(
+        o=OWNED, p=sql.Literal(part.name), k=key, same=same
+    )
+
+
+def guard(part: Part, alias: str = "t") -> sql.Composed:
+    """True only for a target row data_copy wrote and nobody changed since: recorded with
+    this content, or written by a first-copy chunk and its key recorded by nothing later."""
+    k = target_key_text(part, alias)
+    return sql.SQL("({recorded} OR ({first} AND NOT {any_recorded}))").format(
+        recorded=_recorded(part, k, target_hash(part, alias)),
+        first=_first_copied(part, alias),
+        any_recorded=_recorded(part, k),
+    )
+
+
+def baseline(part: Part, target_cond: sql.Composable = _TRUE, key_cond: sql.Composable = _TRUE) -> sql.Composed:
+    """SELECT k, h of the part's baseline: the recorded rows, and the first-copied rows of
+    the new table that no recorded row overrides (their hash is what they hold now).
+    `key_cond` (over the key text `k`) limits the recorded rows, `target_cond` (over the new
+    table's row `t`) the first-copied ones."""
+    first = part.select_target(sql.SQL("{} AS k, {} AS h").format(target_key_text(part), target_hash(part)))
+    # the EXISTS is a one-time filter: without first-copy transactions the table is not read
+    return sql.SQL(
+        "SELECT k, h FROM {o} WHERE part = {p} AND ({kc})"
+        " UNION ALL ({first} AND ({tc}) AND EXISTS (SELECT 1 FROM {x} WHERE part = {p}) AND {fc} AND NOT {rec})"
+    ).format(
+        o=OWNED,
+        p=sql.Literal(part.name),
+        kc=key_cond,
+        x=XACTS,
+        first=first,
+        tc=target_cond,
+        fc=_first_copied(part, "t"),
+        rec=_recorded(part, target_key_text(part)),
+    )
+
+
+def has_first_copied(conn: psycopg.Connection, part: Part) -> bool:
+    row = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE part = %s)").format(XACTS), (part.name,)
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def record_first_copy(conn: psycopg.Connection, part: Part) -> None:
+    """Inside a first-copy chunk's (top-level) transaction: its rows are the baseline as written."""
+    conn.execute(
+        sql.SQL("INSERT INTO {} (part, x) VALUES (%s, pg_current_xact_id()) ON CONFLICT DO NOTHING").format(XACTS),
+        (part.name,),
+    )
+
+
+def materialize(conn: psycopg.Connection, part: Part) -> int:
+    """The part's first-copied rows become recorded rows (a recorded row of the same key
+    wins), and its first-copy transactions are forgotten; rows recorded. In one transaction."""
+    if not has_first_copied(conn, part):
+        return 0
+    with conn.transaction():
+        n = conn.execute(
+            sql.SQL("INSERT INTO {o} (part, k, h) {first} ON CONFLICT (part, k) DO NOTHING").format(
+                o=OWNED,
+                first=sql.SQL("{} AND {}").format(
+                    part.select_target(
+                        sql.SQL("{}, {}, {}").format(sql.Literal(part.name), target_key_text(part), target_hash(part))
+                    ),
+                    _first_copied(part, "t"),
+                ),
+            )
+        ).rowcount
+        conn.execute(sql.SQL("DELETE FROM {} WHERE part = %s").format(XACTS), (part.name,))
+    return max(n, 0)
+
+
+def materialize_all(conn: psycopg.Connection, only: set[str] | None = None) -> int:
+    """`materialize` for every part (or the parts named in `only`); rows recorded."""
+    return sum(materialize(conn, part) for m in MAPPINGS for part in parts(m) if only is None or part.name in only)
+
+
+def aged_parts(conn: psycopg.Connection) -> set[str]:
+    """Parts with a first-copy transaction `XACT_AGE_LIMIT` or more xids old."""
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT DISTINCT part FROM {} WHERE CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS numeric)"
+            " - CAST(CAST(x AS text) AS numeric) >= %s ORDER BY part"
+        ).format(XACTS),
+        (XACT_AGE_LIMIT,),
+    )
+    return {r[0] for r in rows}
+
+
+def unowned(conn: psycopg.Connection, part: Part) -> int:
+    """Rows of the new table that are not in the baseline as they are, plus recorded keys
+    the table lost: 0 when the part's rows are all data_copy's, untouched. One scan of the
+    table, where a row's key text and hash are computed only if it is not first-copied (a
+    first copy's 5M-row table: 0.55 s against 1.25 s), and one index probe per recorded key."""
+    # a recorded key's row of the new table is found by its index: the key text cast back
+    # to the column's type, in a scalar subquery (one probe per recorded key; as a join,
+    # with the sessions' enable_nestloop off, it hashed the whole table: 3.0 s at 5M rows)
+    key_type = sql.SQL(part.target.column(part.target_key).type)  # catalog text, not input
+    first = _first_copied(part, "t")
+    overridden = part.select_target(sql.SQL("{} AND o.h IS DISTINCT FROM {}").format(first, target_hash(part)))
+    query = sql.SQL(
+        # rows written since the first copy: each must be recorded with its content
+        "SELECT (SELECT count(*) FROM {t} AS t WHERE ({tw}) AND NOT {first} AND NOT {same}),"
+        # recorded keys whose row is gone, or first-copied and with other content
+        " (SELECT count(*) FROM {o} AS o WHERE o.part = {p}"
+        " AND coalesce(({overridden} AND t.{tk} = CAST(o.k AS {ty})), TRUE))"
+    ).format(
+        t=ident(part.target.qualified),
+        tw=part.target_where,
+        first=first,
+        same=_recorded(part, target_key_text(part), target_hash(part)),
+        o=OWNED,
+        p=sql.Literal(part.name),
+        overridden=overridden,
+        tk=sql.Identifier(part.target_key),
+        ty=key_type,
+    )
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return int(row[0]) + int(row[1])
+
+
+def source_filter(part: Part, phase: int) -> sql.Composed:
+    """Legacy rows worth writing: those that differ from the baseline. Phase 1 (a mirror)
+    also re-writes rows missing from the new table; phase 2 never re-inserts a row the
+    application deleted (its key is in the baseline but not in the table)."""
+    in_target = sql.SQL("EXISTS (SELECT 1 FROM {t} AS t2 WHERE t2.{tk} = {key})").format(
+        t=ident(part.target.qualified), tk=sql.Identifier(part.target_key), key=part.key_expr()
+    )
+    if phase == 1:
+        skip = sql.SQL("o.h = {h} AND {present}").format(h=source_hash(part), present=in_target)
+    else:
+        skip = sql.SQL("o.h = {h} OR NOT {present}").format(h=source_hash(part), present=in_target)
+    return sql.SQL("NOT EXISTS (SELECT 1 FROM {o} AS o WHERE o.part = {p} AND o.k = {k} AND ({skip}))").format(
+        o=OWNED, p=sql.Literal(part.name), k=source_key_text(part), skip=skip
+    )
+
+
+def recording(part: Part, write: sql.Composable, first: bool = False, also: sql.Composable = _NOTHING) -> sql.Composed:
+    """`write` (an INSERT/UPDATE on the target aliased t, without RETURNING) that also
+    records every row it wrote in the baseline, in the same statement. `first`: the part
+    was never copied and its table is empty, so its baseline is too (a plain INSERT, 2-3x
+    faster than ON CONFLICT). `also`: more CTEs over w (dirty_keys.marking)."""
+    upsert = sql.SQL("") if first else sql.SQL(" ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h")
+    return sql.SQL(
+        "WITH w AS ({write} RETURNING {k} AS k, {h} AS h){also}"
+        " INSERT INTO {o} (part, k, h) SELECT {p}, k, h FROM w WHERE k IS NOT NULL{upsert}"
+    ).format(
+        write=write,
+        k=target_key_text(part),
+        h=target_hash(part),
+        also=also,
+        o=OWNED,
+        p=sql.Literal(part.name),
+        upsert=upsert,
+    )
+
+
+def forgetting(part: Part, delete: sql.Composable, also: sql.Composable = _NOTHING) -> sql.Composed:
+    """`delete` (a DELETE on the target aliased t, without RETURNING) that also removes the
+    deleted rows from the baseline, in the same statement. `also`: more CTEs over d."""
+    return sql.SQL(
+        "WITH d AS ({delete} RETURNING {k} AS k){also} DELETE FROM {o} AS o USING d WHERE o.part = {p} AND o.k = d.k"
+    ).format(delete=delete, k=target_key_text(part), also=also, o=OWNED, p=sql.Literal(part.name))
+
+
+def owned_totals(conn: psycopg.Connection, part: Part) -> tuple[int, str]:
+    """(rows, checksum) of the baseline in part_check's checksum format."""
+    row = conn.execute(
+        sql.SQL("SELECT count(*), coalesce(sum(h), 0)::text FROM ({}) AS o").format(baseline(part))
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
+
+
+# --------------------------------------------------------------------------- the 3-way view
+
+# kind of a key, from the three sides (s = legacy, t = new table, o = baseline)
+_KIND = """CASE
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND t.h = s.h AND o.h IS DISTINCT FROM s.h THEN 'in_sync_unrecorded'
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND t.h = s.h THEN 'in_sync'
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL AND t.h = o.h THEN 'legacy_changed'
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL AND s.h = o.h THEN 'app_changed'
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL THEN 'conflict_both_changed'
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL THEN 'conflict_both_inserted'
+  WHEN s.k IS NOT NULL AND o.k IS NOT NULL AND s.h = o.h THEN 'app_deleted'
+  WHEN s.k IS NOT NULL AND o.k IS NOT NULL THEN 'conflict_deleted_changed'
+  WHEN s.k IS NOT NULL THEN 'legacy_inserted'
+  WHEN t.k IS NOT NULL AND o.k IS NOT NULL AND t.h = o.h THEN 'legacy_deleted'
+  WHEN t.k IS NOT NULL AND o.k IS NOT NULL THEN 'conflict_changed_deleted'
+  WHEN t.k IS NOT NULL THEN 'app_created'
+  ELSE 'both_deleted' END"""
+
+# equal on both sides, the baseline behind (repair_baseline records them)
+UNRECORDED = ("in_sync_unrecorded", "both_deleted")
+# still to bring over (a sync leaves none: validation fails while any remain)
+PENDING = ("legacy_changed", "legacy_inserted", "legacy_deleted")
+APP = ("app_created", "app_changed", "app_deleted")
+CONFLICTS = (
+    "conflict_both_changed",
+    "conflict_both_inserted",
+    "conflict_deleted_changed",
+    "conflict_changed_deleted",
+)
+
+
+def _sides(part: Part) -> sql.Composed:
+    """FROM clause joining the three sides by key text: s(k, h), t(k, h, tk), o(k, h)."""
+    src = part.select(sql.SQL("{} AS k, {} AS h").format(source_key_text(part), source_hash(part)))
+    tgt = part.select_target(
+        sql.SQL("{} AS k, {} AS h, CAST(t.{} AS text) AS tk").format(
+            target_key_text(part), target_hash(part), sql.Identifier(part.target.primary_key[0])
+        ),
+    )
+    own = baseline(part)
+    return sql.SQL(
+        "({src}) AS s FULL JOIN ({tgt}) AS t ON t.k = s.k FULL JOIN ({own}) AS o ON o.k = coalesce(s.k, t.k)"
+    ).format(src=src, tgt=tgt, own=own)
+
+
+@dataclass
+class Classes:
+    """Per kind: how many keys, and a few samples (the key, or the new table's primary key
+    for rows without one)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    # checksums in part_check's format (sum of the row hashes), legacy side and new side
+    source_checksum: str = "0"
+    target_checksum: str = "0"
+
+    def add(self, kind: str, n: int, samples: list | None) -> None:
+        self.counts[kind] = n
+        self.samples[kind] = [str(s) for s in samples or []]
+
+    def n(self, *kinds: str) -> int:
+        return sum(self.counts.get(k, 0) for k in kinds)
+
+    def describe(self, kinds: tuple[str, ...]) -> str:
+        return "; ".join(
+            f"{self.counts[k]} {k.replace('_', ' ')} e.g. keys {', '.join(self.samples[k])}"
+            for k in kinds
+            if self.counts.get(k)
+        )
+
+
+def classified(part: Part) -> sql.Composed:
+    """SELECT kind, label (the key, or the new table's primary key for rows without one)
+    for every key of the part."""
+    return sql.SQL(
+        "SELECT {kind} AS kind, coalesce(s.k, t.k, o.k, 'new id ' || t.tk) AS label, s.h AS sh, t.h AS th FROM {sides}"
+    ).format(kind=sql.SQL(_KIND), sides=_sides(part))
+
+
+def _tally(conn: psycopg.Connection, rows: sql.Composable, quiet: tuple[str, ...] = ()) -> Classes:
+    """Counts, samples (none for the `quiet` kinds) and checksums per kind of `rows`
+    (SELECT kind, label, sh, th ...)."""
+    query = sql.SQL(
+        "SELECT kind, count(*), (array_agg(label ORDER BY label) FILTER (WHERE kind <> ALL({quiet})))[1:{n}],"
+        " coalesce(sum(sh), 0), coalesce(sum(th), 0)"
+        " FROM ({rows}) AS x GROUP BY kind"
+    ).format(quiet=sql.Literal(list(quiet)), n=sql.Literal(SAMPLES), rows=rows)
+    result = Classes()
+    source_sum = target_sum = Decimal(0)
+    for kind, n, samples, sh, th in conn.execute(query):
+        result.add(kind, n, samples)
+        source_sum, target_sum = source_sum + sh, target_sum + th
+    result.source_checksum, result.target_checksum = str(source_sum), str(target_sum)
+    return result
+
+
+def classify(conn: psycopg.Connection, part: Part) -> Classes:
+    return _tally(conn, classified(part), quiet=("in_sync", "in_sync_unrecorded"))
+
+
+def foreign_rows(conn: psycopg.Connection, part: Part) -> Classes:
+    """Phase 1: rows of the new table equal neither to what data_copy wrote nor to what
+    legacy says now (and baseline keys the table lost). Rows equal to legacy now are
+    adopted into the baseline by `repair_baseline`."""
+    rows = sql.SQL(
+        "SELECT CASE WHEN o.k IS NULL THEN 'not_written_by_data_copy' ELSE 'changed_by_someone_else' END AS kind,"
+        " coalesce(t.k, 'new id ' || t.tk) AS label, s.h AS sh, t.h AS th FROM {sides}"
+        " WHERE t.tk IS NOT NULL AND t.h IS DISTINCT FROM o.h AND t.h IS DISTINCT FROM s.h"
+    ).format(sides=_sides(part))
+    return _tally(conn, rows)
+
+
+def repair_baseline(conn: psycopg.Connection, part: Part) -> int:
+    """Keys where legacy and the new table agree become in sync in the baseline (rows
+    copied before the baseline existed, or both sides changed the same way); baseline
+    keys gone from both sides are forgotten."""
+    agree = sql.SQL(
+        "INSERT INTO {o} (part, k, h) SELECT {p}, s.k, s.h FROM {sides}"
+        " WHERE s.k IS NOT NULL AND t.h = s.h AND o.h IS DISTINCT FROM s.h"
+        " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
+    ).format(o=OWNED, p=sql.Literal(part.name), sides=_sides(part))
+    gone = sql.SQL(
+        "DELETE FROM {o} AS b USING (SELECT o.k FROM {sides}"
+        " WHERE s.k IS NULL AND t.k IS NULL AND o.k IS NOT NULL) AS g"
+        " WHERE b.part = {p} AND b.k = g.k"
+    ).format(o=OWNED, p=sql.Literal(part.name), sides=_sides(part))
+    with conn.transaction():
+        n = conn.execute(agree).rowcount
+        n += conn.execute(gone).rowcount
+    return max(n, 0)

@@ -1,0 +1,238 @@
+"""Every table of ours, in one place: its name and its DDL (as pgroll's state/init.sql).
+
+All of them live in `public` beside the guide's `migration_log`, none holds legacy data,
+and phase 3 never drops one (retire/live_catalog.py reads NAMES). `ensure` creates them,
+idempotently; the modules that read and write them take their names from here.
+
+    migration_log                 the guide's journal: one row per step (state/journal.py)
+    migration_rejects             legacy rows the new tables refused, with the reason
+    migration_state               per Part: the re-sync's watermark
+    migration_owned_rows          the ownership baseline: (key, row hash) data_copy wrote
+    migration_owned_xacts         the first copy's transactions (their rows are the baseline)
+    migration_phase_events        the database's own phase history (state/phase_events.py)
+    migration_conflicts           phase 2: keys changed on both sides (state/conflicts.py)
+    migration_table_stats         legacy activity snapshots (state/legacy_activity.py)
+    migration_switch_changes      the switch's change to legacy key defaults (switching/id_space.py)
+    migration_rollback_lost       rows a rollback could not carry back, as JSON
+    migration_capture             the change capture slot and how far it was read (capture/)
+    migration_capture_positions   per Part: the slot position its changes are applied up to
+    migration_capture_changes     decoded changes not yet applied: (lsn, xid, table, key)
+    migration_chunk_hashes        full validation's per-chunk checksums (validation/chunks.py)
+    migration_dirty_keys          keys written since the last full validation
+"""
+
+import psycopg
+from psycopg import sql
+
+from catalog.schemas import MIGRATION_LOG_TABLE, PHASE_EVENTS_TABLE, UNQUALIFIED_SCHEMA
+
+_NAMES: list[str] = []
+
+
+def _ours(name: str) -> sql.Identifier:
+    _NAMES.append(name)
+    return sql.Identifier(UNQUALIFIED_SCHEMA, name)
+
+
+LOG = _ours(MIGRATION_LOG_TABLE)
+REJECTS = _ours("migration_rejects")
+STATE = _ours("migration_state")
+OWNED = _ours("migration_owned_rows")
+XACTS = _ours("migration_owned_xacts")
+EVENTS = _ours(PHASE_EVENTS_TABLE)
+CONFLICTS = _ours("migration_conflicts")
+STATS = _ours("migration_table_stats")
+SWITCH_CHANGES = _ours("migration_switch_changes")
+LOST = _ours("migration_rollback_lost")
+CAPTURE = _ours("migration_capture")
+CAPTURE_POSITIONS = _ours("migration_capture_positions")
+CAPTURE_CHANGES = _ours("migration_capture_changes")
+CHUNKS = _ours("migration_chunk_hashes")
+DIRTY = _ours("migration_dirty_keys")
+
+_DDL: tuple[tuple[sql.Composed, ...], ...] = (
+    (
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {} (
+            id bigserial PRIMARY KEY,
+            run_id uuid NOT NULL,
+            migration_phase varchar(20) NOT NULL,
+            step varchar(40) NOT NULL,
+            mapping varchar(100),
+            table_source text,
+            table_destination text,
+            records_migrated bigint DEFAULT 0,
+            source_count bigint,
+            target_count bigint,
+            source_checksum text,
+            target_checksum text,
+            status varchar(20) NOT NULL,
+            error_message text,
+            details jsonb,
+            started_at timestamptz NOT NULL DEFAULT now(),
+            completed_at timestamptz,
+            duration_ms bigint)"""
+        ).format(LOG),
+    ),
+    (
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {} (
+            run_id uuid NOT NULL,
+            mapping varchar(100) NOT NULL,
+            legacy_key text,
+            reason text NOT NULL,
+            recorded_at timestamptz NOT NULL DEFAULT now())"""
+        ).format(REJECTS),
+    ),
+    (
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {} (
+            part varchar(100) PRIMARY KEY,
+            max_key bigint,
+            changed_since timestamptz,
+            updated_at timestamptz NOT NULL DEFAULT now())"""
+        ).format(STATE),
+    ),
+    (
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {} (
+            part varchar(100) NOT NULL,
+            k text NOT NULL,
+            h bigint NOT NULL,
+            PRIMARY KEY (part, k))"""
+        ).format(OWNED),
+    ),
+    (
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (part varchar(100) NOT NULL, x xid8 NOT NULL, PRIMARY KEY (part, x))"
+        ).format(XACTS),
+    ),
+    (
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {} (
+            id bigserial PRIMARY KEY,
+            phase smallint NOT NULL CHECK (phase IN (1, 2, 3)),
+            event varchar(40) NOT NULL,
+            run_id uuid NOT NULL,
+            db_user name NOT NULL DEFAULT current_user,
+            os_user text,
+            client_host text,
+            stack text,
+            recorded_at timestamptz NOT NULL DEFAULT now())"""
+        ).format(EVENTS),
+    ),
+    (
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {} (
+            part varchar(100) NOT NULL,
+            k text NOT NULL,
+            kind varchar(40) NOT NULL,
+            policy varchar(20) NOT NULL,
+            first_run uuid NOT NULL,
+            last_run uuid NOT NULL,
+            first_seen timestamptz NOT NULL DEFAULT now(),
+            last_seen timestamptz NOT NULL DEFAULT now(),
+            resolved_at timestamptz,
+            PRIMARY KEY (part, k, kind))"""
+        ).format(CONFLICTS),
+    ),
+    (
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {} (
+            id bigserial PRIMARY KEY,
+            run_id uuid NOT NULL,
+            verb varchar(20) NOT NULL,
+            moment varchar(5) NOT NULL CHECK (moment IN ('start', 'end')),
+            taken_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            counters jsonb NOT NULL)"""
+        ).format(STATS),
+    ),
+    (
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {} (
+            legacy_table text NOT NULL,
+            legacy_column text NOT NULL,
+            original_default text NOT NULL,
+            legacy_sequence text NOT NULL,
+            shared_sequence text NOT NULL,
+            granted_to text[] NOT NULL DEFAULT '{{}}',
+            run_id uuid NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (legacy_table, legacy_column))"""
+        ).format(SWITCH_CHANGES),
+    ),
+    (
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {} (
+            run_id uuid NOT NULL,
+            mapping varchar(100) NOT NULL,
+            target text NOT NULL,
+            k text,
+            reason text NOT NULL,
+            row_data jsonb,
+            saved_at timestamptz NOT NULL DEFAULT now())"""
+        ).format(LOST),
+    ),
+    (
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (slot text PRIMARY KEY, created_lsn pg_lsn NOT NULL,"
+            " pulled_lsn pg_lsn NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+        ).format(CAPTURE),
+    ),
+    (
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (slot text NOT NULL, part varchar(100) NOT NULL,"
+            " lsn pg_lsn NOT NULL, PRIMARY KEY (slot, part))"
+        ).format(CAPTURE_POSITIONS),
+    ),
+    (
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (slot text NOT NULL, lsn pg_lsn NOT NULL, xid xid8 NOT NULL,"
+            " tbl text NOT NULL, k text)"
+        ).format(CAPTURE_CHANGES),
+        sql.SQL("CREATE INDEX IF NOT EXISTS migration_capture_changes_slot_tbl_lsn ON {} (slot, tbl, lsn)").format(
+            CAPTURE_CHANGES
+        ),
+    ),
+    (
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {} (
+            part varchar(100) NOT NULL,
+            lo bigint NOT NULL,
+            hi bigint NOT NULL,
+            source_count bigint NOT NULL,
+            source_hash numeric NOT NULL,
+            target_count bigint NOT NULL,
+            target_hash numeric NOT NULL,
+            validated_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (part, lo))"""
+        ).format(CHUNKS),
+    ),
+    (
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {} (
+            part varchar(100) NOT NULL,
+            k text NOT NULL,
+            marked_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            PRIMARY KEY (part, k))"""
+        ).format(DIRTY),
+    ),
+)
+
+NAMES: frozenset[str] = frozenset(_NAMES)
+"""Our tables' names (all in `public`): never legacy data."""
+
+
+def ensure(conn: psycopg.Connection) -> None:
+    """Creates every table of ours that does not exist yet, in one transaction (a savepoint
+    inside one already open)."""
+    with conn.transaction():
+        for statements in _DDL:
+            for statement in statements:
+                conn.execute(statement)
+
+
+def exists(conn: psycopg.Connection, table: sql.Identifier) -> bool:
+    """Whether our `table` (LOG, ...) exists yet."""
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table.as_string(),)).fetchone()
+    return bool(row and row[0])

@@ -1,0 +1,345 @@
+"""`python -m data_copy rollback`: phase 2 -> 1 without losing the application's writes.
+
+Before the registry points back at legacy, every row the application wrote in a new table
+since the switch (created, changed: a row that differs from the ownership baseline; and
+deleted: a baseline key the table lost) is carried back into its legacy table. Only where
+the mapping inverts exactly (catalog: Mapping.invertible and its reason), and per row only
+where the round trip holds: the inverted legacy row, projected forward again, gives the new
+row back bit for bit (same hash). Otherwise the rollback refuses, naming tables and counts,
+and changes nothing, unless `--accept-loss TABLE` names every such table: their rows are
+then saved as JSON in public.migration_rollback_lost (never silently dropped) and adopted
+into the baseline, so phase 1 mirrors legacy again.
+
+Each mapping is carried back in one transaction that also updates the baseline, so a
+kill -9 leaves each mapping either carried or untouched, and a re-run finishes the rest
+without duplicating anything. The last transaction undoes the switch's id-space change
+and records the phase as 1.
+"""
+
+import functools
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+from psycopg.abc import Query
+
+from catalog.legacy import legacy_table
+from catalog.mappings import Mapping, copy_order
+from data_copy.core import lock_retry
+from data_copy.core.ident import ident
+from data_copy.errors import RollbackRefused, first_line
+from data_copy.mapping_sql.projection import SOURCE, Part, parts
+from data_copy.state import legacy_activity, ownership, phase_events, schema
+from data_copy.state.schema import LOST
+from data_copy.switching import id_space
+
+
+@dataclass
+class Carry:
+    mapping: str
+    target: str
+    source: str
+    carried: int = 0  # rows written back into legacy (inserted or updated)
+    deleted: int = 0  # legacy rows deleted because the application deleted them
+    refused: int = 0  # rows that cannot go back exactly
+    samples: list[str] = field(default_factory=list)
+    reason: str = ""
+    both_changed: int = 0  # keys old code changed in legacy AND the application in the new table
+    both_samples: list[str] = field(default_factory=list)
+
+
+def _app_written(part: Part) -> sql.Composed:
+    """The new table's rows that differ from the baseline (created or changed by others)."""
+    return sql.SQL(
+        "FROM {t} AS t LEFT JOIN {o} AS o ON o.part = {p} AND o.k = {k} WHERE ({tw}) AND (o.k IS NULL OR o.h <> {h})"
+    ).format(
+        t=ident(part.target.qualified),
+        o=schema.OWNED,
+        p=sql.Literal(part.name),
+        k=ownership.target_key_text(part),
+        tw=part.target_where,
+        h=ownership.target_hash(part),
+    )
+
+
+def _lost_keys(part: Part) -> sql.Composed:
+    """The condition on baseline rows `o` whose key the new table lost (the application deleted it)."""
+    return sql.SQL("o.part = {p} AND NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {k} = o.k)").format(
+        p=sql.Literal(part.name), t=ident(part.target.qualified), k=ownership.target_key_text(part)
+    )
+
+
+def _app_deleted(part: Part) -> sql.Composed:
+    """Baseline keys the new table lost (deleted by the application)."""
+    return sql.SQL("FROM {o} AS o WHERE {lost}").format(o=schema.OWNED, lost=_lost_keys(part))
+
+
+def _inverse_columns(m: Mapping) -> list[tuple[str, str, str]]:
+    """(legacy column, its type, the target column it comes back from)."""
+    source = legacy_table(m.source)
+    back = {legacy: target for target, legacy in m.column_pairs() if legacy not in m.game_refs.values()}
+    for legacy, target in m.keep.items():
+        back[legacy] = target
+    return [(c.name, c.type, back[c.name]) for c in source.columns]
+
+
+def _round_trip(part: Part, temp: sql.Identifier) -> sql.Composed:
+    """CREATE TEMP TABLE temp: the inverted legacy row of each application row, its key,
+    and whether projecting it forward gives the new row back exactly."""
+    cols = _inverse_columns(part.mapping)
+    inverted = sql.SQL("SELECT {cols}, {k} AS _k, {h} AS _h {app}").format(
+        cols=sql.SQL(", ").join(
+            sql.SQL("CAST(t.{} AS {}) AS {}").format(sql.Identifier(target), sql.SQL(typ), sql.Identifier(legacy))
+            for legacy, typ, target in cols
+        ),
+        k=ownership.target_key_text(part),
+        h=ownership.target_hash(part),
+        app=_app_written(part),
+    )
+    return sql.SQL(
+        "CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {s}.*, ({fh} = {s}._h AND {fits}) AS exact"
+        " FROM ({inverted}) AS {s} {joins}"
+    ).format(
+        temp=temp,
+        s=sql.Identifier(SOURCE),
+        fh=ownership.source_hash(part),
+        fits=part.fits_condition(),
+        inverted=inverted,
+        joins=part.joins,
+    )
+
+
+def _count(conn: psycopg.Connection, query: Query) -> int:
+    row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _survey(conn: psycopg.Connection, m: Mapping) -> Carry:
+    """What a rollback would do for `m` (inside the caller's transaction)."""
+    c = Carry(m.name, m.target, " + ".join(m.sources))
+    if not m.invertible:
+        for part in parts(m):
+            c.refused += _count(conn, sql.SQL("SELECT count(*) {}").format(_app_written(part)))
+            c.refused += _count(conn, sql.SQL("SELECT count(*) {}").format(_app_deleted(part)))
+        c.reason = "mapping does not invert: " + m.inversion
+        return c
+    part = parts(m)[0]
+    # carrying the new row back would overwrite (or delete) what old code wrote in legacy
+    # since the last sync: never without the user making the two sides agree first
+    classes = ownership.classify(conn, part)
+    c.both_changed = classes.n(*_OVERWRITES_LEGACY)
+    c.both_samples = [k for kind in _OVERWRITES_LEGACY for k in classes.samples.get(kind, [])][:5]
+    conn.execute(_round_trip(part, sql.Identifier("carry")))
+    c.carried = _count(conn, sql.SQL("SELECT count(*) FROM carry WHERE exact"))
+    c.refused = _count(conn, sql.SQL("SELECT count(*) FROM carry WHERE NOT exact"))
+    c.deleted = _count(conn, sql.SQL("SELECT count(*) {}").format(_app_deleted(part)))
+    c.samples = [r[0] for r in conn.execute("SELECT _k FROM carry WHERE NOT exact ORDER BY _k LIMIT 5")]
+    if c.refused:
+        c.reason = "rows that do not round-trip (e.g. keys " + ", ".join(map(str, c.samples)) + ")"
+    return c
+
+
+# conflict kinds where the carry-back would write over a legacy change (a key legacy deleted
+# while the application changed it is only re-inserted: nothing of legacy's is lost)
+_OVERWRITES_LEGACY = ("conflict_both_changed", "conflict_both_inserted", "conflict_deleted_changed")
+
+
+def _generated(conn: psycopg.Connection, table: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attgenerated <> ''", (table,)
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _not_landed(conn: psycopg.Connection, part: Part) -> list[str]:
+    """Keys of carried rows whose legacy row, projected forward as a sync would, does not
+    give the new row back (a trigger, a generated column or a default changed it)."""
+    landed = part.select(
+        sql.SQL("{} AS k, {} AS h").format(ownership.source_key_text(part), ownership.source_hash(part))
+    )
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT c._k FROM carry AS c WHERE c.exact AND NOT EXISTS"
+            " (SELECT 1 FROM ({landed}) AS x WHERE x.k = c._k AND x.h = c._h) ORDER BY 1 LIMIT 5"
+        ).format(landed=landed)
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _carry_back(conn: psycopg.Connection, part: Part) -> tuple[int, int]:
+    """Writes the exact rows of temp table `carry` into legacy, deletes what the
+    application deleted; the baseline follows in the same transaction. Refuses (and the
+    caller's transaction rolls back) when a written row did not land exactly."""
+    generated = _generated(conn, part.source_table)
+    cols = [legacy for legacy, _, _ in _inverse_columns(part.mapping) if legacy not in generated]
+    names = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+    values = sql.SQL(", ").join(sql.Identifier("c", c) for c in cols)
+    legacy, key = ident(part.source_table), sql.Identifier(part.source_key)
+    updated = conn.execute(
+        sql.SQL(
+            "UPDATE {l} AS l SET ({names}) = ROW({values}) FROM carry AS c WHERE c.exact AND l.{key} = c.{key}"
+        ).format(l=legacy, names=names, values=values, key=key)
+    ).rowcount
+    inserted = conn.execute(
+        sql.SQL(
+            "INSERT INTO {l} ({names}) SELECT {values} FROM carry AS c"
+            " WHERE c.exact AND NOT EXISTS (SELECT 1 FROM {l} AS l WHERE l.{key} = c.{key})"
+        ).format(l=legacy, names=names, values=values, key=key)
+    ).rowcount
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {o} (part, k, h) SELECT {p}, _k, _h FROM carry WHERE exact AND _k IS NOT NULL"
+            " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
+        ).format(o=schema.OWNED, p=sql.Literal(part.name))
+    )
+    deleted = conn.execute(
+        sql.SQL(
+            "WITH gone AS (DELETE FROM {o} AS o WHERE {lost} RETURNING o.k)"
+            " DELETE FROM {l} AS l USING gone WHERE CAST(l.{key} AS text) = gone.k"
+        ).format(o=schema.OWNED, lost=_lost_keys(part), l=legacy, key=key)
+    ).rowcount
+    missed = _not_landed(conn, part)
+    if missed:
+        raise RollbackRefused(
+            f"rollback refused for {part.target.qualified}: rows written back into {part.source_table} do not"
+            f" give the new rows back (keys {', '.join(missed)}): a trigger, generated column or default"
+            " changed them; nothing of this table was changed",
+            fix=f"accept that with --accept-loss {part.target.qualified}, or stay in phase 2",
+        )
+    return max(updated, 0) + max(inserted, 0), max(deleted, 0)
+
+
+def _save_lost(conn: psycopg.Connection, m: Mapping, run_id: object) -> None:
+    """--accept-loss: the application's rows of `m` are saved as JSON, then adopted (the
+    baseline takes them as they are), so phase 1 mirrors legacy over them: changed rows get
+    legacy's version back, rows legacy does not have are deleted by the next run."""
+    for part in parts(m):
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {lost} (run_id, mapping, target, k, reason, row_data)"
+                " SELECT {run}, {m}, {target}, {k}, 'not carried back (accepted)', to_jsonb(t.*) {app}"
+            ).format(
+                lost=LOST,
+                run=sql.Literal(str(run_id)),
+                m=sql.Literal(m.name),
+                target=sql.Literal(m.target),
+                k=ownership.target_key_text(part),
+                app=_app_written(part),
+            )
+        )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {o} (part, k, h) SELECT {p}, {k}, {h} {app} AND {k} IS NOT NULL"
+                " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
+            ).format(
+                o=schema.OWNED,
+                p=sql.Literal(part.name),
+                k=ownership.target_key_text(part),
+                h=ownership.target_hash(part),
+                app=_app_written(part),
+            )
+        )
+        conn.execute(sql.SQL("DELETE FROM {o} AS o WHERE {lost}").format(o=schema.OWNED, lost=_lost_keys(part)))
+        # rows without a key of the mapping (a game only the new table has) cannot be
+        # adopted: they go (saved above), or phase 1 would find them foreign forever
+        conn.execute(
+            sql.SQL("DELETE FROM {t} AS t WHERE ({tw}) AND {k} IS NULL").format(
+                t=ident(part.target.qualified), tw=part.target_where, k=ownership.target_key_text(part)
+            )
+        )
+
+
+def survey(conn: psycopg.Connection) -> list[Carry]:
+    """Every mapping's carry-back, computed and thrown away (a read-only preview)."""
+    found = []
+    for m in copy_order():
+        with conn.transaction(force_rollback=True):
+            found.append(_survey(conn, m))
+    return found
+
+
+def rollback(
+    conn: psycopg.Connection, run_id: object, accept_loss: tuple[str, ...] = (), stack: str = ""
+) -> tuple[list[Carry], list[str]]:
+    """Carries every mapping back (refusing first if anything would be lost), undoes the
+    switch, records phase 1. The caller has checked that the database is in phase 2."""
+    schema.ensure(conn)
+    legacy_activity.snapshot(conn, run_id, "rollback", "start")
+    surveyed = survey(conn)
+    _refuse_both_changed([c for c in surveyed if c.both_changed], "nothing changed")
+    _refuse([c for c in surveyed if c.refused and c.target not in accept_loss], "nothing changed")
+    done = []
+    for m in copy_order():
+        try:
+            c = lock_retry.in_transaction(
+                conn,
+                functools.partial(_carry_one, conn, m, run_id, accept_loss),
+                what=f"rollback of {m.target} refused (the mappings before it are carried back and stay so)",
+                tables=[m.target, *m.sources],
+                mode="ExclusiveLock",  # any session writing (or locking rows of) these tables
+            )
+        except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:
+            # e.g. a new row referencing a game only the new tables have: legacy's foreign
+            # key, or the new table's when that game would go. The table stays as it was.
+            raise RollbackRefused(
+                f"rollback refused for {m.target}: a constraint refuses carrying its rows back into"
+                f" {m.source} ({first_line(error)}); nothing of this table changed, the tables"
+                " before it are carried back and stay so",
+                fix=f"fix those rows in {m.target}, then run rollback again; or stay in phase 2",
+            ) from None
+        done.append(c)
+
+    def undo_switch() -> list[str]:
+        undone = id_space.undo(conn)
+        phase_events.record(conn, 1, phase_events.ROLLED_BACK, run_id, stack)
+        return undone
+
+    undone = lock_retry.in_transaction(
+        conn,
+        undo_switch,
+        what="rollback refused, still phase 2 (every mapping is carried back)",
+        tables=lambda: [str(r[0]) for r in id_space.recorded(conn)],
+    )
+    legacy_activity.snapshot(conn, run_id, "rollback", "end")
+    return done, undone
+
+
+def _carry_one(conn: psycopg.Connection, m: Mapping, run_id: object, accept_loss: tuple[str, ...]) -> Carry:
+    """One mapping carried back, in the caller's transaction."""
+    c = _survey(conn, m)  # again, inside the transaction that acts on it
+    _refuse_both_changed([c] if c.both_changed else [], "mappings before it are carried back")
+    if c.refused:
+        if c.target not in accept_loss:  # the application wrote meanwhile
+            _refuse([c], "mappings before it are carried back; run rollback again")
+        _save_lost(conn, m, run_id)
+    if m.invertible:
+        c.carried, c.deleted = _carry_back(conn, parts(m)[0])
+    return c
+
+
+def _refuse(refused: list[Carry], state: str) -> None:
+    if not refused:
+        return
+    what = "; ".join(f"{c.target} ({c.refused} row(s): {c.reason})" for c in refused)
+    names = " ".join(f"--accept-loss {c.target}" for c in refused)
+    raise RollbackRefused(
+        f"rollback refused, {state}: the application's rows cannot go back into legacy exactly: {what}",
+        fix=f"stay in phase 2, or accept that loss explicitly with {names} (the rows are then saved in"
+        " public.migration_rollback_lost)",
+    )
+
+
+def _refuse_both_changed(found: list[Carry], state: str) -> None:
+    """Keys both sides changed since the last sync: whichever went back, one side's write
+    would be lost, so the user decides (no flag: --accept-loss is for the new tables' rows)."""
+    if not found:
+        return
+    what = "; ".join(
+        f"{c.target} / {c.source} ({c.both_changed} key(s), e.g. {', '.join(c.both_samples)})" for c in found
+    )
+    raise RollbackRefused(
+        f"rollback refused, {state}: keys changed on both sides since the last sync, carrying the new"
+        f" rows back would overwrite what old code wrote in legacy: {what}",
+        fix="make the two sides agree for those keys (public.migration_conflicts lists them after"
+        " `python -m data_copy run`), then run rollback again",
+    )

@@ -1,0 +1,3 @@
+"""MLB betting analytics: collectors, repositories, processors and reports."""
+
+__version__ = "2.4.1"

@@ -1,0 +1,1 @@
+"""The local stores used before PostgreSQL: a DuckDB cache and a SQLite file."""
