@@ -7,8 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_SCALE ?= all
 LEGACY_DUMP ?=
-# This checkout's bin directory: pulumi, pulumi-resource-postgresql (real or the stand-in) and,
-# when available, pulumi-language-python (see toolchain/README.md).
+# This checkout's bin directory: pulumi, pulumi-language-python and pulumi-resource-postgresql
+# (each real, or the stand-in; see toolchain/README.md).
 TOOLBIN = $(shell bash toolchain/bootstrap.sh --bin-dir)
 RUN = PATH="$(TOOLBIN):$(CURDIR)/$(VENV)/bin:$$PATH" PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 
@@ -29,7 +29,8 @@ toolchain: venv
 test: venv postgres toolchain
 	$(RUN) $(PY) -m pytest
 
-# The demo runs phase 1 through the engine (the real provider, or the stand-in: it says which).
+# The demo runs the README walkthrough's steps 0-1 as typed (the Pulumi CLI, data_copy) and
+# prints them and the next ones; LEGACY_DUMP rehearses in a stack of its own (demo/rehearsal.py).
 demo: venv postgres toolchain
 	$(RUN) $(PY) -m demo $(if $(LEGACY_DUMP),--legacy-dump "$(LEGACY_DUMP)")
 

@@ -2,8 +2,9 @@
 
 Config (see stack_settings/config.py and Pulumi.yaml): consolidation:phase / rolePrefix and
 the data_copy keys; the connection is the provider's own postgresql:* keys (password as a
-secret). Everything else is in components/ and catalog/; components.stack.program is
-also what the tests and the demo run as an Automation API inline program.
+secret). Everything else is in components/ and catalog/. `pulumi preview` / `up` from the
+CLI run this file through the Python language host (README's walkthrough, and make demo);
+most engine tests run components.stack.program as an Automation API inline program.
 """
 
 from components.stack import program

@@ -11,7 +11,7 @@ the project's own program (components.stack.program) as an Automation API inline
    says "tuple concurrently updated".
 
 Prints one line per figure and writes bench/engine-results.json. Not part of CI (it takes
-minutes); its numbers are quoted in the README's engine section.
+minutes); its numbers are quoted in docs/benchmarks.md (The engine's figures).
 """
 
 from __future__ import annotations

@@ -1,101 +1,165 @@
-"""make demo: local cluster under .state/, legacy database, `pulumi up` (phase 1, dev stack,
-through the Automation API with the same program as __main__.py; the provider is the real
-pulumi-postgresql or the stand-in, said once),
-`python -m data_copy run --stack dev`, the report and `pulumi stack output`; the last line
-printed is the demo database's connection URL. Safe to run again: every step converges."""
+"""make demo: a local cluster under .state/, a legacy database, then the README walkthrough's
+steps 0 and 1 run as typed (the Pulumi CLI and `python -m data_copy`, read from README.md by
+demo/walkthrough.py), ending with the commands to type next. Safe to run again: every step
+converges.
+
+`--legacy-dump FILE` rehearses on your own legacy schemas instead of generated data, in a stack
+of its own (`rehearsal`: own database, rolePrefix `rehearsal_`; demo/rehearsal.py), made anew
+from the dump on every run, so `dev` and the rehearsal never touch each other.
+
+Every failure ends with one line `error: what (how to fix)` and a non-zero exit, never a
+traceback; a command that fails has printed its own output above that line.
+"""
+
+from __future__ import annotations
 
 import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from pgcluster import Cluster
+from demo import rehearsal, walkthrough
+from pgcluster import Cluster, ClusterError
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".state"
 PORT = 55432
 DATABASE = "mlb_betting"
-REHEARSAL_DATABASE = "mlb_betting_rehearsal"  # LEGACY_DUMP: loaded anew on every run
 STACK = "dev"
+NEXT_STEPS = "README.md, Walkthrough"
+
+
+class DemoError(Exception):
+    """One line for the user: what failed and what to do."""
 
 
 def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def _database(cluster: Cluster, name: str, fresh: bool) -> str:
-    """The demo database (kept between runs), or a rehearsal one made anew from a dump."""
+def _database(cluster: Cluster, name: str) -> str:
     with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
-        if fresh:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return cluster.dsn(name)
 
 
-def _load_legacy(dsn: str, dump: Path | None, bindir: str) -> None:
+def _generate_legacy(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        present = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'splits'").fetchone()
-    if present:
-        _say("legacy schemas already present: kept as they are")
+        present = conn.execute("SELECT to_regnamespace('splits') IS NOT NULL").fetchone() == (True,)
+        migrated = conn.execute("SELECT to_regclass('public.migration_phase_events') IS NOT NULL").fetchone()
+    if present or migrated == (True,):  # the demo database as left (by a demo, or by a walkthrough's phase 3)
+        _say("legacy database already there: kept as it is")
         return
-    if dump is None:
-        import legacy_fixture
+    import legacy_fixture
 
-        _say("generating the legacy database (scale 'demo')")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            counts = legacy_fixture.build(conn, "demo")
-        _say(f"legacy rows: {sum(counts.values()):,} in {len(counts)} tables")
-        return
+    _say("generating the legacy database (scale 'demo')")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        counts = legacy_fixture.build(conn, "demo")
+    _say(f"legacy rows: {sum(counts.values()):,} in {len(counts)} tables")
+
+
+def _load_dump(dsn: str, dump: Path, bindir: str) -> None:
     from demo.legacy_dump import DumpError, load
 
     _say(f"loading the legacy dump {dump}")
     try:
         kind, skipped = load(dsn, dump, bindir)
     except DumpError as error:
-        raise SystemExit(f"error: {error} (LEGACY_DUMP takes a pg_dump: plain SQL, -Fc, -Fd or -Ft)") from None
+        raise DemoError(f"{error} (LEGACY_DUMP takes a pg_dump: plain SQL, -Fc, -Fd or -Ft)") from None
     for line in skipped:
         print(f"warning: skipped (refers to an object outside the dump): {line}", file=sys.stderr)
     _say(f"loaded the {kind} dump: every dumped table arrived with all its rows")
 
 
-def _pulumi_env() -> dict[str, str]:
-    backend = STATE / "pulumi"
-    backend.mkdir(parents=True, exist_ok=True)
+def _engine_lines() -> list[str]:
+    """bootstrap.sh's lines: the CLI, the language host and the provider, each real or stand-in."""
+    proc = subprocess.run(["bash", str(ROOT / "toolchain" / "bootstrap.sh")], capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DemoError(f"the Pulumi engine is not available: {last} (run `make toolchain`)")
+    return proc.stdout.splitlines()
+
+
+def _base_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("PULUMI_BACKEND_URL", f"file://{backend}")
-    env.setdefault("PULUMI_CONFIG_PASSPHRASE", "demo-only-passphrase")
-    env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
-    env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
     return env
 
 
-def _engine_line() -> str:
-    """Which provider runs: bootstrap.sh's pulumi-resource-postgresql line (real or stand-in)."""
-    proc = subprocess.run(["bash", str(ROOT / "toolchain" / "bootstrap.sh")], capture_output=True, text=True, cwd=ROOT)
-    if proc.returncode != 0:
-        raise SystemExit(
-            f"error: the Pulumi engine is not available: {' '.join(proc.stderr.strip().splitlines()[-1:])}"
-            " (run `make toolchain`)"
-        )
-    for line in proc.stdout.splitlines():
-        if "pulumi-resource-postgresql" in line and not line.startswith("MISSING"):
-            path, version, kind = (line.split(maxsplit=2) + ["", ""])[:3]
-            return f"pulumi-resource-postgresql {version} {kind} ({path})"
-    raise SystemExit("error: no pulumi-resource-postgresql (run `make toolchain`)")
+def _run(commands: list[str], env: dict[str, str]) -> None:
+    for command in commands:
+        print(f"\n$ {command}", flush=True)
+        proc = walkthrough.run(command, env, ROOT, capture=False)
+        if proc.returncode != 0:
+            raise DemoError(
+                f"`{command}` exited with {proc.returncode} (its output is above; fix that, then `make demo` again:"
+                " every step converges)"
+            )
 
 
-def _up(stack: Any, what: str) -> None:  # an automation.Stack
-    _say(what)
-    result = stack.up(on_output=lambda line: print(line, flush=True), color="never")
-    if result.summary.result != "succeeded":
-        raise SystemExit(f"error: pulumi up {result.summary.result}")
+def _print_next(setup: list[str], ran: list[str], following: list[walkthrough.Step], dsn: str) -> None:
+    print(f"\n==> the demo database: {dsn}")
+    print(f"==> what the demo ran; type it yourself in a shell in this directory ({NEXT_STEPS}):\n")
+    for line in (*setup, *ran):
+        print(f"    {line}")
+    if following:
+        print("\n==> and next:")
+        for step in following:
+            print(f"\n    # {step.number}. {step.title}")
+            for line in step.lines:
+                print(f"    {line}")
+    print(flush=True)
+
+
+def demo(legacy_dump: Path | None) -> int:
+    try:
+        steps = walkthrough.steps()
+    except (OSError, walkthrough.WalkthroughError) as error:
+        raise DemoError(f"{error} (restore README.md from git)") from None
+    _say("starting the local PostgreSQL under .state/pg")
+    try:
+        cluster = Cluster.start(STATE / "pg" / "data", port=PORT)
+    except ClusterError as error:
+        fix = f"make postgres installs PostgreSQL; another server on port {PORT} must stop"
+        raise DemoError(f"{error} ({fix})") from None
+    for line in _engine_lines():
+        _say(line)
+    base = _base_env()
+    setup = list(steps[0].setup)
+    ran = [*steps[0].actions, *steps[1].commands]
+    following = steps[2:]
+    if legacy_dump is None:
+        dsn = _database(cluster, DATABASE)
+        _generate_legacy(dsn)
+    else:
+        backend = {**base, "PULUMI_BACKEND_URL": f"file://{STATE / 'pulumi'}"}
+        (STATE / "pulumi").mkdir(parents=True, exist_ok=True)
+        base_path = walkthrough.environment(setup, base, ROOT)  # pulumi on PATH, for the clean-up
+        removed = rehearsal.remove_previous(cluster.dsn("postgres"), {**base_path, **backend}, ROOT)
+        if removed:
+            _say("the last rehearsal removed: " + ", ".join(removed))
+        dsn = _database(cluster, rehearsal.DATABASE)
+        _load_dump(dsn, legacy_dump, str(cluster.bindir))
+        left_out = rehearsal.without_project_objects(dsn)
+        if left_out:
+            _say("the dump holds this project's own objects (a database it ran on): dropped " + ", ".join(left_out))
+        setup.append(f"export PGDATABASE={rehearsal.DATABASE}")
+        ran = [walkthrough.for_stack(c, rehearsal.STACK) for c in ran]
+        at = next(i for i, c in enumerate(ran) if c.startswith("pulumi stack select")) + 1
+        ran.insert(at, f"pulumi config set consolidation:rolePrefix {rehearsal.ROLE_PREFIX}")
+        following = []
+    env = walkthrough.environment(setup, base, ROOT)
+    _run(ran, env)
+    _print_next(setup, ran, following, dsn)
+    if legacy_dump is not None:
+        print(f"    (steps 2-7 apply to the selected stack as well: data_copy takes --stack {rehearsal.STACK},")
+        print(f"    the roles are {rehearsal.ROLE_PREFIX}...)\n")
+    return 0
 
 
 def main() -> int:
@@ -105,45 +169,25 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.legacy_dump and not args.legacy_dump.exists():
-        print(
-            f"error: no such file: {args.legacy_dump} (LEGACY_DUMP names a pg_dump file or -Fd directory)",
-            file=sys.stderr,
-        )
+        fix = "LEGACY_DUMP names a pg_dump file or -Fd directory"
+        print(f"error: no such file: {args.legacy_dump} ({fix})", file=sys.stderr)
         return 2
-    _say("starting the local PostgreSQL under .state/pg")
-    cluster = Cluster.start(STATE / "pg" / "data", port=PORT)
-    rehearsal = args.legacy_dump is not None
-    dsn = _database(cluster, REHEARSAL_DATABASE if rehearsal else DATABASE, fresh=rehearsal)
-    _load_legacy(dsn, args.legacy_dump, str(cluster.bindir))
-    env = _pulumi_env()
-    _say(f"provider: {_engine_line()}")
-    from pulumi import automation as auto
-
-    from components.stack import PROJECT_NAME, program
-
-    stack = auto.create_or_select_stack(
-        stack_name=STACK,
-        project_name=PROJECT_NAME,
-        program=program,
-        opts=auto.LocalWorkspaceOptions(work_dir=str(ROOT), env_vars=env),
-    )
-    stack.set_all_config(
-        {
-            "postgresql:host": auto.ConfigValue(cluster.host),
-            "postgresql:port": auto.ConfigValue(str(cluster.port)),
-            "postgresql:username": auto.ConfigValue(cluster.user),
-            "postgresql:database": auto.ConfigValue(REHEARSAL_DATABASE if rehearsal else DATABASE),
-            "postgresql:sslmode": auto.ConfigValue("disable"),
-            "postgresql:password": auto.ConfigValue(cluster.password, secret=True),
-        }
-    )
-    _up(stack, "pulumi up (phase 1, stack dev; an Automation API inline program running __main__'s code)")
-    _say("python -m data_copy run --stack dev")
-    copy = subprocess.run([sys.executable, "-m", "data_copy", "run", "--stack", STACK], cwd=ROOT, env=env)
-    _up(stack, "pulumi up (records the validation in the stack outputs)")
-    subprocess.run(["pulumi", "stack", "output", "--stack", STACK, "--non-interactive"], cwd=ROOT, env=env)
-    print(dsn)
-    return copy.returncode
+    try:
+        return demo(args.legacy_dump.resolve() if args.legacy_dump else None)
+    except DemoError as error:
+        print(f"error: {error}", file=sys.stderr)
+    except walkthrough.WalkthroughError as error:
+        print(f"error: {error} (run `make toolchain`, then `make demo` again)", file=sys.stderr)
+    except (psycopg.Error, OSError, RuntimeError) as error:
+        line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        print(f"error: {line} (check the local server: `make postgres`, then `make demo` again)", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted (`make demo` again: every step converges)", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - a demo bug still ends in one line
+        line = (str(error).strip().splitlines() or [""])[0]
+        print(f"error: the demo failed: {type(error).__name__}: {line} (a bug of the demo: report it)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

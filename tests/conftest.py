@@ -4,7 +4,8 @@
     fresh_dsn       (function) str: postgresql:// URL of a new, uniquely named, empty database
     row_accounting  (session)  account(dsn, results) -> {mapping: (legacy rows, new rows,
                                rejects)} for the results of a data_copy run
-    toolchain       (session)  Toolchain: the bin dir of pulumi / language host / provider
+    toolchain       (session)  Toolchain: the bin dir of pulumi / language host / provider, and
+                               what each is (real, or the stand-in)
     pulumi_env      (function) dict[str, str]: env vars for the Automation API (file backend in
                                a tmp dir, passphrase, no plugin downloads, toolchain first on PATH)
     engine_env_factory (session) factory(backend dir) -> the same env vars, for wider fixtures
@@ -12,7 +13,8 @@
 
 Engine fixtures never skip: when the engine is missing they FAIL. The provider is the real
 pulumi-postgresql when bootstrap.sh finds one of the pinned version, else the stand-in
-(provider_standin/); the report header says which.
+(provider_standin/); the Python language host likewise (langhost_standin/); the report header
+says which.
 Area-specific fixtures belong in the area's own test files or tests/<area>/conftest.py.
 """
 
@@ -98,9 +100,10 @@ def dbname_of(dsn: str) -> str:
 
 # ------------------------------------------------------------------------ Pulumi engine
 
-ENGINE_BINARIES = ("pulumi", "pulumi-resource-postgresql")
-"""What the engine tests need. The Python language host is optional: tests run the project
-through Automation API inline programs (tests/e2e/test_stack_support.py)."""
+ENGINE_BINARIES = ("pulumi", "pulumi-resource-postgresql", "pulumi-language-python")
+"""What the engine tests need: most run the project as an Automation API inline program
+(tests/e2e/test_stack_support.py); the CLI tests (test_walkthrough.py, test_two_stacks.py) run
+it through the language host, as its owners do."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ class Toolchain:
     versions: dict[str, str] = field(default_factory=dict)
     """Binary name -> version, for the binaries present."""
     kinds: dict[str, str] = field(default_factory=dict)
-    """Binary name -> what bootstrap.sh says it is (the provider: "real" or "stand-in ...")."""
+    """Binary name -> what bootstrap.sh says it is (language host, provider: "real" or "stand-in ...")."""
     missing: tuple[str, ...] = ()
     bootstrap_log: str = ""
     lines: tuple[str, ...] = ()
@@ -201,10 +204,14 @@ def load_toolchain() -> Toolchain:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Which engine and which provider ran (the stand-in is said so, once)."""
     tc = load_toolchain()
-    provider = tc.versions.get("pulumi-resource-postgresql")
+
+    def plugin(name: str) -> str:
+        version = tc.versions.get(name)
+        return f"{name} {version} {tc.kinds.get(name, '')}".rstrip() if version else f"{name} MISSING"
+
     return [
-        f"pulumi engine: pulumi {tc.versions.get('pulumi', 'MISSING')}; pulumi-resource-postgresql "
-        + (f"{provider} {tc.provider_kind}" if provider else "MISSING")
+        f"pulumi engine: pulumi {tc.versions.get('pulumi', 'MISSING')}; {plugin('pulumi-language-python')};"
+        f" {plugin('pulumi-resource-postgresql')}"
     ]
 
 

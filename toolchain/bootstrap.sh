@@ -8,8 +8,11 @@
 #                               otherwise the STAND-IN (provider_standin/, test tooling): a
 #                               launcher that runs it with this checkout's .venv python.
 #                               Nothing is downloaded for it.
-#   pulumi-language-python      optional (tests and the demo run Automation API inline
-#                               programs): taken from PATH, else one MISSING line.
+#   pulumi-language-python      the REAL Python language host when one of the pinned version
+#                               is on PATH or in the Pulumi plugin cache
+#                               (${PULUMI_HOME:-~/.pulumi}/plugins/language-python-v<v>/);
+#                               otherwise the STAND-IN (langhost_standin/, test tooling): a
+#                               launcher that runs it with this checkout's .venv python.
 #
 # The CLI is built into a cache OUTSIDE the checkout, keyed by version:
 #   ${CONSOLIDATION_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/consolidation-toolchain}/
@@ -19,11 +22,11 @@
 # other's stand-in).
 #
 # Usage:
-#   bootstrap.sh            one line per tool: "<absolute path> <version> [kind]" or
-#                           "MISSING <tool> <version> (<reason>)"
+#   bootstrap.sh            one line per tool: "<absolute path> <version> [kind]", kind
+#                           "real" or "stand-in (...)" for the language host and the provider
 #   bootstrap.sh --bin-dir  print only the checkout's bin directory (the Makefile puts it on PATH)
-# Progress and build logs go to stderr. Exit status is non-zero only when the CLI or a
-# provider is missing.
+# Progress and build logs go to stderr. Exit status is non-zero only when the CLI is missing
+# (or .venv, which the stand-ins run with).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,7 +39,7 @@ MODE=lines
 case "${1:-}" in
     "") ;;
     --bin-dir) MODE=bindir ;;
-    -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (use --bin-dir or nothing; --help for more)" ;;
 esac
 
@@ -61,9 +64,10 @@ BIN="$CACHE_ROOT/$KEY/bin"
 WORK="$CACHE_ROOT/$KEY/build"
 LOCAL="$ROOT/.state/toolchain/bin"
 STANDIN_MARKER="consolidation-provider-standin"
+LANGHOST_STANDIN_MARKER="consolidation-langhost-standin"
 
-# Whether a file is our stand-in's launcher (never taken for the real provider).
-is_standin() { [[ -f $1 ]] && grep -q "$STANDIN_MARKER" "$1" 2>/dev/null; }
+# Whether a file is one of our stand-ins' launchers (never taken for a real plugin).
+is_standin() { [[ -f $1 ]] && grep -q -e "$STANDIN_MARKER" -e "$LANGHOST_STANDIN_MARKER" "$1" 2>/dev/null; }
 
 # The version a binary reports, without a leading "v" ("" if it cannot say).
 tool_version() {
@@ -259,43 +263,57 @@ for t in pulumi pulumi-language-python-exec pulumi-resource-pulumi-python; do
     ln -sfn "$BIN/$t" "$LOCAL/$t"
 done
 
-LANGHOST_LINE=
-if found=$(find_on_path pulumi-language-python "$PULUMI_VERSION"); then
-    ln -sfn "$found" "$LOCAL/pulumi-language-python"
-elif [[ -x $BIN/pulumi-language-python ]]; then
-    ln -sfn "$BIN/pulumi-language-python" "$LOCAL/pulumi-language-python"
-else
-    rm -f "$LOCAL/pulumi-language-python"
-    LANGHOST_LINE="MISSING pulumi-language-python $PULUMI_VERSION (the Go module proxy here refuses its module;"
-    LANGHOST_LINE+=" optional: tests and the demo run Automation API inline programs; see toolchain/README.md)"
-fi
+need_venv() {
+    [[ -x $ROOT/.venv/bin/python ]] || die "$ROOT/.venv/bin/python is missing: run \`make venv\` first" \
+        "(the stand-ins run with the project's virtualenv)"
+}
 
-# The real provider: on PATH, in the Pulumi plugin cache, or built into the cache (step 1).
-real_provider() {
-    local found cached
-    if found=$(find_on_path pulumi-resource-postgresql "$PULUMI_POSTGRESQL_VERSION"); then
+# A real plugin: on PATH, in the Pulumi plugin cache, or built into the cache (step 1).
+real_plugin() { # <binary name> <version> <plugin cache directory name>
+    local name=$1 version=$2 cachedir=$3 found cached
+    if found=$(find_on_path "$name" "$version"); then
         printf '%s' "$found"
         return 0
     fi
-    cached="${PULUMI_HOME:-${HOME:-/tmp}/.pulumi}/plugins/resource-postgresql-v$PULUMI_POSTGRESQL_VERSION/pulumi-resource-postgresql"
+    cached="${PULUMI_HOME:-${HOME:-/tmp}/.pulumi}/plugins/$cachedir/$name"
     if [[ -x $cached ]] && ! is_standin "$cached"; then
         printf '%s' "$(readlink -f "$cached")"
         return 0
     fi
-    if [[ -x $BIN/pulumi-resource-postgresql ]] && ! is_standin "$BIN/pulumi-resource-postgresql"; then
-        printf '%s' "$(readlink -f "$BIN/pulumi-resource-postgresql")"
+    if [[ -x $BIN/$name ]] && ! is_standin "$BIN/$name"; then
+        printf '%s' "$(readlink -f "$BIN/$name")"
         return 0
     fi
     return 1
 }
 
+# The real host runs the pulumi-language-python-exec beside it; the stand-in is told this one.
+LANGHOST="$LOCAL/pulumi-language-python"
+if found=$(real_plugin pulumi-language-python "$PULUMI_VERSION" "language-python-v$PULUMI_VERSION"); then
+    ln -sfn "$found" "$LANGHOST"
+    LANGHOST_KIND="real"
+else
+    need_venv
+    rm -f "$LANGHOST"
+    cat >"$LANGHOST.tmp" <<EOF
+#!/bin/sh
+# $LANGHOST_STANDIN_MARKER: the STAND-IN for pulumi-language-python $PULUMI_VERSION
+# (test tooling, langhost_standin/ in $ROOT), written by toolchain/bootstrap.sh because no
+# real language host of that version is on PATH or in the Pulumi plugin cache.
+exec "$ROOT/.venv/bin/python" "$ROOT/langhost_standin/__main__.py" -use-executor "$LOCAL/pulumi-language-python-exec" "\$@"
+EOF
+    chmod 0755 "$LANGHOST.tmp"
+    mv -f "$LANGHOST.tmp" "$LANGHOST"
+    LANGHOST_KIND="stand-in (langhost_standin/, test tooling: no real pulumi-language-python $PULUMI_VERSION on PATH or in the plugin cache)"
+fi
+
 PROVIDER="$LOCAL/pulumi-resource-postgresql"
-if found=$(real_provider); then
+if found=$(real_plugin pulumi-resource-postgresql "$PULUMI_POSTGRESQL_VERSION" \
+    "resource-postgresql-v$PULUMI_POSTGRESQL_VERSION"); then
     ln -sfn "$found" "$PROVIDER"
     PROVIDER_KIND="real"
 else
-    [[ -x $ROOT/.venv/bin/python ]] || die "$ROOT/.venv/bin/python is missing: run \`make venv\` first" \
-        "(the provider stand-in runs with the project's virtualenv)"
+    need_venv
     rm -f "$PROVIDER"
     cat >"$PROVIDER.tmp" <<EOF
 #!/bin/sh
@@ -315,10 +333,5 @@ if [[ $MODE == bindir ]]; then
     exit 0
 fi
 printf '%s %s\n' "$(readlink -f "$LOCAL/pulumi")" "$(tool_version "$LOCAL/pulumi" pulumi)"
-if [[ -n $LANGHOST_LINE ]]; then
-    printf '%s\n' "$LANGHOST_LINE"
-else
-    printf '%s %s\n' "$(readlink -f "$LOCAL/pulumi-language-python")" \
-        "$(tool_version "$LOCAL/pulumi-language-python" pulumi-language-python)"
-fi
+printf '%s %s %s\n' "$LANGHOST" "$(tool_version "$LANGHOST" pulumi-language-python)" "$LANGHOST_KIND"
 printf '%s %s %s\n' "$PROVIDER" "$(tool_version "$PROVIDER" pulumi-resource-postgresql)" "$PROVIDER_KIND"

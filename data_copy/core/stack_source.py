@@ -12,7 +12,7 @@ from data_copy.errors import BadStackConfig, PhaseNotDeployed, PulumiMissing, St
 from data_copy.settings import Settings, from_stack_settings
 from stack_settings import ConfigError, conninfo, parse_settings
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]  # data_copy/core/ -> the project root (Pulumi.yaml)
 
 
 def from_stack(name: str, work_dir: Path = PROJECT_DIR) -> tuple[str, Settings]:

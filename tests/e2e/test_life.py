@@ -1,4 +1,4 @@
-"""The stack's whole life on the real engine, as a user runs it (README "Phases, rollback").
+"""The stack's whole life on the real engine, as a user runs it (docs/phases.md, docs/rollback-phase3-restore.md).
 
 Legacy database (legacy_fixture, tiny) -> phase 1 preview (lists every resource) -> up ->
 preview (no changes) -> refresh (no drift) -> `data_copy run --stack` -> `switch` + phase 2

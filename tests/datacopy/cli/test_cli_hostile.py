@@ -3,7 +3,7 @@ never a traceback.
 
 Each case runs `python -m data_copy ...` as a user would (a subprocess) and fails on any
 `Traceback` in its output, on a multi-line error, or on an exit code other than the one
-the README documents for that kind of failure.
+docs/exit-codes.md documents for that kind of failure.
 """
 
 import os
