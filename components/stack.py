@@ -6,7 +6,7 @@ from typing import Any
 import pulumi
 
 from catalog import LEGACY_SCHEMAS, NEVER_DROPPED_SCHEMAS, table_registry
-from catalog.mappings import MAPPED_SOURCES
+from catalog.mappings import MAPPED_SOURCES, MAPPINGS
 from components.database import (
     ConsolidatedDatabase,
     ConsolidatedDatabaseArgs,
@@ -105,6 +105,14 @@ def build_stack(
             + ", ".join(identities)
             + " REPLICA IDENTITY FULL (a catalog change on legacy: no rewrite, a brief lock; its deletes"
             " then carry their old row); `rollback` and `capture-drop` undo it"
+        )
+    carry_back = settings.data_copy.carry_back
+    if carry_back:  # which mappings phase 2 syncs both ways, and why the others cannot
+        one_way = [f"{m.name} ({m.inversion})" for m in MAPPINGS if not m.invertible]
+        pulumi.log.info(
+            "consolidation:carryBack: in phase 2 `python -m data_copy run` also carries the application's writes"
+            f" back into legacy for {', '.join(carry_back)}"
+            + (f"; one way only, as they do not invert: {'; '.join(one_way)}" if one_way else "")
         )
     names = settings.role_names
     provider = make_provider("postgresql", settings.connection, password)

@@ -4,6 +4,7 @@ one engine: sync (run), validation (validate), switching (switch, rollback), ret
 (cleanup, restore). cli.py parses the command line and prints what these return (report.py).
 """
 
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -68,6 +69,45 @@ def run(
         phase = gate.ensure_state(conn, settings)
         drift.check(conn)
         return runner.run(conn, dsn, settings, phase, checksums, progress, incremental)
+
+
+@dataclass
+class FollowCycle:
+    """One sync of `run --follow`: how long it took (every change committed before it
+    started is applied: the lag is at most this plus the interval), what it did, and the
+    WAL the slot still holds after it."""
+
+    number: int
+    seconds: float
+    report: RunReport
+    slot_lag_bytes: int | None
+
+
+def follow(
+    dsn: str,
+    settings: Settings,
+    interval_s: float,
+    stopped: Callable[[], bool],
+    on_cycle: Callable[[FollowCycle], None],
+    checksums: bool = True,
+) -> int:
+    """`python -m data_copy run --follow`: one sync after another (incremental validation;
+    both ways for the mappings of settings.carry_back in phase 2), `interval_s` apart,
+    until `stopped()`; holds the one-command-per-database lock the whole time. Returns the
+    syncs made. Each sync is its own transactions, as a `run`'s: a kill -9 loses nothing."""
+    cycles = 0
+    with run_lock.locked(dsn, settings, "follow") as conn:  # the holder says `data_copy follow`
+        while not stopped():
+            began = time.monotonic()
+            phase = gate.ensure_state(conn, settings)
+            drift.check(conn)
+            report = runner.run(conn, dsn, settings, phase, checksums, None, incremental=True)
+            cycles += 1
+            info = slot.lag(conn, settings)
+            on_cycle(FollowCycle(cycles, time.monotonic() - began, report, info["lag_bytes"] if info else None))
+            while not stopped() and time.monotonic() - began < interval_s:
+                time.sleep(min(0.1, interval_s))
+    return cycles
 
 
 def validate(
@@ -253,11 +293,24 @@ def pending_carry_back(dsn: str, settings: Settings) -> list[carry_back.Carry]:
         return carry_back.survey(conn)
 
 
+def both_ways_lines(carry_back: tuple[str, ...]) -> list[str]:
+    """Which mappings phase 2 syncs both ways (consolidation:carryBack), and why the others
+    go one way only."""
+    lines = ["phase 2 both ways (consolidation:carryBack): " + ", ".join(carry_back)]
+    for m in MAPPINGS:
+        if m.name not in carry_back:
+            why = "not asked for" if m.invertible else f"it does not invert: {m.inversion}"
+            lines.append(f"  one way only: {m.name} ({why})")
+    return lines
+
+
 def phase_plan(dsn: str, settings: Settings) -> list[str]:
     """Read-only: what the next transition would change, and the replica identities the
     next run would set (consolidation:replicaIdentityFull), for `plan`."""
     with connect(dsn, settings) as conn:
         lines = switching.phase_plan(conn)
+        if settings.carry_back:
+            lines += both_ways_lines(settings.carry_back)
         identities = replica_identity.planned(conn, settings.replica_identity_full)
         if identities:
             lines += ["the next `run` would change in legacy (consolidation:replicaIdentityFull):"]

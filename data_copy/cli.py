@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from catalog.mappings import MAPPED_SOURCES
+from catalog.mappings import MAPPED_SOURCES, MAPPINGS
 from data_copy import api, report
 from data_copy.capture import slot as capture_slot
 from data_copy.core import error_translation, pacing
@@ -66,6 +66,28 @@ _IDENTITY = "a mapped legacy table whose deletes carry their old row: REPLICA ID
 IdentityOpt = Annotated[list[str] | None, typer.Option("--replica-identity-full", metavar=_TABLES, help=_IDENTITY)]
 
 
+_BACK = "phase 2 both ways: a mapping whose new table's writes go back into legacy, or all (repeatable)"
+CarryBackOpt = Annotated[list[str] | None, typer.Option("--carry-back", metavar="MAPPING", help=_BACK)]
+
+
+def _with_carry_back(settings: Settings, names: list[str] | None) -> Settings:
+    """--carry-back (else consolidation:carryBack): mappings that invert exactly, or all."""
+    if names is None:
+        return settings
+    by_name = {m.name: m for m in MAPPINGS}
+    if names == ["all"]:
+        return replace(settings, carry_back=tuple(m.name for m in MAPPINGS if m.invertible))
+    for name in names:
+        if name not in by_name:
+            raise BadArguments(f"--carry-back {name}: not a mapping", fix=f"name one of: {', '.join(by_name)}, or all")
+        if not by_name[name].invertible:
+            raise BadArguments(
+                f"--carry-back {name}: it cannot go back into legacy ({by_name[name].inversion})",
+                fix="leave it out: its legacy tables are synced one way only",
+            )
+    return replace(settings, carry_back=tuple(dict.fromkeys(names)))
+
+
 def _with_identities(settings: Settings, tables: list[str] | None) -> Settings:
     """--replica-identity-full (else consolidation:replicaIdentityFull): mapped legacy tables only."""
     if tables is None:
@@ -113,11 +135,13 @@ def _progress() -> tuple[Progress, api.Progress]:
 
 
 @app.command()
-def plan(stack: StackOpt = None, dsn: DsnOpt = None, identities: IdentityOpt = None) -> None:
+def plan(
+    stack: StackOpt = None, dsn: DsnOpt = None, identities: IdentityOpt = None, carry_back: CarryBackOpt = None
+) -> None:
     """Per mapping: legacy rows, new rows, rows still to copy. Changes nothing."""
     started = time.monotonic()
     target, settings = _target(stack, dsn)
-    settings = _with_identities(settings, identities)
+    settings = _with_carry_back(_with_identities(settings, identities), carry_back)
     rows = api.plan(target, settings)
     report.plan(rows)
     report.lines(api.phase_plan(target, settings))
@@ -140,12 +164,30 @@ def run(
         ),
     ] = None,
     identities: IdentityOpt = None,
+    carry_back: CarryBackOpt = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            metavar="",
+            help="sync again every --interval until Ctrl-C or SIGTERM (which end it cleanly after the sync in flight)",
+        ),
+    ] = False,
+    interval: Annotated[
+        str, typer.Option("--interval", metavar="DURATION", help="with --follow: time between syncs (default 2s)")
+    ] = "2s",
     wait: WaitOpt = False,
 ) -> None:
     """Create missing tables, copy / re-sync every mapping, validate. Exit 0 only if all pass."""
     started = time.monotonic()
     target, settings = _target(stack, dsn, wait)
-    settings = _with_identities(settings, identities)
+    settings = _with_carry_back(_with_identities(settings, identities), carry_back)
+    if follow:
+        seconds = pacing.duration_s(interval)
+        if seconds is None:
+            raise BadArguments(f"--interval {interval!r} is not a duration", fix="e.g. --interval 2s or 500ms")
+        _follow(target, settings, seconds, not count_only)
+        return
     if pace is not None:
         pacing.parse_pace(pace)  # a bad duration is one line before anything connects
         settings = replace(settings, pace=pace)
@@ -310,6 +352,23 @@ def refs(
     from data_copy.refs import command as refs_command  # sqlglot: 0.1 s of start-up, for this verb only
 
     refs_command.run(paths or [], database, search_path, fmt, strict, kinds, database_name)
+
+
+def _follow(target: str, settings: Settings, interval_s: float, checksums: bool) -> None:
+    """`run --follow`: one line per sync; the first Ctrl-C or SIGTERM lets the sync in
+    flight finish and ends with exit 0, a second one interrupts it (exit 130, as a run)."""
+    stop = {"asked": False}
+
+    def ask_to_stop(signum: int, frame: object) -> None:
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        report.lines(["stopping after the sync in flight (again to interrupt it)"])
+
+    signal.signal(signal.SIGINT, ask_to_stop)
+    signal.signal(signal.SIGTERM, ask_to_stop)
+    cycles = api.follow(target, settings, interval_s, lambda: stop["asked"], report.follow_cycle, checksums)
+    report.lines([f"followed: {cycles} sync(s), stopped on request"])
 
 
 def _terminate(signum: int, frame: object) -> None:

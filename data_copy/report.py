@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog.schemas import NEVER_DROPPED_SCHEMAS
-from data_copy.api import CleanupOutcome, PlanRow, StatusReport
+from data_copy.api import CleanupOutcome, FollowCycle, PlanRow, StatusReport
 from data_copy.capture import slot as capture_slot
 from data_copy.retire.cleanup import PHASE
 from data_copy.retire.cleanup_plan import CleanupPlan
@@ -126,6 +126,22 @@ def plan(rows: Iterable[PlanRow]) -> None:
     for r in rows:
         table.add_row(r.name, r.source, r.target, _n(r.source_rows), _n(r.target_rows), _n(r.to_copy))
     console.print(table)
+
+
+def follow_cycle(cycle: FollowCycle) -> None:
+    """One line per sync of `run --follow`."""
+    rows = cycle.report.results
+    applied = sum(cycle.report.capture.get(r.name, {}).get("keys", 0) for r in rows)
+    back = sum(r.figures.get("carried_back", 0) + r.figures.get("deleted_back", 0) for r in rows)
+    failed = [r.name for r in rows if r.status != "passed"]
+    lag = "" if cycle.slot_lag_bytes is None else f", slot lag {cycle.slot_lag_bytes:,} bytes"
+    state = f"; did not validate: {', '.join(failed)}" if failed else ""
+    console.print(
+        f"sync {cycle.number}: {cycle.seconds:.1f} s, {applied:,} legacy change(s) applied,"
+        f" {back:,} carried back{lag}; every change committed {cycle.seconds:.1f} s before its end is in{state}",
+        highlight=False,
+    )
+    flush()
 
 
 def lines(texts: Iterable[str]) -> None:

@@ -30,6 +30,8 @@ class Settings:
     validate_workers: int = 0  # connections hashing in parallel; 0 = the server's CPUs (hasher.py)
     # mapped legacy tables given REPLICA IDENTITY FULL (consolidation:replicaIdentityFull)
     replica_identity_full: tuple[str, ...] = field(default=_DEFAULTS.replica_identity_full)
+    # phase 2 both ways: mappings whose new table's writes go back into legacy (consolidation:carryBack)
+    carry_back: tuple[str, ...] = field(default=_DEFAULTS.carry_back)
     overlap: bool = True  # a first copy's settles on a second session while the next tables copy (sync/overlap.py)
 
     @property
@@ -54,4 +56,5 @@ def from_stack_settings(parsed: StackSettings, *, deployed_phase: int, stack: st
         conflict_policy=data.conflict_policy,
         pace=data.pace,
         replica_identity_full=data.replica_identity_full,
+        carry_back=data.carry_back,
     )

@@ -21,6 +21,9 @@ Two namespaces are read:
                       is revoked; `pulumi state unprotect --all` first to tear it down
     adoptExistingSchemas  consolidated schemas that may already exist before phase 1 and
                       are then adopted (their owner becomes the owner role): a list ([])
+    carryBack         phase 2 both ways: mappings (or ["all"]: every one that inverts
+                      exactly) whose new table's writes each `data_copy run` also
+                      carries back into legacy, for code that still reads legacy
     replicaIdentityFull  mapped legacy tables whose deletes and updates should carry the
                       whole old row (data_copy run sets REPLICA IDENTITY FULL on them:
                       the owners' opt-in, the only other change to legacy; undone by
@@ -49,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from catalog import LEGACY_SCHEMAS, SCHEMA_NAMES
-from catalog.mappings import MAPPED_SOURCES
+from catalog.mappings import MAPPED_SOURCES, MAPPINGS
 from catalog.phases import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
 from stack_settings.connection import DEFAULT_PORT, DEFAULT_SSLMODE, DEFAULT_USERNAME, Connection, sslmode_problem
 from stack_settings.naming import RoleNames, prefix_problem
@@ -76,6 +79,7 @@ PROJECT_KEYS: tuple[str, ...] = (
     "adoptExistingSchemas",
     "pace",
     "replicaIdentityFull",
+    "carryBack",
 )
 PROVIDER_KEYS: tuple[str, ...] = ("host", "port", "username", "password", "database", "sslmode")
 
@@ -103,9 +107,11 @@ class DataCopySettings:
     conflict_policy: str = DEFAULT_CONFLICT_POLICY
     pace: str = "off"
     replica_identity_full: tuple[str, ...] = field(default=())
+    carry_back: tuple[str, ...] = field(default=())
 
     def as_output(self) -> dict[str, Any]:
         return {
+            "carryBack": list(self.carry_back),
             "conflictPolicy": self.conflict_policy,
             "pace": self.pace,
             "replicaIdentityFull": list(self.replica_identity_full),
@@ -272,6 +278,28 @@ def _parse_adopt(r: _Reader) -> tuple[str, ...]:
     return r.value("adoptExistingSchemas", (), problem, lambda raw: tuple(dict.fromkeys(_json_list(raw) or [])))
 
 
+def _parse_carry_back(r: _Reader) -> tuple[str, ...]:
+    """Phase 2 both ways: mappings whose new table's writes go back into legacy, or ["all"]
+    (every mapping that inverts exactly); one that does not invert is refused with why."""
+    raw = r.raw(NAMESPACE, "carryBack")
+    if raw is None:
+        return ()
+    value = _json_list(raw)
+    how = "e.g. pulumi config set --path 'consolidation:carryBack[0]' moneyline, or all"
+    if value is None or not all(isinstance(v, str) for v in value):
+        r.problem(NAMESPACE, "carryBack", f"{raw!r} is not a list of mapping names; {how}")
+        return ()
+    by_name = {m.name: m for m in MAPPINGS}
+    if value == ["all"]:
+        return tuple(m.name for m in MAPPINGS if m.invertible)
+    for name in value:
+        if name not in by_name:
+            r.problem(NAMESPACE, "carryBack", f"{name!r} is not a mapping ({', '.join(by_name)}); {how}")
+        elif not by_name[name].invertible:
+            r.problem(NAMESPACE, "carryBack", f"{name!r} cannot go back into legacy: {by_name[name].inversion}")
+    return tuple(dict.fromkeys(value))
+
+
 def _parse_replica_identity(r: _Reader) -> tuple[str, ...]:
     """Mapped legacy tables whose changes carry the whole old row (the owners' opt-in: a
     catalog change on legacy, ALTER TABLE ... REPLICA IDENTITY FULL, made by data_copy run)."""
@@ -386,6 +414,7 @@ def parse_settings(config: Mapping[str, Any]) -> StackSettings:
             conflict_policy=r.value("conflictPolicy", DEFAULT_CONFLICT_POLICY, _conflict_policy_problem, _same),
             pace=r.value("pace", "off", _pace_problem, _pace),
             replica_identity_full=_parse_replica_identity(r),
+            carry_back=_parse_carry_back(r),
         ),
         connection=_parse_connection(r),
         protect=r.value("protect", True, _protect_problem, lambda raw: raw.strip().lower() == "true"),

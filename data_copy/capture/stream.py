@@ -129,9 +129,12 @@ def _leading(conn: psycopg.Connection, tables: dict[str, str]) -> set[str]:
     return found
 
 
-def start(conn: psycopg.Connection, settings: Settings, note: Callable[[str], None]) -> Capture | None:
+def start(
+    conn: psycopg.Connection, settings: Settings, note: Callable[[str], None], carry_back: tuple[str, ...] = ()
+) -> Capture | None:
     """The run's capture, the slot created first if missing; None (said once, via `note`)
-    when the server cannot capture: the run then scans, as without it."""
+    when the server cannot capture: the run then scans, as without it. `carry_back`: the
+    mappings whose new table's changes are read too (phase 2 both ways: sync/both_ways.py)."""
     schema.ensure(conn)
     level = slot.wal_level(conn)
     if level != "logical":
@@ -162,6 +165,9 @@ def start(conn: psycopg.Connection, settings: Settings, note: Callable[[str], No
     for line in replica_identity.apply(conn, settings.replica_identity_full):  # before the keys are judged
         note(f"change capture: {line}")
     cap.tables, cap.unkeyable = _keyable(conn)
+    for m in MAPPINGS:
+        if m.name in carry_back and m.invertible:  # the application's writes, to go back into legacy
+            cap.tables[m.target] = parts(m)[0].target_key
     cap.leading = _leading(conn, cap.tables)
     for table, why in cap.unkeyable.items():
         note(f"change capture: {table}: {why}: a run after a change there finds deleted rows by one anti-join")

@@ -30,18 +30,25 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min)")
 _UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0}
 
 
-def parse_pace(text: str) -> float:
-    """'' or 'off' -> 0 (full speed); '250ms', '1s', '0.5s', '1min' -> seconds."""
-    value = text.strip().lower()
-    if value in ("", "off", "0"):
-        return 0.0
-    match = _DURATION.fullmatch(value)
+def duration_s(text: str) -> float | None:
+    """'250ms', '1s', '0.5s', '1min' -> seconds; None when it is not a positive duration."""
+    match = _DURATION.fullmatch(text.strip().lower())
     if not match or float(match.group(1)) <= 0:
+        return None
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_pace(text: str) -> float:
+    """'' or 'off' -> 0 (full speed); a duration -> seconds."""
+    if text.strip().lower() in ("", "off", "0"):
+        return 0.0
+    seconds = duration_s(text)
+    if seconds is None:
         raise BadArguments(
             f"pace {text!r} is not a duration",
             fix="give the time one copy chunk should take, e.g. --pace 250ms, or off",
         )
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    return seconds
 
 
 _STRAIN = """

@@ -16,8 +16,11 @@ from data_copy.state import ownership, schema
 from data_copy.state.schema import CONFLICTS
 
 
-def record(conn: psycopg.Connection, part: Part, run_id: object, policy: str) -> int:
-    """Lists the part's current conflicts; returns how many are open."""
+def record(
+    conn: psycopg.Connection, part: Part, run_id: object, policy: str, keys: ownership.Keys = ownership.ALL_KEYS
+) -> int:
+    """Lists the part's current conflicts (among `keys`: the others' stay as they were);
+    returns how many are open."""
     kinds = sql.SQL(", ").join(sql.Literal(k) for k in ownership.CONFLICTS)
     run = sql.Literal(str(run_id))
     p = sql.Literal(part.name)
@@ -26,10 +29,11 @@ def record(conn: psycopg.Connection, part: Part, run_id: object, policy: str) ->
         " SELECT {p}, label, kind, {policy}, {run}, {run} FROM ({rows}) AS x WHERE kind IN ({kinds})"
         " ON CONFLICT (part, k, kind) DO UPDATE SET last_run = EXCLUDED.last_run, last_seen = now(),"
         " policy = EXCLUDED.policy, resolved_at = NULL"
-    ).format(c=CONFLICTS, p=p, policy=sql.Literal(policy), run=run, rows=ownership.classified(part), kinds=kinds)
+    ).format(c=CONFLICTS, p=p, policy=sql.Literal(policy), run=run, rows=ownership.classified(part, keys), kinds=kinds)
     resolve = sql.SQL(
         "UPDATE {c} SET resolved_at = now() WHERE part = {p} AND resolved_at IS NULL AND last_run <> {run}"
-    ).format(c=CONFLICTS, p=p, run=run)
+        " AND ({among})"
+    ).format(c=CONFLICTS, p=p, run=run, among=keys.text)
     with conn.transaction():
         conn.execute(upsert)
         conn.execute(resolve)

@@ -281,15 +281,32 @@ CONFLICTS = (
 )
 
 
-def _sides(part: Part) -> sql.Composed:
+@dataclass(frozen=True)
+class Keys:
+    """Some keys of a part, as each side looks them up: a condition over the legacy row `s`,
+    over the new table's row `t`, over a key as text `k` (the baseline's, a conflict's).
+    All keys by default."""
+
+    source: sql.Composable = field(default_factory=lambda: _TRUE)
+    target: sql.Composable = field(default_factory=lambda: _TRUE)
+    text: sql.Composable = field(default_factory=lambda: _TRUE)
+
+
+ALL_KEYS = Keys()
+
+
+def _sides(part: Part, keys: Keys = ALL_KEYS) -> sql.Composed:
     """FROM clause joining the three sides by key text: s(k, h), t(k, h, tk), o(k, h)."""
-    src = part.select(sql.SQL("{} AS k, {} AS h").format(source_key_text(part), source_hash(part)))
-    tgt = part.select_target(
-        sql.SQL("{} AS k, {} AS h, CAST(t.{} AS text) AS tk").format(
-            target_key_text(part), target_hash(part), sql.Identifier(part.target.primary_key[0])
+    src = part.select(sql.SQL("{} AS k, {} AS h").format(source_key_text(part), source_hash(part)), keys.source)
+    tgt = sql.SQL("{} AND ({})").format(
+        part.select_target(
+            sql.SQL("{} AS k, {} AS h, CAST(t.{} AS text) AS tk").format(
+                target_key_text(part), target_hash(part), sql.Identifier(part.target.primary_key[0])
+            ),
         ),
+        keys.target,
     )
-    own = baseline(part)
+    own = baseline(part, keys.target, keys.text)
     return sql.SQL(
         "({src}) AS s FULL JOIN ({tgt}) AS t ON t.k = s.k FULL JOIN ({own}) AS o ON o.k = coalesce(s.k, t.k)"
     ).format(src=src, tgt=tgt, own=own)
@@ -321,12 +338,12 @@ class Classes:
         )
 
 
-def classified(part: Part) -> sql.Composed:
+def classified(part: Part, keys: Keys = ALL_KEYS) -> sql.Composed:
     """SELECT kind, label (the key, or the new table's primary key for rows without one)
-    for every key of the part."""
+    for every key of the part (of `keys`)."""
     return sql.SQL(
         "SELECT {kind} AS kind, coalesce(s.k, t.k, o.k, 'new id ' || t.tk) AS label, s.h AS sh, t.h AS th FROM {sides}"
-    ).format(kind=sql.SQL(_KIND), sides=_sides(part))
+    ).format(kind=sql.SQL(_KIND), sides=_sides(part, keys))
 
 
 def _tally(conn: psycopg.Connection, rows: sql.Composable, quiet: tuple[str, ...] = ()) -> Classes:
@@ -346,8 +363,8 @@ def _tally(conn: psycopg.Connection, rows: sql.Composable, quiet: tuple[str, ...
     return result
 
 
-def classify(conn: psycopg.Connection, part: Part) -> Classes:
-    return _tally(conn, classified(part), quiet=("in_sync", "in_sync_unrecorded"))
+def classify(conn: psycopg.Connection, part: Part, keys: Keys = ALL_KEYS) -> Classes:
+    return _tally(conn, classified(part, keys), quiet=("in_sync", "in_sync_unrecorded"))
 
 
 def foreign_rows(conn: psycopg.Connection, part: Part) -> Classes:

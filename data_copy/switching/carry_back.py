@@ -23,16 +23,16 @@ import psycopg
 from psycopg import sql
 from psycopg.abc import Query
 
-from catalog.legacy import legacy_table
 from catalog.mappings import Mapping, copy_order
 from data_copy.capture import replica_identity
 from data_copy.core import lock_retry
 from data_copy.core.ident import ident
 from data_copy.errors import RollbackRefused, first_line
-from data_copy.mapping_sql.projection import SOURCE, Part, parts
+from data_copy.mapping_sql.projection import Part, parts
 from data_copy.state import legacy_activity, ownership, phase_events, schema
 from data_copy.state.schema import LOST
 from data_copy.switching import id_space
+from data_copy.sync import write_back
 
 
 @dataclass
@@ -49,67 +49,6 @@ class Carry:
     both_samples: list[str] = field(default_factory=list)
 
 
-def _app_written(part: Part) -> sql.Composed:
-    """The new table's rows that differ from the baseline (created or changed by others)."""
-    return sql.SQL(
-        "FROM {t} AS t LEFT JOIN {o} AS o ON o.part = {p} AND o.k = {k} WHERE ({tw}) AND (o.k IS NULL OR o.h <> {h})"
-    ).format(
-        t=ident(part.target.qualified),
-        o=schema.OWNED,
-        p=sql.Literal(part.name),
-        k=ownership.target_key_text(part),
-        tw=part.target_where,
-        h=ownership.target_hash(part),
-    )
-
-
-def _lost_keys(part: Part) -> sql.Composed:
-    """The condition on baseline rows `o` whose key the new table lost (the application deleted it)."""
-    return sql.SQL("o.part = {p} AND NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {k} = o.k)").format(
-        p=sql.Literal(part.name), t=ident(part.target.qualified), k=ownership.target_key_text(part)
-    )
-
-
-def _app_deleted(part: Part) -> sql.Composed:
-    """Baseline keys the new table lost (deleted by the application)."""
-    return sql.SQL("FROM {o} AS o WHERE {lost}").format(o=schema.OWNED, lost=_lost_keys(part))
-
-
-def _inverse_columns(m: Mapping) -> list[tuple[str, str, str]]:
-    """(legacy column, its type, the target column it comes back from)."""
-    source = legacy_table(m.source)
-    back = {legacy: target for target, legacy in m.column_pairs() if legacy not in m.game_refs.values()}
-    for legacy, target in m.keep.items():
-        back[legacy] = target
-    return [(c.name, c.type, back[c.name]) for c in source.columns]
-
-
-def _round_trip(part: Part, temp: sql.Identifier) -> sql.Composed:
-    """CREATE TEMP TABLE temp: the inverted legacy row of each application row, its key,
-    and whether projecting it forward gives the new row back exactly."""
-    cols = _inverse_columns(part.mapping)
-    inverted = sql.SQL("SELECT {cols}, {k} AS _k, {h} AS _h {app}").format(
-        cols=sql.SQL(", ").join(
-            sql.SQL("CAST(t.{} AS {}) AS {}").format(sql.Identifier(target), sql.SQL(typ), sql.Identifier(legacy))
-            for legacy, typ, target in cols
-        ),
-        k=ownership.target_key_text(part),
-        h=ownership.target_hash(part),
-        app=_app_written(part),
-    )
-    return sql.SQL(
-        "CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {s}.*, ({fh} = {s}._h AND {fits}) AS exact"
-        " FROM ({inverted}) AS {s} {joins}"
-    ).format(
-        temp=temp,
-        s=sql.Identifier(SOURCE),
-        fh=ownership.source_hash(part),
-        fits=part.fits_condition(),
-        inverted=inverted,
-        joins=part.joins,
-    )
-
-
 def _count(conn: psycopg.Connection, query: Query) -> int:
     row = conn.execute(query).fetchone()
     return int(row[0]) if row else 0
@@ -120,8 +59,8 @@ def _survey(conn: psycopg.Connection, m: Mapping) -> Carry:
     c = Carry(m.name, m.target, " + ".join(m.sources))
     if not m.invertible:
         for part in parts(m):
-            c.refused += _count(conn, sql.SQL("SELECT count(*) {}").format(_app_written(part)))
-            c.refused += _count(conn, sql.SQL("SELECT count(*) {}").format(_app_deleted(part)))
+            c.refused += _count(conn, sql.SQL("SELECT count(*) {}").format(write_back.app_written(part)))
+            c.refused += _count(conn, sql.SQL("SELECT count(*) {}").format(write_back.app_deleted(part)))
         c.reason = "mapping does not invert: " + m.inversion
         return c
     part = parts(m)[0]
@@ -130,76 +69,29 @@ def _survey(conn: psycopg.Connection, m: Mapping) -> Carry:
     classes = ownership.classify(conn, part)
     c.both_changed = classes.n(*_OVERWRITES_LEGACY)
     c.both_samples = [k for kind in _OVERWRITES_LEGACY for k in classes.samples.get(kind, [])][:5]
-    conn.execute(_round_trip(part, sql.Identifier("carry")))
+    conn.execute(write_back.round_trip(part, _CARRY))
     c.carried = _count(conn, sql.SQL("SELECT count(*) FROM carry WHERE exact"))
     c.refused = _count(conn, sql.SQL("SELECT count(*) FROM carry WHERE NOT exact"))
-    c.deleted = _count(conn, sql.SQL("SELECT count(*) {}").format(_app_deleted(part)))
+    c.deleted = _count(conn, sql.SQL("SELECT count(*) {}").format(write_back.app_deleted(part)))
     c.samples = [r[0] for r in conn.execute("SELECT _k FROM carry WHERE NOT exact ORDER BY _k LIMIT 5")]
     if c.refused:
         c.reason = "rows that do not round-trip (e.g. keys " + ", ".join(map(str, c.samples)) + ")"
     return c
 
 
+_CARRY = sql.Identifier("carry")  # the temporary table of the rows to carry back (write_back.round_trip)
+
 # conflict kinds where the carry-back would write over a legacy change (a key legacy deleted
 # while the application changed it is only re-inserted: nothing of legacy's is lost)
 _OVERWRITES_LEGACY = ("conflict_both_changed", "conflict_both_inserted", "conflict_deleted_changed")
-
-
-def _generated(conn: psycopg.Connection, table: str) -> set[str]:
-    rows = conn.execute(
-        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attgenerated <> ''", (table,)
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
-def _not_landed(conn: psycopg.Connection, part: Part) -> list[str]:
-    """Keys of carried rows whose legacy row, projected forward as a sync would, does not
-    give the new row back (a trigger, a generated column or a default changed it)."""
-    landed = part.select(
-        sql.SQL("{} AS k, {} AS h").format(ownership.source_key_text(part), ownership.source_hash(part))
-    )
-    rows = conn.execute(
-        sql.SQL(
-            "SELECT c._k FROM carry AS c WHERE c.exact AND NOT EXISTS"
-            " (SELECT 1 FROM ({landed}) AS x WHERE x.k = c._k AND x.h = c._h) ORDER BY 1 LIMIT 5"
-        ).format(landed=landed)
-    ).fetchall()
-    return [str(r[0]) for r in rows]
 
 
 def _carry_back(conn: psycopg.Connection, part: Part) -> tuple[int, int]:
     """Writes the exact rows of temp table `carry` into legacy, deletes what the
     application deleted; the baseline follows in the same transaction. Refuses (and the
     caller's transaction rolls back) when a written row did not land exactly."""
-    generated = _generated(conn, part.source_table)
-    cols = [legacy for legacy, _, _ in _inverse_columns(part.mapping) if legacy not in generated]
-    names = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
-    values = sql.SQL(", ").join(sql.Identifier("c", c) for c in cols)
-    legacy, key = ident(part.source_table), sql.Identifier(part.source_key)
-    updated = conn.execute(
-        sql.SQL(
-            "UPDATE {l} AS l SET ({names}) = ROW({values}) FROM carry AS c WHERE c.exact AND l.{key} = c.{key}"
-        ).format(l=legacy, names=names, values=values, key=key)
-    ).rowcount
-    inserted = conn.execute(
-        sql.SQL(
-            "INSERT INTO {l} ({names}) SELECT {values} FROM carry AS c"
-            " WHERE c.exact AND NOT EXISTS (SELECT 1 FROM {l} AS l WHERE l.{key} = c.{key})"
-        ).format(l=legacy, names=names, values=values, key=key)
-    ).rowcount
-    conn.execute(
-        sql.SQL(
-            "INSERT INTO {o} (part, k, h) SELECT {p}, _k, _h FROM carry WHERE exact AND _k IS NOT NULL"
-            " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
-        ).format(o=schema.OWNED, p=sql.Literal(part.name))
-    )
-    deleted = conn.execute(
-        sql.SQL(
-            "WITH gone AS (DELETE FROM {o} AS o WHERE {lost} RETURNING o.k)"
-            " DELETE FROM {l} AS l USING gone WHERE CAST(l.{key} AS text) = gone.k"
-        ).format(o=schema.OWNED, lost=_lost_keys(part), l=legacy, key=key)
-    ).rowcount
-    missed = _not_landed(conn, part)
+    written = write_back.write(conn, part, _CARRY)
+    missed = write_back.not_landed(conn, part, _CARRY)
     if missed:
         raise RollbackRefused(
             f"rollback refused for {part.target.qualified}: rows written back into {part.source_table} do not"
@@ -207,7 +99,7 @@ def _carry_back(conn: psycopg.Connection, part: Part) -> tuple[int, int]:
             " changed them; nothing of this table was changed",
             fix=f"accept that with --accept-loss {part.target.qualified}, or stay in phase 2",
         )
-    return max(updated, 0) + max(inserted, 0), max(deleted, 0)
+    return written
 
 
 def _save_lost(conn: psycopg.Connection, m: Mapping, run_id: object) -> None:
@@ -225,7 +117,7 @@ def _save_lost(conn: psycopg.Connection, m: Mapping, run_id: object) -> None:
                 m=sql.Literal(m.name),
                 target=sql.Literal(m.target),
                 k=ownership.target_key_text(part),
-                app=_app_written(part),
+                app=write_back.app_written(part),
             )
         )
         conn.execute(
@@ -237,10 +129,12 @@ def _save_lost(conn: psycopg.Connection, m: Mapping, run_id: object) -> None:
                 p=sql.Literal(part.name),
                 k=ownership.target_key_text(part),
                 h=ownership.target_hash(part),
-                app=_app_written(part),
+                app=write_back.app_written(part),
             )
         )
-        conn.execute(sql.SQL("DELETE FROM {o} AS o WHERE {lost}").format(o=schema.OWNED, lost=_lost_keys(part)))
+        conn.execute(
+            sql.SQL("DELETE FROM {o} AS o WHERE {lost}").format(o=schema.OWNED, lost=write_back.lost_keys(part))
+        )
         # rows without a key of the mapping (a game only the new table has) cannot be
         # adopted: they go (saved above), or phase 1 would find them foreign forever
         conn.execute(

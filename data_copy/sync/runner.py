@@ -74,7 +74,8 @@ def run(
         legacy_activity.snapshot(conn, j.run_id, "run", "start")
         target_tables.create_tables(conn, settings.owner_role)
         notes: list[str] = []
-        cap = stream.start(conn, settings, notes.append)  # the slot exists before the first chunk
+        back = settings.carry_back if phase == 2 else ()
+        cap = stream.start(conn, settings, notes.append, back)  # the slot exists before the first chunk
         if cap:
             closing.callback(stream.close, cap)
             stream.marked(conn, cap, notes.append)  # the catch-up's advance moves restart_lsn here
@@ -143,7 +144,7 @@ def run(
                 # is not held back by one in flight
                 stream.marked(conn, cap, notes.append)
             settle_it = functools.partial(
-                _settle, m, part_list, checksums, phase, settings.conflict_policy, cap, incremental
+                _settle, m, part_list, checksums, phase, settings.conflict_policy, cap, incremental, back
             )
             if second.takes(part_list, first_copied):
                 work = functools.partial(_settle_and_index, settle_it, m.target, settings.owner_role, j.run_id)
@@ -185,13 +186,24 @@ def _settle(
     policy: str,
     cap: stream.Capture | None,
     incremental: bool,
+    carry_back: tuple[str, ...],
     conn: psycopg.Connection,
     copier: Copier,
     hasher: Hasher,
 ) -> tuple[int, MappingResult]:
     """One mapping's settle on `conn` (the main session, or overlap's second one)."""
     settled = settle.settle(
-        conn, copier, m, part_list, checksums, phase, policy, cap, hasher=hasher, incremental=incremental
+        conn,
+        copier,
+        m,
+        part_list,
+        checksums,
+        phase,
+        policy,
+        cap,
+        hasher=hasher,
+        incremental=incremental,
+        carry_back=m.name in carry_back,
     )
     if cap:
         stream.advance(conn, cap)

@@ -8,7 +8,7 @@ from catalog.phases import DEFAULT_CONFLICT_POLICY
 from data_copy.capture import stream
 from data_copy.mapping_sql.projection import Part, parts
 from data_copy.state import conflicts, ownership
-from data_copy.sync import change_apply
+from data_copy.sync import both_ways, change_apply
 from data_copy.sync.copier import Copier
 from data_copy.validation import mapping_check
 from data_copy.validation.hasher import Hasher
@@ -27,16 +27,22 @@ def settle(
     cap: stream.Capture | None = None,
     hasher: Hasher | None = None,
     incremental: bool = False,
+    carry_back: bool = False,
 ) -> tuple[int, mapping_check.MappingResult]:
     """Re-syncs and validates in ONE repeatable-read snapshot, so rows the application
     writes meanwhile cannot make a correct copy look wrong: they belong to the next run.
     The hasher's connections share that snapshot but not its writes: used only while this
-    transaction has written no row of the mapping's tables."""
+    transaction has written no row of the mapping's tables. `carry_back`: phase 2 both
+    ways, the application's changes go back into legacy too (sync/both_ways.py)."""
     for attempt in range(1, SETTLE_ATTEMPTS + 1):
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 copied = change_apply.sync(conn, copier, cap, m, part_list)
+                carried = None
+                if carry_back and phase == 2 and cap is not None and m.invertible:
+                    carried = both_ways.carry(conn, cap, part_list[0], copier.run_id, policy)
+                    copied += carried.written + carried.deleted
                 pool = hasher if copied == 0 else None
                 result = mapping_check.check_mapping(
                     conn, m, part_list, checksums, phase, pool, incremental and captured(cap, m, copier)
@@ -67,6 +73,11 @@ def settle(
                             ownership.repair_baseline(conn, part)
                         if check.classes.n(*ownership.CONFLICTS) or conflicts.any_open(conn, part):
                             conflicts.record(conn, part, copier.run_id, policy)
+                if carried is not None:
+                    result.figures.update(carried.figures())
+                    if carried.refused:  # legacy's readers would not see the application's writes
+                        result.status = "failed"
+                        result.message = "; ".join(filter(None, (result.message, carried.refused)))
             return copied, result
         except psycopg.errors.SerializationFailure:
             copier.forget_exclusions()  # their temporary tables went with the transaction

@@ -59,6 +59,7 @@ def test_defaults() -> None:
         "conflictPolicy": "keep-new",
         "pace": "off",
         "replicaIdentityFull": [],
+        "carryBack": [],
     }
     assert "password" not in s.connection.as_output()
 
@@ -72,6 +73,17 @@ def test_replica_identity_full_names_mapped_legacy_tables_only() -> None:
         parse(consolidation__replicaIdentityFull='["public.app_settings"]')
     with pytest.raises(ConfigError, match="consolidation:replicaIdentityFull"):
         parse(consolidation__replicaIdentityFull="splits.raw_mlb_betting_splits")
+
+
+def test_carry_back_names_mappings_that_invert_or_all() -> None:
+    """Phase 2 both ways (data_copy/sync/both_ways.py): mappings that invert exactly."""
+    assert parse(consolidation__carryBack='["moneyline"]').data_copy.carry_back == ("moneyline",)
+    every = parse(consolidation__carryBack='["all"]').data_copy.carry_back
+    assert "games" not in every and "moneyline" in every and len(every) == 13
+    with pytest.raises(ConfigError, match="consolidation:carryBack: 'games' cannot go back into legacy: a merge"):
+        parse(consolidation__carryBack='["games"]')
+    with pytest.raises(ConfigError, match="consolidation:carryBack: 'nope' is not a mapping"):
+        parse(consolidation__carryBack='["nope"]')
 
 
 def test_pace_is_off_or_a_duration() -> None:

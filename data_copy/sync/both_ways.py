@@ -1,0 +1,153 @@
+"""Phase 2 both ways: the application's writes to a new table carried back into legacy, in
+each sync, so that code still reading legacy sees them (consolidation:carryBack).
+
+Only for a mapping that inverts exactly (catalog Mapping.invertible; the games merge does
+not: a new row cannot be split back into public.games and splits.games), and per row only
+where the round trip holds (sync/write_back.py). The keys come from the change stream: the
+new table's changes that do not carry our replication origin are the application's, read
+from the slot with legacy's (capture/stream.py), so a sync costs what the application
+changed; the first sync after the opt-in looks at every row once. In the settle's
+transaction, after legacy's changes were brought over, each of those keys is classified
+three ways (legacy now, the new table now, the baseline: state/ownership.py):
+- the application created or changed it and legacy did not: the row goes back;
+- the application deleted it and legacy did not change it: legacy's row is deleted;
+- both sides changed it since the last sync: a conflict, listed in migration_conflicts
+  and never written in either direction;
+- a row that does not round-trip is counted and left (the rollback names them too).
+The baseline follows each written row, so the next sync sees the key in sync. Our writes
+to legacy carry our origin, so they never come back as legacy changes. A written row that
+does not land as it was (a legacy trigger, generated column or default changed it) makes
+the mapping refuse carry-back, named, and nothing of it is written in that sync.
+"""
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from catalog.legacy import legacy_table
+from data_copy.capture import stream
+from data_copy.capture.stream import Capture
+from data_copy.core import planner
+from data_copy.mapping_sql import key_sets
+from data_copy.mapping_sql.projection import SOURCE, Part
+from data_copy.state import conflicts, ownership
+from data_copy.state.schema import CAPTURE, CAPTURE_CHANGES
+from data_copy.sync import write_back
+
+_BACK = sql.Identifier("carry_back")  # the rows of one part on their way back (write_back.round_trip)
+_GOES_BACK = ("app_created", "app_changed")
+
+
+@dataclass
+class Carried:
+    written: int = 0  # legacy rows inserted or updated with the application's version
+    deleted: int = 0  # legacy rows deleted because the application deleted them
+    conflicts: int = 0  # keys both sides changed: listed, not written
+    not_exact: int = 0  # rows that do not round-trip: left in the new table only
+    refused: str = ""  # why the mapping refused carry-back in this sync ("" when it did not)
+
+    def figures(self) -> dict[str, int]:
+        return {
+            "carried_back": self.written,
+            "deleted_back": self.deleted,
+            "not_carried_back": self.not_exact + self.conflicts,
+        }
+
+
+def position_name(part: Part) -> str:
+    """The part's position of the new table's changes carried back (beside its own)."""
+    return f"{part.name}<-"
+
+
+def _upto(conn: psycopg.Connection, cap: Capture, table: str, pos: str | None) -> str:
+    """pulled_lsn, or just before the first buffered change to `table` this snapshot does
+    not see (as change_apply does for legacy's changes)."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT coalesce((SELECT min(lsn) - 1 FROM {c} WHERE slot = %(s)s AND tbl = %(t)s"
+            " AND lsn > CAST(coalesce(%(p)s, '0/0') AS pg_lsn)"
+            " AND NOT pg_visible_in_snapshot(xid, pg_current_snapshot())),"
+            " (SELECT pulled_lsn FROM {st} WHERE slot = %(s)s))"
+        ).format(c=CAPTURE_CHANGES, st=CAPTURE),
+        {"s": cap.slot, "t": table, "p": pos},
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _changed(cap: Capture, part: Part, pos: str, upto: str) -> sql.Composed:
+    """SELECT the distinct keys (text) of the new table the application changed in (pos, upto]."""
+    return sql.SQL(
+        "SELECT DISTINCT k FROM {} WHERE slot = {} AND tbl = {} AND lsn > CAST({} AS pg_lsn)"
+        " AND lsn <= CAST({} AS pg_lsn) AND k IS NOT NULL"
+    ).format(
+        CAPTURE_CHANGES, sql.Literal(cap.slot), sql.Literal(part.target.qualified), sql.Literal(pos), sql.Literal(upto)
+    )
+
+
+def _keys(conn: psycopg.Connection, part: Part, changed: sql.Composed) -> ownership.Keys:
+    """The changed keys as each side looks them up (legacy by its key index, or by the
+    ctids one parallel pass finds; the new table by its key index)."""
+    source_type = legacy_table(part.source_table).column(part.source_key).type
+    target_type = part.target.column(part.target_key).type
+    as_type = sql.SQL("SELECT CAST(k AS {}) FROM ({}) AS c")
+    source = key_sets.among_all(sql.Identifier(SOURCE, part.source_key), as_type.format(sql.SQL(source_type), changed))
+    if not key_sets.indexed(conn, part.source_table, part.source_key):
+        source = key_sets.located(
+            conn, part.source_table, SOURCE, part.source_key, as_type.format(sql.SQL(source_type), changed)
+        )
+    target = key_sets.among_all(sql.Identifier("t", part.target_key), as_type.format(sql.SQL(target_type), changed))
+    return ownership.Keys(source=source, target=target, text=sql.SQL("k IN ({})").format(changed))
+
+
+def _kinds(conn: psycopg.Connection, part: Part, keys: ownership.Keys) -> dict[str, list[str]]:
+    """Key texts per kind, among `keys`."""
+    found: dict[str, list[str]] = {}
+    for kind, label in conn.execute(
+        sql.SQL("SELECT kind, label FROM ({}) AS x").format(ownership.classified(part, keys))
+    ):
+        found.setdefault(kind, []).append(str(label))
+    return found
+
+
+def carry(conn: psycopg.Connection, cap: Capture, part: Part, run_id: object, policy: str) -> Carried:
+    """The application's changes to `part`'s new table since the last sync, carried back
+    into legacy, in the caller's (settle) transaction."""
+    done = Carried()
+    pos = stream.position(conn, cap, position_name(part))
+    upto = _upto(conn, cap, part.target.qualified, pos)
+    with planner.keyed(conn):
+        keys = ownership.ALL_KEYS if pos is None else _keys(conn, part, _changed(cap, part, pos, upto))
+        kinds = _kinds(conn, part, keys)
+        both = [k for kind in ownership.CONFLICTS for k in kinds.get(kind, [])]
+        if both:
+            done.conflicts = len(both)
+            conflicts.record(conn, part, run_id, policy, keys)
+        back = [k for kind in _GOES_BACK for k in kinds.get(kind, [])]
+        gone = kinds.get("app_deleted", [])
+        if back or gone:
+            target_type = sql.SQL(part.target.column(part.target_key).type)
+            among = sql.SQL("t.{} = ANY(CAST({} AS {}[]))").format(
+                sql.Identifier(part.target_key), sql.Literal(back), target_type
+            )
+            with conn.transaction():
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_BACK))
+                conn.execute(write_back.round_trip(part, _BACK, among))
+                row = conn.execute(sql.SQL("SELECT count(*) FILTER (WHERE NOT exact) FROM {}").format(_BACK)).fetchone()
+                done.not_exact = int(row[0]) if row else 0
+                done.written, done.deleted = write_back.write(
+                    conn, part, _BACK, sql.SQL("o.k = ANY({})").format(sql.Literal(gone))
+                )
+                missed = write_back.not_landed(conn, part, _BACK)
+                if missed:
+                    done.refused = (
+                        f"{part.target.qualified}: rows written back into {part.source_table} do not give the"
+                        f" new rows back (keys {', '.join(missed)}): a trigger, generated column or default"
+                        " changes them; carry-back refused for this mapping"
+                    )
+                    done.written = done.deleted = 0
+                    raise psycopg.Rollback()  # this sync writes nothing of it back
+    if not done.refused:
+        stream.record(conn, cap, position_name(part), upto)
+    return done

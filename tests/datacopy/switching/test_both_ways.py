@@ -1,0 +1,142 @@
+"""Phase 2 both ways (consolidation:carryBack, sync/both_ways.py) on a real PostgreSQL: the
+application's writes to a new table go back into legacy with each sync, so code still
+reading legacy sees them; old code's legacy writes still come over; a key both sides changed
+is a conflict, listed and written in neither direction; our own writes never come back as
+changes; a legacy trigger that changes carried rows makes the mapping refuse, named; random
+interleavings of both sides end with both sides equal but for the listed conflicts."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from test_phases import LEGACY_ML, ML, app_insert_ml, content_md5, legacy_insert_ml, ml, q, result
+
+from data_copy import api
+from data_copy.settings import Settings
+
+BACK = Settings(carry_back=("moneyline",))
+
+
+def ids(dsn: str, table: str, n: int, offset: int = 0) -> list[int]:
+    return [r[0] for r in q(dsn, f"SELECT id FROM {table} ORDER BY id LIMIT {n} OFFSET {offset}")]  # noqa: S608
+
+
+def open_conflicts(dsn: str) -> set[str]:
+    return {
+        r[0]
+        for r in q(dsn, "SELECT k FROM public.migration_conflicts WHERE part = 'moneyline' AND resolved_at IS NULL")
+    }
+
+
+def differing(dsn: str) -> set[str]:
+    """Keys whose legacy row and new row differ (or exist on one side only), compared as the
+    legacy columns' text."""
+    cols = "id, game_id, sportsbook, home_ml, away_ml"
+    rows = q(
+        dsn,
+        f"SELECT coalesce(l.id, n.id)::text FROM (SELECT {cols} FROM {LEGACY_ML}) AS l"  # noqa: S608
+        f" FULL JOIN (SELECT {cols} FROM {ML}) AS n ON n.id = l.id WHERE l IS DISTINCT FROM n",
+    )
+    return {r[0] for r in rows}
+
+
+def test_the_applications_writes_go_back_and_old_codes_come_over(phase2: str) -> None:
+    dsn = phase2
+    created = app_insert_ml(dsn, "APP")
+    changed, gone, legacy_changed = ids(dsn, ML, 3, 5)
+    q(dsn, f"UPDATE {ML} SET home_ml = 4242 WHERE id = %s", changed)  # noqa: S608
+    q(dsn, f"DELETE FROM {ML} WHERE id = %s", gone)  # noqa: S608
+    q(dsn, f"UPDATE {LEGACY_ML} SET away_ml = -777 WHERE id = %s", legacy_changed)  # noqa: S608
+    old = legacy_insert_ml(dsn, "OLD")
+    report = api.run(dsn, BACK)
+    assert report.ok, [r.message for r in report.results if r.message]
+    figures = result(report, "moneyline").figures
+    assert figures["carried_back"] == 2 and figures["deleted_back"] == 1, figures
+    assert ml(dsn, LEGACY_ML, created) == (created, "APP", 111)  # legacy readers see the application's rows
+    assert ml(dsn, LEGACY_ML, changed)[2] == 4242
+    assert ml(dsn, LEGACY_ML, gone) is None
+    assert ml(dsn, ML, old) == (old, "OLD", 222)  # and the new readers old code's
+    assert q(dsn, f"SELECT away_ml FROM {ML} WHERE id = %s", legacy_changed) == [(-777,)]  # noqa: S608
+    assert content_md5(dsn, ML) == content_md5(dsn, LEGACY_ML)
+    again = api.run(dsn, BACK)  # our writes in either direction are not read back as changes
+    assert again.ok and again.capture["moneyline"]["keys"] == 0
+    assert result(again, "moneyline").figures["carried_back"] == 0
+    assert content_md5(dsn, ML) == content_md5(dsn, LEGACY_ML)
+
+
+def test_a_key_both_sides_changed_is_listed_and_written_in_neither_direction(phase2: str) -> None:
+    dsn = phase2
+    key = ids(dsn, ML, 1, 3)[0]
+    q(dsn, f"UPDATE {ML} SET home_ml = 1111 WHERE id = %s", key)  # noqa: S608
+    q(dsn, f"UPDATE {LEGACY_ML} SET home_ml = 2222 WHERE id = %s", key)  # noqa: S608
+    report = api.run(dsn, BACK)
+    assert result(report, "moneyline").figures["not_carried_back"] >= 1
+    assert str(key) in open_conflicts(dsn)
+    assert ml(dsn, ML, key)[2] == 1111 and ml(dsn, LEGACY_ML, key)[2] == 2222  # neither overwritten
+    api.run(dsn, BACK)
+    assert ml(dsn, ML, key)[2] == 1111 and ml(dsn, LEGACY_ML, key)[2] == 2222
+
+
+def test_a_legacy_trigger_that_changes_carried_rows_refuses_carry_back_named(phase2: str) -> None:
+    dsn = phase2
+    q(
+        dsn,
+        "CREATE FUNCTION mlb_betting.stamp() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN NEW.away_ml := 9; RETURN NEW; END $$;"
+        f" CREATE TRIGGER stamp BEFORE INSERT OR UPDATE ON {LEGACY_ML}"
+        " FOR EACH ROW EXECUTE FUNCTION mlb_betting.stamp()",
+    )
+    key = ids(dsn, ML, 1, 2)[0]
+    before = ml(dsn, LEGACY_ML, key)
+    q(dsn, f"UPDATE {ML} SET home_ml = 3131 WHERE id = %s", key)  # noqa: S608
+    report = api.run(dsn, BACK)
+    moneyline = result(report, "moneyline")
+    assert moneyline.status == "failed" and "carry-back refused" in moneyline.message, moneyline.message
+    assert ml(dsn, LEGACY_ML, key) == before  # nothing of it written back
+    assert ml(dsn, ML, key)[2] == 3131  # the application's row kept
+
+
+def test_random_interleavings_end_equal_but_for_the_listed_conflicts(phase2: str) -> None:
+    """300 writes in random order on both sides, a sync every 30: after the last sync the
+    two sides of moneyline are equal, but for keys listed as open conflicts."""
+    dsn = phase2
+    rng = random.Random(23)
+    keys = ids(dsn, ML, 60)
+    for step in range(300):
+        side, kind = rng.choice((ML, LEGACY_ML)), rng.choice(("update", "update", "insert", "delete"))
+        if kind == "insert":
+            keys.append(app_insert_ml(dsn, "APP") if side == ML else legacy_insert_ml(dsn, "OLD"))
+        elif kind == "update":
+            q(dsn, f"UPDATE {side} SET home_ml = %s WHERE id = %s", rng.randint(-500, 500), rng.choice(keys))  # noqa: S608
+        else:
+            q(dsn, f"DELETE FROM {side} WHERE id = %s", rng.choice(keys))  # noqa: S608
+        if step % 30 == 29:
+            api.run(dsn, BACK)
+    api.run(dsn, BACK)
+    conflicts = open_conflicts(dsn)
+    assert differing(dsn) <= conflicts, (differing(dsn) - conflicts, conflicts)
+
+
+@pytest.mark.parametrize("mapping", ["games"])
+def test_a_mapping_that_does_not_invert_is_refused_in_one_line(phase2: str, mapping: str) -> None:
+    import subprocess
+    import sys
+
+    from test_phases import ROOT
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "data_copy", "run", "--dsn", phase2, "--carry-back", mapping],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "cannot go back into legacy" in proc.stderr
+
+
+def test_plan_says_which_mappings_go_both_ways_and_why_the_others_cannot(phase2: str) -> None:
+    lines = api.phase_plan(phase2, Settings(carry_back=("moneyline", "spreads")))
+    assert "phase 2 both ways (consolidation:carryBack): moneyline, spreads" in lines
+    assert any(line.startswith("  one way only: games (it does not invert: a merge") for line in lines), lines
+    assert "  one way only: totals (not asked for)" in lines
