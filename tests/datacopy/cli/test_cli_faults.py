@@ -125,7 +125,9 @@ def test_ctrl_c_exits_130_in_one_line_and_a_rerun_completes(db: str, sig: signal
 
 
 def test_two_runs_at_once_the_second_refuses_naming_the_first_or_waits(db: str) -> None:
-    first = start("run", "--dsn", db)
+    # paced, so that it still runs while the three commands below start (an unpaced first
+    # copy of this fixture can end in about as long as they take to start)
+    first = start("run", "--dsn", db, "--pace", "500ms")
     wait_until(lambda: lock_held(db), what="the first run's lock")
     started = time.monotonic()
     code, _, err = finish(start("run", "--dsn", db), timeout=60)
