@@ -2,7 +2,8 @@
 
 Each entry: logical name -> the consolidated table, and the legacy table(s) it replaces.
 Phase 1 resolves a logical name to its (first) legacy table, phases 2 and 3 to the new
-one; `legacy_<name>` always resolves to the legacy table(s), for the guide's rollback plan.
+one (in phase 2 a table the stack sends back, consolidation:legacyTables, to legacy again);
+`legacy_<name>` always resolves to the legacy table(s), for the guide's rollback plan.
 """
 
 from dataclasses import dataclass
@@ -90,11 +91,13 @@ def legacy_names() -> dict[str, str]:
     return names
 
 
-def table_registry(phase: int) -> dict[str, str]:
-    """Logical name -> schema.table the application must use in `phase` (1, 2 or 3)."""
+def table_registry(phase: int, back_to_legacy: tuple[str, ...] = ()) -> dict[str, str]:
+    """Logical name -> schema.table the application must use in `phase` (1, 2 or 3); in
+    phase 2 the names of `back_to_legacy` resolve to their legacy table again (one table's
+    rollback, while phase 2 syncs it both ways)."""
     registry: dict[str, str] = {}
     for entry in REGISTRY:
-        use_legacy = phase == 1 and entry.legacy
+        use_legacy = (phase == 1 or (phase == 2 and entry.logical in back_to_legacy)) and entry.legacy
         registry[entry.logical] = entry.legacy[0] if use_legacy else entry.table
     registry.update(legacy_names())
     return registry

@@ -142,7 +142,7 @@ def build_stack(
         "schemas": database.schema_names,
         "roles": database.role_names,
         "ownerRole": database.owner_role,
-        "tableRegistry": table_registry(settings.phase),
+        "tableRegistry": table_registry(settings.phase, settings.data_copy.legacy_tables),
         "permissionFunctions": database.functions.summary,
         "connection": settings.connection.as_output(),
         "dataCopy": settings.data_copy.as_output(),

@@ -24,6 +24,8 @@ Two namespaces are read:
     carryBack         phase 2 both ways: mappings (or ["all"]: every one that inverts
                       exactly) whose new table's writes each `data_copy run` also
                       carries back into legacy, for code that still reads legacy
+    legacyTables      phase 2: mappings whose registry entry goes back to the legacy table
+                      (one table's rollback); each must be in carryBack
     replicaIdentityFull  mapped legacy tables whose deletes and updates should carry the
                       whole old row (data_copy run sets REPLICA IDENTITY FULL on them:
                       the owners' opt-in, the only other change to legacy; undone by
@@ -80,6 +82,7 @@ PROJECT_KEYS: tuple[str, ...] = (
     "pace",
     "replicaIdentityFull",
     "carryBack",
+    "legacyTables",
 )
 PROVIDER_KEYS: tuple[str, ...] = ("host", "port", "username", "password", "database", "sslmode")
 
@@ -108,10 +111,12 @@ class DataCopySettings:
     pace: str = "off"
     replica_identity_full: tuple[str, ...] = field(default=())
     carry_back: tuple[str, ...] = field(default=())
+    legacy_tables: tuple[str, ...] = field(default=())
 
     def as_output(self) -> dict[str, Any]:
         return {
             "carryBack": list(self.carry_back),
+            "legacyTables": list(self.legacy_tables),
             "conflictPolicy": self.conflict_policy,
             "pace": self.pace,
             "replicaIdentityFull": list(self.replica_identity_full),
@@ -300,6 +305,27 @@ def _parse_carry_back(r: _Reader) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def _parse_legacy_tables(r: _Reader, carry_back: tuple[str, ...]) -> tuple[str, ...]:
+    """One table's rollback in phase 2: mappings whose registry entry resolves to legacy
+    again. Only for a mapping synced both ways (carryBack), so that neither side's writes
+    are lost to the other side's readers."""
+
+    def problem(raw: str) -> str | None:
+        value = _json_list(raw)
+        if value is None or not all(isinstance(v, str) for v in value):
+            how = "pulumi config set --path 'consolidation:legacyTables[0]' moneyline"
+            return f"{raw!r} is not a list of mapping names; e.g. {how}"
+        one_way = [v for v in value if v not in carry_back]
+        if one_way:
+            return (
+                f"{', '.join(one_way)} would go back to legacy while synced one way only: the application's"
+                " writes to the new table would not reach legacy; add it to consolidation:carryBack first"
+            )
+        return None
+
+    return r.value("legacyTables", (), problem, lambda raw: tuple(dict.fromkeys(_json_list(raw) or [])))
+
+
 def _parse_replica_identity(r: _Reader) -> tuple[str, ...]:
     """Mapped legacy tables whose changes carry the whole old row (the owners' opt-in: a
     catalog change on legacy, ALTER TABLE ... REPLICA IDENTITY FULL, made by data_copy run)."""
@@ -414,7 +440,8 @@ def parse_settings(config: Mapping[str, Any]) -> StackSettings:
             conflict_policy=r.value("conflictPolicy", DEFAULT_CONFLICT_POLICY, _conflict_policy_problem, _same),
             pace=r.value("pace", "off", _pace_problem, _pace),
             replica_identity_full=_parse_replica_identity(r),
-            carry_back=_parse_carry_back(r),
+            carry_back=(carry_back := _parse_carry_back(r)),
+            legacy_tables=_parse_legacy_tables(r, carry_back),
         ),
         connection=_parse_connection(r),
         protect=r.value("protect", True, _protect_problem, lambda raw: raw.strip().lower() == "true"),

@@ -191,3 +191,22 @@ def test_bad_config_fails_preview_with_one_line(
         messages = {line[line.index("invalid stack config") :] for line in lines}
         assert len(messages) == 1, text
         d.stack.remove_config(key)
+
+
+def test_one_table_goes_back_to_legacy_in_phase_2_and_the_preview_shows_it(engine: Engine) -> None:
+    """consolidation:legacyTables (one table's rollback while phase 2 syncs it both ways):
+    the preview shows the registry entry change, `up` makes it, the others stay new."""
+    prefix = unique("b") + "_"
+    with stack_on(engine, prefix) as d:
+        d.set_phase(2)
+        up, _ = d.up()
+        assert up.outputs["tableRegistry"].value["moneyline"] == "core_betting.betting_lines_moneyline"
+        d.stack.set_config("consolidation:carryBack", auto.ConfigValue('["moneyline"]'))
+        d.stack.set_config("consolidation:legacyTables", auto.ConfigValue('["moneyline"]'))
+        preview = d.stack.preview(diff=True)
+        assert "mlb_betting.moneyline" in preview.stdout, preview.stdout[-3000:]
+        up, _ = d.up()
+        registry = up.outputs["tableRegistry"].value
+        assert registry["moneyline"] == "mlb_betting.moneyline"
+        assert registry["spreads"] == "core_betting.betting_lines_spreads"
+        assert registry == table_registry(2, ("moneyline",))

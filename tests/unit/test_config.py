@@ -60,6 +60,7 @@ def test_defaults() -> None:
         "pace": "off",
         "replicaIdentityFull": [],
         "carryBack": [],
+        "legacyTables": [],
     }
     assert "password" not in s.connection.as_output()
 
@@ -84,6 +85,13 @@ def test_carry_back_names_mappings_that_invert_or_all() -> None:
         parse(consolidation__carryBack='["games"]')
     with pytest.raises(ConfigError, match="consolidation:carryBack: 'nope' is not a mapping"):
         parse(consolidation__carryBack='["nope"]')
+
+
+def test_legacy_tables_must_be_synced_both_ways() -> None:
+    both = parse(consolidation__carryBack='["moneyline"]', consolidation__legacyTables='["moneyline"]')
+    assert both.data_copy.legacy_tables == ("moneyline",)
+    with pytest.raises(ConfigError, match="consolidation:legacyTables: spreads would go back to legacy while synced"):
+        parse(consolidation__carryBack='["moneyline"]', consolidation__legacyTables='["spreads"]')
 
 
 def test_pace_is_off_or_a_duration() -> None:

@@ -154,3 +154,11 @@ def test_importable_without_pulumi(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "raw_data.raw_mlb_betting_splits"
+
+
+def test_a_table_sent_back_resolves_to_legacy_in_phase_2_only() -> None:
+    """consolidation:legacyTables: one table's rollback while phase 2 syncs it both ways."""
+    back = table_registry(2, ("moneyline",))
+    assert back["moneyline"] == "mlb_betting.moneyline"
+    assert back["spreads"] == table_registry(2)["spreads"] == "core_betting.betting_lines_spreads"
+    assert table_registry(3, ("moneyline",))["moneyline"] == "core_betting.betting_lines_moneyline"  # legacy is gone
