@@ -16,7 +16,10 @@ CHECKPOINT just before):
    more activity and ``run --count-only``; then the same again with the replica identity
    opt-in on the keyless legacy table (``--replica-identity-full``);
 7. the writer: on the idle database, then during a full ``data_copy run`` (checksums),
-   then during a paced one (``--pace``, bench.changes.PACE).
+   then during a paced one (``--pace``, bench.changes.PACE);
+8. phase 2 both ways (bench.both_ways): ``switch``, 1 % on each side, one
+   ``run --incremental --carry-back all``, then the lag of ``run --follow`` under a writer
+   on each side.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bench import baseline, changes, child, profile, structure
+from bench import baseline, both_ways, changes, child, profile, structure
 from bench.writer import WRITER_TABLES, WaitSampler, Writer, WriterStats
 from catalog.mappings import copy_order
 from data_copy.mapping_sql.target_tables import create_tables
@@ -373,6 +376,13 @@ class _Runner:
         )
         return idle, during_baseline, during_copy
 
+    def run_both_ways(self) -> None:
+        """Phase 2 both ways, last: it switches the database (bench.both_ways)."""
+        start = time.perf_counter()
+        figures = both_ways.measure(self.dsn, lambda: _add_activity(self.dsn), self.log)
+        self.result.steps["both_ways_all"] = time.perf_counter() - start
+        self.result.metrics.update(figures)
+
     def run_paced(self) -> WriterStats:
         """The writer during a paced full copy (the same load as copy_under_load)."""
         _empty_structure(self.dsn, self.settings)
@@ -405,6 +415,7 @@ def run_scale(
     resync_s, resync_count_s = r.run_resync()
     idle, during_baseline, loaded = r.run_writer()
     paced = r.run_paced()
+    r.run_both_ways()
 
     m = r.result.metrics
     m["repeat"] = float(options.repeat)
@@ -458,6 +469,7 @@ def run_scale(
     m["writer_paced_p99_ms"] = paced.p99_ms
     m["writer_paced_max_ms"] = paced.max_ms
     m["writer_p99_paced_ratio"] = paced.p99_ms / idle.p99_ms
+    m["both_ways_ratio"] = m["both_ways_s"] / checksum_s
     m["lock_timeout_ms"] = _lock_timeout_ms(dsn, settings)
     m["rows_raw_splits"] = float(r.result.rows.get(RAW_SPLITS, 0))
     m["rows_betting_lines"] = float(sum(r.result.rows.get(t, 0) for t in BETTING_LINES))

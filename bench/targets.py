@@ -18,6 +18,8 @@ REQUIRED_KEYS = (
     "validate_vs_read_ratio",
     "copy_count_ratio",
     "copy_checksum_ratio",
+    "both_ways_ratio",
+    "follow_lag_p99_s",
     "writer_p99_paced_ratio",
     "paced_copy_ratio",
     "peak_rss_mb",
@@ -54,6 +56,13 @@ TARGETS: tuple[Target, ...] = (
         _at_most("resync_ri_ratio", 0.05),
         ("resync_ri",),
     ),
+    Target(
+        "both_ways_ratio",
+        "one sync both ways (1 % each side) ≤ 0.10× full copy",
+        _at_most("both_ways_ratio", 0.10),
+        (),
+    ),
+    Target("follow_lag_p99_s", "run --follow lag p99 ≤ 5 s", _at_most("follow_lag_p99_s", 5.0), ()),
     Target(
         "validate_incremental_ratio",
         "validate after re-sync ≤ 0.1× full",

@@ -30,6 +30,23 @@ def mark_dirty(conn: psycopg.Connection, part: Part | str, keys: Iterable[object
     ).rowcount
 
 
+def mark_selected(conn: psycopg.Connection, part: Part, texts: sql.Composable) -> int:
+    """mark_dirty for the key texts a SELECT returns (the application's changes a phase-2
+    sync read from the stream), without bringing them to the client."""
+    return conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (part, k) SELECT DISTINCT {}, k FROM ({}) AS x WHERE k IS NOT NULL"
+            " ON CONFLICT (part, k) DO UPDATE SET marked_at = clock_timestamp()"
+        ).format(DIRTY, sql.Literal(part.name), texts)
+    ).rowcount
+
+
+def forget(conn: psycopg.Connection, part: Part) -> None:
+    """A full validation that passed covers every key: the marks start again from it (in its
+    transaction: marks by transactions its snapshot cannot see stay)."""
+    conn.execute(sql.SQL("DELETE FROM {} WHERE part = %s").format(DIRTY), (part.name,))
+
+
 def marking(part: Part, written: str, gone: bool = False) -> sql.Composed:
     """A CTE (`, name AS (...)`) recording the keys (column k) of the data-modifying CTE
     `written` as dirty, in the statement that writes them; `gone`: it deleted their rows

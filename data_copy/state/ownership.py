@@ -34,9 +34,11 @@ from decimal import Decimal
 import psycopg
 from psycopg import sql
 
+from catalog.legacy import legacy_table
 from catalog.mappings import MAPPINGS
 from data_copy.core.ident import ident
-from data_copy.mapping_sql.projection import Part, parts
+from data_copy.mapping_sql import key_sets
+from data_copy.mapping_sql.projection import SOURCE, Part, parts
 from data_copy.mapping_sql.row_hash import row_hash as _row_hash
 from data_copy.mapping_sql.row_hash import target_columns as _target_columns
 from data_copy.state.schema import OWNED, XACTS
@@ -295,6 +297,21 @@ class Keys:
 ALL_KEYS = Keys()
 
 
+def keys_among(conn: psycopg.Connection, part: Part, texts: sql.Composable) -> Keys:
+    """The keys `texts` (a SELECT of key texts) as each side looks them up: legacy by its
+    key index, or at the ctids one parallel pass finds; the new table by its key index."""
+    source_type = legacy_table(part.source_table).column(part.source_key).type
+    target_type = part.target.column(part.target_key).type
+    as_type = sql.SQL("SELECT CAST(k AS {}) FROM ({}) AS c")
+    source = key_sets.among_all(sql.Identifier(SOURCE, part.source_key), as_type.format(sql.SQL(source_type), texts))
+    if not key_sets.indexed(conn, part.source_table, part.source_key):
+        source = key_sets.located(
+            conn, part.source_table, SOURCE, part.source_key, as_type.format(sql.SQL(source_type), texts)
+        )
+    target = key_sets.among_all(sql.Identifier("t", part.target_key), as_type.format(sql.SQL(target_type), texts))
+    return Keys(source=source, target=target, text=sql.SQL("k IN ({})").format(texts))
+
+
 def _sides(part: Part, keys: Keys = ALL_KEYS) -> sql.Composed:
     """FROM clause joining the three sides by key text: s(k, h), t(k, h, tk), o(k, h)."""
     src = part.select(sql.SQL("{} AS k, {} AS h").format(source_key_text(part), source_hash(part)), keys.source)
@@ -379,20 +396,20 @@ def foreign_rows(conn: psycopg.Connection, part: Part) -> Classes:
     return _tally(conn, rows)
 
 
-def repair_baseline(conn: psycopg.Connection, part: Part) -> int:
-    """Keys where legacy and the new table agree become in sync in the baseline (rows
-    copied before the baseline existed, or both sides changed the same way); baseline
+def repair_baseline(conn: psycopg.Connection, part: Part, keys: Keys = ALL_KEYS) -> int:
+    """Keys (of `keys`) where legacy and the new table agree become in sync in the baseline
+    (rows copied before the baseline existed, or both sides changed the same way); baseline
     keys gone from both sides are forgotten."""
     agree = sql.SQL(
         "INSERT INTO {o} (part, k, h) SELECT {p}, s.k, s.h FROM {sides}"
         " WHERE s.k IS NOT NULL AND t.h = s.h AND o.h IS DISTINCT FROM s.h"
         " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
-    ).format(o=OWNED, p=sql.Literal(part.name), sides=_sides(part))
+    ).format(o=OWNED, p=sql.Literal(part.name), sides=_sides(part, keys))
     gone = sql.SQL(
         "DELETE FROM {o} AS b USING (SELECT o.k FROM {sides}"
         " WHERE s.k IS NULL AND t.k IS NULL AND o.k IS NOT NULL) AS g"
         " WHERE b.part = {p} AND b.k = g.k"
-    ).format(o=OWNED, p=sql.Literal(part.name), sides=_sides(part))
+    ).format(o=OWNED, p=sql.Literal(part.name), sides=_sides(part, keys))
     with conn.transaction():
         n = conn.execute(agree).rowcount
         n += conn.execute(gone).rowcount

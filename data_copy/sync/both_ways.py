@@ -25,13 +25,11 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from catalog.legacy import legacy_table
 from data_copy.capture import stream
 from data_copy.capture.stream import Capture
 from data_copy.core import planner
-from data_copy.mapping_sql import key_sets
-from data_copy.mapping_sql.projection import SOURCE, Part
-from data_copy.state import conflicts, ownership
+from data_copy.mapping_sql.projection import Part
+from data_copy.state import conflicts, dirty_keys, ownership
 from data_copy.state.schema import CAPTURE, CAPTURE_CHANGES
 from data_copy.sync import write_back
 
@@ -86,21 +84,6 @@ def _changed(cap: Capture, part: Part, pos: str, upto: str) -> sql.Composed:
     )
 
 
-def _keys(conn: psycopg.Connection, part: Part, changed: sql.Composed) -> ownership.Keys:
-    """The changed keys as each side looks them up (legacy by its key index, or by the
-    ctids one parallel pass finds; the new table by its key index)."""
-    source_type = legacy_table(part.source_table).column(part.source_key).type
-    target_type = part.target.column(part.target_key).type
-    as_type = sql.SQL("SELECT CAST(k AS {}) FROM ({}) AS c")
-    source = key_sets.among_all(sql.Identifier(SOURCE, part.source_key), as_type.format(sql.SQL(source_type), changed))
-    if not key_sets.indexed(conn, part.source_table, part.source_key):
-        source = key_sets.located(
-            conn, part.source_table, SOURCE, part.source_key, as_type.format(sql.SQL(source_type), changed)
-        )
-    target = key_sets.among_all(sql.Identifier("t", part.target_key), as_type.format(sql.SQL(target_type), changed))
-    return ownership.Keys(source=source, target=target, text=sql.SQL("k IN ({})").format(changed))
-
-
 def _kinds(conn: psycopg.Connection, part: Part, keys: ownership.Keys) -> dict[str, list[str]]:
     """Key texts per kind, among `keys`."""
     found: dict[str, list[str]] = {}
@@ -118,7 +101,11 @@ def carry(conn: psycopg.Connection, cap: Capture, part: Part, run_id: object, po
     pos = stream.position(conn, cap, position_name(part))
     upto = _upto(conn, cap, part.target.qualified, pos)
     with planner.keyed(conn):
-        keys = ownership.ALL_KEYS if pos is None else _keys(conn, part, _changed(cap, part, pos, upto))
+        keys = ownership.ALL_KEYS
+        if pos is not None:
+            changed = _changed(cap, part, pos, upto)
+            keys = ownership.keys_among(conn, part, changed)
+            dirty_keys.mark_selected(conn, part, changed)  # the next incremental check classifies them
         kinds = _kinds(conn, part, keys)
         both = [k for kind in ownership.CONFLICTS for k in kinds.get(kind, [])]
         if both:

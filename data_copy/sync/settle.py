@@ -7,7 +7,7 @@ from catalog.mappings import Mapping
 from catalog.phases import DEFAULT_CONFLICT_POLICY
 from data_copy.capture import stream
 from data_copy.mapping_sql.projection import Part, parts
-from data_copy.state import conflicts, ownership
+from data_copy.state import conflicts, dirty_keys, ownership
 from data_copy.sync import both_ways, change_apply
 from data_copy.sync.copier import Copier
 from data_copy.validation import mapping_check
@@ -70,14 +70,18 @@ def settle(
                 else:
                     for part, check in zip(part_list, result.checks, strict=True):
                         if check.classes.n(*ownership.UNRECORDED):
-                            ownership.repair_baseline(conn, part)
+                            ownership.repair_baseline(conn, part, check.keys)
                         if check.classes.n(*ownership.CONFLICTS) or conflicts.any_open(conn, part):
-                            conflicts.record(conn, part, copier.run_id, policy)
+                            conflicts.record(conn, part, copier.run_id, policy, check.keys)
                 if carried is not None:
                     result.figures.update(carried.figures())
                     if carried.refused:  # legacy's readers would not see the application's writes
                         result.status = "failed"
                         result.message = "; ".join(filter(None, (result.message, carried.refused)))
+                if phase == 2 and result.status == "passed":  # a full check: the marks start again from it
+                    for part, check in zip(part_list, result.checks, strict=True):
+                        if not check.incremental:
+                            dirty_keys.forget(conn, part)
             return copied, result
         except psycopg.errors.SerializationFailure:
             copier.forget_exclusions()  # their temporary tables went with the transaction

@@ -37,8 +37,8 @@ from data_copy.core.ident import ident
 from data_copy.mapping_sql import key_sets
 from data_copy.mapping_sql.projection import INTEGER_TYPES, SOURCE, Part
 from data_copy.mapping_sql.row_hash import row_hash, target_columns
-from data_copy.state import schema
-from data_copy.state.schema import CHUNKS, DIRTY, LOG, REJECTS
+from data_copy.state import dirty_keys, schema
+from data_copy.state.schema import CHUNKS, LOG, REJECTS
 from data_copy.validation import part_check
 from data_copy.validation.part_check import PartCheck, explain, merge_differences
 
@@ -220,7 +220,7 @@ def _store(conn: psycopg.Connection, part: Part, chunks: dict[int, Chunk], bits:
             ],
         )
     # marks made by transactions this snapshot cannot see stay for the next validation
-    conn.execute(sql.SQL("DELETE FROM {} WHERE part = %s").format(DIRTY), (part.name,))
+    dirty_keys.forget(conn, part)
 
 
 def rejected_rows(conn: psycopg.Connection, part: Part) -> int:

@@ -14,7 +14,7 @@ from data_copy.mapping_sql import key_sets
 from data_copy.mapping_sql.key_sets import NUMERIC_KEY
 from data_copy.mapping_sql.projection import SOURCE, Part
 from data_copy.state.ownership import baseline, target_hash
-from data_copy.state.schema import CHUNKS, DIRTY
+from data_copy.state.schema import CHUNKS, DIRTY, EVENTS
 from data_copy.validation.chunks import (
     ChunkedCheck,
     chunked,
@@ -95,17 +95,19 @@ def _diff_dirty(conn: psycopg.Connection, part: Part, result: ChunkedCheck) -> N
 
 def incremental_check(conn: psycopg.Connection, part: Part) -> ChunkedCheck | None:
     """Re-hashes only the part's dirty keys, on both sides. None when that cannot stand for
-    a validation: no full one stored its chunks yet, the last full one differed, or a part
+    a validation: no full one stored its chunks yet, or not since the phase last changed (in
+    phase 2 the application wrote keys nobody marked), the last full one differed, or a part
     that is not chunked by key has changes (its full check is cheap: a small table)."""
     row = conn.execute(
         sql.SQL(
             "SELECT count(*), sum(source_count), sum(target_count), sum(source_hash), sum(target_hash),"
-            " bool_and(source_count = target_count AND source_hash = target_hash), min(validated_at)"
+            " bool_and(source_count = target_count AND source_hash = target_hash), min(validated_at),"
+            " min(validated_at) > (SELECT max(recorded_at) FROM {})"
             " FROM {} WHERE part = %s"
-        ).format(CHUNKS),
+        ).format(EVENTS, CHUNKS),
         (part.name,),
     ).fetchone()
-    if not row or not row[0] or not row[5]:
+    if not row or not row[0] or not row[5] or row[7] is False:  # the phase changed since: the app wrote
         return None
     dirty = conn.execute(
         sql.SQL("SELECT count(*), count(*) FILTER (WHERE k !~ %s) FROM {} WHERE part = %s").format(DIRTY),

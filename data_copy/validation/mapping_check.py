@@ -43,10 +43,11 @@ def check_part(
     hasher: Hasher | None,
     incremental: bool,
 ) -> object:
-    """Phase 2: the three-way check. Phase 1: counts only, or checksums by chunk: only the
-    dirty keys when `incremental` and a passing full validation stands, else every chunk."""
+    """Phase 2: the three-way check (of the keys written since, when `incremental` and a
+    full one stands). Phase 1: counts only, or checksums by chunk: only the dirty keys when
+    `incremental` and a passing full validation stands, else every chunk."""
     if phase == 2:
-        return phase_check.check_phase2(conn, part, checksums)
+        return phase_check.check_phase2(conn, part, checksums, incremental)
     if not checksums:
         return part_check.check(conn, part, checksums)
     if incremental:
@@ -128,10 +129,11 @@ def log_validation(j: journal.Journal, result: MappingResult, checksums: bool) -
     src = "+".join(c.source_checksum or "" for c in result.checks) if checksums and not incremental else None
     tgt = "+".join(c.target_checksum or "" for c in result.checks) if checksums and not incremental else None
     how: dict = {}
-    if any(isinstance(c, chunks.ChunkedCheck) for c in result.checks):
+    if any(isinstance(c, chunks.ChunkedCheck | phase_check.Phase2Check) for c in result.checks):
         how = {"incremental": incremental, "verified_keys": sum(getattr(c, "verified_keys", 0) for c in result.checks)}
-        if incremental:
-            how["counts_as_of"] = str(min(c.full_at for c in result.checks))
+        as_of = [str(c.full_at) for c in result.checks if isinstance(c, chunks.ChunkedCheck)]
+        if incremental and as_of:  # phase 1: the counts are the full one's, moved by the changes
+            how["counts_as_of"] = str(min(as_of))
     j.finish(
         entry,
         result.status,

@@ -9,6 +9,13 @@ Phase 2 (the new tables are the system of record): every legacy row is in the ne
 with equal content, unless the application changed or deleted it after the last sync;
 rows the application created, changed or deleted are counted, not errors; conflicts are
 counted and listed. It fails while legacy changes are still to bring over, or on rejects.
+
+Phase 2, incremental (`run --incremental`, `run --follow`): only the keys written since the
+last full phase-2 check that passed (state/dirty_keys.py: legacy's changes the sync applied,
+the application's changes it carried back) and the open conflicts are classified. A key
+outside them is as that check left it on the legacy side, so it cannot have become a change
+still to bring over; its figures (application rows, in sync) are not recounted. Before
+such a full check in this phase, the check is full.
 """
 
 from dataclasses import dataclass, field
@@ -16,9 +23,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from data_copy.mapping_sql.projection import Part
+from data_copy.mapping_sql.key_sets import NUMERIC_KEY
+from data_copy.mapping_sql.projection import INTEGER_TYPES, Part
 from data_copy.state import ownership
-from data_copy.state.schema import REJECTS
+from data_copy.state.journal import Status, Step
+from data_copy.state.schema import CONFLICTS, DIRTY, EVENTS, LOG, REJECTS
 from data_copy.validation.part_check import legacy_rows, target_totals
 
 
@@ -31,6 +40,9 @@ class Phase2Check:
     classes: ownership.Classes = field(default_factory=ownership.Classes)
     source_checksum: str | None = None
     target_checksum: str | None = None
+    incremental: bool = False  # only the keys written since the last full check were classified
+    verified_keys: int = 0
+    keys: ownership.Keys = ownership.ALL_KEYS  # the keys classified
 
     @property
     def passed(self) -> bool:
@@ -69,16 +81,58 @@ def _rejected(conn: psycopg.Connection, part: Part) -> int:
     return int(row[0]) if row else 0
 
 
-def check_phase2(conn: psycopg.Connection, part: Part, checksums: bool = True) -> Phase2Check:
+def _written_since_full(part: Part) -> sql.Composed:
+    """SELECT the key texts written since the last full check, and the open conflicts."""
+    return sql.SQL(
+        "SELECT k FROM {d} WHERE part = {p} UNION SELECT k FROM {c} WHERE part = {p} AND resolved_at IS NULL"
+    ).format(d=DIRTY, c=CONFLICTS, p=sql.Literal(part.name))
+
+
+def incremental_keys(conn: psycopg.Connection, part: Part) -> tuple[ownership.Keys, int] | None:
+    """The keys an incremental phase-2 check classifies, and how many; None when a full
+    check is needed: none passed since the database entered this phase, or a key does not
+    cast to the key's type."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {log} WHERE step = {v} AND mapping = %(m)s AND status = {ok}"
+            " AND coalesce(details->>'incremental', '') <> 'true'"
+            " AND completed_at > (SELECT max(recorded_at) FROM {e}))"
+        ).format(log=LOG, v=sql.Literal(Step.VALIDATE), ok=sql.Literal(Status.PASSED), e=EVENTS),
+        {"m": part.mapping.name},
+    ).fetchone()
+    if not row or not row[0]:
+        return None
+    numeric = part.source_key_is_int or part.target.column(part.target_key).type in INTEGER_TYPES
+    counted = conn.execute(
+        sql.SQL("SELECT count(*), count(*) FILTER (WHERE k !~ {}) FROM ({}) AS x").format(
+            sql.Literal(NUMERIC_KEY), _written_since_full(part)
+        )
+    ).fetchone()
+    n, odd = (int(counted[0]), int(counted[1])) if counted else (0, 0)
+    if numeric and odd:
+        return None
+    return ownership.keys_among(conn, part, _written_since_full(part)), n
+
+
+def check_phase2(
+    conn: psycopg.Connection, part: Part, checksums: bool = True, incremental: bool = False
+) -> Phase2Check:
+    """The three-way check of every key, or (`incremental`, when a full one stands) of the
+    keys written since."""
     target = conn.execute(part.select_target(sql.SQL("count(*)"))).fetchone()
+    some = incremental_keys(conn, part) if incremental else None
+    keys, n = some if some is not None else (ownership.ALL_KEYS, 0)
     result = Phase2Check(
         part.name,
         legacy_rows(conn, part),
         int(target[0]) if target else 0,
         _rejected(conn, part),
-        ownership.classify(conn, part),
+        ownership.classify(conn, part, keys),
+        incremental=some is not None,
+        verified_keys=n,
+        keys=keys,
     )
-    if checksums:  # from the same scan (equal to part_check.source_totals / target_totals)
+    if checksums and not result.incremental:  # from the same scan (part_check.source_totals / target_totals)
         result.source_checksum = result.classes.source_checksum
         result.target_checksum = result.classes.target_checksum
     return result

@@ -1,0 +1,100 @@
+"""Phase 2's incremental validation (validation/phase_check.py) on a real PostgreSQL: after a
+full three-way check passed in phase 2, `run --incremental` classifies only the keys written
+since (legacy's changes applied, the application's carried back) and the open conflicts,
+and still finds every conflict and every change left to bring over; after a phase change
+the first check is full again, in either phase."""
+
+from __future__ import annotations
+
+import json
+
+from test_both_ways import ids, open_conflicts
+from test_phases import LEGACY_ML, ML, app_insert_ml, q, result
+
+from data_copy import api
+from data_copy.settings import Settings
+
+
+def last_validation(dsn: str, mapping: str = "moneyline") -> dict:
+    rows = q(
+        dsn,
+        "SELECT details FROM migration_log WHERE step = 'validate' AND mapping = %s ORDER BY id DESC LIMIT 1",
+        mapping,
+    )
+    details = rows[0][0]
+    return details if isinstance(details, dict) else json.loads(details)
+
+
+def away(dsn: str, table: str, key: int) -> int:
+    return q(dsn, f"SELECT away_ml FROM {table} WHERE id = %s", key)[0][0]  # noqa: S608
+
+
+def test_after_a_full_check_only_the_written_keys_are_classified_and_conflicts_still_found(phase2: str) -> None:
+    dsn = phase2
+    first = api.run(dsn, incremental=True)
+    assert first.ok and last_validation(dsn)["incremental"] is False  # the first check in phase 2 is full
+    a, b, c, d = ids(dsn, ML, 4)
+    q(dsn, f"UPDATE {LEGACY_ML} SET away_ml = -7 WHERE id = ANY(%s)", [a, b, c])  # noqa: S608
+    q(dsn, f"UPDATE {ML} SET home_ml = 4242 WHERE id = ANY(%s)", [c, d])  # noqa: S608  c: both sides
+    report = api.run(dsn, incremental=True)
+    details = last_validation(dsn)
+    assert details["incremental"] is True and details["verified_keys"] == 3, details
+    assert away(dsn, ML, a) == away(dsn, ML, b) == -7  # legacy's changes came over
+    assert open_conflicts(dsn) == {str(c)} and details["conflicts"] == 1, details
+    assert away(dsn, ML, c) != -7  # the application's version of c kept
+    assert report.ok, [r.message for r in report.results if r.message]
+    # a full check counts every key the same way
+    full = api.run(dsn)
+    assert last_validation(dsn)["incremental"] is False
+    assert result(full, "moneyline").figures["conflicts"] == 1 and result(full, "moneyline").figures["app_changed"] == 1
+
+
+def test_an_open_conflict_the_application_undoes_is_rechecked_and_brought_over(phase2: str) -> None:
+    """The application's own writes are not in the stream without carry-back: the open
+    conflicts are classified in every incremental check, so a conflict the application
+    resolves by restoring its row makes legacy's change come over."""
+    dsn = phase2
+    assert api.run(dsn).ok
+    (c,) = ids(dsn, ML, 1)
+    original = q(dsn, f"SELECT home_ml FROM {ML} WHERE id = %s", c)[0][0]  # noqa: S608
+    q(dsn, f"UPDATE {LEGACY_ML} SET away_ml = -9 WHERE id = %s", c)  # noqa: S608
+    q(dsn, f"UPDATE {ML} SET home_ml = 4343 WHERE id = %s", c)  # noqa: S608
+    api.run(dsn)  # a full check: the conflict stays open, the marks start again (c is not among them)
+    assert open_conflicts(dsn) == {str(c)}
+    assert q(dsn, "SELECT count(*) FROM migration_dirty_keys WHERE part = 'moneyline'") == [(0,)]
+    q(dsn, f"UPDATE {ML} SET home_ml = %s WHERE id = %s", original, c)  # noqa: S608 - the application undoes
+    report = api.run(dsn, incremental=True)  # c is found still to bring over, and brought over
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert away(dsn, ML, c) == -9 and open_conflicts(dsn) == set()
+
+
+def test_with_carry_back_the_applications_keys_are_classified_too(phase2: str) -> None:
+    dsn = phase2
+    back = Settings(carry_back=("moneyline",))
+    assert api.run(dsn, back, incremental=True).ok  # full, and carry-back's first look
+    created = app_insert_ml(dsn, "APP")
+    (changed,) = ids(dsn, ML, 1, 3)
+    q(dsn, f"UPDATE {ML} SET home_ml = 5151 WHERE id = %s", changed)  # noqa: S608
+    report = api.run(dsn, back, incremental=True)
+    assert report.ok, [r.message for r in report.results if r.message]
+    details = last_validation(dsn)
+    assert details["incremental"] is True and details["verified_keys"] == 2, details
+    assert details["in_sync"] == 2, details  # both went back: equal on both sides now
+    assert q(dsn, f"SELECT home_ml FROM {LEGACY_ML} WHERE id = %s", changed) == [(5151,)]  # noqa: S608
+    assert q(dsn, f"SELECT count(*) FROM {LEGACY_ML} WHERE id = %s", created) == [(1,)]  # noqa: S608
+
+
+def test_after_a_rollback_the_first_incremental_run_in_phase_1_is_full(phase2: str) -> None:
+    """Phase 1's incremental validation starts from the full one's stored chunks: the
+    application's phase-2 rows (carried back by the rollback) are in neither, so the first
+    one after the rollback re-reads every row, and its counts are today's."""
+    dsn = phase2
+    app_insert_ml(dsn, "APP")
+    api.rollback(dsn, Settings())
+    report = api.run(dsn, incremental=True)
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert last_validation(dsn)["incremental"] is False
+    counted = q(dsn, f"SELECT count(*) FROM {ML}")[0][0]  # noqa: S608
+    assert result(report, "moneyline").target_count == counted
+    again = api.run(dsn, incremental=True)  # from then on incremental again
+    assert again.ok and last_validation(dsn)["incremental"] is True
