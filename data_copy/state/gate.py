@@ -38,12 +38,13 @@ def ensure_state(
     checked (StateInconsistent, or what phase 1 cleared said through `note`)."""
     _require_structure(conn, settings)
     missing = schema.missing(conn)
-    schema.ensure(conn)
-    phase = phase_events.resolve(conn, settings, allowed_deployed)
-    if phase == 3:
-        raise PhaseMismatch(
-            "the database is in phase 3: the legacy tables are dropped",
-            fix="`python -m data_copy restore` brings them back",
-        )
-    consistency.check(conn, phase, missing, note)
+    with conn.transaction():  # a refusal leaves all as it was: a missing table of ours stays missing
+        schema.ensure(conn)
+        phase = phase_events.resolve(conn, settings, allowed_deployed)
+        if phase == 3:
+            raise PhaseMismatch(
+                "the database is in phase 3: the legacy tables are dropped",
+                fix="`python -m data_copy restore` brings them back",
+            )
+        consistency.check(conn, phase, missing, note)
     return phase

@@ -8,8 +8,9 @@ describe a table that is gone. The gate (state/consistency.py) compares the reco
 with the live one before anything is written. An OID survives what keeps the table itself
 (ALTER, TRUNCATE, VACUUM FULL, CREATE DATABASE ... TEMPLATE, pg_upgrade).
 
-A table is recorded the first time the gate sees it (`stamp`); a database kept by an older
-data_copy is adopted so, as it is.
+A table is recorded once it exists: by the run that creates it (`stamp`, before its first
+chunk), or by the gate that first sees it (a database kept by an older data_copy is
+adopted so, as it is).
 """
 
 import psycopg
@@ -43,10 +44,10 @@ def recorded(conn: psycopg.Connection) -> dict[str, int]:
     return {t: int(oid) for t, oid in conn.execute(sql.SQL("SELECT target, relid FROM {}").format(TARGETS))}
 
 
-def stamp(conn: psycopg.Connection, now: dict[str, int | None]) -> None:
-    """Records the OID of every existing new table not recorded yet (never overwrites one:
-    a different OID is the gate's to judge)."""
-    found = {t: oid for t, oid in now.items() if oid is not None}
+def stamp(conn: psycopg.Connection, now: dict[str, int | None] | None = None) -> None:
+    """Records the OID of every existing new table (as `now` found them) not recorded yet
+    (never overwrites one: a different OID is the gate's to judge)."""
+    found = {t: oid for t, oid in (live(conn) if now is None else now).items() if oid is not None}
     if found:
         conn.execute(
             sql.SQL(
