@@ -359,7 +359,7 @@ def reset(dsn: str, settings: Settings, yes: bool = False) -> ResetReport:
     only with `yes`. Legacy is never touched (state/start_over.py)."""
     with run_lock.locked(dsn, settings, "reset") as conn:
         phase = phase_events.resolve(conn, settings)
-        evidence = consistency.switched_evidence(conn) if schema.exists(conn, schema.EVENTS) else ""
+        evidence = consistency.switched_evidence(conn)
         if phase >= 2 or evidence:
             why = f"the database is in phase {phase}" if phase >= 2 else f"the database was switched ({evidence})"
             raise ResetRefused(

@@ -61,15 +61,17 @@ def _exists(table: sql.Identifier, where: str = "TRUE") -> sql.Composed:
 
 def switched_evidence(conn: psycopg.Connection) -> str:
     """'' or what of ours says the database was switched to phase 2 although the phase
-    record has no switch (it was lost: dropped, emptied, partly restored)."""
+    record has no switch (it was lost: dropped, emptied, partly restored). Any of our
+    tables may be missing."""
     if phase_events.ever_switched(conn):
         return ""
-    if _any(conn, _exists(SWITCH_CHANGES)):
-        return "public.migration_switch_changes holds the switch's changes to legacy key defaults"
-    if _any(conn, _exists(CONFLICTS)):
-        return "public.migration_conflicts holds conflicts, which only phase 2 records"
-    if _any(conn, _exists(LOG, "migration_phase IN ('Phase2', 'Phase3')")):
-        return "public.migration_log holds phase-2 steps"
+    for table, where, what in (
+        (SWITCH_CHANGES, "TRUE", "public.migration_switch_changes holds the switch's changes to legacy key defaults"),
+        (CONFLICTS, "TRUE", "public.migration_conflicts holds conflicts, which only phase 2 records"),
+        (LOG, "migration_phase IN ('Phase2', 'Phase3')", "public.migration_log holds phase-2 steps"),
+    ):
+        if schema.exists(conn, table) and _any(conn, _exists(table, where)):
+            return what
     return ""
 
 

@@ -17,6 +17,7 @@ from catalog.schemas import UNQUALIFIED_SCHEMA
 from catalog.tables import TABLES
 from data_copy.core import lock_retry
 from data_copy.core.ident import ident
+from data_copy.errors import ResetRefused
 from data_copy.mapping_sql.target_tables import MERGE_SEQUENCES
 from data_copy.state import schema
 
@@ -78,4 +79,11 @@ def drop(conn: psycopg.Connection, owner_role: str, items: list[Dropped]) -> Non
             if any(i.kind == "table of ours" for i in items):
                 conn.execute(sql.SQL("DROP TABLE {}").format(names("table of ours")))
 
-    lock_retry.retrying(step)
+    try:
+        lock_retry.retrying(step)
+    except psycopg.errors.DependentObjectsStillExist as error:  # nothing was dropped
+        detail = error.diag.message_detail or ""
+        raise ResetRefused(
+            f"reset refused: other objects depend on what it drops ({' '.join(detail.split()[:24])} ...)",
+            fix="those objects are not data_copy's: drop or change them first (nothing was dropped)",
+        ) from None
