@@ -104,9 +104,11 @@ def db(request: pytest.FixtureRequest, pg_cluster: Cluster, template: str) -> It
 def test_ctrl_c_during_a_first_copy_then_a_rerun_validates_14_of_14(db: str) -> None:
     since = one(db, "SELECT clock_timestamp()")
     proc = _start(db)
+    # the first mapping's copy has begun (games: in the state, before the fix, its
+    # rows collided with the stale baseline and were bisected one by one into rejects)
     _wait_until(
         lambda: (
-            bool(one(db, "SELECT to_regclass('public.migration_log') IS NOT NULL")) and _copies_since(db, since) >= 2
+            bool(one(db, "SELECT to_regclass('public.migration_log') IS NOT NULL")) and _copies_since(db, since) >= 1
         ),
         "the run to copy",
     )
