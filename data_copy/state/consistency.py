@@ -63,13 +63,16 @@ def switched_evidence(conn: psycopg.Connection) -> str:
     """'' or what of ours says the database was switched to phase 2 although the phase
     record has no switch (it was lost: dropped, emptied, partly restored). Any of our
     tables may be missing."""
-    if phase_events.ever_switched(conn):
+    events = phase_events.history(conn)
+    if any(e.phase == 2 for e in events):
         return ""
-    for table, where, what in (
+    probes = [
         (SWITCH_CHANGES, "TRUE", "public.migration_switch_changes holds the switch's changes to legacy key defaults"),
         (CONFLICTS, "TRUE", "public.migration_conflicts holds conflicts, which only phase 2 records"),
-        (LOG, "migration_phase IN ('Phase2', 'Phase3')", "public.migration_log holds phase-2 steps"),
-    ):
+    ]
+    if not events:  # the journal is read only then: it grows with every run
+        probes.append((LOG, "migration_phase IN ('Phase2', 'Phase3')", "public.migration_log holds phase-2 steps"))
+    for table, where, what in probes:
         if schema.exists(conn, table) and _any(conn, _exists(table, where)):
             return what
     return ""
