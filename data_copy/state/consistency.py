@@ -133,7 +133,11 @@ def _tables(conn: psycopg.Connection, phase: int, now: dict[str, int | None], no
     stale |= {t: "dropped" for t in gone}
     if phase == 1:
         candidates = [
-            t for t, oid in now.items() if oid and t not in stale and held.get(t, set()) & {"baseline", "checksums"}
+            # recorded rows leave with the rows we delete; first-copy transactions do not (a
+            # legacy table emptied since): only the former, or checksums of rows, say "emptied"
+            t
+            for t, oid in now.items()
+            if oid and t not in stale and held.get(t, set()) & {"recorded", "checksums"}
         ]
         stale |= {t: "emptied by someone else" for t in identity.empty(conn, candidates)}
     if not stale:
@@ -162,7 +166,7 @@ def _lost_tables(
         return schema.name(table).split(".", 1)[1] in missing
 
     held = identity.held(conn)
-    occupied = [t for t, oid in now.items() if oid and held.get(t, set()) & {"copied", "baseline"}]
+    occupied = [t for t, oid in now.items() if oid and held.get(t, set()) & {"copied", "recorded", "xacts"}]
     live = sorted(set(occupied) - identity.empty(conn, occupied))
     for table, lost in ((OWNED, gone(OWNED)), (XACTS, gone(XACTS) and not phase_events.ever_switched(conn))):
         if lost and live:

@@ -73,12 +73,13 @@ def forget(conn: psycopg.Connection, targets: list[str]) -> None:
 
 
 def held(conn: psycopg.Connection) -> dict[str, set[str]]:
-    """new table -> which of our records about it exist: 'baseline' (recorded rows or
-    first-copy transactions), 'copied' (a watermark), 'checksums' (chunks holding target
-    rows), 'other' (dirty keys, conflicts). Index probes only: one per Part and table."""
+    """new table -> which of our records about it exist: 'recorded' (baseline rows),
+    'xacts' (first-copy transactions), 'copied' (a watermark), 'checksums' (chunks holding
+    target rows), 'other' (dirty keys, conflicts). Index probes only: one per Part and table."""
     pairs = [(t, n) for t, names in PARTS.items() for n in names]
     probes = {
-        "baseline": (schema.OWNED, schema.XACTS),
+        "recorded": (schema.OWNED,),
+        "xacts": (schema.XACTS,),
         "copied": (schema.STATE,),
         "other": (schema.DIRTY, schema.CONFLICTS),
     }
@@ -95,7 +96,7 @@ def held(conn: psycopg.Connection) -> dict[str, set[str]]:
         ).format(sql.SQL(", ").join(columns)),
         ([t for t, _ in pairs], [n for _, n in pairs]),
     )
-    kinds = ["baseline", "baseline", "copied", "other", "other", "checksums"]
+    kinds = ["recorded", "xacts", "copied", "other", "other", "checksums"]
     found: dict[str, set[str]] = {}
     for target, *flags in rows:
         found[target] = {kind for kind, flag in zip(kinds, flags, strict=True) if flag}
