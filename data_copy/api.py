@@ -247,6 +247,11 @@ def switch(dsn: str, settings: Settings) -> Transition:
         phase = gate.ensure_state(conn, settings, allowed_deployed=(1, 2), note=notes.append)
         if phase != 1:
             raise SwitchRefused(f"the database is already in phase {phase}", fix="nothing to do")
+        if notes:  # the gate found our records stale: the latest validations predate that
+            raise SwitchRefused(
+                f"switch refused: {notes[0]}",
+                fix="run `python -m data_copy run` first (it validates them), then switch",
+            )
         changes, recorded = switching.switch(conn, settings, run_id)
     notes += [f"ownership baseline: {recorded:,} first-copied row(s) recorded"] if recorded else []
     return Transition(str(run_id), [c.line() for c in changes], notes=notes)

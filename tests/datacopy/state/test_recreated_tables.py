@@ -122,3 +122,19 @@ def test_a_database_without_records_says_nothing(tiny_synced: str, verb: str) ->
     code, out, _ = cli(tiny_synced, verb)
     assert code == errors.OK
     assert not _notes(out, "phase 1: ") and not _notes(out, "was missing") and not _notes(out, "change capture: public")
+
+
+def test_switch_after_a_table_was_created_again_waits_for_a_run(tiny_synced: str) -> None:
+    """The latest validations predate the table: switching now would hand the application an
+    empty table. The switch refuses (the stale records are cleared all the same); after a run
+    it goes through."""
+    recreate_in_place(tiny_synced, ML)
+    code, _, err = cli(tiny_synced, "switch")
+    line = err.strip().splitlines()[-1]
+    assert code == errors.TRANSITION_REFUSED and line.startswith(f"error: switch refused: phase 1: {ML} was"), line
+    assert "run `python -m data_copy run` first" in line
+    assert one(tiny_synced, "SELECT count(*) FROM public.migration_phase_events WHERE phase = 2") == 0
+    code, out, err = cli(tiny_synced, "run")
+    assert code == errors.OK, out[-2000:] + err[-2000:]
+    code, out, err = cli(tiny_synced, "switch")
+    assert code == errors.OK, out + err
