@@ -1,7 +1,8 @@
 """One flat function per verb (as Alembic's command.py): each opens the database (taking the
 one-command-per-database lock where it changes anything), passes the state gate, and calls
 one engine: sync (run), validation (validate), switching (switch, rollback), retire
-(cleanup, restore). cli.py parses the command line and prints what these return (report.py).
+(cleanup, restore); `reset` (phase 1: start over) drops what state and capture list.
+cli.py parses the command line and prints what these return (report.py).
 """
 
 import uuid
