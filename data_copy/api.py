@@ -1,7 +1,8 @@
 """One flat function per verb (as Alembic's command.py): each opens the database (taking the
 one-command-per-database lock where it changes anything), passes the state gate, and calls
 one engine: sync (run), validation (validate), switching (switch, rollback), retire
-(cleanup, restore). cli.py parses the command line and prints what these return (report.py).
+(cleanup, restore); `reset` (phase 1: start over) drops what state and capture list.
+cli.py parses the command line and prints what these return (report.py).
 """
 
 import time
@@ -15,11 +16,11 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS, copy_order
 from catalog.schemas import SCHEMA_NAMES
-from data_copy.capture import replica_identity, slot
+from data_copy.capture import leftovers, replica_identity, slot
 from data_copy.core.connection import connect
 from data_copy.core.ident import ident
 from data_copy.core.progress import Progress, silent
-from data_copy.errors import RollbackRefused, SwitchRefused
+from data_copy.errors import ResetRefused, RollbackRefused, SwitchRefused
 from data_copy.mapping_sql import drift
 from data_copy.mapping_sql.projection import parts
 from data_copy.retire import cleanup as retire_cleanup
@@ -30,7 +31,18 @@ from data_copy.retire.cleanup_plan import CleanupPlan, plan_cleanup
 from data_copy.retire.refusals import refuse
 from data_copy.retire.restore import RestoreReport
 from data_copy.settings import Settings
-from data_copy.state import command_history, conflicts, gate, journal, legacy_activity, phase_events, run_lock, schema
+from data_copy.state import (
+    command_history,
+    conflicts,
+    consistency,
+    gate,
+    journal,
+    legacy_activity,
+    phase_events,
+    run_lock,
+    schema,
+    start_over,
+)
 from data_copy.state.journal import Journal, Status, Step
 from data_copy.switching import carry_back
 from data_copy.switching import switch as switching
@@ -55,6 +67,10 @@ def bootstrap_structure(dsn: str, settings: Settings | None = None) -> None:
             )
 
 
+def _unsaid(line: str) -> None:
+    return None
+
+
 def run(
     dsn: str,
     settings: Settings | None = None,
@@ -66,9 +82,13 @@ def run(
     (`incremental`: sync/runner.py says what that leaves out)."""
     settings = settings or Settings()
     with run_lock.locked(dsn, settings, "run") as conn:
-        phase = gate.ensure_state(conn, settings)
+        said: list[str] = []
+        phase = gate.ensure_state(conn, settings, note=said.append)
         drift.check(conn)
-        return runner.run(conn, dsn, settings, phase, checksums, progress, incremental)
+        said += leftovers.check(conn, settings)
+        report = runner.run(conn, dsn, settings, phase, checksums, progress, incremental)
+        report.notes[:0] = said
+        return report
 
 
 @dataclass
@@ -99,9 +119,12 @@ def follow(
     with run_lock.locked(dsn, settings, "follow") as conn:  # the holder says `data_copy follow`
         while not stopped():
             began = time.monotonic()
-            phase = gate.ensure_state(conn, settings)
+            said: list[str] = []
+            phase = gate.ensure_state(conn, settings, note=said.append)
             drift.check(conn)
+            said += leftovers.check(conn, settings)
             report = runner.run(conn, dsn, settings, phase, checksums, None, incremental=True)
+            report.notes[:0] = said
             cycles += 1
             info = slot.lag(conn, settings)
             on_cycle(FollowCycle(cycles, time.monotonic() - began, report, info["lag_bytes"] if info else None))
@@ -116,6 +139,7 @@ def validate(
     checksums: bool = True,
     progress: Progress | None = None,
     incremental: bool = False,
+    note: gate.Note = _unsaid,
 ) -> list[MappingResult]:
     """Checks every mapping in its own repeatable-read snapshot: every row, or with
     `incremental` only the keys recorded as changed since the last full validation
@@ -127,7 +151,7 @@ def validate(
         run_lock.locked(dsn, settings, "validate") as conn,
         Hasher(conn, dsn, settings, worker_count(conn, settings)) as hasher,
     ):
-        phase = gate.ensure_state(conn, settings)
+        phase = gate.ensure_state(conn, settings, note=note)
         drift.check(conn)
         j = journal.Journal(conn, f"Phase{phase}")
         legacy_activity.snapshot(conn, j.run_id, "validate", "start")
@@ -266,12 +290,18 @@ class Transition:
 def switch(dsn: str, settings: Settings) -> Transition:
     """`python -m data_copy switch`: phase 1 -> 2 (switching/switch.py)."""
     run_id = uuid.uuid4()
+    notes: list[str] = []
     with run_lock.locked(dsn, settings, "switch") as conn:
-        phase = gate.ensure_state(conn, settings, allowed_deployed=(1, 2))
+        phase = gate.ensure_state(conn, settings, allowed_deployed=(1, 2), note=notes.append)
         if phase != 1:
             raise SwitchRefused(f"the database is already in phase {phase}", fix="nothing to do")
+        if notes:  # the gate found our records stale: the latest validations predate that
+            raise SwitchRefused(
+                f"switch refused: {notes[0]}",
+                fix="run `python -m data_copy run` first (it validates them), then switch",
+            )
         changes, recorded = switching.switch(conn, settings, run_id)
-    notes = [f"ownership baseline: {recorded:,} first-copied row(s) recorded"] if recorded else []
+    notes += [f"ownership baseline: {recorded:,} first-copied row(s) recorded"] if recorded else []
     return Transition(str(run_id), [c.line() for c in changes], notes=notes)
 
 
@@ -385,3 +415,36 @@ def restore(dsn: str, settings: Settings, dump: str | None = None, *, step: Anno
         if report.restored:  # legacy is back as it was at the drop: phase 2 again
             phase_events.record(conn, 2, phase_events.RESTORED, uuid.uuid4(), settings.stack)
     return report
+
+
+@dataclass
+class ResetReport:
+    """`reset`: what it drops (or, without `yes`, would drop), and whether it did."""
+
+    items: list[str]
+    dropped: bool
+
+
+def reset(dsn: str, settings: Settings, yes: bool = False) -> ResetReport:
+    """`python -m data_copy reset`: phase 1 only. Lists what starting over drops (the new
+    tables, every table of ours, this database's replication slots and origins); drops it
+    only with `yes`. Legacy is never touched (state/start_over.py)."""
+    with run_lock.locked(dsn, settings, "reset") as conn:
+        phase = phase_events.resolve(conn, settings)
+        evidence = consistency.switched_evidence(conn)
+        if phase >= 2 or evidence:
+            why = f"the database is in phase {phase}" if phase >= 2 else f"the database was switched ({evidence})"
+            raise ResetRefused(
+                f"reset refused: {why}, and the new tables hold the application's rows",
+                fix="reset starts over in phase 1 only: `python -m data_copy rollback` first (phase 2)",
+            )
+        items = start_over.survey(conn)
+        slots = leftovers.own_slots(conn, settings)
+        origins = leftovers.existing_origins(conn, sorted({*slots, slot.name_for(conn, settings)}))
+        words = [i.words() for i in items] + [f"replication slot {s}" for s in slots]
+        words += [f"replication origin {o}" for o in origins]
+        if not yes:
+            return ResetReport(words, dropped=False)
+        start_over.drop(conn, settings.owner_role, items)
+        leftovers.drop_all(conn, settings)
+    return ResetReport(words, dropped=True)

@@ -26,6 +26,7 @@ from data_copy.errors import (
     CleanupRefused,
     DataCopyError,
     Interrupted,
+    ResetNeedsYes,
     UsageError,
     ValidationFailed,
 )
@@ -214,11 +215,13 @@ def validate(
     started = time.monotonic()
     target, settings = _target(stack, dsn, wait)
     bar, on_progress = _progress()
+    said: list[str] = []
     with bar:
         results = api.validate(
-            target, settings, checksums=not count_only, progress=on_progress, incremental=incremental
+            target, settings, checksums=not count_only, progress=on_progress, incremental=incremental, note=said.append
         )
     report.results(results, "validation")
+    report.lines(said)
     report.summary(results, "validated", time.monotonic() - started)
     failed = [r.name for r in results if r.status != "passed"]
     if failed:
@@ -247,6 +250,22 @@ def capture_drop(stack: StackOpt = None, dsn: DsnOpt = None, wait: WaitOpt = Fal
     target, settings = _target(stack, dsn, wait)
     dropped = api.capture_drop(target, settings)
     report.lines([f"dropped {', '.join(dropped)}" if dropped else "no change capture slot: nothing dropped"])
+
+
+@app.command()
+def reset(
+    stack: StackOpt = None,
+    dsn: DsnOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", metavar="", help="drop what it lists (without: list only)")] = False,
+    wait: WaitOpt = False,
+) -> None:
+    """Phase 1 only: start over. Drops the new tables, data_copy's tables, slot and origins; legacy untouched."""
+    started = time.monotonic()
+    target, settings = _target(stack, dsn, wait)
+    done = api.reset(target, settings, yes)
+    report.reset(done, time.monotonic() - started)
+    if done.items and not done.dropped:
+        raise ResetNeedsYes(f"reset dropped nothing: it drops the {len(done.items)} object(s) above only with --yes")
 
 
 @app.command()

@@ -17,7 +17,8 @@ PRIVILEGE = 8  # the login role lacks a privilege
 SETUP = 9  # environment not ready: stack, pulumi, deployed schemas, legacy tables
 PHASE = 10  # the stack's deployed phase and the database's recorded phase disagree
 FOREIGN_ROWS = 11  # phase 1: a new table holds rows data_copy did not write (kept)
-TRANSITION_REFUSED = 12  # switch or rollback refused (nothing changed)
+TRANSITION_REFUSED = 12  # switch, rollback or reset refused (nothing changed)
+STATE = 13  # data_copy's own bookkeeping (public.migration_*) disagrees with itself or the new tables
 BUG = 70  # an internal error: a bug in data_copy (the trace is printed)
 INTERRUPTED = 130  # Ctrl-C / SIGTERM
 
@@ -34,7 +35,8 @@ EXIT_CODES = {
     SETUP: "environment not ready (stack, pulumi, deployed schemas, legacy tables)",
     PHASE: "the stack's deployed phase disagrees with the database's recorded phase",
     FOREIGN_ROWS: "phase 1: a new table holds rows data_copy did not write (kept and named)",
-    TRANSITION_REFUSED: "switch or rollback refused, nothing changed",
+    TRANSITION_REFUSED: "switch, rollback or reset refused, nothing changed",
+    STATE: "data_copy's own bookkeeping is damaged or disagrees with the new tables (nothing written)",
     BUG: "internal error (a bug; the trace is printed)",
     INTERRUPTED: "interrupted (Ctrl-C); committed work is kept, a re-run continues",
 }
@@ -208,6 +210,21 @@ class SwitchRefused(DataCopyError, code=TRANSITION_REFUSED): ...
 
 
 class RollbackRefused(DataCopyError, code=TRANSITION_REFUSED): ...
+
+
+class ResetRefused(DataCopyError, code=TRANSITION_REFUSED): ...
+
+
+class ResetNeedsYes(DataCopyError, fix="run it again with --yes to drop what is listed above"):
+    """`reset` without --yes: it listed what it would drop and dropped nothing (exit 2)."""
+
+
+# ------------------------------------------------------------ our bookkeeping (exit 13)
+
+
+class StateInconsistent(DataCopyError, code=STATE):
+    """Our own tables (public.migration_*) refused a write, went missing, or disagree with
+    each other or with the new tables: never the owners' data, never a reject."""
 
 
 class CleanupRefused(DataCopyError, code=REFUSED):

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog.schemas import NEVER_DROPPED_SCHEMAS
-from data_copy.api import CleanupOutcome, FollowCycle, PlanRow, StatusReport
+from data_copy.api import CleanupOutcome, FollowCycle, PlanRow, ResetReport, StatusReport
 from data_copy.capture import slot as capture_slot
 from data_copy.retire.cleanup import PHASE
 from data_copy.retire.cleanup_plan import CleanupPlan
@@ -249,3 +249,14 @@ def restore(done: RestoreReport) -> None:
         highlight=False,
         markup=False,
     )
+
+
+def reset(done: ResetReport, seconds: float) -> None:
+    """What `reset` dropped, or (without --yes) would drop."""
+    if not done.items:
+        lines(["reset: nothing of data_copy's in this database: nothing to drop"])
+        return
+    lines([f"reset {'dropped' if done.dropped else 'would drop (nothing dropped yet)'}:"])
+    lines(f"  {item}" for item in done.items)
+    if done.dropped:
+        lines([f"reset: {len(done.items)} object(s) dropped, legacy untouched, {seconds:.1f} s"])

@@ -1,13 +1,17 @@
 """The state gate every verb that reads or writes data passes first: the structure is
-deployed, our tables exist, and the phase the database records (checked against the
-stack's deployed one) is one this verb may run in."""
+deployed, our tables exist, the phase the database records (checked against the stack's
+deployed one) is one this verb may run in, and our bookkeeping agrees with itself and the
+new tables (state/consistency.py) before anything is written."""
 
 import psycopg
 
 from catalog.schemas import SCHEMA_NAMES
 from data_copy.errors import PhaseMismatch, PhaseNotDeployed
 from data_copy.settings import Settings
-from data_copy.state import phase_events, schema
+from data_copy.state import consistency, phase_events, schema
+from data_copy.state.consistency import Note
+
+__all__ = ["Note", "ensure_state"]
 
 
 def _require_structure(conn: psycopg.Connection, settings: Settings) -> None:
@@ -22,15 +26,25 @@ def _require_structure(conn: psycopg.Connection, settings: Settings) -> None:
         raise PhaseNotDeployed(f"the owner role {settings.owner_role} does not exist")
 
 
-def ensure_state(conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = ()) -> int:
+def _unsaid(line: str) -> None:
+    return None
+
+
+def ensure_state(
+    conn: psycopg.Connection, settings: Settings, allowed_deployed: tuple[int, ...] = (), note: Note = _unsaid
+) -> int:
     """Structure deployed, our state tables exist; the recorded phase (checked against
-    the stack's deployed one, which may also be one of `allowed_deployed`)."""
+    the stack's deployed one, which may also be one of `allowed_deployed`); the bookkeeping
+    checked (StateInconsistent, or what phase 1 cleared said through `note`)."""
     _require_structure(conn, settings)
-    schema.ensure(conn)
-    phase = phase_events.resolve(conn, settings, allowed_deployed)
-    if phase == 3:
-        raise PhaseMismatch(
-            "the database is in phase 3: the legacy tables are dropped",
-            fix="`python -m data_copy restore` brings them back",
-        )
+    missing = schema.missing(conn)
+    with conn.transaction():  # a refusal leaves all as it was: a missing table of ours stays missing
+        schema.ensure(conn)
+        phase = phase_events.resolve(conn, settings, allowed_deployed)
+        if phase == 3:
+            raise PhaseMismatch(
+                "the database is in phase 3: the legacy tables are dropped",
+                fix="`python -m data_copy restore` brings them back",
+            )
+        consistency.check(conn, phase, missing, note)
     return phase

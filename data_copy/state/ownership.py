@@ -120,6 +120,17 @@ def has_first_copied(conn: psycopg.Connection, part: Part) -> bool:
     return bool(row and row[0])
 
 
+def has_baseline(conn: psycopg.Connection, part: Part) -> bool:
+    """Any baseline record of the part: a recorded row or a first-copy transaction."""
+    row = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE part = %s) OR EXISTS (SELECT 1 FROM {} WHERE part = %s)").format(
+            OWNED, XACTS
+        ),
+        (part.name, part.name),
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def record_first_copy(conn: psycopg.Connection, part: Part) -> None:
     """Inside a first-copy chunk's (top-level) transaction: its rows are the baseline as written."""
     conn.execute(

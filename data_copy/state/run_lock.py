@@ -25,7 +25,7 @@ from psycopg import sql
 from data_copy.core.connection import connect
 from data_copy.errors import DatabaseBusy, DataCopyError, Interrupted, first_line
 from data_copy.settings import Settings
-from data_copy.state import schema
+from data_copy.state import faults, schema
 from data_copy.state.journal import Status, Step
 from data_copy.state.schema import LOG
 
@@ -246,7 +246,10 @@ def locked(dsn: str, settings: Settings, command: str) -> Iterator[psycopg.Conne
             _mark_quietly(conn, error.line(), since)
             raise
         except psycopg.Error as error:
-            _mark_quietly(conn, f"interrupted by an error: {first_line(error)}", since)
+            state = faults.state_error(error)  # one of our tables failed: exit 13, not a bug
+            _mark_quietly(conn, state.line() if state else f"interrupted by an error: {first_line(error)}", since)
+            if state is not None:
+                raise state from error
             raise
 
 

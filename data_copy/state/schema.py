@@ -20,6 +20,7 @@ idempotently; the modules that read and write them take their names from here.
     migration_replica_identity    legacy tables given REPLICA IDENTITY FULL, and what they had
     migration_chunk_hashes        full validation's per-chunk checksums (validation/chunks.py)
     migration_dirty_keys          keys written since the last full validation
+    migration_targets             the new table each record describes: its OID (state/identity.py)
 """
 
 import psycopg
@@ -51,6 +52,7 @@ CAPTURE_CHANGES = _ours("migration_capture_changes")
 REPLICA_IDENTITY = _ours("migration_replica_identity")
 CHUNKS = _ours("migration_chunk_hashes")
 DIRTY = _ours("migration_dirty_keys")
+TARGETS = _ours("migration_targets")
 
 _DDL: tuple[tuple[sql.Composed, ...], ...] = (
     (
@@ -234,7 +236,16 @@ _DDL: tuple[tuple[sql.Composed, ...], ...] = (
         # validation/incremental.py reads it there), or that it was gone
         sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS tid tid, ADD COLUMN IF NOT EXISTS gone boolean").format(DIRTY),
     ),
+    (
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (target text PRIMARY KEY, relid oid NOT NULL,"
+            " recorded_at timestamptz NOT NULL DEFAULT now())"
+        ).format(TARGETS),
+    ),
 )
+
+# per mapping Part (column `part`): what a new table's records are, cleared with it
+PER_PART = (OWNED, XACTS, STATE, CHUNKS, DIRTY, CONFLICTS, CAPTURE_POSITIONS)
 
 NAMES: frozenset[str] = frozenset(_NAMES)
 """Our tables' names (all in `public`): never legacy data."""
@@ -247,6 +258,22 @@ def ensure(conn: psycopg.Connection) -> None:
         for statements in _DDL:
             for statement in statements:
                 conn.execute(statement)
+
+
+def missing(conn: psycopg.Connection) -> frozenset[str]:
+    """The names of our tables that do not exist (asked before `ensure` creates them: one
+    that went missing is told apart from one never created by what the others hold)."""
+    rows = conn.execute(
+        "SELECT n FROM unnest(CAST(%s AS text[])) AS n WHERE NOT EXISTS (SELECT 1 FROM pg_class c"
+        " JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = %s AND c.relname = n)",
+        (sorted(NAMES), UNQUALIFIED_SCHEMA),
+    )
+    return frozenset(r[0] for r in rows)
+
+
+def name(table: sql.Identifier) -> str:
+    """`public.migration_x` of LOG, ... (for messages)."""
+    return table.as_string().replace('"', "")  # our names are plain lower case: never quoted
 
 
 def exists(conn: psycopg.Connection, table: sql.Identifier) -> bool:

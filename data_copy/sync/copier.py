@@ -25,7 +25,7 @@ from data_copy.core.ident import ident
 from data_copy.core.progress import silent
 from data_copy.errors import first_line
 from data_copy.mapping_sql.projection import SOURCE, Part
-from data_copy.state import dirty_keys, ownership, phase_events
+from data_copy.state import dirty_keys, faults, ownership, phase_events
 from data_copy.state.schema import REJECTS, STATE
 from data_copy.sync import gone_rows
 
@@ -288,10 +288,14 @@ class Copier:
                     ownership.record_first_copy(self.conn, part)
             return max(copied, 0), 0
         except DUPLICATE_ERRORS as error:
+            if not faults.refused_by(error, part.target.qualified):  # ours: StateInconsistent
+                raise
             if self._exclude_duplicates(part):
                 return self._apply(part, condition, upsert)
             return self._bisect(part, condition, upsert, error)
         except ROW_ERRORS as error:
+            if not faults.refused_by(error, part.target.qualified):  # only the new table's refusal is a reject
+                raise
             return self._bisect(part, condition, upsert, error)
 
     def _bisect(self, part: Part, condition: sql.Composable, upsert: bool, error: Exception) -> tuple[int, int]:
@@ -338,8 +342,9 @@ class Copier:
         indexed = part.source_key_is_int and _has_unique_key_index(self.conn, part)
         lo, max_key, started = self._source_marks(part, indexed)
         state = self._state(part)
-        # an empty target (first run, not a restart after a kill) cannot conflict: plain INSERT
-        upsert = state is not None or not self._target_empty(part)
+        # an empty target (first run, not a restart after a kill) cannot conflict: plain INSERT;
+        # not under a baseline (phase 2: the application emptied it; its deletes must hold)
+        upsert = state is not None or not self._target_empty(part) or ownership.has_baseline(self.conn, part)
         result = CopyResult(mode="resync" if state else "full")
         if state:  # a re-sync that scans legacy: it cannot see deletes, so no incremental validation
             self.scanned.add(part.name)

@@ -19,6 +19,7 @@ from data_copy.core.ident import ident
 from data_copy.core.progress import Progress, silent
 from data_copy.errors import first_line
 from data_copy.mapping_sql.indexes import Piece, mapping_of, missing, pieces
+from data_copy.state import faults
 from data_copy.state.schema import REJECTS
 
 STEP = "indexes and foreign keys"
@@ -110,7 +111,9 @@ def complete(
             pacer.breathe()
         try:
             lock_retry.retrying(functools.partial(_create, conn, owner_role, piece))
-        except (psycopg.errors.ForeignKeyViolation, psycopg.errors.UniqueViolation):
+        except (psycopg.errors.ForeignKeyViolation, psycopg.errors.UniqueViolation) as error:
+            if not faults.refused_by(error, piece.table.qualified):  # only the new table's rows are rejects
+                raise
             with conn.transaction():
                 if piece.fk is not None:
                     n = _record_orphans(conn, piece, run_id)

@@ -25,7 +25,7 @@ from data_copy.errors import ForeignRows
 from data_copy.mapping_sql import drift, target_tables
 from data_copy.mapping_sql.projection import Part, parts
 from data_copy.settings import Settings
-from data_copy.state import journal, legacy_activity, ownership, phase_events
+from data_copy.state import identity, journal, legacy_activity, ownership, phase_events
 from data_copy.state.journal import Status, Step
 from data_copy.sync import index_builds, overlap, settle
 from data_copy.sync.copier import CHUNK_KEYS, Copier
@@ -73,6 +73,7 @@ def run(
             ownership.materialize_all(conn, aged)
         legacy_activity.snapshot(conn, j.run_id, "run", "start")
         target_tables.create_tables(conn, settings.owner_role)
+        identity.stamp(conn)  # before the first chunk: our records describe these tables
         notes: list[str] = []
         back = settings.carry_back if phase == 2 else ()
         cap = stream.start(conn, settings, notes.append, back)  # the slot exists before the first chunk
