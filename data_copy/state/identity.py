@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from catalog.mappings import MAPPINGS
+from data_copy.core import planner
 from data_copy.core.ident import ident
 from data_copy.mapping_sql.projection import parts
 from data_copy.state import schema
@@ -89,13 +90,14 @@ def held(conn: psycopg.Connection) -> dict[str, set[str]]:
     probe = "bool_or(coalesce((SELECT TRUE FROM {} AS r WHERE r.part = x.part{} LIMIT 1), FALSE))"
     columns = [sql.SQL(probe).format(table, sql.SQL("")) for tables in probes.values() for table in tables]
     columns.append(sql.SQL(probe).format(schema.CHUNKS, sql.SQL(" AND r.target_count > 0")))
-    rows = conn.execute(
-        sql.SQL(
-            "SELECT x.target, {} FROM unnest(CAST(%s AS text[]), CAST(%s AS text[])) AS x(target, part)"
-            " GROUP BY x.target"
-        ).format(sql.SQL(", ").join(columns)),
-        ([t for t, _ in pairs], [n for _, n in pairs]),
-    )
+    with planner.probes(conn):
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT x.target, {} FROM unnest(CAST(%s AS text[]), CAST(%s AS text[])) AS x(target, part)"
+                " GROUP BY x.target"
+            ).format(sql.SQL(", ").join(columns)),
+            ([t for t, _ in pairs], [n for _, n in pairs]),
+        ).fetchall()
     kinds = ["recorded", "xacts", "copied", "other", "other", "checksums"]
     found: dict[str, set[str]] = {}
     for target, *flags in rows:

@@ -28,6 +28,7 @@ into recorded rows (`materialize`) before the application may write, and so does
 once they are `XACT_AGE_LIMIT` transactions old (xmin is 32 bits: it repeats after 2^32).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -308,19 +309,37 @@ class Keys:
 ALL_KEYS = Keys()
 
 
-def keys_among(conn: psycopg.Connection, part: Part, texts: sql.Composable) -> Keys:
-    """The keys `texts` (a SELECT of key texts) as each side looks them up: legacy by its
-    key index, or at the ctids one parallel pass finds; the new table by its key index."""
+def keys_in(part: Part, batch: list[str], located: sql.Identifier | None = None) -> Keys:
+    """The key texts of `batch` as constant arrays (the planner sees how many: index lookups
+    for a few, where a subquery's estimate comes from statistics our own marks outdate); the
+    legacy rows, for a table no index looks keys up in, at the ctids `located` holds
+    (key_sets.located_rows)."""
     source_type = legacy_table(part.source_table).column(part.source_key).type
     target_type = part.target.column(part.target_key).type
-    as_type = sql.SQL("SELECT CAST(k AS {}) FROM ({}) AS c")
-    source = key_sets.among_all(sql.Identifier(SOURCE, part.source_key), as_type.format(sql.SQL(source_type), texts))
-    if not key_sets.indexed(conn, part.source_table, part.source_key):
-        source = key_sets.located(
-            conn, part.source_table, SOURCE, part.source_key, as_type.format(sql.SQL(source_type), texts)
+    source = key_sets.among(sql.Identifier(SOURCE, part.source_key), batch, source_type)
+    if located is not None:
+        source = sql.SQL("{}.ctid = ANY(ARRAY(SELECT c FROM {} WHERE k = ANY({})))").format(
+            sql.Identifier(SOURCE), located, sql.Literal(batch)
         )
-    target = key_sets.among_all(sql.Identifier("t", part.target_key), as_type.format(sql.SQL(target_type), texts))
-    return Keys(source=source, target=target, text=sql.SQL("k IN ({})").format(texts))
+    return Keys(
+        source=source,
+        target=key_sets.among(sql.Identifier("t", part.target_key), batch, target_type),
+        text=key_sets.among(sql.Identifier("k"), batch, "text"),
+    )
+
+
+def key_batches(conn: psycopg.Connection, part: Part, texts: sql.Composable) -> Iterator[Keys]:
+    """The key texts `texts` (a SELECT ordered by k) as `keys_in`, a batch at a time; for a
+    legacy table no index looks keys up in, its rows are located by one parallel pass first
+    (inside a REPEATABLE READ transaction; else each batch is its own hashed pass)."""
+    located = None
+    if not key_sets.indexed(conn, part.source_table, part.source_key):
+        as_source = sql.SQL("SELECT CAST(k AS {}) FROM ({}) AS c").format(
+            sql.SQL(legacy_table(part.source_table).column(part.source_key).type), texts
+        )
+        _, located = key_sets.located_rows(conn, part.source_table, SOURCE, part.source_key, as_source)
+    for batch in key_sets.batches(conn, sql.SQL("SELECT k FROM ({}) AS w ORDER BY k").format(texts)):
+        yield keys_in(part, batch, located)
 
 
 def _sides(part: Part, keys: Keys = ALL_KEYS) -> sql.Composed:
@@ -354,6 +373,14 @@ class Classes:
     def add(self, kind: str, n: int, samples: list | None) -> None:
         self.counts[kind] = n
         self.samples[kind] = [str(s) for s in samples or []]
+
+    def merge(self, other: "Classes") -> None:
+        """Adds another batch of keys' classes (counts, the first samples, checksums)."""
+        for kind, n in other.counts.items():
+            self.counts[kind] = self.counts.get(kind, 0) + n
+            self.samples[kind] = sorted([*self.samples.get(kind, []), *other.samples.get(kind, [])])[:SAMPLES]
+        self.source_checksum = str(Decimal(self.source_checksum) + Decimal(other.source_checksum))
+        self.target_checksum = str(Decimal(self.target_checksum) + Decimal(other.target_checksum))
 
     def n(self, *kinds: str) -> int:
         return sum(self.counts.get(k, 0) for k in kinds)

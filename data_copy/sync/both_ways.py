@@ -20,6 +20,7 @@ does not land as it was (a legacy trigger, generated column or default changed i
 the mapping refuse carry-back, named, and nothing of it is written in that sync.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg
@@ -101,16 +102,20 @@ def carry(conn: psycopg.Connection, cap: Capture, part: Part, run_id: object, po
     pos = stream.position(conn, cap, position_name(part))
     upto = _upto(conn, cap, part.target.qualified, pos)
     with planner.keyed(conn):
-        keys = ownership.ALL_KEYS
+        batches: Iterable[ownership.Keys] = [ownership.ALL_KEYS]
         if pos is not None:
             changed = _changed(cap, part, pos, upto)
-            keys = ownership.keys_among(conn, part, changed)
             dirty_keys.mark_selected(conn, part, changed)  # the next incremental check classifies them
-        kinds = _kinds(conn, part, keys)
+            batches = ownership.key_batches(conn, part, changed)
+        kinds: dict[str, list[str]] = {}
+        for keys in batches:
+            found = _kinds(conn, part, keys)
+            if any(kind in found for kind in ownership.CONFLICTS):
+                conflicts.record(conn, part, run_id, policy, keys)
+            for kind, labels in found.items():
+                kinds.setdefault(kind, []).extend(labels)
         both = [k for kind in ownership.CONFLICTS for k in kinds.get(kind, [])]
-        if both:
-            done.conflicts = len(both)
-            conflicts.record(conn, part, run_id, policy, keys)
+        done.conflicts = len(both)
         back = [k for kind in _GOES_BACK for k in kinds.get(kind, [])]
         gone = kinds.get("app_deleted", [])
         if back or gone:

@@ -10,7 +10,7 @@ from data_copy.mapping_sql.projection import Part, parts
 from data_copy.state import conflicts, dirty_keys, ownership
 from data_copy.sync import both_ways, change_apply
 from data_copy.sync.copier import Copier
-from data_copy.validation import mapping_check
+from data_copy.validation import mapping_check, phase_check
 from data_copy.validation.hasher import Hasher
 
 SETTLE_ATTEMPTS = 3  # the application writing the new tables (phase 2) may conflict
@@ -69,19 +69,21 @@ def settle(
                     result.foreign = mapping_check.foreign(conn, m, part_list, result)
                 else:
                     for part, check in zip(part_list, result.checks, strict=True):
-                        if check.classes.n(*ownership.UNRECORDED):
-                            ownership.repair_baseline(conn, part, check.keys)
-                        if check.classes.n(*ownership.CONFLICTS) or conflicts.any_open(conn, part):
-                            conflicts.record(conn, part, copier.run_id, policy, check.keys)
+                        repair = check.classes.n(*ownership.UNRECORDED)
+                        listed = check.classes.n(*ownership.CONFLICTS) or conflicts.any_open(conn, part)
+                        for keys in phase_check.checked_keys(conn, part, check) if repair or listed else ():
+                            if repair:
+                                ownership.repair_baseline(conn, part, keys)
+                            if listed:
+                                conflicts.record(conn, part, copier.run_id, policy, keys)
                 if carried is not None:
                     result.figures.update(carried.figures())
                     if carried.refused:  # legacy's readers would not see the application's writes
                         result.status = "failed"
                         result.message = "; ".join(filter(None, (result.message, carried.refused)))
-                if phase == 2 and result.status == "passed":  # a full check: the marks start again from it
-                    for part, check in zip(part_list, result.checks, strict=True):
-                        if not check.incremental:
-                            dirty_keys.forget(conn, part)
+                if phase == 2 and result.status == "passed":  # every key checked: the marks start again
+                    for part in part_list:
+                        dirty_keys.forget(conn, part)
             return copied, result
         except psycopg.errors.SerializationFailure:
             copier.forget_exclusions()  # their temporary tables went with the transaction

@@ -132,7 +132,8 @@ def log_validation(j: journal.Journal, result: MappingResult, checksums: bool) -
     if any(isinstance(c, chunks.ChunkedCheck | phase_check.Phase2Check) for c in result.checks):
         how = {"incremental": incremental, "verified_keys": sum(getattr(c, "verified_keys", 0) for c in result.checks)}
         as_of = [str(c.full_at) for c in result.checks if isinstance(c, chunks.ChunkedCheck)]
-        if incremental and as_of:  # phase 1: the counts are the full one's, moved by the changes
+        as_of += [str(c.counts_as_of) for c in result.checks if getattr(c, "counts_as_of", None)]
+        if incremental and as_of:  # the counts are a full validation's (phase 1: moved by the changes)
             how["counts_as_of"] = str(min(as_of))
     j.finish(
         entry,

@@ -11,13 +11,15 @@ rows the application created, changed or deleted are counted, not errors; confli
 counted and listed. It fails while legacy changes are still to bring over, or on rejects.
 
 Phase 2, incremental (`run --incremental`, `run --follow`): only the keys written since the
-last full phase-2 check that passed (state/dirty_keys.py: legacy's changes the sync applied,
-the application's changes it carried back) and the open conflicts are classified. A key
-outside them is as that check left it on the legacy side, so it cannot have become a change
-still to bring over; its figures (application rows, in sync) are not recounted. Before
-such a full check in this phase, the check is full.
+last phase-2 check that passed (state/dirty_keys.py: legacy's changes the sync applied, the
+application's changes it carried back; the settle forgets them when its check passes) and
+the open conflicts are classified. A key outside them is as a passing check left it on the
+legacy side, so it cannot have become a change still to bring over; its figures
+(application rows, in sync) are not recounted. Until a full check passed in this phase,
+the check is full.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import psycopg
@@ -42,7 +44,7 @@ class Phase2Check:
     target_checksum: str | None = None
     incremental: bool = False  # only the keys written since the last full check were classified
     verified_keys: int = 0
-    keys: ownership.Keys = ownership.ALL_KEYS  # the keys classified
+    counts_as_of: object = None  # incremental: the counts are the last full check's, of then
 
     @property
     def passed(self) -> bool:
@@ -88,19 +90,29 @@ def _written_since_full(part: Part) -> sql.Composed:
     ).format(d=DIRTY, c=CONFLICTS, p=sql.Literal(part.name))
 
 
-def incremental_keys(conn: psycopg.Connection, part: Part) -> tuple[ownership.Keys, int] | None:
-    """The keys an incremental phase-2 check classifies, and how many; None when a full
-    check is needed: none passed since the database entered this phase, or a key does not
-    cast to the key's type."""
+@dataclass(frozen=True)
+class Written:
+    """What an incremental phase-2 check starts from: the keys to classify, and the counts
+    of the last full check that passed in this phase (at `full_at`)."""
+
+    keys: int
+    source_count: int
+    target_count: int
+    full_at: object
+
+
+def written(conn: psycopg.Connection, part: Part) -> Written | None:
+    """The start of an incremental phase-2 check; None when a full check is needed: none
+    passed since the database entered this phase, or a key does not cast to the key's type."""
     row = conn.execute(
         sql.SQL(
-            "SELECT EXISTS (SELECT 1 FROM {log} WHERE step = {v} AND mapping = %(m)s AND status = {ok}"
-            " AND coalesce(details->>'incremental', '') <> 'true'"
-            " AND completed_at > (SELECT max(recorded_at) FROM {e}))"
+            "SELECT source_count, target_count, completed_at FROM {log} WHERE step = {v} AND mapping = %(m)s"
+            " AND status = {ok} AND coalesce(details->>'incremental', '') <> 'true'"
+            " AND completed_at > (SELECT max(recorded_at) FROM {e}) ORDER BY completed_at DESC LIMIT 1"
         ).format(log=LOG, v=sql.Literal(Step.VALIDATE), ok=sql.Literal(Status.PASSED), e=EVENTS),
         {"m": part.mapping.name},
     ).fetchone()
-    if not row or not row[0]:
+    if not row:
         return None
     numeric = part.source_key_is_int or part.target.column(part.target_key).type in INTEGER_TYPES
     counted = conn.execute(
@@ -109,29 +121,39 @@ def incremental_keys(conn: psycopg.Connection, part: Part) -> tuple[ownership.Ke
         )
     ).fetchone()
     n, odd = (int(counted[0]), int(counted[1])) if counted else (0, 0)
-    if numeric and odd:
-        return None
-    return ownership.keys_among(conn, part, _written_since_full(part)), n
+    return None if numeric and odd else Written(n, int(row[0] or 0), int(row[1] or 0), row[2])
+
+
+def checked_keys(conn: psycopg.Connection, part: Part, check: Phase2Check) -> Iterator[ownership.Keys]:
+    """The keys `check` classified, a batch at a time (every key, when it was full); the
+    settle repairs the baseline and lists conflicts among the same keys."""
+    if not check.incremental:
+        yield ownership.ALL_KEYS
+        return
+    yield from ownership.key_batches(conn, part, _written_since_full(part))
 
 
 def check_phase2(
     conn: psycopg.Connection, part: Part, checksums: bool = True, incremental: bool = False
 ) -> Phase2Check:
     """The three-way check of every key, or (`incremental`, when a full one stands) of the
-    keys written since."""
-    target = conn.execute(part.select_target(sql.SQL("count(*)"))).fetchone()
-    some = incremental_keys(conn, part) if incremental else None
-    keys, n = some if some is not None else (ownership.ALL_KEYS, 0)
+    keys written since, with the full one's counts."""
+    since = written(conn, part) if incremental else None
+    if since is not None and len(part.mapping.sources) == 1:  # counting both tables costs a read of each
+        counts, as_of = (since.source_count, since.target_count), since.full_at
+    else:
+        target = conn.execute(part.select_target(sql.SQL("count(*)"))).fetchone()
+        counts, as_of = (legacy_rows(conn, part), int(target[0]) if target else 0), None
     result = Phase2Check(
         part.name,
-        legacy_rows(conn, part),
-        int(target[0]) if target else 0,
+        *counts,
         _rejected(conn, part),
-        ownership.classify(conn, part, keys),
-        incremental=some is not None,
-        verified_keys=n,
-        keys=keys,
+        incremental=since is not None,
+        verified_keys=since.keys if since else 0,
+        counts_as_of=as_of,
     )
+    for keys in checked_keys(conn, part, result):
+        result.classes.merge(ownership.classify(conn, part, keys))
     if checksums and not result.incremental:  # from the same scan (part_check.source_totals / target_totals)
         result.source_checksum = result.classes.source_checksum
         result.target_checksum = result.classes.target_checksum

@@ -43,6 +43,11 @@ def test_after_a_full_check_only_the_written_keys_are_classified_and_conflicts_s
     assert open_conflicts(dsn) == {str(c)} and details["conflicts"] == 1, details
     assert away(dsn, ML, c) != -7  # the application's version of c kept
     assert report.ok, [r.message for r in report.results if r.message]
+    # a passing check forgets the keys it checked: the next one looks at the new change and
+    # the open conflict only
+    q(dsn, f"UPDATE {LEGACY_ML} SET away_ml = -8 WHERE id = %s", a)  # noqa: S608
+    assert api.run(dsn, incremental=True).ok
+    assert last_validation(dsn)["verified_keys"] == 2 and away(dsn, ML, a) == -8
     # a full check counts every key the same way
     full = api.run(dsn)
     assert last_validation(dsn)["incremental"] is False
