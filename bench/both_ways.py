@@ -1,14 +1,14 @@
 """Phase 2 both ways (issue 27), measured: the lag of `run --follow` under writers on both
 sides, and the cost of one sync both ways of a 1 % change.
 
-After the scenario's other steps the database is switched to phase 2 (`switch`), then:
+After the scenario's other steps the database is switched to phase 2 (`switch`), then
+(bench/scenario.py, each a timed and profiled ``data_copy run``):
 
 1. both ways, once: a first sync (every key checked once, timed apart), then
-   legacy_fixture.add_activity on legacy (1 % of every table) and the
-   application's 1 % on the new betting-line tables (UPDATE of every hundredth row), then
-   ``run --incremental --carry-back all`` (a child process): ``both_ways_ratio`` is its time
-   over the full copy with checksums;
-2. the lag: ``run --follow --carry-back all --interval 1s`` runs while one writer inserts
+   `change_both_sides` (1 % of every legacy table, and the application's 1 % of the new
+   betting-line tables), then ``run --incremental --carry-back all``: ``both_ways_ratio`` is
+   its time over the full copy with checksums;
+2. the lag (`follow_lag`): ``run --follow --carry-back all --interval 1s`` runs while one writer inserts
    into a legacy table and another into a new table, ``RATE`` rows a second each; every row
    is looked for on the other side until it is there: ``follow_lag_p50_s``, ``_p99_s``.
 """
@@ -71,30 +71,19 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(dsn: str, add_activity: Callable[[], object], log: Callable[[str], None]) -> dict[str, float]:
-    """The both-ways figures (seconds; the caller divides by the full copy's)."""
-    metrics: dict[str, float] = {}
-    for verb in ("run", "switch"):  # a validated phase 1, then phase 2
-        done = child.run(child.data_copy_argv(verb, dsn))
-        if done.returncode:
-            raise RuntimeError(f"both ways: {verb} exited {done.returncode}: {done.summary()}")
-    # the first sync in phase 2 checks every key once (and carry-back's first looks at every
-    # row once): timed apart, it is not the cost of a change
-    first = child.run(child.data_copy_argv("run", dsn, "--incremental", "--carry-back", "all"))
-    if first.returncode:
-        raise RuntimeError(f"both ways: the first sync exited {first.returncode}: {first.summary()}")
-    metrics["both_ways_first_s"] = first.seconds
+def change_both_sides(dsn: str, add_activity: Callable[[], object]) -> None:
+    """1 % on each side: legacy_fixture.add_activity on legacy, and the application's update
+    of every hundredth row of the new betting-line tables."""
     add_activity()
     with psycopg.connect(dsn, autocommit=True) as conn:
         for table in ("core_betting.betting_lines_moneyline", "core_betting.betting_lines_spreads"):
             conn.execute(f"UPDATE {table} SET sportsbook = sportsbook WHERE id % 100 = 0")  # noqa: S608
-        conn.execute("CHECKPOINT")
-    log("both ways: run --incremental --carry-back all after 1 % on each side ...")
-    once = child.run(child.data_copy_argv("run", dsn, "--incremental", "--carry-back", "all"))
-    metrics["both_ways_s"] = once.seconds
-    metrics["both_ways_exit"] = float(once.returncode)
-    log(f"both ways: {once.seconds:.2f} s, exit {once.returncode}")
 
+
+def follow_lag(dsn: str, log: Callable[[str], None]) -> dict[str, float]:
+    """The lag of ``run --follow --carry-back all --interval 1s`` under a writer on each side
+    (seconds from a row's commit until the other side shows it)."""
+    metrics: dict[str, float] = {}
     proc = subprocess.Popen(
         [*child.data_copy_argv("run", dsn, "--follow", "--carry-back", "all", "--interval", "1s")],
         cwd=child.REPO_ROOT,

@@ -60,7 +60,7 @@ TARGETS: tuple[Target, ...] = (
         "both_ways_ratio",
         "one sync both ways (1 % each side) ≤ 0.10× full copy",
         _at_most("both_ways_ratio", 0.10),
-        (),
+        ("both_ways",),
     ),
     Target("follow_lag_p99_s", "run --follow lag p99 ≤ 5 s", _at_most("follow_lag_p99_s", 5.0), ()),
     Target(
