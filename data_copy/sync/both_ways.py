@@ -31,8 +31,8 @@ from data_copy.capture.stream import Capture
 from data_copy.core import planner
 from data_copy.mapping_sql.projection import Part
 from data_copy.state import conflicts, dirty_keys, ownership
-from data_copy.state.schema import CAPTURE, CAPTURE_CHANGES
-from data_copy.sync import write_back
+from data_copy.state.schema import CAPTURE_CHANGES
+from data_copy.sync import change_apply, write_back
 
 _BACK = sql.Identifier("carry_back")  # the rows of one part on their way back (write_back.round_trip)
 _GOES_BACK = ("app_created", "app_changed")
@@ -57,22 +57,6 @@ class Carried:
 def position_name(part: Part) -> str:
     """The part's position of the new table's changes carried back (beside its own)."""
     return f"{part.name}<-"
-
-
-def _upto(conn: psycopg.Connection, cap: Capture, table: str, pos: str | None) -> str:
-    """pulled_lsn, or just before the first buffered change to `table` this snapshot does
-    not see (as change_apply does for legacy's changes)."""
-    row = conn.execute(
-        sql.SQL(
-            "SELECT coalesce((SELECT min(lsn) - 1 FROM {c} WHERE slot = %(s)s AND tbl = %(t)s"
-            " AND lsn > CAST(coalesce(%(p)s, '0/0') AS pg_lsn)"
-            " AND NOT pg_visible_in_snapshot(xid, pg_current_snapshot())),"
-            " (SELECT pulled_lsn FROM {st} WHERE slot = %(s)s))"
-        ).format(c=CAPTURE_CHANGES, st=CAPTURE),
-        {"s": cap.slot, "t": table, "p": pos},
-    ).fetchone()
-    assert row is not None
-    return str(row[0])
 
 
 def _changed(cap: Capture, part: Part, pos: str, upto: str) -> sql.Composed:
@@ -100,7 +84,7 @@ def carry(conn: psycopg.Connection, cap: Capture, part: Part, run_id: object, po
     into legacy, in the caller's (settle) transaction."""
     done = Carried()
     pos = stream.position(conn, cap, position_name(part))
-    upto = _upto(conn, cap, part.target.qualified, pos)
+    upto = change_apply.visible_upto(conn, cap, [part.target.qualified], pos)  # as legacy's changes
     with planner.keyed(conn):
         batches: Iterable[ownership.Keys] = [ownership.ALL_KEYS]
         if pos is not None:

@@ -6,7 +6,7 @@ the legacy row is gone, the target row is deleted, but only while it is still th
 data_copy wrote (ownership.guard, as in every delete of ours). Replay is idempotent and
 order-free, so a key seen twice, or again after a crash, does no harm.
 
-Only changes committed before this transaction's snapshot are applied (`_upto`): a
+Only changes committed before this transaction's snapshot are applied (`visible_upto`): a
 transaction that committed after it (or whose commit is flushed but not yet visible) is
 left for the next sync, and the Part's recorded position stops before it.
 
@@ -45,7 +45,7 @@ from data_copy.state.schema import CAPTURE, CAPTURE_CHANGES, DIRTY, REJECTS
 from data_copy.sync.copier import Copier
 
 
-def _upto(conn: psycopg.Connection, cap: Capture, tables: list[str], pos: str | None) -> str:
+def visible_upto(conn: psycopg.Connection, cap: Capture, tables: list[str], pos: str | None) -> str:
     """The position this snapshot can apply up to: pulled_lsn, or just before the first
     buffered change to `tables` whose transaction this snapshot does not see."""
     row = conn.execute(
@@ -219,12 +219,12 @@ def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mappi
     if cap is None:
         return sum(copier.copy(part).copied for part in part_list)
     stream.pull(conn, cap)  # the tail, up to now: what this snapshot may already see
-    upto = _upto(conn, cap, list(m.sources), None)
+    upto = visible_upto(conn, cap, list(m.sources), None)
     reason = _scan_reason(conn, cap, m, part_list, upto)
     written = applied = 0
     for part in part_list:
         pos = stream.position(conn, cap, part.name) or "0/0"
-        upto = _upto(conn, cap, list(m.sources), pos)
+        upto = visible_upto(conn, cap, list(m.sources), pos)
         pending = _pending([part.source_table], cap.slot, pos, upto)
         if reason:
             written += copier.copy(part).copied

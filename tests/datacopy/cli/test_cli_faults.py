@@ -3,49 +3,20 @@ the server stopping. Each ends in one line and its exit code; a re-run completes
 accounts for every legacy row."""
 
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
+from child_runs import finish, start, wait_until
 from psycopg import sql
 
 from data_copy import api, errors
 from data_copy.state import run_lock
 from pgcluster import Cluster, ServerSettings
 
-REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = f"faults_tmpl_{uuid.uuid4().hex[:8]}"
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "data_copy", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def finish(proc: subprocess.Popen[str], timeout: int = 300) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
-    assert "Traceback" not in out + err, out + err
-    return proc.returncode, out, err
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 120, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _one(dsn: str, query: str, params: tuple = ()) -> object:

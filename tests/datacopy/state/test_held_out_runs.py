@@ -5,15 +5,13 @@ once, one works and the other refuses in one line; afterwards 0 rejects and a pa
 validate."""
 
 import signal
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
-from bookkeeping_support import REPO, cli, last_line, one, q, recreate_new_schemas, rejects
+from bookkeeping_support import cli, last_line, one, q, recreate_new_schemas, rejects
+from child_runs import finish, start, wait_until
 from psycopg import sql
 
 import legacy_fixture
@@ -22,32 +20,6 @@ from data_copy.state import run_lock
 from pgcluster import Cluster
 
 TEMPLATE = f"held_out_tmpl_{uuid.uuid4().hex[:8]}"
-
-
-def _start(dsn: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "data_copy", "run", "--dsn", dsn],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def _finish(proc: subprocess.Popen[str], timeout: int = 600) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
-    assert "Traceback" not in out + err, out + err
-    return proc.returncode, out, err
-
-
-def _wait_until(check: Callable[[], bool], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _copies_since(dsn: str, since: object) -> int:
@@ -103,29 +75,29 @@ def db(request: pytest.FixtureRequest, pg_cluster: Cluster, template: str) -> It
 
 def test_ctrl_c_during_a_first_copy_then_a_rerun_validates_14_of_14(db: str) -> None:
     since = one(db, "SELECT clock_timestamp()")
-    proc = _start(db)
+    proc = start("run", "--dsn", db)
     # the first mapping's copy has begun (games: in the issue's state, before the fix, its
     # rows collided with the stale baseline and were bisected one by one into rejects)
-    _wait_until(
+    wait_until(
         lambda: (
             bool(one(db, "SELECT to_regclass('public.migration_log') IS NOT NULL")) and _copies_since(db, since) >= 1
         ),
         "the run to copy",
     )
     proc.send_signal(signal.SIGINT)
-    code, _, err = _finish(proc)
+    code, _, err = finish(proc)
     assert code == errors.INTERRUPTED and last_line(err).startswith("interrupted: run stopped by Ctrl-C:"), err
-    code, out, err = _finish(_start(db))
+    code, out, err = finish(start("run", "--dsn", db))
     assert code == errors.OK, out[-3000:] + err[-3000:]
     _clean(db, out)
 
 
 def test_two_runs_at_once_one_works_the_other_refuses_in_one_line(db: str) -> None:
-    first = _start(db)
-    _wait_until(lambda: _lock_held(db), "the first run's lock")
-    code, out, err = _finish(_start(db), timeout=60)
+    first = start("run", "--dsn", db)
+    wait_until(lambda: _lock_held(db), "the first run's lock")
+    code, out, err = finish(start("run", "--dsn", db), timeout=60)
     assert code == errors.BUSY and len(err.strip().splitlines()) == 1, out + err
     assert last_line(err).startswith("error: run refused: data_copy run (pid ") and "--wait" in last_line(err)
-    code, out, err = _finish(first)
+    code, out, err = finish(first)
     assert code == errors.OK, out[-3000:] + err[-3000:]
     _clean(db, out)
