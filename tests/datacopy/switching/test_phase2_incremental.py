@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from test_both_ways import ids, open_conflicts
+from test_both_ways import conflicts, ids
 from test_phases import LEGACY_ML, ML, app_insert_ml, q, result
 
 from data_copy import api
@@ -40,7 +40,7 @@ def test_after_a_full_check_only_the_written_keys_are_classified_and_conflicts_s
     details = last_validation(dsn)
     assert details["incremental"] is True and details["verified_keys"] == 3, details
     assert away(dsn, ML, a) == away(dsn, ML, b) == -7  # legacy's changes came over
-    assert open_conflicts(dsn) == {str(c)} and details["conflicts"] == 1, details
+    assert conflicts(dsn) == {str(c)} and details["conflicts"] == 1, details
     assert away(dsn, ML, c) != -7  # the application's version of c kept
     assert report.ok, [r.message for r in report.results if r.message]
     # a passing check forgets the keys it checked: the next one looks at the new change and
@@ -65,12 +65,12 @@ def test_an_open_conflict_the_application_undoes_is_rechecked_and_brought_over(p
     q(dsn, f"UPDATE {LEGACY_ML} SET away_ml = -9 WHERE id = %s", c)  # noqa: S608
     q(dsn, f"UPDATE {ML} SET home_ml = 4343 WHERE id = %s", c)  # noqa: S608
     api.run(dsn)  # a full check: the conflict stays open, the marks start again (c is not among them)
-    assert open_conflicts(dsn) == {str(c)}
+    assert conflicts(dsn) == {str(c)}
     assert q(dsn, "SELECT count(*) FROM migration_dirty_keys WHERE part = 'moneyline'") == [(0,)]
     q(dsn, f"UPDATE {ML} SET home_ml = %s WHERE id = %s", original, c)  # noqa: S608 - the application undoes
     report = api.run(dsn, incremental=True)  # c is found still to bring over, and brought over
     assert report.ok, [r.message for r in report.results if r.message]
-    assert away(dsn, ML, c) == -9 and open_conflicts(dsn) == set()
+    assert away(dsn, ML, c) == -9 and conflicts(dsn) == set()
 
 
 def test_with_carry_back_the_applications_keys_are_classified_too(phase2: str) -> None:
