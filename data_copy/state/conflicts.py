@@ -12,16 +12,20 @@ import psycopg
 from psycopg import sql
 
 from data_copy.mapping_sql.projection import Part
-from data_copy.state import ownership, schema
+from data_copy.state import classification, schema
 from data_copy.state.schema import CONFLICTS
 
 
 def record(
-    conn: psycopg.Connection, part: Part, run_id: object, policy: str, keys: ownership.Keys = ownership.ALL_KEYS
+    conn: psycopg.Connection,
+    part: Part,
+    run_id: object,
+    policy: str,
+    keys: classification.Keys = classification.ALL_KEYS,
 ) -> int:
     """Lists the part's current conflicts (among `keys`: the others' stay as they were);
     returns how many are open."""
-    kinds = sql.SQL(", ").join(sql.Literal(k) for k in ownership.CONFLICTS)
+    kinds = sql.SQL(", ").join(sql.Literal(k) for k in classification.CONFLICTS)
     run = sql.Literal(str(run_id))
     p = sql.Literal(part.name)
     upsert = sql.SQL(
@@ -29,7 +33,9 @@ def record(
         " SELECT {p}, label, kind, {policy}, {run}, {run} FROM ({rows}) AS x WHERE kind IN ({kinds})"
         " ON CONFLICT (part, k, kind) DO UPDATE SET last_run = EXCLUDED.last_run, last_seen = now(),"
         " policy = EXCLUDED.policy, resolved_at = NULL"
-    ).format(c=CONFLICTS, p=p, policy=sql.Literal(policy), run=run, rows=ownership.classified(part, keys), kinds=kinds)
+    ).format(
+        c=CONFLICTS, p=p, policy=sql.Literal(policy), run=run, rows=classification.classified(part, keys), kinds=kinds
+    )
     resolve = sql.SQL(
         "UPDATE {c} SET resolved_at = now() WHERE part = {p} AND resolved_at IS NULL AND last_run <> {run}"
         " AND ({among})"

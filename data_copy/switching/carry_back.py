@@ -29,7 +29,7 @@ from data_copy.core import lock_retry
 from data_copy.core.ident import ident
 from data_copy.errors import RollbackRefused, first_line
 from data_copy.mapping_sql.projection import Part, parts
-from data_copy.state import legacy_activity, ownership, phase_events, schema
+from data_copy.state import classification, legacy_activity, ownership, phase_events, schema
 from data_copy.state.schema import LOST
 from data_copy.switching import id_space
 from data_copy.sync import write_back
@@ -66,7 +66,7 @@ def _survey(conn: psycopg.Connection, m: Mapping) -> Carry:
     part = parts(m)[0]
     # carrying the new row back would overwrite (or delete) what old code wrote in legacy
     # since the last sync: never without the user making the two sides agree first
-    classes = ownership.classify(conn, part)
+    classes = classification.classify(conn, part)
     c.both_changed = classes.n(*_OVERWRITES_LEGACY)
     c.both_samples = [k for kind in _OVERWRITES_LEGACY for k in classes.samples.get(kind, [])][:5]
     conn.execute(write_back.round_trip(part, _CARRY))

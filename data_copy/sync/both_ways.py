@@ -30,7 +30,7 @@ from data_copy.capture import stream
 from data_copy.capture.stream import Capture
 from data_copy.core import planner
 from data_copy.mapping_sql.projection import Part
-from data_copy.state import conflicts, dirty_keys, ownership
+from data_copy.state import classification, conflicts, dirty_keys
 from data_copy.state.schema import CAPTURE_CHANGES
 from data_copy.sync import change_apply, write_back
 
@@ -69,11 +69,11 @@ def _changed(cap: Capture, part: Part, pos: str, upto: str) -> sql.Composed:
     )
 
 
-def _kinds(conn: psycopg.Connection, part: Part, keys: ownership.Keys) -> dict[str, list[str]]:
+def _kinds(conn: psycopg.Connection, part: Part, keys: classification.Keys) -> dict[str, list[str]]:
     """Key texts per kind, among `keys`."""
     found: dict[str, list[str]] = {}
     for kind, label in conn.execute(
-        sql.SQL("SELECT kind, label FROM ({}) AS x").format(ownership.classified(part, keys))
+        sql.SQL("SELECT kind, label FROM ({}) AS x").format(classification.classified(part, keys))
     ):
         found.setdefault(kind, []).append(str(label))
     return found
@@ -86,19 +86,19 @@ def carry(conn: psycopg.Connection, cap: Capture, part: Part, run_id: object, po
     pos = stream.position(conn, cap, position_name(part))
     upto = change_apply.visible_upto(conn, cap, [part.target.qualified], pos)  # as legacy's changes
     with planner.keyed(conn):
-        batches: Iterable[ownership.Keys] = [ownership.ALL_KEYS]
+        batches: Iterable[classification.Keys] = [classification.ALL_KEYS]
         if pos is not None:
             changed = _changed(cap, part, pos, upto)
             dirty_keys.mark_selected(conn, part, changed)  # the next incremental check classifies them
-            batches = ownership.key_batches(conn, part, changed)
+            batches = classification.key_batches(conn, part, changed)
         kinds: dict[str, list[str]] = {}
         for keys in batches:
             found = _kinds(conn, part, keys)
-            if any(kind in found for kind in ownership.CONFLICTS):
+            if any(kind in found for kind in classification.CONFLICTS):
                 conflicts.record(conn, part, run_id, policy, keys)
             for kind, labels in found.items():
                 kinds.setdefault(kind, []).extend(labels)
-        both = [k for kind in ownership.CONFLICTS for k in kinds.get(kind, [])]
+        both = [k for kind in classification.CONFLICTS for k in kinds.get(kind, [])]
         done.conflicts = len(both)
         back = [k for kind in _GOES_BACK for k in kinds.get(kind, [])]
         gone = kinds.get("app_deleted", [])

@@ -7,7 +7,7 @@ from catalog.mappings import Mapping
 from catalog.phases import DEFAULT_CONFLICT_POLICY
 from data_copy.capture import stream
 from data_copy.mapping_sql.projection import Part, parts
-from data_copy.state import conflicts, dirty_keys, ownership
+from data_copy.state import classification, conflicts, dirty_keys
 from data_copy.sync import both_ways, change_apply
 from data_copy.sync.copier import Copier
 from data_copy.validation import mapping_check, phase_check
@@ -69,11 +69,11 @@ def settle(
                     result.foreign = mapping_check.foreign(conn, m, part_list, result)
                 else:
                     for part, check in zip(part_list, result.checks, strict=True):
-                        repair = check.classes.n(*ownership.UNRECORDED)
-                        listed = check.classes.n(*ownership.CONFLICTS) or conflicts.any_open(conn, part)
+                        repair = check.classes.n(*classification.UNRECORDED)
+                        listed = check.classes.n(*classification.CONFLICTS) or conflicts.any_open(conn, part)
                         for keys in phase_check.checked_keys(conn, part, check) if repair or listed else ():
                             if repair:
-                                ownership.repair_baseline(conn, part, keys)
+                                classification.repair_baseline(conn, part, keys)
                             if listed:
                                 conflicts.record(conn, part, copier.run_id, policy, keys)
                 if carried is not None:

@@ -27,7 +27,7 @@ from psycopg import sql
 
 from data_copy.mapping_sql.key_sets import NUMERIC_KEY
 from data_copy.mapping_sql.projection import INTEGER_TYPES, Part
-from data_copy.state import ownership
+from data_copy.state import classification, ownership
 from data_copy.state.journal import Status, Step
 from data_copy.state.schema import CONFLICTS, DIRTY, EVENTS, LOG, REJECTS
 from data_copy.validation.part_check import legacy_rows, target_totals
@@ -39,7 +39,7 @@ class Phase2Check:
     source_count: int
     target_count: int
     rejected: int
-    classes: ownership.Classes = field(default_factory=ownership.Classes)
+    classes: classification.Classes = field(default_factory=classification.Classes)
     source_checksum: str | None = None
     target_checksum: str | None = None
     incremental: bool = False  # only the keys written since the last full check were classified
@@ -48,7 +48,7 @@ class Phase2Check:
 
     @property
     def passed(self) -> bool:
-        return self.rejected == 0 and self.classes.n(*ownership.PENDING) == 0
+        return self.rejected == 0 and self.classes.n(*classification.PENDING) == 0
 
     def figures(self) -> dict[str, int]:
         c = self.classes
@@ -57,22 +57,22 @@ class Phase2Check:
             "app_created": c.n("app_created"),
             "app_changed": c.n("app_changed"),
             "app_deleted": c.n("app_deleted"),
-            "conflicts": c.n(*ownership.CONFLICTS),
-            "pending": c.n(*ownership.PENDING),
+            "conflicts": c.n(*classification.CONFLICTS),
+            "pending": c.n(*classification.PENDING),
         }
 
     def message(self) -> str:
         bits = []
         if not self.passed:
-            pending = self.classes.describe(ownership.PENDING)
+            pending = self.classes.describe(classification.PENDING)
             if pending:
                 bits.append("not brought over: " + pending)
             if self.rejected:
                 bits.append(f"{self.rejected} rejected rows (see public.migration_rejects)")
-        app = self.classes.describe(ownership.APP)
+        app = self.classes.describe(classification.APP)
         if app:
             bits.append("application rows kept: " + app)
-        conflicts = self.classes.describe(ownership.CONFLICTS)
+        conflicts = self.classes.describe(classification.CONFLICTS)
         if conflicts:
             bits.append("conflicts (new table's version kept, see public.migration_conflicts): " + conflicts)
         return f"{self.part}: " + "; ".join(bits) if bits else ""
@@ -124,13 +124,13 @@ def written(conn: psycopg.Connection, part: Part) -> Written | None:
     return None if numeric and odd else Written(n, int(row[0] or 0), int(row[1] or 0), row[2])
 
 
-def checked_keys(conn: psycopg.Connection, part: Part, check: Phase2Check) -> Iterator[ownership.Keys]:
+def checked_keys(conn: psycopg.Connection, part: Part, check: Phase2Check) -> Iterator[classification.Keys]:
     """The keys `check` classified, a batch at a time (every key, when it was full); the
     settle repairs the baseline and lists conflicts among the same keys."""
     if not check.incremental:
-        yield ownership.ALL_KEYS
+        yield classification.ALL_KEYS
         return
-    yield from ownership.key_batches(conn, part, _written_since_full(part))
+    yield from classification.key_batches(conn, part, _written_since_full(part))
 
 
 def check_phase2(
@@ -153,7 +153,7 @@ def check_phase2(
         counts_as_of=as_of,
     )
     for keys in checked_keys(conn, part, result):
-        result.classes.merge(ownership.classify(conn, part, keys))
+        result.classes.merge(classification.classify(conn, part, keys))
     if checksums and not result.incremental:  # from the same scan (part_check.source_totals / target_totals)
         result.source_checksum = result.classes.source_checksum
         result.target_checksum = result.classes.target_checksum
@@ -162,16 +162,16 @@ def check_phase2(
 
 def foreign_in_phase1(
     conn: psycopg.Connection, part: Part, target_count: int, target_checksum: str | None
-) -> ownership.Classes:
+) -> classification.Classes:
     """Rows of the new table data_copy did not write ({} when there are none)."""
     if ownership.has_first_copied(conn, part):  # row by row: xmin, recorded rows' hashes only
         if not ownership.unowned(conn, part):
-            return ownership.Classes()
+            return classification.Classes()
     else:
         if target_checksum is None:  # a count-only run still compares content here
             target_count, target_checksum = target_totals(conn, part)
         owned_count, owned_checksum = ownership.owned_totals(conn, part)
         if owned_count == target_count and (target_checksum is None or owned_checksum == target_checksum):
-            return ownership.Classes()
-    ownership.repair_baseline(conn, part)
-    return ownership.foreign_rows(conn, part)
+            return classification.Classes()
+    classification.repair_baseline(conn, part)
+    return classification.foreign_rows(conn, part)
