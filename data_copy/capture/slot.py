@@ -9,7 +9,8 @@ the new tables from ours.
 import hashlib
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
@@ -90,6 +91,19 @@ def setup_origin(conn: psycopg.Connection, name: str) -> bool:
             time.sleep(0.05)
         except psycopg.Error:  # no privilege
             return False
+
+
+@contextmanager
+def writing_as_ours(conn: psycopg.Connection, settings: Settings) -> Iterator[bool]:
+    """Inside: this session's writes carry our origin, when this database has our slot (so
+    the next slot read leaves them out, as a run's own writes); yields whether they do."""
+    name = name_for(conn, settings)
+    ours = slot_row(conn, name) is not None and setup_origin(conn, origin_name(name))
+    try:
+        yield ours
+    finally:
+        if ours and not conn.closed:
+            conn.execute("SELECT pg_replication_origin_session_reset()")
 
 
 def lag(conn: psycopg.Connection, settings: Settings, warn_bytes: int = LAG_WARN_BYTES) -> dict | None:

@@ -12,6 +12,7 @@ rollback's engine is carry_back.py.
 import psycopg
 
 from catalog.mappings import copy_order
+from data_copy.capture import slot
 from data_copy.core import lock_retry
 from data_copy.errors import SwitchRefused
 from data_copy.settings import Settings
@@ -41,12 +42,15 @@ def switch(conn: psycopg.Connection, settings: Settings, run_id: object) -> tupl
 
     # one transaction on purpose (the id space and the phase change together): a lock
     # timeout retries all of it
-    changes, recorded = lock_retry.in_transaction(
-        conn,
-        switch_step,
-        what="switch refused, still phase 1",
-        tables=lambda: [c.legacy_table for c in id_space.planned(conn)],
-    )
+    # the baseline rows it writes (every row of every table) under our origin: else the next
+    # run's slot read decodes them all (83 s of 200 s at the large bench scale)
+    with slot.writing_as_ours(conn, settings):
+        changes, recorded = lock_retry.in_transaction(
+            conn,
+            switch_step,
+            what="switch refused, still phase 1",
+            tables=lambda: [c.legacy_table for c in id_space.planned(conn)],
+        )
     legacy_activity.snapshot(conn, run_id, "switch", "end")
     return changes, recorded
 

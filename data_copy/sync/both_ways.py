@@ -70,10 +70,14 @@ def _changed(cap: Capture, part: Part, pos: str, upto: str) -> sql.Composed:
 
 
 def _kinds(conn: psycopg.Connection, part: Part, keys: classification.Keys) -> dict[str, list[str]]:
-    """Key texts per kind, among `keys`."""
+    """Key texts per kind carry-back acts on (the application's, the conflicts), among
+    `keys`: only those reach the client (the first sync looks at every key, most in sync)."""
+    acted_on = [*_GOES_BACK, "app_deleted", *classification.CONFLICTS]
     found: dict[str, list[str]] = {}
     for kind, label in conn.execute(
-        sql.SQL("SELECT kind, label FROM ({}) AS x").format(classification.classified(part, keys))
+        sql.SQL("SELECT kind, label FROM ({}) AS x WHERE kind = ANY({})").format(
+            classification.classified(part, keys), sql.Literal(acted_on)
+        )
     ):
         found.setdefault(kind, []).append(str(label))
     return found
