@@ -180,20 +180,29 @@ def _apply_part(
             )
             if rows is not None:
                 _record_where(conn, part, pending, rows)
-            written += copier.reconcile(
-                part,
-                keys=keys,
-                target_keys=key_sets.among_all(target, _changed_keys(pending, target_type)),
-                deletes=False,
-                marked=False,
-            ).copied
-            if deletes:  # the stream says which keys are gone: no second pass over legacy to be sure
-                written += copier.delete_gone(
+            # then a batch of keys at a time, as constant arrays: the new table by its key index
+            # (a subquery's estimate, from our buffer's statistics, planned a scan of all of it)
+            for batch in key_sets.batches(conn, _changed_keys(pending)):
+                located = keys
+                if rows is not None:
+                    located = sql.SQL("{}.ctid = ANY(ARRAY(SELECT c FROM {} WHERE k = ANY({})))").format(
+                        sql.Identifier(SOURCE), rows, sql.Literal(batch)
+                    )
+                written += copier.reconcile(
                     part,
-                    target_keys=key_sets.among_all(target, _changed_keys(pending, target_type, deleted=True)),
-                    keys=sql.SQL("FALSE"),
+                    keys=located,
+                    target_keys=key_sets.among(target, batch, target_type),
+                    deletes=False,
                     marked=False,
-                )
+                ).copied
+            if deletes:  # the stream says which keys are gone: no second pass over legacy to be sure
+                for batch in key_sets.batches(conn, _changed_keys(pending, deleted=True)):
+                    written += copier.delete_gone(
+                        part,
+                        target_keys=key_sets.among(target, batch, target_type),
+                        keys=sql.SQL("FALSE"),
+                        marked=False,
+                    )
             return written
         for batch in key_sets.batches(conn, _changed_keys(pending)):  # index lookups, a batch at a time
             written += copier.reconcile(
