@@ -4,8 +4,12 @@ A batch of keys is looked up by index: with the default random_page_cost (4, a d
 seeks) the planner took a parallel scan of the whole table for 10,000 of 1,000,000 keys (the
 medium fixture's re-sync: 0.45 s against 0.03 s by index). Our tables and the legacy
 indexes being read are the ones the run just touched, so cached: inside `keyed` a random
-page costs what a sequential one does, for this transaction only, and the setting is put
-back when it ends.
+page costs what a sequential one does, and nested loops are allowed again where asked
+(the sessions turn them off for whole-table statements, core/connection.py; without them a
+phase-2 upsert of 72 keys hashed all 1M baseline rows of its part, 1.27 s, and a follow's
+sync took 4-5 s at large), for this transaction only; the settings are put back when it
+ends. Not for a part whose projection joins a game lookup: a nested loop over its keys
+rescanned the whole lookup per row (2,000 recommendations: 3.5 s).
 """
 
 from collections.abc import Iterator
@@ -34,9 +38,16 @@ def _local(conn: psycopg.Connection, name: str, value: str) -> Iterator[None]:
             conn.execute("SELECT set_config(%s, %s, true)", (name, before))
 
 
-def keyed(conn: psycopg.Connection) -> AbstractContextManager[None]:
-    """Keyed lookups planned as index scans (see the module doc)."""
-    return _local(conn, "random_page_cost", KEYED_RANDOM_PAGE_COST)
+@contextmanager
+def keyed(conn: psycopg.Connection, nested_loops: bool = False) -> Iterator[None]:
+    """Keyed lookups planned as index scans, and with `nested_loops` as index probes (see
+    the module doc)."""
+    with _local(conn, "random_page_cost", KEYED_RANDOM_PAGE_COST):
+        if not nested_loops:
+            yield
+            return
+        with _local(conn, "enable_nestloop", "on"):
+            yield
 
 
 def probes(conn: psycopg.Connection) -> AbstractContextManager[None]:

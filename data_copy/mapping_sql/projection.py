@@ -61,6 +61,12 @@ class Part:
     def name(self) -> str:
         return self.mapping.name if self.label == "" else f"{self.mapping.name}/{self.label}"
 
+    @property
+    def joined(self) -> bool:
+        """Its legacy rows are read with a join (a game lookup, the merge's pairs): keyed
+        statements over it get no nested loops (planner.keyed)."""
+        return bool(self.joins.as_string(None).strip())
+
     def fits_condition(self) -> sql.Composable:
         if not self.fits:
             return TRUE

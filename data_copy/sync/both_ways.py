@@ -89,7 +89,7 @@ def carry(conn: psycopg.Connection, cap: Capture, part: Part, run_id: object, po
     done = Carried()
     pos = stream.position(conn, cap, position_name(part))
     upto = change_apply.visible_upto(conn, cap, [part.target.qualified], pos)  # as legacy's changes
-    with planner.keyed(conn):
+    with planner.keyed(conn, nested_loops=not part.joined):
         batches: Iterable[classification.Keys] = [classification.ALL_KEYS]
         if pos is not None:
             changed = _changed(cap, part, pos, upto)

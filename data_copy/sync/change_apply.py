@@ -173,7 +173,7 @@ def _apply_part(
     )
     source, target = sql.Identifier(SOURCE, part.source_key), sql.Identifier("t", part.target_key)
     written = 0
-    with planner.keyed(conn):
+    with planner.keyed(conn, nested_loops=not part.joined):
         if not key_sets.indexed(conn, part.source_table, part.source_key):  # one parallel pass over legacy
             keys, rows = key_sets.located_rows(
                 conn, part.source_table, SOURCE, part.source_key, _changed_keys(pending, source_type)

@@ -69,3 +69,10 @@ def test_every_parts_target_key_is_unique_in_its_table() -> None:
     for m in MAPPINGS:
         for part in parts(m):
             assert (part.target_key,) in (part.target.primary_key, *part.target.unique), part.name
+
+
+def test_the_parts_read_with_a_join_are_the_game_lookups_and_the_merge() -> None:
+    """planner.keyed allows nested loops only over parts read without a join (a nested loop
+    rescanned a game lookup per row)."""
+    joined = {p.name for m in MAPPINGS for p in parts(m) if p.joined}
+    assert joined == {"games/public", "game_outcomes", "betting_recommendations"}, joined
