@@ -21,6 +21,7 @@ Area-specific fixtures belong in the area's own test files or tests/<area>/conft
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -41,6 +42,12 @@ if str(REPO_ROOT) not in sys.path:  # `pytest` run without `python -m` from the 
 from pgcluster import Cluster, ServerSettings  # noqa: E402
 
 PULUMI_TEST_PASSPHRASE = "consolidation-tests-only"
+
+# A suite started in the background by a shell without job control (`make test &`) inherits
+# SIGINT ignored, and so would every data_copy child: the Ctrl-C tests' signal would not
+# arrive. The children get SIGINT as from a terminal (a handler resets to default on exec).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # --------------------------------------------------------------------------- PostgreSQL
