@@ -183,13 +183,7 @@ def _apply_part(
             # one upsert for all the keys (their legacy rows at the located ctids): by batch it
             # measured slower (splits at large: 2.1 s in one statement, 3.5 s in 10 batches;
             # in phase 2, 25.8 s in 11)
-            written += copier.reconcile(
-                part,
-                keys=keys,
-                target_keys=key_sets.among_all(target, _changed_keys(pending, target_type)),
-                deletes=False,
-                marked=False,
-            ).copied
+            written += copier.reconcile(part, keys=keys, deletes=False, marked=False).copied
             if deletes:  # the stream says which keys are gone: no second pass over legacy to be sure
                 # a batch at a time as constant arrays: the new table by its key index (with a
                 # subquery, a scan of all of it: 2.5 s at large)
