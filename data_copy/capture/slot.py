@@ -93,6 +93,11 @@ def setup_origin(conn: psycopg.Connection, name: str) -> bool:
             return False
 
 
+def reset_origin(conn: psycopg.Connection) -> None:
+    """This session's writes carry no origin again (setup_origin undone)."""
+    conn.execute("SELECT pg_replication_origin_session_reset()")
+
+
 @contextmanager
 def writing_as_ours(conn: psycopg.Connection, settings: Settings) -> Iterator[bool]:
     """Inside: this session's writes carry our origin, when this database has our slot (so
@@ -103,7 +108,7 @@ def writing_as_ours(conn: psycopg.Connection, settings: Settings) -> Iterator[bo
         yield ours
     finally:
         if ours and not conn.closed:
-            conn.execute("SELECT pg_replication_origin_session_reset()")
+            reset_origin(conn)
 
 
 def lag(conn: psycopg.Connection, settings: Settings, warn_bytes: int = LAG_WARN_BYTES) -> dict | None:

@@ -313,7 +313,7 @@ def finish(conn: psycopg.Connection, cap: Capture) -> None:
         (cap.slot, cap.slot),
     )
     if cap.origin:
-        conn.execute("SELECT pg_replication_origin_session_reset()")
+        slot.reset_origin(conn)
         cap.origin = False
 
 

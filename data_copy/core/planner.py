@@ -13,7 +13,7 @@ rescanned the whole lookup per row (2,000 recommendations: 3.5 s).
 """
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import psycopg
 
@@ -42,12 +42,11 @@ def _local(conn: psycopg.Connection, name: str, value: str) -> Iterator[None]:
 def keyed(conn: psycopg.Connection, nested_loops: bool = False) -> Iterator[None]:
     """Keyed lookups planned as index scans, and with `nested_loops` as index probes (see
     the module doc)."""
-    with _local(conn, "random_page_cost", KEYED_RANDOM_PAGE_COST):
-        if not nested_loops:
-            yield
-            return
-        with _local(conn, "enable_nestloop", "on"):
-            yield
+    with (
+        _local(conn, "random_page_cost", KEYED_RANDOM_PAGE_COST),
+        _local(conn, "enable_nestloop", "on") if nested_loops else nullcontext(),
+    ):
+        yield
 
 
 def probes(conn: psycopg.Connection) -> AbstractContextManager[None]:
