@@ -173,7 +173,7 @@ def _apply_part(
     )
     source, target = sql.Identifier(SOURCE, part.source_key), sql.Identifier("t", part.target_key)
     written = 0
-    with planner.keyed(conn, nested_loops=not part.joined):
+    with planner.keyed(conn):  # nested loops for the upserts only (planner.probing)
         if not key_sets.indexed(conn, part.source_table, part.source_key):  # one parallel pass over legacy
             keys, rows = key_sets.located_rows(
                 conn, part.source_table, SOURCE, part.source_key, _changed_keys(pending, source_type)
@@ -183,7 +183,8 @@ def _apply_part(
             # one upsert for all the keys (their legacy rows at the located ctids): by batch it
             # measured slower (splits at large: 2.1 s in one statement, 3.5 s in 10 batches;
             # in phase 2, 25.8 s in 11)
-            written += copier.reconcile(part, keys=keys, deletes=False, marked=False).copied
+            with planner.probing(conn, not part.joined):
+                written += copier.reconcile(part, keys=keys, deletes=False, marked=False).copied
             if deletes:  # the stream says which keys are gone: no second pass over legacy to be sure
                 # a batch at a time as constant arrays: the new table by its key index (with a
                 # subquery, a scan of all of it: 2.5 s at large)
@@ -196,13 +197,14 @@ def _apply_part(
                     )
             return written
         for batch in key_sets.batches(conn, _changed_keys(pending)):  # index lookups, a batch at a time
-            written += copier.reconcile(
-                part,
-                keys=key_sets.among(source, batch, source_type),
-                target_keys=key_sets.among(target, batch, target_type),
-                deletes=False,
-                marked=False,
-            ).copied
+            with planner.probing(conn, not part.joined):
+                written += copier.reconcile(
+                    part,
+                    keys=key_sets.among(source, batch, source_type),
+                    target_keys=key_sets.among(target, batch, target_type),
+                    deletes=False,
+                    marked=False,
+                ).copied
         if deletes:
             for batch in key_sets.batches(conn, _changed_keys(pending, deleted=True)):
                 written += copier.delete_gone(
