@@ -17,11 +17,13 @@ from collections.abc import Iterator
 
 import psycopg
 from psycopg import sql
+from psycopg.adapt import PyFormat, Transformer
 
 from data_copy.core.ident import ident
 
 BATCH = 10_000
 NUMERIC_KEY = "^-?[0-9]{1,18}$"  # a key that casts to bigint (and smaller, when in range)
+_TEXT = Transformer()  # the global adapters, for the array text of keys that are not integers
 
 
 def indexed(conn: psycopg.Connection, table: str, column: str) -> bool:
@@ -54,8 +56,18 @@ def row_batches(conn: psycopg.Connection, query: sql.Composed) -> Iterator[list[
 
 
 def among(column: sql.Composable, batch: list, type_: str) -> sql.Composed:
-    """`column = ANY(constant array of type_)`."""
-    return sql.SQL("{} = ANY(CAST({} AS {}[]))").format(column, sql.Literal(batch), sql.SQL(type_))
+    """`column = ANY(constant array of type_)`. The array is dumped once, here, into one text
+    constant: a statement renders its constants each time it is sent, and one statement
+    holds a batch several times (both sides, the baseline), so as a list it was dumped
+    element by element again each time (a large re-sync: 5.5 s of the client's time)."""
+    return sql.SQL("{} = ANY(CAST({} AS {}[]))").format(column, sql.Literal(_array_text(batch)), sql.SQL(type_))
+
+
+def _array_text(batch: list) -> str:
+    """`batch` in PostgreSQL's array text form (psycopg's own dumper: quoting, NULLs)."""
+    if all(type(k) is int for k in batch):  # the common case, 8x faster: digits only
+        return "{" + ",".join(map(str, batch)) + "}"
+    return bytes(_TEXT.get_dumper(batch, PyFormat.TEXT).dump(batch) or b"{}").decode()
 
 
 def among_all(column: sql.Composable, keys: sql.Composable) -> sql.Composed:

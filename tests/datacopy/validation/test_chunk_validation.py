@@ -7,6 +7,7 @@ import uuid
 
 import psycopg
 import pytest
+from psycopg import sql
 
 import legacy_fixture
 from catalog.mappings import MAPPINGS
@@ -280,3 +281,26 @@ def test_a_keyless_tables_changed_rows_are_read_where_the_sync_found_them(
 def q_rows(dsn: str, query: str, *args: object) -> list[tuple]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         return conn.execute(query, args or None).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("batch", "type_"),
+    [
+        ([5, -7, 2**40], "bigint"),
+        (["a", 'b"c', "d'e", "f\\g", "", "x y", "NULL", "{}", "ü", "1,2"], "text"),
+        ([], "integer"),
+    ],
+)
+def test_a_batch_of_keys_is_one_array_constant_that_holds_exactly_the_keys(
+    fresh_dsn: str, batch: list, type_: str
+) -> None:
+    """key_sets.among dumps the batch once into array text: every key comes back as it was,
+    quotes, backslashes, braces, commas and the word NULL included."""
+    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+        found = conn.execute(
+            sql.SQL(
+                "SELECT array_agg(k ORDER BY o) FROM unnest(CAST(%s AS {}[])) WITH ORDINALITY AS u (k, o) WHERE {}"
+            ).format(sql.SQL(type_), key_sets.among(sql.Identifier("k"), batch, type_)),
+            (batch,),
+        ).fetchone()
+    assert found is not None and (found[0] or []) == batch
