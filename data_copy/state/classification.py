@@ -71,8 +71,8 @@ def keys_in(part: Part, batch: list[str], located: sql.Identifier | None = None)
     target_type = part.target.column(part.target_key).type
     source = key_sets.among(sql.Identifier(SOURCE, part.source_key), batch, source_type)
     if located is not None:
-        source = sql.SQL("{}.ctid = ANY(ARRAY(SELECT c FROM {} WHERE k = ANY({})))").format(
-            sql.Identifier(SOURCE), located, sql.Literal(batch)
+        source = sql.SQL("{}.ctid = ANY(ARRAY(SELECT c FROM {} WHERE {}))").format(
+            sql.Identifier(SOURCE), located, key_sets.among(sql.Identifier("k"), batch, "text")
         )
     return Keys(
         source=source,

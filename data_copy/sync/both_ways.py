@@ -29,6 +29,7 @@ from psycopg import sql
 from data_copy.capture import stream
 from data_copy.capture.stream import Capture
 from data_copy.core import planner
+from data_copy.mapping_sql import key_sets
 from data_copy.mapping_sql.projection import Part
 from data_copy.state import classification, conflicts, dirty_keys
 from data_copy.state.schema import CAPTURE_CHANGES
@@ -107,17 +108,14 @@ def carry(conn: psycopg.Connection, cap: Capture, part: Part, run_id: object, po
         back = [k for kind in _GOES_BACK for k in kinds.get(kind, [])]
         gone = kinds.get("app_deleted", [])
         if back or gone:
-            target_type = sql.SQL(part.target.column(part.target_key).type)
-            among = sql.SQL("t.{} = ANY(CAST({} AS {}[]))").format(
-                sql.Identifier(part.target_key), sql.Literal(back), target_type
-            )
+            among = key_sets.among(sql.Identifier("t", part.target_key), back, part.target.column(part.target_key).type)
             with conn.transaction():
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_BACK))
                 conn.execute(write_back.round_trip(part, _BACK, among))
                 row = conn.execute(sql.SQL("SELECT count(*) FILTER (WHERE NOT exact) FROM {}").format(_BACK)).fetchone()
                 done.not_exact = int(row[0]) if row else 0
                 done.written, done.deleted = write_back.write(
-                    conn, part, _BACK, sql.SQL("o.k = ANY({})").format(sql.Literal(gone))
+                    conn, part, _BACK, key_sets.among(sql.Identifier("o", "k"), gone, "text")
                 )
                 missed = write_back.not_landed(conn, part, _BACK)
                 if missed:

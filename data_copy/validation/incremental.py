@@ -80,7 +80,7 @@ def _diff_dirty(conn: psycopg.Connection, part: Part, result: ChunkedCheck) -> N
         )
         for rows in key_sets.row_batches(conn, recorded):
             ctids = [str(tid) for _, tid in rows if tid is not None]
-            where = sql.SQL("{}.ctid = ANY(CAST({} AS tid[]))").format(sql.Identifier(SOURCE), sql.Literal(ctids))
+            where = key_sets.among(sql.SQL("{}.ctid").format(sql.Identifier(SOURCE)), ctids, "tid")
             _diff_batch(conn, part, result, where, [k for k, _ in rows])
         return
     explain(
