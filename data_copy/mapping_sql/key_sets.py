@@ -13,7 +13,7 @@ A batch of 10,000 keys costs the client about 3 MB to compose (100,000: 26 MB).
 """
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import psycopg
 from psycopg import sql
@@ -36,7 +36,7 @@ def indexed(conn: psycopg.Connection, table: str, column: str) -> bool:
     return bool(row and row[0])
 
 
-def batches(conn: psycopg.Connection, keys: sql.Composed) -> Iterator[list]:
+def batches(conn: psycopg.Connection, keys: sql.Composed) -> Generator[list, None, None]:
     """The rows' first column of `keys` (a SELECT), BATCH at a time, from a server-side
     cursor (inside the caller's transaction)."""
     for rows in row_batches(conn, keys):

@@ -27,6 +27,7 @@ validation finds it and its reconcile (or the rejects it records) settles it, as
 """
 
 import re
+from contextlib import closing
 
 import psycopg
 from psycopg import sql
@@ -93,21 +94,38 @@ def _moved(conn: psycopg.Connection, part: Part, pending: sql.Composable) -> boo
     """On a table whose changes print only the new row: may an UPDATE have moved a row to
     another key? Only when an updated key is neither in the new table nor inserted by an
     earlier change (the old key's row is then found by the anti-join)."""
+    updated = sql.SQL(
+        "SELECT DISTINCT u.k FROM {c} AS u WHERE ({p}) AND u.op = 'U' AND u.k IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM {c} AS i WHERE ({p}) AND i.k = u.k AND i.op = 'I'"
+        " AND (i.lsn, i.change_lsn) < (u.lsn, u.change_lsn))"
+    ).format(c=CAPTURE_CHANGES, p=pending)
     target_type = _type(part.target, part.target_key)
-    key = sql.SQL("CAST(t.{} AS text) = u.k").format(sql.Identifier(part.target_key))
-    if target_type in INTEGER_TYPES:  # by the new table's key index
-        key = sql.SQL("t.{} = CASE WHEN u.k ~ {} THEN CAST(u.k AS bigint) END").format(
-            sql.Identifier(part.target_key), sql.Literal(NUMERIC_KEY)
-        )
-    row = conn.execute(
-        sql.SQL(
-            "SELECT EXISTS (SELECT 1 FROM {c} AS u WHERE ({p}) AND u.op = 'U' AND u.k IS NOT NULL"
-            " AND NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {key})"
-            " AND NOT EXISTS (SELECT 1 FROM {c} AS i WHERE ({p}) AND i.k = u.k AND i.op = 'I'"
-            " AND (i.lsn, i.change_lsn) < (u.lsn, u.change_lsn)))"
-        ).format(c=CAPTURE_CHANGES, p=pending, t=ident(part.target.qualified), key=key)
-    ).fetchone()
-    return bool(row and row[0])
+    if target_type not in INTEGER_TYPES:  # the key's text against every row's
+        key = sql.SQL("CAST(t.{} AS text) = u.k").format(sql.Identifier(part.target_key))
+        row = conn.execute(
+            sql.SQL("SELECT EXISTS (SELECT 1 FROM ({}) AS u WHERE NOT EXISTS (SELECT 1 FROM {} AS t WHERE {}))").format(
+                updated, ident(part.target.qualified), key
+            )
+        ).fetchone()
+        return bool(row and row[0])
+    # by the new table's key index, a batch of keys at a time (as one statement with the
+    # sessions' nested loops off, a hash of the whole new table: 1.4 s and 873 MB read for
+    # the large splits at every sync with an update there and no delete)
+    column = sql.Identifier("t", part.target_key)
+    with planner.keyed(conn), closing(key_sets.batches(conn, updated)) as batches:  # closed on return
+        for batch in batches:
+            if not all(re.fullmatch(NUMERIC_KEY, k) for k in batch):
+                return True  # a key no integer column holds
+            row = conn.execute(
+                sql.SQL("SELECT count(DISTINCT t.{}) FROM {} AS t WHERE {}").format(
+                    sql.Identifier(part.target_key),
+                    ident(part.target.qualified),
+                    key_sets.among(column, [int(k) for k in batch], "bigint"),
+                )
+            ).fetchone()
+            if row is None or int(row[0]) < len(batch):
+                return True
+    return False
 
 
 def _type(table: LegacyTable | Table, column: str) -> str:

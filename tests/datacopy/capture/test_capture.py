@@ -20,7 +20,7 @@ from catalog.legacy import legacy_table
 from data_copy import api
 from data_copy.capture import slot as capture_slot
 from data_copy.settings import Settings
-from data_copy.sync import settle
+from data_copy.sync import gone_rows, settle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ML = "core_betting.betting_lines_moneyline"
@@ -266,6 +266,43 @@ def test_a_table_without_primary_key_is_keyed_by_its_new_rows_and_its_deletes_fo
     assert report.ok, [r.message for r in report.results if r.message]
     assert report.capture["raw_betting_splits"] == {"mode": "capture", "keys": 1}  # the moved row's new key
     assert q(dsn, f"SELECT count(*) FROM {raw} WHERE id = ANY(%s)", [a, c]) == [(0,)]  # noqa: S608
+    assert q(dsn, f"SELECT count(*) FROM {raw} WHERE id = %s", moved) == [(1,)]  # noqa: S608
+    assert q(dsn, f"SELECT count(*) FROM {raw}") == q(dsn, f"SELECT count(*) FROM {legacy}")  # noqa: S608
+
+
+def test_a_key_changed_by_an_update_alone_on_a_table_without_primary_key_is_found(
+    tiny_synced: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No delete in the stream: the update printed only the new row, and the new key is in
+    neither the new table nor an earlier insert, so the run finds the old key's row by the
+    anti-join. Updates in place, and an insert updated in the same sync, need no such pass
+    (change_apply._moved: the updated keys looked up by the new table's index)."""
+    dsn, raw, legacy = tiny_synced, "raw_data.raw_mlb_betting_splits", "splits.raw_mlb_betting_splits"
+    passes: list[bool] = []
+    real = gone_rows.delete
+
+    def spy(conn, part, legacy_condition, target_keys, whole_table, mark):  # noqa: ANN001, ANN202
+        if part.source_table == legacy:
+            passes.append(whole_table)
+        return real(conn, part, legacy_condition, target_keys, whole_table, mark)
+
+    monkeypatch.setattr(gone_rows, "delete", spy)
+    a, b = (r[0] for r in q(dsn, f"SELECT id FROM {legacy} ORDER BY id LIMIT 2"))  # noqa: S608
+    new = q(dsn, f"SELECT max(id) + 1 FROM {legacy}")[0][0]  # noqa: S608
+    q(dsn, f"UPDATE {legacy} SET home_or_over_bets = 4321 WHERE id = %s", a)  # noqa: S608
+    q(dsn, f"INSERT INTO {legacy} (id, game_id, split_type) SELECT %s, min(game_id), 'moneyline' FROM {legacy}", new)  # noqa: S608
+    q(dsn, f"UPDATE {legacy} SET home_or_over_bets = 1234 WHERE id = %s", new)  # noqa: S608
+    assert api.run(dsn).ok
+    assert True not in passes, passes  # in place, or inserted first: nothing moved
+    assert q(dsn, f"SELECT home_or_over_bets FROM {raw} WHERE id = ANY(%s) ORDER BY id", [a, new]) == [(4321,), (1234,)]  # noqa: S608
+
+    moved = new + 100
+    q(dsn, f"UPDATE {legacy} SET id = %s WHERE id = %s", moved, b)  # noqa: S608 - printed as the new row only
+    report = api.run(dsn)
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert True in passes, passes  # the old key's row found by the anti-join
+    assert report.capture["raw_betting_splits"]["mode"] == "capture"  # not by the settle's full reconcile
+    assert q(dsn, f"SELECT count(*) FROM {raw} WHERE id = %s", b) == [(0,)]  # noqa: S608
     assert q(dsn, f"SELECT count(*) FROM {raw} WHERE id = %s", moved) == [(1,)]  # noqa: S608
     assert q(dsn, f"SELECT count(*) FROM {raw}") == q(dsn, f"SELECT count(*) FROM {legacy}")  # noqa: S608
 
