@@ -15,12 +15,13 @@ import time
 
 import psycopg
 import pytest
+from test_replica_identity import whole_table_passes
 
 from catalog.legacy import legacy_table
 from data_copy import api
 from data_copy.capture import slot as capture_slot
 from data_copy.settings import Settings
-from data_copy.sync import gone_rows, settle
+from data_copy.sync import settle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ML = "core_betting.betting_lines_moneyline"
@@ -278,15 +279,7 @@ def test_a_key_changed_by_an_update_alone_on_a_table_without_primary_key_is_foun
     anti-join. Updates in place, and an insert updated in the same sync, need no such pass
     (change_apply._moved: the updated keys looked up by the new table's index)."""
     dsn, raw, legacy = tiny_synced, "raw_data.raw_mlb_betting_splits", "splits.raw_mlb_betting_splits"
-    passes: list[bool] = []
-    real = gone_rows.delete
-
-    def spy(conn, part, legacy_condition, target_keys, whole_table, mark):  # noqa: ANN001, ANN202
-        if part.source_table == legacy:
-            passes.append(whole_table)
-        return real(conn, part, legacy_condition, target_keys, whole_table, mark)
-
-    monkeypatch.setattr(gone_rows, "delete", spy)
+    passes = whole_table_passes(monkeypatch)  # splits' guarded deletes: whole table or not
     a, b = (r[0] for r in q(dsn, f"SELECT id FROM {legacy} ORDER BY id LIMIT 2"))  # noqa: S608
     new = q(dsn, f"SELECT max(id) + 1 FROM {legacy}")[0][0]  # noqa: S608
     q(dsn, f"UPDATE {legacy} SET home_or_over_bets = 4321 WHERE id = %s", a)  # noqa: S608
