@@ -109,6 +109,21 @@ def baseline(part: Part, target_cond: sql.Composable = _TRUE, key_cond: sql.Comp
     )
 
 
+def departed(part: Part, target_cond: sql.Composable = _TRUE, key_cond: sql.Composable = _TRUE) -> sql.Composed:
+    """SELECT k: the keys (of `target_cond` over the new table's row t, `key_cond` over the
+    recorded key text k) whose row is not its baseline's: changed, deleted, or never written
+    by data_copy. `baseline` joined to the table, which is read once: a first-copied row
+    that no recorded row overrides is its own baseline (as `baseline` reads it a second time)."""
+    rows = part.select_target(
+        sql.SQL("{} AS k, {} AS h, {} AS f").format(target_key_text(part), target_hash(part), _first_copied(part, "t"))
+    )
+    return sql.SQL(
+        "SELECT coalesce(t.k, o.k) AS k FROM ({rows} AND ({tc})) AS t"
+        " FULL JOIN (SELECT k, h FROM {o} WHERE part = {p} AND ({kc})) AS o ON o.k = t.k"
+        " WHERE CASE WHEN t.k IS NULL THEN true WHEN o.k IS NULL THEN NOT t.f ELSE t.h <> o.h END"
+    ).format(rows=rows, tc=target_cond, o=OWNED, p=sql.Literal(part.name), kc=key_cond)
+
+
 def has_first_copied(conn: psycopg.Connection, part: Part) -> bool:
     row = conn.execute(
         sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE part = %s)").format(XACTS), (part.name,)

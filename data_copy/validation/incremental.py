@@ -13,7 +13,7 @@ from data_copy.core.ident import ident
 from data_copy.mapping_sql import key_sets
 from data_copy.mapping_sql.key_sets import NUMERIC_KEY
 from data_copy.mapping_sql.projection import SOURCE, Part
-from data_copy.state.ownership import baseline, target_hash
+from data_copy.state.ownership import departed
 from data_copy.state.schema import CHUNKS, DIRTY, EVENTS
 from data_copy.validation.chunks import (
     ChunkedCheck,
@@ -161,20 +161,8 @@ def _foreign_batches(
 ) -> tuple[int, list[str]]:
     total, samples = 0, list[str]()
     for dirty, dirty_k in batches:
-        query = sql.SQL(
-            "SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ("
-            " SELECT coalesce(t.k, o.k) AS k FROM"
-            " (SELECT CAST(t.{tk} AS text) AS k, {h} AS h FROM {t} AS t WHERE ({tw}) AND {dirty}) AS t"
-            " FULL JOIN ({o}) AS o ON o.k = t.k"
-            " WHERE t.h IS DISTINCT FROM o.h) AS x"
-        ).format(
-            n=sql.Literal(SAMPLES),
-            tk=sql.Identifier(part.target_key),
-            h=target_hash(part),
-            t=ident(part.target.qualified),
-            tw=part.target_where,
-            dirty=dirty,
-            o=baseline(part, dirty, dirty_k),
+        query = sql.SQL("SELECT count(*), (array_agg(k ORDER BY k))[1:{n}] FROM ({departed}) AS x").format(
+            n=sql.Literal(SAMPLES), departed=departed(part, dirty, dirty_k)
         )
         row = conn.execute(query).fetchone()
         if row:

@@ -148,6 +148,33 @@ def test_an_incremental_validation_names_a_changed_new_table_row_in_any_key_batc
     assert _last_details(copied_dsn, "moneyline")["verified_keys"] == 3
 
 
+def test_the_foreign_check_tells_every_way_a_row_left_its_baseline(
+    copied_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ownership.departed reads the new table once: a recorded row changed or deleted, and a
+    first-copied row changed, are not data_copy's; untouched rows of either kind are."""
+    monkeypatch.setattr(key_sets, "BATCH", 4)  # keys 10-15: two batches
+    part = _part(SPLITS)
+    with psycopg.connect(copied_dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE splits.raw_mlb_betting_splits SET book = 'moved', updated_at = now() WHERE id IN (10, 11, 12)"
+        )
+    conn = connect(copied_dsn, Settings())
+    with conn:
+        with conn.transaction():
+            assert Copier(conn, uuid.uuid4()).copy(part).copied == 3
+        recorded = conn.execute("SELECT k FROM migration_owned_rows WHERE part = %s ORDER BY k", (SPLITS,)).fetchall()
+        assert [k for (k,) in recorded] == ["10", "11", "12"]  # 13-15 stay first-copied
+        conn.execute("UPDATE raw_data.raw_mlb_betting_splits SET book = 'by hand' WHERE id IN (10, 14)")
+        conn.execute("DELETE FROM raw_data.raw_mlb_betting_splits WHERE id = 11")
+        dirty_keys.mark_dirty(conn, part, [10, 11, 12, 13, 14, 15])
+        conn.commit()
+        assert incremental.dirty_foreign(conn, part) == (3, ["10", "11", "14"])
+        conn.execute("DELETE FROM migration_owned_rows WHERE part = %s AND k = '12'", (SPLITS,))
+        conn.commit()  # a re-written row whose record is gone is nobody's baseline
+        assert incremental.dirty_foreign(conn, part) == (4, ["10", "11", "12", "14"])
+
+
 def test_the_copier_marks_what_it_writes_and_validate_verifies_only_that(copied_dsn: str) -> None:
     part = _part(SPLITS)
     with psycopg.connect(copied_dsn, autocommit=True) as conn:
