@@ -23,6 +23,8 @@ idempotently; the modules that read and write them take their names from here.
     migration_targets             the new table each record describes: its OID (state/identity.py)
 """
 
+from dataclasses import dataclass
+
 import psycopg
 from psycopg import sql
 
@@ -54,7 +56,45 @@ CHUNKS = _ours("migration_chunk_hashes")
 DIRTY = _ours("migration_dirty_keys")
 TARGETS = _ours("migration_targets")
 
-_DDL: tuple[tuple[sql.Composed, ...], ...] = (
+
+@dataclass(frozen=True)
+class _Unless:
+    """A statement that locks an existing table of ours (ALTER, CREATE INDEX), run only
+    while `done` (a catalog read, no lock) is false: even as a no-op, IF NOT EXISTS waits
+    for an autovacuum of the table until the server cancels it (deadlock_timeout, 1 s),
+    which after a large sync cost every command a second."""
+
+    statement: sql.Composed
+    done: sql.Composed
+
+
+def _added(table: sql.Identifier, columns: dict[str, str]) -> _Unless:
+    """Columns a later version added to `table` ({name: type})."""
+    return _Unless(
+        sql.SQL("ALTER TABLE {} {}").format(
+            table,
+            sql.SQL(", ").join(
+                sql.SQL("ADD COLUMN IF NOT EXISTS {} {}").format(sql.Identifier(c), sql.SQL(t))
+                for c, t in columns.items()
+            ),
+        ),
+        sql.SQL(
+            "SELECT count(*) = {n} FROM pg_attribute WHERE attrelid = to_regclass({t})"
+            " AND attname = ANY({names}) AND NOT attisdropped"
+        ).format(n=sql.Literal(len(columns)), t=sql.Literal(table.as_string()), names=sql.Literal(list(columns))),
+    )
+
+
+def _index(name: str, table: sql.Identifier, columns: str) -> _Unless:
+    return _Unless(
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(sql.Identifier(name), table, sql.SQL(columns)),
+        sql.SQL("SELECT to_regclass({}) IS NOT NULL").format(
+            sql.Literal(sql.Identifier(UNQUALIFIED_SCHEMA, name).as_string())
+        ),
+    )
+
+
+_DDL: tuple[tuple[sql.Composed | _Unless, ...], ...] = (
     (
         sql.SQL(
             """CREATE TABLE IF NOT EXISTS {} (
@@ -196,13 +236,11 @@ _DDL: tuple[tuple[sql.Composed, ...], ...] = (
         ).format(CAPTURE_CHANGES),
         # the operation, the change's own lsn (its order inside its transaction) and, for
         # the tables applied from the stream, the new row's values as text (column order)
-        sql.SQL(
-            'ALTER TABLE {} ADD COLUMN IF NOT EXISTS op "char", ADD COLUMN IF NOT EXISTS change_lsn pg_lsn,'
-            " ADD COLUMN IF NOT EXISTS partial boolean NOT NULL DEFAULT false, ADD COLUMN IF NOT EXISTS r text[]"
-        ).format(CAPTURE_CHANGES),
-        sql.SQL("CREATE INDEX IF NOT EXISTS migration_capture_changes_slot_tbl_lsn ON {} (slot, tbl, lsn)").format(
-            CAPTURE_CHANGES
+        _added(
+            CAPTURE_CHANGES,
+            {"op": '"char"', "change_lsn": "pg_lsn", "partial": "boolean NOT NULL DEFAULT false", "r": "text[]"},
         ),
+        _index("migration_capture_changes_slot_tbl_lsn", CAPTURE_CHANGES, "slot, tbl, lsn"),
     ),
     (
         sql.SQL(
@@ -234,7 +272,7 @@ _DDL: tuple[tuple[sql.Composed, ...], ...] = (
         ).format(DIRTY),
         # where the key's legacy row was when last applied (a table without a key index:
         # validation/incremental.py reads it there), or that it was gone
-        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS tid tid, ADD COLUMN IF NOT EXISTS gone boolean").format(DIRTY),
+        _added(DIRTY, {"tid": "tid", "gone": "boolean"}),
     ),
     (
         sql.SQL(
@@ -257,6 +295,11 @@ def ensure(conn: psycopg.Connection) -> None:
     with conn.transaction():
         for statements in _DDL:
             for statement in statements:
+                if isinstance(statement, _Unless):
+                    row = conn.execute(statement.done).fetchone()
+                    if row and row[0]:
+                        continue
+                    statement = statement.statement
                 conn.execute(statement)
 
 
