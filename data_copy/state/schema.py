@@ -234,12 +234,8 @@ _DDL: tuple[tuple[sql.Composed | _Unless, ...], ...] = (
             "CREATE TABLE IF NOT EXISTS {} (slot text NOT NULL, lsn pg_lsn NOT NULL, xid xid8 NOT NULL,"
             " tbl text NOT NULL, k text)"
         ).format(CAPTURE_CHANGES),
-        # the operation, the change's own lsn (its order inside its transaction) and, for
-        # the tables applied from the stream, the new row's values as text (column order)
-        _added(
-            CAPTURE_CHANGES,
-            {"op": '"char"', "change_lsn": "pg_lsn", "partial": "boolean NOT NULL DEFAULT false", "r": "text[]"},
-        ),
+        # the operation, and the change's own lsn (its order inside its transaction)
+        _added(CAPTURE_CHANGES, {"op": '"char"', "change_lsn": "pg_lsn"}),
         _index("migration_capture_changes_slot_tbl_lsn", CAPTURE_CHANGES, "slot, tbl, lsn"),
     ),
     (
