@@ -8,7 +8,7 @@ import psycopg
 from catalog.schemas import SCHEMA_NAMES
 from data_copy.errors import PhaseMismatch, PhaseNotDeployed
 from data_copy.settings import Settings
-from data_copy.state import consistency, phase_events, schema
+from data_copy.state import consistency, hash_form, phase_events, schema
 from data_copy.state.consistency import Note
 
 __all__ = ["Note", "ensure_state"]
@@ -35,7 +35,8 @@ def ensure_state(
 ) -> int:
     """Structure deployed, our state tables exist; the recorded phase (checked against
     the stack's deployed one, which may also be one of `allowed_deployed`); the bookkeeping
-    checked (StateInconsistent, or what phase 1 cleared said through `note`)."""
+    checked (StateInconsistent, or what phase 1 cleared said through `note`); the stored
+    row hashes in the current form (state/hash_form.py, said through `note`)."""
     _require_structure(conn, settings)
     missing = schema.missing(conn)
     with conn.transaction():  # a refusal leaves all as it was: a missing table of ours stays missing
@@ -47,4 +48,5 @@ def ensure_state(
                 fix="`python -m data_copy restore` brings them back",
             )
         consistency.check(conn, phase, missing, note)
+        hash_form.upgrade(conn, note)
     return phase

@@ -35,22 +35,13 @@ from psycopg import sql
 from catalog.mappings import MAPPINGS
 from data_copy.core.ident import ident
 from data_copy.mapping_sql.projection import Part, parts
-from data_copy.mapping_sql.row_hash import row_hash as _row_hash
-from data_copy.mapping_sql.row_hash import target_columns as _target_columns
+from data_copy.mapping_sql.row_hash import source_hash, target_hash
 from data_copy.state.schema import OWNED, XACTS
 
 XACT_AGE_LIMIT = 1_000_000_000  # xids: far below 2^32, where a 32-bit xmin could repeat
 SAMPLES = 5
 _NOTHING = sql.SQL("")
 _TRUE = sql.SQL("TRUE")
-
-
-def target_hash(part: Part, alias: str = "t") -> sql.Composed:
-    return _row_hash(_target_columns(part, alias))
-
-
-def source_hash(part: Part) -> sql.Composed:
-    return _row_hash(sql.SQL(", ").join(part.exprs))
 
 
 def target_key_text(part: Part, alias: str = "t") -> sql.Composed:

@@ -21,6 +21,7 @@ idempotently; the modules that read and write them take their names from here.
     migration_chunk_hashes        full validation's per-chunk checksums (validation/chunks.py)
     migration_dirty_keys          keys written since the last full validation
     migration_targets             the new table each record describes: its OID (state/identity.py)
+    migration_row_hash            the form the stored row hashes are in (state/hash_form.py)
 """
 
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ REPLICA_IDENTITY = _ours("migration_replica_identity")
 CHUNKS = _ours("migration_chunk_hashes")
 DIRTY = _ours("migration_dirty_keys")
 TARGETS = _ours("migration_targets")
+HASH_FORM = _ours("migration_row_hash")
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,11 @@ _DDL: tuple[tuple[sql.Composed | _Unless, ...], ...] = (
             "CREATE TABLE IF NOT EXISTS {} (target text PRIMARY KEY, relid oid NOT NULL,"
             " recorded_at timestamptz NOT NULL DEFAULT now())"
         ).format(TARGETS),
+    ),
+    (
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (form smallint PRIMARY KEY, recorded_at timestamptz NOT NULL DEFAULT now())"
+        ).format(HASH_FORM),
     ),
 )
 

@@ -36,7 +36,7 @@ from catalog.legacy import legacy_table
 from data_copy.core.ident import ident
 from data_copy.mapping_sql import key_sets
 from data_copy.mapping_sql.projection import INTEGER_TYPES, SOURCE, Part
-from data_copy.mapping_sql.row_hash import row_hash, target_columns
+from data_copy.mapping_sql.row_hash import source_hash, target_hash
 from data_copy.state import dirty_keys, schema
 from data_copy.state.schema import CHUNKS, LOG, REJECTS
 from data_copy.validation import part_check
@@ -106,7 +106,7 @@ def source_rows(part: Part, cond: sql.Composable) -> sql.Composed:
     the hash of what a copyable row becomes (NULL for the others)."""
     return part.select(
         sql.SQL("{k} AS k, ({fits}) AS ok, CASE WHEN {fits} THEN {h} END AS h").format(
-            k=source_key(part), fits=part.fits_condition(), h=row_hash(sql.SQL(", ").join(part.exprs))
+            k=source_key(part), fits=part.fits_condition(), h=source_hash(part)
         ),
         cond,
         fitting=None,
@@ -129,7 +129,7 @@ def _target_sql(part: Part, lo: int, hi: int, bits: int | None) -> sql.Composed:
         "SELECT {group}, count(*), coalesce(sum({h}), 0) FROM {t} AS t{join} WHERE ({tw}) AND {between} GROUP BY 1"
     ).format(
         group=group,
-        h=row_hash(target_columns(part)),
+        h=target_hash(part),
         t=ident(part.target.qualified),
         join=join,
         tw=part.target_where,

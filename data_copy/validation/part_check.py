@@ -12,7 +12,7 @@ from psycopg import sql
 
 from catalog.mappings import Mapping
 from data_copy.mapping_sql.projection import TRUE, Part, parts
-from data_copy.mapping_sql.row_hash import row_hash, target_columns
+from data_copy.mapping_sql.row_hash import FORM, source_hash, target_hash
 from data_copy.state.schema import REJECTS
 
 SAMPLES = 5
@@ -54,12 +54,12 @@ class PartCheck:
 _SUM = "coalesce(sum({}){}, 0)::text"
 
 
-def source_totals(conn: psycopg.Connection, part: Part, checksums: bool = True) -> tuple[int, str | None]:
+def source_totals(
+    conn: psycopg.Connection, part: Part, checksums: bool = True, form: int = FORM
+) -> tuple[int, str | None]:
     """One scan: every legacy row of the part (copyable or not), and the checksum of what
-    the copyable ones should become (cast, merged)."""
-    hashed = sql.SQL(_SUM).format(
-        row_hash(sql.SQL(", ").join(part.exprs)), sql.SQL(" FILTER (WHERE {})").format(part.fits_condition())
-    )
+    the copyable ones should become (cast, merged), in row hash `form`."""
+    hashed = sql.SQL(_SUM).format(source_hash(part, form), sql.SQL(" FILTER (WHERE {})").format(part.fits_condition()))
     what = sql.SQL("count(*), {}").format(hashed if checksums else sql.SQL("NULL"))
     row = conn.execute(part.select(what, fitting=None)).fetchone()
     assert row is not None
@@ -75,16 +75,17 @@ def legacy_rows(conn: psycopg.Connection, part: Part) -> int:
 
 
 def target_totals(conn: psycopg.Connection, part: Part, checksums: bool = True) -> tuple[int, str | None]:
-    hashed = sql.SQL(_SUM).format(row_hash(target_columns(part)), sql.SQL(""))
+    hashed = sql.SQL(_SUM).format(target_hash(part), sql.SQL(""))
     what = sql.SQL("count(*), {}").format(hashed if checksums else sql.SQL("NULL"))
     row = conn.execute(part.select_target(what)).fetchone()
     assert row is not None
     return int(row[0]), row[1]
 
 
-def source_state(conn: psycopg.Connection, m: Mapping) -> tuple[int, str]:
-    """(count, checksum) of a mapping's legacy side now, as validation records them."""
-    totals = [source_totals(conn, p) for p in parts(m)]
+def source_state(conn: psycopg.Connection, m: Mapping, form: int = FORM) -> tuple[int, str]:
+    """(count, checksum) of a mapping's legacy side now, as validation records them (in row
+    hash `form`: the one a recorded checksum was computed in)."""
+    totals = [source_totals(conn, p, form=form) for p in parts(m)]
     return sum(n for n, _ in totals), "+".join(str(c) for _, c in totals)
 
 
@@ -116,16 +117,14 @@ def explain(
     fits = part.fits_condition() if copyable else TRUE
     src = part.select(
         sql.SQL("CAST({k} AS text) AS k, ({fits}) AS ok, CASE WHEN {fits} THEN {h} END AS h").format(
-            k=part.key_expr(), fits=fits, h=row_hash(sql.SQL(", ").join(part.exprs))
+            k=part.key_expr(), fits=fits, h=source_hash(part)
         ),
         source_cond,
         fitting=None if copyable else True,
     )
     tgt = sql.SQL("{} AND ({})").format(
         part.select_target(
-            sql.SQL("CAST(t.{} AS text) AS k, {} AS h").format(
-                sql.Identifier(part.target_key), row_hash(target_columns(part))
-            ),
+            sql.SQL("CAST(t.{} AS text) AS k, {} AS h").format(sql.Identifier(part.target_key), target_hash(part)),
         ),
         target_cond,
     )

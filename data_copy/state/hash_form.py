@@ -1,0 +1,89 @@
+"""Which row hash form (mapping_sql/row_hash.py) the database's stored hashes are in, and
+the upgrade of a database that stored them in an older one.
+
+Stored hashes: the ownership baseline (`migration_owned_rows.h`), the last full
+validation's chunk checksums (`migration_chunk_hashes`) and the validations' checksums in
+migration_log. The upgrade runs once, in the state gate's transaction, before anything
+reads a hash:
+- each recorded baseline hash is recomputed in the new form from a side that still holds
+  the recorded row: the new table's row when its old-form hash is the recorded one, else
+  the legacy row's projection when its is; else both sides changed since, and the record
+  gets a hash no row has (UNMATCHED), which classifies the key as changed on both sides,
+  exactly as the old hash did. So no key changes class;
+- the chunk checksums are dropped: the next validation reads every row;
+- migration_log keeps its checksums: cleanup's guard compares a validation's checksum in
+  the form it was computed in (retire/guards.py).
+A database with none of these hashes yet just records the current form.
+"""
+
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+from catalog.mappings import MAPPINGS
+from data_copy.mapping_sql.projection import parts
+from data_copy.mapping_sql.row_hash import FORM, source_hash, target_hash
+from data_copy.state.ownership import source_key_text, target_key_text
+from data_copy.state.schema import CHUNKS, HASH_FORM, OWNED
+
+UNMATCHED = -(2**63)  # a recorded hash no row's hash equals (1 in 2^64 that one does)
+
+
+def stored(conn: psycopg.Connection) -> int | None:
+    """The form the stored hashes are in; None when none is recorded yet."""
+    row = conn.execute(sql.SQL("SELECT max(form) FROM {}").format(HASH_FORM)).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def _holds_hashes(conn: psycopg.Connection) -> bool:
+    row = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {}) OR EXISTS (SELECT 1 FROM {})").format(OWNED, CHUNKS)
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _rehash_baseline(conn: psycopg.Connection, old: int) -> int:
+    """Every part's recorded hashes, from form `old` to FORM; returns the records changed."""
+    changed = 0
+    for m in MAPPINGS:
+        for part in parts(m):
+            target = part.select_target(
+                sql.SQL("{} AS k, {} AS old, {} AS new").format(
+                    target_key_text(part), target_hash(part, form=old), target_hash(part)
+                )
+            )
+            legacy = part.select(
+                sql.SQL("{} AS k, {} AS old, {} AS new").format(
+                    source_key_text(part), source_hash(part, form=old), source_hash(part)
+                )
+            )
+            query = sql.SQL(
+                "UPDATE {o} AS o SET h = x.h FROM ("
+                " SELECT r.k, coalesce(min(t.new), min(s.new), {unmatched}) AS h FROM {o} AS r"
+                " LEFT JOIN ({target}) AS t ON t.k = r.k AND t.old = r.h"
+                " LEFT JOIN ({legacy}) AS s ON s.k = r.k AND s.old = r.h"
+                " WHERE r.part = {p} GROUP BY r.k) AS x"
+                " WHERE o.part = {p} AND o.k = x.k"
+            ).format(o=OWNED, unmatched=sql.Literal(UNMATCHED), target=target, legacy=legacy, p=sql.Literal(part.name))
+            changed += conn.execute(query).rowcount
+    return changed
+
+
+def upgrade(conn: psycopg.Connection, note: Callable[[str], None]) -> None:
+    """Brings the stored hashes to FORM (see the module doc); inside the caller's transaction."""
+    form = stored(conn)
+    if form == FORM:
+        return
+    if form is None and not _holds_hashes(conn):  # nothing hashed yet: a new database
+        conn.execute(sql.SQL("INSERT INTO {} (form) VALUES (%s)").format(HASH_FORM), (FORM,))
+        return
+    old = form or 1  # hashes stored before the form was recorded are form 1's
+    records = _rehash_baseline(conn, old)
+    conn.execute(sql.SQL("DELETE FROM {}").format(CHUNKS))
+    conn.execute(sql.SQL("DELETE FROM {}").format(HASH_FORM))
+    conn.execute(sql.SQL("INSERT INTO {} (form) VALUES (%s)").format(HASH_FORM), (FORM,))
+    note(
+        f"stored row hashes upgraded from form {old} to {FORM}: {records:,} ownership records rehashed,"
+        " chunk checksums dropped (the next validation reads every row)"
+    )
