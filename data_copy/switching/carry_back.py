@@ -29,7 +29,7 @@ from data_copy.core import lock_retry
 from data_copy.core.ident import ident
 from data_copy.errors import RollbackRefused, first_line
 from data_copy.mapping_sql.projection import Part, parts
-from data_copy.state import classification, legacy_activity, ownership, phase_events, schema
+from data_copy.state import classification, hash_form, legacy_activity, ownership, phase_events, schema
 from data_copy.state.schema import LOST
 from data_copy.switching import id_space
 from data_copy.sync import write_back
@@ -145,11 +145,16 @@ def _save_lost(conn: psycopg.Connection, m: Mapping, run_id: object) -> None:
 
 
 def survey(conn: psycopg.Connection) -> list[Carry]:
-    """Every mapping's carry-back, computed and thrown away (a read-only preview)."""
+    """Every mapping's carry-back, computed and thrown away (a read-only preview). The
+    stored hashes are read as the next gated command will have upgraded them (`status`
+    and `plan` pass no gate: state/hash_form.py), also thrown away."""
     found = []
-    for m in copy_order():
-        with conn.transaction(force_rollback=True):
-            found.append(_survey(conn, m))
+    with conn.transaction(force_rollback=True):
+        schema.ensure(conn)
+        hash_form.upgrade(conn, lambda _line: None)
+        for m in copy_order():
+            with conn.transaction(force_rollback=True):
+                found.append(_survey(conn, m))
     return found
 
 

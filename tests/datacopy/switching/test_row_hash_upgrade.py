@@ -124,6 +124,10 @@ def test_a_baseline_recorded_in_the_old_form_keeps_every_keys_class_through_the_
     q(dsn, f"UPDATE {ML} SET home_ml = 4242 WHERE id = ANY(%s)", [a, c])  # noqa: S608 - the application
     q(dsn, f"UPDATE {LEGACY_ML} SET away_ml = -7 WHERE id = ANY(%s)", [b, c])  # noqa: S608 - old code
     q(dsn, f"DELETE FROM {ML} WHERE id = %s", d)  # noqa: S608
+    # `status` and `plan` pass no gate: their carry-back survey reads the records as upgraded
+    (carry,) = [c for c in api.pending_carry_back(dsn, Settings()) if c.mapping == "moneyline"]
+    assert (carry.carried, carry.deleted, carry.both_changed) == (2, 1, 1), carry  # a and c; d; c
+    assert q(dsn, "SELECT count(*) FROM migration_row_hash") == [(0,)]  # read-only: nothing kept
     report = api.run(dsn)
     assert any("upgraded from form 1" in n for n in report.notes), report.notes
     assert q(dsn, "SELECT form FROM migration_row_hash") == [(FORM,)]
