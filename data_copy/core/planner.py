@@ -1,4 +1,5 @@
-"""Planner settings for the statements that look rows up by a batch of keys.
+"""Planner settings: for the statements that look rows up by a batch of keys, and for the
+ones that hash whole tables.
 
 A batch of keys is looked up by index: with the default random_page_cost (4, a disk that
 seeks) the planner took a parallel scan of the whole table for 10,000 of 1,000,000 keys (the
@@ -10,32 +11,75 @@ phase-2 upsert of 72 keys hashed all 1M baseline rows of its part, 1.27 s, and a
 sync took 4-5 s at large), for this transaction only; the settings are put back when it
 ends. Not for a part whose projection joins a game lookup: a nested loop over its keys
 rescanned the whole lookup per row (2,000 recommendations: 3.5 s).
+
+A whole-table hash (`whole_table`) is the other way round: one long scan evaluating one
+function per column of every row. The sessions turn the JIT off (core/connection.py: it
+compiled the three-way check for seconds); for these statements it is turned back on with
+optimization and no inlining, and the query takes no more processes than the server has
+CPUs (on 2 cores one worker beside the leader instead of two). Together they took the
+large bench's hash statements from 6.0 to 5.0 s (bench/ANALYSIS.md).
 """
 
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import psycopg
 
 KEYED_RANDOM_PAGE_COST = "1.1"
+_cpus: "weakref.WeakKeyDictionary[psycopg.Connection, int]" = weakref.WeakKeyDictionary()  # per connection
+
+
+def _count_cpus(spec: str) -> int:
+    """'0-3,6' -> 5 (the kernel's cpu list format)."""
+    total = 0
+    for item in spec.strip().split(","):
+        if not item:
+            continue
+        lo, _, hi = item.partition("-")
+        total += int(hi or lo) - int(lo) + 1
+    return total
+
+
+def server_cpus(conn: psycopg.Connection) -> tuple[int, str]:
+    """(CPUs, how it was learned) of the database server: its online CPUs where this role
+    may read them (superusers, pg_read_server_files), else max_parallel_workers_per_gather
+    + 1, the share of them its administrator lets one query use."""
+    try:
+        with conn.transaction():
+            row = conn.execute("SELECT pg_read_file('/sys/devices/system/cpu/online')").fetchone()
+        if row and row[0]:
+            return _count_cpus(row[0]), "server's online CPUs"
+    except (psycopg.Error, ValueError):
+        pass
+    return parallel_workers(conn) + 1, "max_parallel_workers_per_gather + 1"
+
+
+def parallel_workers(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT current_setting('max_parallel_workers_per_gather')::int").fetchone()
+    return int(row[0]) if row else 0
 
 
 @contextmanager
-def _local(conn: psycopg.Connection, name: str, value: str) -> Iterator[None]:
-    """The setting `name` is `value` for the caller's transaction only (one is opened around
-    the block on an autocommit connection outside one), and put back when the block ends."""
+def _local(conn: psycopg.Connection, name: str, value: str, *more: str) -> Iterator[None]:
+    """The setting `name` is `value` (and `more` names and values in turn) for the caller's
+    transaction only (one is opened around the block on an autocommit connection outside
+    one), and put back when the block ends."""
     if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        with conn.transaction(), _local(conn, name, value):
+        with conn.transaction(), _local(conn, name, value, *more):
             yield
         return
-    row = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
-    before = str(row[0]) if row else ""
-    conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+    names, values = [name, *more[::2]], [value, *more[1::2]]
+    row = conn.execute("SELECT array_agg(current_setting(n)) FROM unnest(%s::text[]) AS n", (names,)).fetchone()
+    before = list(row[0]) if row else []
+    conn.execute("SELECT set_config(n, v, true) FROM unnest(%s::text[], %s::text[]) AS s(n, v)", (names, values))
     try:
         yield
     finally:
         if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-            conn.execute("SELECT set_config(%s, %s, true)", (name, before))
+            conn.execute(
+                "SELECT set_config(n, v, true) FROM unnest(%s::text[], %s::text[]) AS s(n, v)", (names, before)
+            )
 
 
 @contextmanager
@@ -61,3 +105,18 @@ def probes(conn: psycopg.Connection) -> AbstractContextManager[None]:
     many rows; for one with none it reads the whole table (migration_owned_rows in phase 2 at
     the medium fixture: 15 such probes, 1.4 s, against 1 ms by index)."""
     return _local(conn, "enable_seqscan", "off")
+
+
+@contextmanager
+def whole_table(conn: psycopg.Connection) -> Iterator[None]:
+    """A statement hashing whole tables: JIT with optimization, no more processes than the
+    server's CPUs (see the module doc)."""
+    if conn not in _cpus:
+        _cpus[conn] = server_cpus(conn)[0]
+    capped = max(0, min(parallel_workers(conn), _cpus[conn] - 1))
+    with _local(
+        conn,
+        *("jit", "on", "jit_optimize_above_cost", "0", "jit_inline_above_cost", "-1"),
+        *("max_parallel_workers_per_gather", str(capped)),
+    ):
+        yield

@@ -53,8 +53,10 @@ def source_key_text(part: Part) -> sql.Composed:
 
 
 def _first_copied(part: Part, alias: str) -> sql.Composed:
-    """The row version was written by one of the part's first-copy chunks (see the module doc)."""
-    return sql.SQL("{a}.xmin IN (SELECT xid(x.x) FROM {x} AS x WHERE x.part = {p})").format(
+    """The row version was written by one of the part's first-copy chunks (see the module doc).
+    Their ids as one array, read once (an InitPlan): a per-row hashed subplan cost 1.5x
+    (5M rows: 0.37 against 0.25 s)."""
+    return sql.SQL("{a}.xmin = ANY (ARRAY(SELECT xid(x.x) FROM {x} AS x WHERE x.part = {p}))").format(
         a=sql.Identifier(alias), x=XACTS, p=sql.Literal(part.name)
     )
 

@@ -33,6 +33,7 @@ import psycopg
 from psycopg import sql
 
 from catalog.legacy import legacy_table
+from data_copy.core import planner
 from data_copy.core.ident import ident
 from data_copy.mapping_sql import key_sets
 from data_copy.mapping_sql.projection import INTEGER_TYPES, SOURCE, Part
@@ -147,7 +148,9 @@ def hash_range(
         ("source", _source_sql(part, lo, hi, bits, nulls and _nullable_key(part))),
         ("target", _target_sql(part, lo, hi, bits)),
     ):
-        for g, n, h in conn.execute(statement):
+        with planner.whole_table(conn):
+            rows = conn.execute(statement).fetchall()
+        for g, n, h in rows:
             at = WHOLE if g is None else int(g) << bits
             chunk = found.setdefault(at, Chunk(at))
             setattr(chunk, f"{side}_count", int(n))

@@ -7,10 +7,8 @@ does not carry the exporting transaction's own writes: a caller that wrote the p
 tables in that transaction hashes on its own connection instead (settle.settle does).
 
 How many workers: `Settings.validate_workers` when set, else the CPUs the SERVER has
-online (pg_read_file('/sys/devices/system/cpu/online'), readable by superusers and
-pg_read_server_files members; else max_parallel_workers_per_gather + 1, the share of the
-server's CPUs its administrator lets one query use) divided by what one query already
-uses (max_parallel_workers_per_gather + 1). Capped at MAX_WORKERS. With one worker, a full
+(core/planner.server_cpus) divided by what one query already uses
+(max_parallel_workers_per_gather + 1). Capped at MAX_WORKERS. With one worker, a full
 validation is one whole-table hash per side (chunks.full_check), the fastest form
 measured here.
 """
@@ -21,35 +19,12 @@ import psycopg
 from psycopg import sql
 
 from data_copy.core.connection import connect
+from data_copy.core.planner import parallel_workers, server_cpus
 from data_copy.mapping_sql.projection import Part
 from data_copy.settings import Settings
 from data_copy.validation.chunks import Chunk, hash_range
 
 MAX_WORKERS = 8
-
-
-def _count_cpus(spec: str) -> int:
-    """'0-3,6' -> 5 (the kernel's cpu list format)."""
-    total = 0
-    for item in spec.strip().split(","):
-        if not item:
-            continue
-        lo, _, hi = item.partition("-")
-        total += int(hi or lo) - int(lo) + 1
-    return total
-
-
-def server_cpus(conn: psycopg.Connection) -> tuple[int, str]:
-    """(CPUs, how it was learned) of the database server."""
-    try:
-        with conn.transaction():
-            row = conn.execute("SELECT pg_read_file('/sys/devices/system/cpu/online')").fetchone()
-        if row and row[0]:
-            return _count_cpus(row[0]), "server's online CPUs"
-    except (psycopg.Error, ValueError):
-        pass
-    row = conn.execute("SELECT current_setting('max_parallel_workers_per_gather')::int").fetchone()
-    return (int(row[0]) + 1 if row else 1), "max_parallel_workers_per_gather + 1"
 
 
 def worker_count(conn: psycopg.Connection, settings: Settings) -> int:
@@ -61,8 +36,7 @@ def worker_count(conn: psycopg.Connection, settings: Settings) -> int:
         return min(settings.validate_workers, MAX_WORKERS)
     if settings.pace not in ("", "off"):
         return 1  # a paced run leaves the server's CPUs to the application
-    row = conn.execute("SELECT current_setting('max_parallel_workers_per_gather')::int").fetchone()
-    per_query = (int(row[0]) if row else 0) + 1
+    per_query = parallel_workers(conn) + 1
     return max(1, min(server_cpus(conn)[0] // per_query, MAX_WORKERS))
 
 

@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from catalog.mappings import Mapping
+from data_copy.core import planner
 from data_copy.mapping_sql.projection import TRUE, Part, parts
 from data_copy.mapping_sql.row_hash import FORM, source_hash, target_hash
 from data_copy.state.schema import REJECTS
@@ -61,7 +62,8 @@ def source_totals(
     the copyable ones should become (cast, merged), in row hash `form`."""
     hashed = sql.SQL(_SUM).format(source_hash(part, form), sql.SQL(" FILTER (WHERE {})").format(part.fits_condition()))
     what = sql.SQL("count(*), {}").format(hashed if checksums else sql.SQL("NULL"))
-    row = conn.execute(part.select(what, fitting=None)).fetchone()
+    with planner.whole_table(conn):
+        row = conn.execute(part.select(what, fitting=None)).fetchone()
     assert row is not None
     return int(row[0]), row[1]
 
@@ -77,7 +79,8 @@ def legacy_rows(conn: psycopg.Connection, part: Part) -> int:
 def target_totals(conn: psycopg.Connection, part: Part, checksums: bool = True) -> tuple[int, str | None]:
     hashed = sql.SQL(_SUM).format(target_hash(part), sql.SQL(""))
     what = sql.SQL("count(*), {}").format(hashed if checksums else sql.SQL("NULL"))
-    row = conn.execute(part.select_target(what)).fetchone()
+    with planner.whole_table(conn):
+        row = conn.execute(part.select_target(what)).fetchone()
     assert row is not None
     return int(row[0]), row[1]
 

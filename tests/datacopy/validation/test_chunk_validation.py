@@ -12,6 +12,7 @@ from psycopg import sql
 import legacy_fixture
 from catalog.mappings import MAPPINGS
 from data_copy import api
+from data_copy.core import planner
 from data_copy.core.connection import connect
 from data_copy.mapping_sql import key_sets
 from data_copy.mapping_sql.projection import parts
@@ -61,7 +62,7 @@ def test_slices_cover_the_range_on_chunk_boundaries() -> None:
     assert hashing.slices(0, 1023, 4, 6) == [(0, 255), (256, 511), (512, 767), (768, 1023)]
     assert hashing.slices(5, 70, 8, 6) == [(0, 63), (64, 127)]  # never more slices than chunks
     assert hashing.slices(-64, -1, 2, 6) == [(-64, -1)]
-    assert hashing._count_cpus("0-3,6\n") == 5
+    assert planner._count_cpus("0-3,6\n") == 5
 
 
 def test_parallel_hashing_equals_serial_and_the_whole_table_validator(copied_dsn: str) -> None:
