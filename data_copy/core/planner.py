@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 import psycopg
 
 KEYED_RANDOM_PAGE_COST = "1.1"
-_cpus: "weakref.WeakKeyDictionary[psycopg.Connection, int]" = weakref.WeakKeyDictionary()  # per connection
+_cpus: "weakref.WeakKeyDictionary[psycopg.Connection, tuple[int, str]]" = weakref.WeakKeyDictionary()
 
 
 def _count_cpus(spec: str) -> int:
@@ -44,7 +44,13 @@ def _count_cpus(spec: str) -> int:
 def server_cpus(conn: psycopg.Connection) -> tuple[int, str]:
     """(CPUs, how it was learned) of the database server: its online CPUs where this role
     may read them (superusers, pg_read_server_files), else max_parallel_workers_per_gather
-    + 1, the share of them its administrator lets one query use."""
+    + 1, the share of them its administrator lets one query use. Read once per connection."""
+    if conn not in _cpus:
+        _cpus[conn] = _read_cpus(conn)
+    return _cpus[conn]
+
+
+def _read_cpus(conn: psycopg.Connection) -> tuple[int, str]:
     try:
         with conn.transaction():
             row = conn.execute("SELECT pg_read_file('/sys/devices/system/cpu/online')").fetchone()
@@ -111,9 +117,7 @@ def probes(conn: psycopg.Connection) -> AbstractContextManager[None]:
 def whole_table(conn: psycopg.Connection) -> Iterator[None]:
     """A statement hashing whole tables: JIT with optimization, no more processes than the
     server's CPUs (see the module doc)."""
-    if conn not in _cpus:
-        _cpus[conn] = server_cpus(conn)[0]
-    capped = max(0, min(parallel_workers(conn), _cpus[conn] - 1))
+    capped = max(0, min(parallel_workers(conn), server_cpus(conn)[0] - 1))
     with _local(
         conn,
         *("jit", "on", "jit_optimize_above_cost", "0", "jit_inline_above_cost", "-1"),

@@ -39,7 +39,7 @@ def test_whole_table_statements_get_jit_and_no_more_processes_than_cpus(fresh_ds
         assert session["jit"] == "off"  # core/connection.py turns it off for every other statement
         assert "JIT:" not in _plan(conn)
 
-        planner._cpus[conn] = 2  # a 2-core server: one worker beside the leader
+        planner._cpus[conn] = (2, "test")  # a 2-core server: one worker beside the leader
         with planner.whole_table(conn):
             # (true only while jit is on)
             assert conn.execute("SELECT pg_jit_available()").fetchone() == (True,), "the test server has no JIT"
@@ -55,7 +55,7 @@ def test_whole_table_statements_get_jit_and_no_more_processes_than_cpus(fresh_ds
         assert "Optimization true" in plan and "Inlining false" in plan
         assert _settings(conn) == session  # put back on the idle autocommit connection
 
-        planner._cpus[conn] = 16  # enough CPUs: the server's own setting stands
+        planner._cpus[conn] = (16, "test")  # enough CPUs: the server's own setting stands
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             with planner.whole_table(conn):
