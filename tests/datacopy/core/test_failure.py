@@ -54,9 +54,7 @@ def test_the_docs_document_every_exit_code() -> None:
     assert set(errors.EXIT_CODES) <= table
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_while_the_cli_is_still_importing_is_one_line_and_130(signum: int) -> None:
-    # before __main__ caught it, Ctrl-C during the CLI's imports was a traceback
+def _interrupted_while_importing(signum: int, delay_s: float) -> tuple[int, list[str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "data_copy", "status", "--dsn", "host=127.0.0.1 port=1"],
         stderr=subprocess.PIPE,
@@ -71,7 +69,19 @@ def test_a_signal_while_the_cli_is_still_importing_is_one_line_and_130(signum: i
         if "psycopg" in Path(f"/proc/{proc.pid}/maps").read_text():
             break
         time.sleep(0.005)
+    time.sleep(delay_s)
     proc.send_signal(signum)
     err = proc.communicate(timeout=60)[1].strip().splitlines()
-    assert proc.returncode == 130, err
-    assert len(err) == 1 and err[0].startswith("interrupted: "), err
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_cli_is_still_importing_is_one_line_and_130(signum: int) -> None:
+    # before __main__ caught it, Ctrl-C during the CLI's imports was a traceback. Where it
+    # lands matters: inside a dataclass's generated methods the process died by SIGINT (-2)
+    # after printing its line, inside a __set_name__ it became a RuntimeError's traceback.
+    # Measured before the fix: 46 of 300 such runs went wrong, so 16 spread over the imports
+    # catch it almost always
+    outcomes = [_interrupted_while_importing(signum, step * 0.004) for step in range(16)]
+    wrong = [(c, err) for c, err in outcomes if c != 130 or len(err) != 1 or not err[0].startswith("interrupted: ")]
+    assert not wrong, wrong
