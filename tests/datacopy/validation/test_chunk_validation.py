@@ -306,6 +306,24 @@ def test_a_keyless_tables_changed_rows_are_read_where_the_sync_found_them(
     assert conditions and not any("ctid = ANY" in c for c in conditions), conditions  # the whole table, once
 
 
+def test_a_keyless_tables_key_held_twice_is_rejected_not_a_failed_run(copied_dsn: str) -> None:
+    """A changed legacy key that two rows of the keyless splits hold: one statement marks
+    every changed key dirty with its row's place (change_apply._mark_changed), and it takes
+    one of the two places; marking both would have ON CONFLICT update one mark twice, which
+    PostgreSQL refuses, and the run would stop on it. The two rows are rejects, as in a copy."""
+    with psycopg.connect(copied_dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO splits.raw_mlb_betting_splits SELECT * FROM splits.raw_mlb_betting_splits WHERE id = 40"
+        )
+        conn.execute("UPDATE splits.raw_mlb_betting_splits SET book = 'changed' WHERE id IN (40, 300)")
+    report = api.run(copied_dsn, incremental=True)
+    splits = _result(report.results, SPLITS)
+    assert splits.status == "failed" and splits.rejected == 2, splits.message  # both rows: neither wins
+    rejects = q_rows(copied_dsn, "SELECT legacy_key, reason FROM migration_rejects WHERE mapping = %s", SPLITS)
+    assert set(rejects) == {("40", "duplicate legacy key (2 rows)")}, rejects
+    assert [r.name for r in report.results if r.status != "passed"] == [SPLITS]
+
+
 def q_rows(dsn: str, query: str, *args: object) -> list[tuple]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         return conn.execute(query, args or None).fetchall()
