@@ -25,9 +25,10 @@ def _leave(code: int) -> None:
 def _while_starting(signum: int, frame: object) -> None:
     # not an exception: raised inside an import it can come out as a RuntimeError (from a
     # class's __set_name__) or be swallowed (importlib's lock callbacks). Importing changes
-    # nothing, so leaving at once is safe; os.write because print is not re-entrant
+    # nothing and prints nothing, so leave at once, with os.write and no flush: a buffered
+    # stream is not re-entrant
     os.write(2, _STARTING)
-    _leave(130)
+    os._exit(130)
 
 
 signal.signal(signal.SIGINT, _while_starting)

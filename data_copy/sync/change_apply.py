@@ -163,7 +163,8 @@ def _mark_changed(conn: psycopg.Connection, part: Part, pending: sql.Composable,
         )
         return
     # DISTINCT ON: a keyless table may hold one key twice, and a mark takes one place (the
-    # first; the UPDATE ... FROM this replaces took any one). A GROUP BY was 0.6 s slower at 1M
+    # first; the UPDATE ... FROM this replaces took any one). Its sort writes the marks in
+    # key order: 4.5 s at 1M keys, against 9.6 s for a GROUP BY in hash order
     conn.execute(
         sql.SQL(
             "INSERT INTO {d} (part, k, tid, gone) SELECT DISTINCT ON (x.k) %s, x.k, r.c, r.c IS NULL"
