@@ -31,6 +31,13 @@ MB = 1 << 20
 
 
 def _running_xacts(dsn: str, start: str, end: str) -> int:
+    # pg_get_wal_records_info refuses an end past the flushed WAL ("cannot accept future end
+    # LSN"): `end` is an insert position, which the WAL writer flushes within its delay
+    deadline = time.monotonic() + 10
+    while (
+        time.monotonic() < deadline and not q(dsn, "SELECT pg_current_wal_flush_lsn() >= CAST(%s AS pg_lsn)", end)[0][0]
+    ):
+        time.sleep(0.05)
     return q(
         dsn,
         "SELECT count(*) FROM pg_get_wal_records_info(CAST(%s AS pg_lsn), CAST(%s AS pg_lsn))"
