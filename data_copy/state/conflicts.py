@@ -49,6 +49,13 @@ def record(
     return int(row[0]) if row else 0
 
 
+def open_keys(part: Part) -> sql.Composed:
+    """SELECT the key texts of the part's open conflicts: a sync looks at them again, in
+    both directions, whatever its changes were (a conflict can end as a one-sided change
+    whose own change a sync has already read)."""
+    return sql.SQL("SELECT k FROM {} WHERE part = {} AND resolved_at IS NULL").format(CONFLICTS, sql.Literal(part.name))
+
+
 def any_open(conn: psycopg.Connection, part: Part) -> bool:
     row = conn.execute(
         sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE part = %s AND resolved_at IS NULL)").format(CONFLICTS),

@@ -6,7 +6,10 @@ not: a new row cannot be split back into public.games and splits.games), and per
 where the round trip holds (sync/write_back.py). The keys come from the change stream: the
 new table's changes that do not carry our replication origin are the application's, read
 from the slot with legacy's (capture/stream.py), so a sync costs what the application
-changed; the first sync after the opt-in looks at every row once. In the settle's
+changed; the first sync after the opt-in looks at every row once. The open conflicts' keys
+are looked at again in every sync: when old code writes legacy back to what was synced, the
+application's change, read from the stream while the key was a conflict, is the only
+change left, and goes back like any other. In the settle's
 transaction, after legacy's changes were brought over, each of those keys is classified
 three ways (legacy now, the new table now, the baseline: state/ownership.py):
 - the application created or changed it and legacy did not: the row goes back;
@@ -61,12 +64,19 @@ def position_name(part: Part) -> str:
 
 
 def _changed(cap: Capture, part: Part, pos: str, upto: str) -> sql.Composed:
-    """SELECT the distinct keys (text) of the new table the application changed in (pos, upto]."""
+    """SELECT the distinct keys (text) of the new table the application changed in (pos, upto],
+    and the open conflicts' keys: a conflict whose legacy side went back to the baseline is
+    the application's change, and that change was read when the key was still a conflict."""
     return sql.SQL(
-        "SELECT DISTINCT k FROM {} WHERE slot = {} AND tbl = {} AND lsn > CAST({} AS pg_lsn)"
-        " AND lsn <= CAST({} AS pg_lsn) AND k IS NOT NULL"
+        "SELECT k FROM {} WHERE slot = {} AND tbl = {} AND lsn > CAST({} AS pg_lsn)"
+        " AND lsn <= CAST({} AS pg_lsn) AND k IS NOT NULL UNION {}"
     ).format(
-        CAPTURE_CHANGES, sql.Literal(cap.slot), sql.Literal(part.target.qualified), sql.Literal(pos), sql.Literal(upto)
+        CAPTURE_CHANGES,
+        sql.Literal(cap.slot),
+        sql.Literal(part.target.qualified),
+        sql.Literal(pos),
+        sql.Literal(upto),
+        conflicts.open_keys(part),
     )
 
 

@@ -27,9 +27,9 @@ from psycopg import sql
 
 from data_copy.mapping_sql.key_sets import NUMERIC_KEY
 from data_copy.mapping_sql.projection import INTEGER_TYPES, Part
-from data_copy.state import classification, ownership
+from data_copy.state import classification, conflicts, ownership
 from data_copy.state.journal import Status, Step
-from data_copy.state.schema import CONFLICTS, DIRTY, EVENTS, LOG, REJECTS
+from data_copy.state.schema import DIRTY, EVENTS, LOG, REJECTS
 from data_copy.validation.part_check import legacy_rows, target_totals
 
 
@@ -72,9 +72,9 @@ class Phase2Check:
         app = self.classes.describe(classification.APP)
         if app:
             bits.append("application rows kept: " + app)
-        conflicts = self.classes.describe(classification.CONFLICTS)
-        if conflicts:
-            bits.append("conflicts (new table's version kept, see public.migration_conflicts): " + conflicts)
+        listed = self.classes.describe(classification.CONFLICTS)
+        if listed:
+            bits.append("conflicts (new table's version kept, see public.migration_conflicts): " + listed)
         return f"{self.part}: " + "; ".join(bits) if bits else ""
 
 
@@ -85,9 +85,9 @@ def _rejected(conn: psycopg.Connection, part: Part) -> int:
 
 def _written_since_full(part: Part) -> sql.Composed:
     """SELECT the key texts written since the last full check, and the open conflicts."""
-    return sql.SQL(
-        "SELECT k FROM {d} WHERE part = {p} UNION SELECT k FROM {c} WHERE part = {p} AND resolved_at IS NULL"
-    ).format(d=DIRTY, c=CONFLICTS, p=sql.Literal(part.name))
+    return sql.SQL("SELECT k FROM {d} WHERE part = {p} UNION {c}").format(
+        d=DIRTY, p=sql.Literal(part.name), c=conflicts.open_keys(part)
+    )
 
 
 @dataclass(frozen=True)

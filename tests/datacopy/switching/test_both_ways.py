@@ -96,6 +96,31 @@ def test_a_key_both_sides_changed_is_listed_and_written_in_neither_direction(pha
     assert ml(dsn, ML, key)[2] == 1111 and ml(dsn, LEGACY_ML, key)[2] == 2222
 
 
+@pytest.mark.parametrize("app", ["update", "delete"])
+def test_a_conflict_whose_legacy_side_goes_back_is_the_applications_change_and_goes_back(phase2: str, app: str) -> None:
+    """A key both sides changed is listed; old code then writes legacy back to what was
+    synced: the application's change (already read from the stream while it conflicted)
+    now goes back into legacy like any other, and the conflict is resolved."""
+    dsn = phase2
+    key = ids(dsn, ML, 1, 7)[0]
+    q(dsn, f"UPDATE {LEGACY_ML} SET sportsbook = 'SYNCED' WHERE id = %s", key)  # noqa: S608
+    api.run(dsn, BACK)
+    if app == "update":
+        q(dsn, f"UPDATE {ML} SET sportsbook = 'APP' WHERE id = %s", key)  # noqa: S608
+    else:
+        q(dsn, f"DELETE FROM {ML} WHERE id = %s", key)  # noqa: S608
+    q(dsn, f"UPDATE {LEGACY_ML} SET sportsbook = 'OLD' WHERE id = %s", key)  # noqa: S608
+    api.run(dsn, BACK)
+    assert str(key) in conflicts(dsn)
+    q(dsn, f"UPDATE {LEGACY_ML} SET sportsbook = 'SYNCED' WHERE id = %s", key)  # noqa: S608
+    report = api.run(dsn, BACK, incremental=True)
+    assert report.ok, [r.message for r in report.results if r.message]
+    expected = ("APP",) if app == "update" else None
+    assert (q(dsn, f"SELECT sportsbook FROM {LEGACY_ML} WHERE id = %s", key) or [None])[0] == expected  # noqa: S608
+    assert str(key) not in conflicts(dsn)
+    assert differing(dsn, LEGACY_ML, ML) == set()
+
+
 def test_a_legacy_trigger_that_changes_carried_rows_refuses_carry_back_named(phase2: str) -> None:
     dsn = phase2
     q(
