@@ -42,6 +42,7 @@ from data_copy.core.ident import ident
 from data_copy.mapping_sql import key_sets
 from data_copy.mapping_sql.key_sets import NUMERIC_KEY
 from data_copy.mapping_sql.projection import INTEGER_TYPES, SOURCE, Part
+from data_copy.state import conflicts
 from data_copy.state.schema import CAPTURE, CAPTURE_CHANGES, DIRTY, REJECTS
 from data_copy.sync.copier import Copier
 
@@ -132,13 +133,19 @@ def _type(table: LegacyTable | Table, column: str) -> str:
     return re.sub(r"\(.*\)", "", table.column(column).type)
 
 
-def _changed_keys(pending: sql.Composable, type_: str | None = None, deleted: bool = False) -> sql.Composed:
-    """SELECT the pending changes' distinct keys (as text, or cast to `type_`); `deleted`:
-    only the keys whose newest change deleted them (a DELETE, or an UPDATE that moved the row
-    to another key), in commit order and in order within their transaction."""
+def _changed_keys(
+    pending: sql.Composable, type_: str | None = None, deleted: bool = False, also: sql.Composable | None = None
+) -> sql.Composed:
+    """SELECT the pending changes' distinct keys (as text, or cast to `type_`), and the key
+    texts `also` selects; `deleted`: only the keys whose newest change deleted them (a
+    DELETE, or an UPDATE that moved the row to another key), in commit order and in order
+    within their transaction."""
     k = sql.SQL("k") if type_ is None else sql.SQL("CAST(k AS {})").format(sql.SQL(type_))
     if not deleted:
-        return sql.SQL("SELECT DISTINCT {} FROM {} WHERE ({}) AND k IS NOT NULL").format(k, CAPTURE_CHANGES, pending)
+        keys = sql.SQL("SELECT k FROM {} WHERE ({}) AND k IS NOT NULL").format(CAPTURE_CHANGES, pending)
+        if also is not None:
+            keys = sql.SQL("{} UNION {}").format(keys, also)
+        return sql.SQL("SELECT DISTINCT {} FROM ({}) AS c").format(k, keys)
     return sql.SQL(
         "SELECT {} FROM (SELECT DISTINCT ON (k) k, op FROM {} WHERE ({}) AND k IS NOT NULL"
         " ORDER BY k, lsn DESC, change_lsn DESC) AS newest WHERE op = 'D'"
@@ -177,11 +184,17 @@ def _mark_changed(conn: psycopg.Connection, part: Part, pending: sql.Composable,
 
 
 def _apply_part(
-    conn: psycopg.Connection, copier: Copier, part: Part, pending: sql.Composable, deletes: bool = True
+    conn: psycopg.Connection,
+    copier: Copier,
+    part: Part,
+    pending: sql.Composable,
+    deletes: bool = True,
+    also: sql.Composable | None = None,
 ) -> int:
-    """Upserts the changed keys' legacy rows and (with `deletes`) deletes the target rows of
-    the keys a change deleted, while still data_copy's. The changed keys are recorded as
-    dirty here, once, not again by each statement that writes them."""
+    """Upserts the changed keys' legacy rows (and those of the keys `also` selects) and
+    (with `deletes`) deletes the target rows of the keys a change deleted, while still
+    data_copy's. The changed keys are recorded as dirty here, once, not again by each
+    statement that writes them."""
     conn.execute(
         sql.SQL("DELETE FROM {} WHERE mapping = %s AND legacy_key IN (SELECT k FROM {} WHERE {})").format(
             REJECTS, CAPTURE_CHANGES, pending
@@ -197,7 +210,7 @@ def _apply_part(
     with planner.keyed(conn):  # nested loops for the upserts only (planner.probing)
         if not key_sets.indexed(conn, part.source_table, part.source_key):  # one parallel pass over legacy
             keys, rows = key_sets.located_rows(
-                conn, part.source_table, SOURCE, part.source_key, _changed_keys(pending, source_type)
+                conn, part.source_table, SOURCE, part.source_key, _changed_keys(pending, source_type, also=also)
             )
             _mark_changed(conn, part, pending, rows)
             # one upsert for all the keys (their legacy rows at the located ctids): by batch it
@@ -217,7 +230,7 @@ def _apply_part(
                     )
             return written
         _mark_changed(conn, part, pending, None)
-        for batch in key_sets.batches(conn, _changed_keys(pending)):  # index lookups, a batch at a time
+        for batch in key_sets.batches(conn, _changed_keys(pending, also=also)):  # index lookups, a batch at a time
             with planner.probing(conn, not part.joined):
                 written += copier.reconcile(
                     part,
@@ -256,8 +269,12 @@ def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mappi
             applied += keys
             unkeyable = part.source_table in cap.unkeyable
             gone_by_anti_join = bool(keyless or (keys and unkeyable and _moved(conn, part, pending)))
-            if keys:  # the anti-join below deletes the rows gone: one pass over legacy, not two
-                written += _apply_part(conn, copier, part, pending, deletes=not gone_by_anti_join)
+            # phase 2: an open conflict whose application side went back to the baseline is
+            # legacy's change alone, read from the stream while it conflicted (the guard
+            # keeps every other conflict as it is); else the check's reconcile reads it all
+            listed = conflicts.open_keys(part) if conflicts.any_open(conn, part) else None
+            if keys or listed is not None:  # the anti-join below deletes the rows gone: one pass
+                written += _apply_part(conn, copier, part, pending, deletes=not gone_by_anti_join, also=listed)
             if gone_by_anti_join:
                 written += copier.delete_gone(part)
         stream.record(conn, cap, part.name, upto)

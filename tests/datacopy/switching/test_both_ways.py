@@ -121,6 +121,53 @@ def test_a_conflict_whose_legacy_side_goes_back_is_the_applications_change_and_g
     assert differing(dsn, LEGACY_ML, ML) == set()
 
 
+SPLITS = ("splits.raw_mlb_betting_splits", "raw_data.raw_mlb_betting_splits", "raw_betting_splits", "book")
+
+
+@pytest.mark.parametrize(
+    ("tables", "settings"),
+    [
+        ((LEGACY_ML, ML, "moneyline", "sportsbook"), Settings()),
+        ((LEGACY_ML, ML, "moneyline", "sportsbook"), BACK),
+        (SPLITS, Settings()),  # keyless legacy: its rows located by one pass
+    ],
+    ids=["one way", "both ways", "keyless"],
+)
+def test_a_conflict_whose_application_side_goes_back_brings_legacys_change_over_by_key(
+    phase2: str, tables: tuple[str, str, str, str], settings: Settings
+) -> None:
+    """The mirror case: the application writes its row back to what was synced; legacy's
+    change, read from the stream while the key conflicted, comes over in the next sync by
+    key (not by a whole-table reconcile after its check failed)."""
+    dsn = phase2
+    legacy, new, mapping, column = tables
+    key = ids(dsn, new, 1, 7)[0]
+
+    def write(table: str, value: str) -> None:
+        q(
+            dsn,
+            sql.SQL("UPDATE {} SET {} = %s WHERE id = %s").format(
+                sql.Identifier(*table.split(".")), sql.Identifier(column)
+            ),
+            value,
+            key,
+        )
+
+    write(legacy, "SYNCED")
+    api.run(dsn, settings)
+    write(new, "APP")
+    write(legacy, "OLD")
+    api.run(dsn, settings)
+    assert str(key) in conflicts(dsn, mapping)
+    write(new, "SYNCED")
+    report = api.run(dsn, settings, incremental=True)
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert report.capture[mapping]["mode"] == "capture", report.capture[mapping]
+    now = sql.SQL("SELECT {} FROM {} WHERE id = %s").format(sql.Identifier(column), sql.Identifier(*new.split(".")))
+    assert q(dsn, now, key) == [("OLD",)]
+    assert str(key) not in conflicts(dsn, mapping)
+
+
 def test_a_legacy_trigger_that_changes_carried_rows_refuses_carry_back_named(phase2: str) -> None:
     dsn = phase2
     q(
