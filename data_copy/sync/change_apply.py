@@ -4,7 +4,9 @@ For every key a change touched (insert, update, delete: the operation does not m
 the current legacy row is re-read through the mapping's projection and upserted, or, when
 the legacy row is gone, the target row is deleted, but only while it is still the row
 data_copy wrote (ownership.guard, as in every delete of ours). Replay is idempotent and
-order-free, so a key seen twice, or again after a crash, does no harm.
+order-free, so a key seen twice, or again after a crash, does no harm. In phase 2 the open
+conflicts' keys are upserted too, in every sync (state/conflicts.py: the guard leaves a
+key the application still holds as it is).
 
 Only changes committed before this transaction's snapshot are applied (`visible_upto`): a
 transaction that committed after it (or whose commit is flushed but not yet visible) is
