@@ -153,11 +153,12 @@ SPLITS = ("splits.raw_mlb_betting_splits", "raw_data.raw_mlb_betting_splits", "r
         ((LEGACY_ML, ML, "moneyline", "sportsbook"), Settings()),
         ((LEGACY_ML, ML, "moneyline", "sportsbook"), BACK),
         (SPLITS, Settings()),  # keyless legacy: its rows located by one pass
+        ((LEGACY_ML, ML, "moneyline", None), BACK),  # old code deleted the row
     ],
-    ids=["one way", "both ways", "keyless"],
+    ids=["one way", "both ways", "keyless", "legacy deleted"],
 )
 def test_a_conflict_whose_application_side_goes_back_brings_legacys_change_over_by_key(
-    phase2: str, tables: tuple[str, str, str, str], settings: Settings
+    phase2: str, tables: tuple[str, str, str, str | None], settings: Settings
 ) -> None:
     """The mirror case: the application writes its row back to what was synced; legacy's
     change, read from the stream while the key conflicted, comes over in the next sync by
@@ -170,7 +171,7 @@ def test_a_conflict_whose_application_side_goes_back_brings_legacys_change_over_
         q(
             dsn,
             sql.SQL("UPDATE {} SET {} = %s WHERE id = %s").format(
-                sql.Identifier(*table.split(".")), sql.Identifier(column)
+                table_id(table), sql.Identifier(column or "sportsbook")
             ),
             value,
             key,
@@ -179,15 +180,18 @@ def test_a_conflict_whose_application_side_goes_back_brings_legacys_change_over_
     write(legacy, "SYNCED")
     api.run(dsn, settings)
     write(new, "APP")
-    write(legacy, "OLD")
+    if column is None:
+        q(dsn, sql.SQL("DELETE FROM {} WHERE id = %s").format(table_id(legacy)), key)
+    else:
+        write(legacy, "OLD")
     api.run(dsn, settings)
     assert str(key) in conflicts(dsn, mapping)
     write(new, "SYNCED")
     report = api.run(dsn, settings, incremental=True)
     assert report.ok, [r.message for r in report.results if r.message]
     assert report.capture[mapping]["mode"] == "capture", report.capture[mapping]
-    now = sql.SQL("SELECT {} FROM {} WHERE id = %s").format(sql.Identifier(column), sql.Identifier(*new.split(".")))
-    assert q(dsn, now, key) == [("OLD",)]
+    now = sql.SQL("SELECT {} FROM {} WHERE id = %s").format(sql.Identifier(column or "sportsbook"), table_id(new))
+    assert q(dsn, now, key) == ([] if column is None else [("OLD",)])
     assert str(key) not in conflicts(dsn, mapping)
 
 
