@@ -143,15 +143,15 @@ def _changed_keys(
     DELETE, or an UPDATE that moved the row to another key), in commit order and in order
     within their transaction."""
     k = sql.SQL("k") if type_ is None else sql.SQL("CAST(k AS {})").format(sql.SQL(type_))
-    keys = sql.SQL("SELECT k FROM {} WHERE ({}) AND k IS NOT NULL").format(CAPTURE_CHANGES, pending)
-    if deleted:
+    keys = sql.SQL("SELECT DISTINCT k FROM {} WHERE ({}) AND k IS NOT NULL").format(CAPTURE_CHANGES, pending)
+    if deleted:  # distinct already: one row per key
         keys = sql.SQL(
             "SELECT k FROM (SELECT DISTINCT ON (k) k, op FROM {} WHERE ({}) AND k IS NOT NULL"
             " ORDER BY k, lsn DESC, change_lsn DESC) AS newest WHERE op = 'D'"
         ).format(CAPTURE_CHANGES, pending)
-    if also is not None:
+    if also is not None:  # UNION keeps them distinct
         keys = sql.SQL("{} UNION {}").format(keys, also)
-    return sql.SQL("SELECT DISTINCT {} FROM ({}) AS c").format(k, keys)
+    return sql.SQL("SELECT {} FROM ({}) AS c").format(k, keys)
 
 
 def _mark_changed(conn: psycopg.Connection, part: Part, pending: sql.Composable, rows: sql.Identifier | None) -> None:
