@@ -15,6 +15,7 @@ from test_phases import LEGACY_ML, ML, app_insert_ml, content_md5, legacy_insert
 
 from catalog.legacy import legacy_table
 from data_copy import api
+from data_copy.core.ident import ident
 from data_copy.settings import Settings
 
 BACK = Settings(carry_back=("moneyline",))
@@ -46,8 +47,8 @@ def differing(dsn: str, legacy: str, new: str) -> set[str]:
             "SELECT coalesce(l.id, n.id)::text FROM {} AS l FULL JOIN {} AS n ON n.id = l.id"
             " WHERE ({}) IS DISTINCT FROM ({})"
         ).format(
-            side.format(cols, sql.Identifier(*legacy.split("."))),
-            side.format(cols, sql.Identifier(*new.split("."))),
+            side.format(cols, ident(legacy)),
+            side.format(cols, ident(new)),
             sql.SQL(", ").join(sql.Identifier("l", n) for n in names),
             sql.SQL(", ").join(sql.Identifier("n", n) for n in names),
         ),
@@ -61,7 +62,7 @@ def explain(dsn: str, part: str, legacy: str, new: str, keys: set[str]) -> str:
     lines = []
     for key in sorted(keys)[:5]:
         for table in (legacy, new):
-            rows = q(dsn, sql.SQL("SELECT * FROM {} WHERE CAST(id AS text) = %s").format(table_id(table)), key)
+            rows = q(dsn, sql.SQL("SELECT * FROM {} WHERE CAST(id AS text) = %s").format(ident(table)), key)
             lines.append(f"{table} {key}: {rows}")
         owned = q(dsn, "SELECT h FROM migration_owned_rows WHERE part = %s AND k = %s", part, key)
         listed = q(
@@ -72,10 +73,6 @@ def explain(dsn: str, part: str, legacy: str, new: str, keys: set[str]) -> str:
         )
         lines.append(f"baseline {owned}; conflicts {listed}")
     return "\n".join(lines)
-
-
-def table_id(name: str) -> sql.Identifier:
-    return sql.Identifier(*name.split("."))
 
 
 def conflicts(dsn: str, part: str = "moneyline") -> set[str]:
@@ -144,21 +141,22 @@ def test_a_conflict_whose_legacy_side_goes_back_is_the_applications_change_and_g
     assert differing(dsn, LEGACY_ML, ML) == set()
 
 
+ML_BOOKS = (LEGACY_ML, ML, "moneyline", "sportsbook")
 SPLITS = ("splits.raw_mlb_betting_splits", "raw_data.raw_mlb_betting_splits", "raw_betting_splits", "book")
 
 
 @pytest.mark.parametrize(
-    ("tables", "settings"),
+    ("tables", "settings", "old_code"),
     [
-        ((LEGACY_ML, ML, "moneyline", "sportsbook"), Settings()),
-        ((LEGACY_ML, ML, "moneyline", "sportsbook"), BACK),
-        (SPLITS, Settings()),  # keyless legacy: its rows located by one pass
-        ((LEGACY_ML, ML, "moneyline", None), BACK),  # old code deleted the row
+        (ML_BOOKS, Settings(), "update"),
+        (ML_BOOKS, BACK, "update"),
+        (SPLITS, Settings(), "update"),  # keyless legacy: its rows located by one pass
+        (ML_BOOKS, BACK, "delete"),
     ],
     ids=["one way", "both ways", "keyless", "legacy deleted"],
 )
 def test_a_conflict_whose_application_side_goes_back_brings_legacys_change_over_by_key(
-    phase2: str, tables: tuple[str, str, str, str | None], settings: Settings
+    phase2: str, tables: tuple[str, str, str, str], settings: Settings, old_code: str
 ) -> None:
     """The mirror case: the application writes its row back to what was synced; legacy's
     change, read from the stream while the key conflicted, comes over in the next sync by
@@ -168,20 +166,13 @@ def test_a_conflict_whose_application_side_goes_back_brings_legacys_change_over_
     key = ids(dsn, new, 1, 7)[0]
 
     def write(table: str, value: str) -> None:
-        q(
-            dsn,
-            sql.SQL("UPDATE {} SET {} = %s WHERE id = %s").format(
-                table_id(table), sql.Identifier(column or "sportsbook")
-            ),
-            value,
-            key,
-        )
+        q(dsn, sql.SQL("UPDATE {} SET {} = %s WHERE id = %s").format(ident(table), sql.Identifier(column)), value, key)
 
     write(legacy, "SYNCED")
     api.run(dsn, settings)
     write(new, "APP")
-    if column is None:
-        q(dsn, sql.SQL("DELETE FROM {} WHERE id = %s").format(table_id(legacy)), key)
+    if old_code == "delete":
+        q(dsn, sql.SQL("DELETE FROM {} WHERE id = %s").format(ident(legacy)), key)
     else:
         write(legacy, "OLD")
     api.run(dsn, settings)
@@ -190,8 +181,8 @@ def test_a_conflict_whose_application_side_goes_back_brings_legacys_change_over_
     report = api.run(dsn, settings, incremental=True)
     assert report.ok, [r.message for r in report.results if r.message]
     assert report.capture[mapping]["mode"] == "capture", report.capture[mapping]
-    now = sql.SQL("SELECT {} FROM {} WHERE id = %s").format(sql.Identifier(column or "sportsbook"), table_id(new))
-    assert q(dsn, now, key) == ([] if column is None else [("OLD",)])
+    now = sql.SQL("SELECT {} FROM {} WHERE id = %s").format(sql.Identifier(column), ident(new))
+    assert q(dsn, now, key) == ([] if old_code == "delete" else [("OLD",)])
     assert str(key) not in conflicts(dsn, mapping)
 
 
@@ -225,7 +216,7 @@ def test_random_interleavings_end_equal_but_for_the_listed_conflicts(phase2: str
         part = rng.choice(list(PAIRS))
         legacy, new = PAIRS[part]
         side, kind = rng.choice((new, legacy)), rng.choice(("update", "update", "insert", "delete"))
-        target = sql.Identifier(*side.split("."))
+        target = ident(side)
         if kind == "insert":
             inserted = q(
                 dsn,
