@@ -114,13 +114,13 @@ def owner_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def setup_owner(tmp: Path, cluster: Cluster, database: str, steps: list[walkthrough.Step]) -> Owner:
-    """A project copy and a shell after step 0's `export` lines (the server line: the test's)."""
+def setup_owner(tmp: Path, steps: list[walkthrough.Step], server: str) -> Owner:
+    """A project copy and a shell after step 0's `export` lines (the server line: `server`)."""
     project = project_copy(tmp / "project")
     setup = list(steps[0].setup)
     servers = [i for i, line in enumerate(setup) if line.startswith(walkthrough.SERVER_LINE)]
     assert len(servers) == 1, f"step 0 must have one line starting {walkthrough.SERVER_LINE!r}: {setup}"
-    setup[servers[0]] = server_line(cluster, database)
+    setup[servers[0]] = server
     return Owner(project, walkthrough.environment(setup, owner_env(tmp), project))
 
 

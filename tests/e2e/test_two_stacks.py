@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import Owner, connection, grants_in, roles_of, setup_owner, slots_of
+from cli_support import Owner, connection, grants_in, roles_of, server_line, setup_owner, slots_of
 
 import legacy_fixture
 from catalog import OWNER_ROLE, ROLES, table_registry
@@ -90,7 +90,7 @@ def test_dev_and_staging_side_by_side(
         cluster.create_database(DEV.database)
         with connection(cluster, DEV.database) as conn:
             legacy_fixture.build(conn, "tiny")
-        owner = setup_owner(tmp_path, cluster, DEV.database, readme)
+        owner = setup_owner(tmp_path, readme, server_line(cluster, DEV.database))
 
         def run(commands: tuple[str, ...] | list[str]) -> None:
             for command in commands:
@@ -126,3 +126,21 @@ def test_dev_and_staging_side_by_side(
     record_property("two_stacks_seconds", round(time.monotonic() - start, 1))
     for done in owner.ran:
         record_property(f"{done.seconds:6.1f}s", done.command)
+
+
+def test_a_password_starting_with_a_dash_is_set_as_typed(require_engine: Callable[..., None], tmp_path: Path) -> None:
+    """Both pages' config lines take any password: one starting with '-' (a generated one does,
+    1 time in 64) is the value, not a flag the CLI refuses. No server is needed to set config."""
+    require_engine("pulumi")
+    password = "-t6bxbkLpNDMJXj_EL6n4A5zNnxK2eub"
+    readme = walkthrough.steps()
+    doc = walkthrough.steps(DOC, MARKER)
+    server = f"export PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres PGDATABASE={DEV.database} PGPASSWORD={password}"
+    owner = setup_owner(tmp_path, readme, server)
+    staging = [c for c in doc[1].actions if c.startswith(("pulumi stack init", "pulumi config set"))]
+    assert any("postgresql:password" in c for c in staging), staging
+    for command in readme[0].actions + tuple(staging):
+        owner.run(command)
+    for env in (DEV, STAGING):
+        shown = owner.run(f"pulumi config get --stack {env.stack} postgresql:password")
+        assert shown.stdout.strip() == password, shown.tail()

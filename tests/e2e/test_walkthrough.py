@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from cli_support import RESOURCES, Done, Owner, connection, latest_phase_event, one, setup_owner
+from cli_support import RESOURCES, Done, Owner, connection, latest_phase_event, one, server_line, setup_owner
 
 import legacy_fixture
 from catalog import OWNER_ROLE, SCHEMA_NAMES, table_registry
@@ -208,7 +208,7 @@ def test_the_readme_walkthrough_as_typed(
         cluster.create_database(DATABASE)
         with connection(cluster, DATABASE) as conn:
             legacy_fixture.build(conn, "tiny")
-        owner = setup_owner(tmp_path, cluster, DATABASE, steps)
+        owner = setup_owner(tmp_path, steps, server_line(cluster, DATABASE))
         walk = Walk(cluster, owner)
         met: list[tuple[int, str]] = []
         start = time.monotonic()
