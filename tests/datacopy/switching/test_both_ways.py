@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from both_sides import explain
 from psycopg import sql
 from test_phases import LEGACY_ML, ML, app_insert_ml, content_md5, legacy_insert_ml, ml, q, result
 
@@ -54,25 +55,6 @@ def differing(dsn: str, legacy: str, new: str) -> set[str]:
         ),
     )
     return {r[0] for r in rows}
-
-
-def explain(dsn: str, part: str, legacy: str, new: str, keys: set[str]) -> str:
-    """For a failed comparison: each key's two rows, its baseline and every conflict row it
-    ever had (resolved ones too), so that a rare failure says what happened."""
-    lines = []
-    for key in sorted(keys)[:5]:
-        for table in (legacy, new):
-            rows = q(dsn, sql.SQL("SELECT * FROM {} WHERE CAST(id AS text) = %s").format(ident(table)), key)
-            lines.append(f"{table} {key}: {rows}")
-        owned = q(dsn, "SELECT h FROM migration_owned_rows WHERE part = %s AND k = %s", part, key)
-        listed = q(
-            dsn,
-            "SELECT kind, first_seen, last_seen, resolved_at FROM migration_conflicts WHERE part = %s AND k = %s",
-            part,
-            key,
-        )
-        lines.append(f"baseline {owned}; conflicts {listed}")
-    return "\n".join(lines)
 
 
 def conflicts(dsn: str, part: str = "moneyline") -> set[str]:
@@ -242,7 +224,7 @@ def test_random_interleavings_end_equal_but_for_the_listed_conflicts(phase2: str
     for part, (legacy, new) in PAIRS.items():
         listed = conflicts(dsn, part)
         missed = differing(dsn, legacy, new) - listed
-        assert not missed, (part, missed, explain(dsn, part, legacy, new, missed))
+        assert not missed, (part, missed, explain(dsn, part, ((legacy, "id"), (new, "id")), missed))
 
 
 @pytest.mark.parametrize("mapping", ["games"])

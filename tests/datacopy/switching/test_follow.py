@@ -13,11 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 
-import psycopg
-from psycopg import sql
-from test_both_ways import PAIRS, conflicts, differing, explain
+import both_sides
+from test_both_ways import conflicts
 from test_phases import LEGACY_ML, ML, ROOT, app_insert_ml, content_md5, legacy_insert_ml, ml, q
 
+from catalog.mappings import MAPPINGS
 from data_copy.errors import BUSY
 
 
@@ -89,48 +89,19 @@ def test_a_killed_follow_loses_nothing_and_the_next_one_brings_the_rest(phase2: 
     assert counts[0] == counts[1]  # nothing doubled
 
 
-def _writer(dsn: str, seed: int, stop: threading.Event, done: list[int]) -> None:
-    """Random inserts, updates and deletes on both sides of PAIRS until `stop`; the
-    application writes the new tables, old code the legacy ones."""
-    rng = random.Random(seed)
-    tables = [sql.Identifier(*t.split(".")) for pair in PAIRS.values() for t in pair]
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        while not stop.is_set():
-            table = rng.choice(tables)
-            kind = rng.choice(("insert", "update", "update", "delete"))
-            if kind == "insert":
-                conn.execute(
-                    sql.SQL(
-                        "INSERT INTO {} (game_id, sportsbook, odds_timestamp) SELECT min(game_id), %s, now() FROM {}"
-                    ).format(table, table),
-                    (f"W{seed}",),
-                )
-            elif kind == "update":
-                conn.execute(
-                    sql.SQL(
-                        "UPDATE {} SET sportsbook = %s WHERE id = (SELECT id FROM {} ORDER BY random() LIMIT 1)"
-                    ).format(table, table),
-                    (f"U{rng.randint(0, 999)}",),
-                )
-            else:
-                conn.execute(
-                    sql.SQL("DELETE FROM {} WHERE id = (SELECT max(id) FROM {} WHERE sportsbook LIKE 'W%%')").format(
-                        table, table
-                    )
-                )
-            done[0] += 1
-            time.sleep(rng.uniform(0.0, 0.02))
-
-
 def test_kill_9_at_random_points_under_writers_on_both_sides_loses_nothing(phase2: str) -> None:
-    """Two writers on both sides of two mappings while follow runs (every mapping both
-    ways); follow is killed -9 four times at random moments and started again; after the
-    writers stop, two more syncs: both sides of each mapping are equal (legacy's columns
-    compared as text, by key) but for keys listed as open conflicts; nothing doubled."""
+    """Two writers on both sides of every invertible mapping while follow runs (every
+    mapping both ways); follow is killed -9 four times at random moments and started again;
+    after the writers stop, two more syncs: both sides of each mapping are equal (each new
+    column cast back to its legacy type, by key) but for keys listed as open conflicts;
+    nothing doubled."""
     dsn = phase2
+    sides = both_sides.invertible(dsn)
+    assert len(sides) == sum(m.invertible for m in MAPPINGS)
+    both_sides.key_sequence(dsn)
     rng = random.Random(27)
     stop, done = threading.Event(), [0]
-    writers = [threading.Thread(target=_writer, args=(dsn, seed, stop, done)) for seed in (1, 2)]
+    writers = [threading.Thread(target=both_sides.writer, args=(dsn, seed, sides, stop, done)) for seed in (1, 2)]
     proc = follow(dsn, "all")
     for w in writers:
         w.start()
@@ -164,12 +135,8 @@ def test_kill_9_at_random_points_under_writers_on_both_sides_loses_nothing(phase
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    for part, (legacy, new) in PAIRS.items():
-        listed = conflicts(dsn, part)
-        missed = differing(dsn, legacy, new) - listed
-        assert not missed, (part, missed, explain(dsn, part, legacy, new, missed))
-        for table in (legacy, new):
-            counts = q(
-                dsn, sql.SQL("SELECT count(*), count(DISTINCT id) FROM {}").format(sql.Identifier(*table.split(".")))
-            )
-            assert counts[0][0] == counts[0][1], (table, counts)  # nothing doubled
+    for s in sides:
+        missed = both_sides.differing(dsn, s) - conflicts(dsn, s.part)
+        tables = ((s.legacy, s.keys[0]), (s.new, s.keys[1]))
+        assert not missed, (s.mapping, missed, both_sides.explain(dsn, s.part, tables, missed))
+        assert not both_sides.doubled(dsn, s), s.mapping
