@@ -21,7 +21,7 @@ from catalog.tables import table
 from data_copy.capture import stream
 from data_copy.core import pacing
 from data_copy.core.progress import Progress, silent
-from data_copy.errors import ForeignRows
+from data_copy.errors import ForeignRows, first_line
 from data_copy.mapping_sql import drift, target_tables
 from data_copy.mapping_sql.projection import Part, parts
 from data_copy.settings import Settings
@@ -88,6 +88,7 @@ def run(
         results: list[MappingResult] = []
         foreign: list[str] = []
         queued: list[tuple[Mapping, journal.Entry, int, Future[Indexed]]] = []
+        waiting: list[tuple[Mapping, journal.Entry, int, Settle, str]] = []  # a foreign key held them
         early: dict[str, list[str]] = {}  # indexes the second session could not create
         indexed: set[str] = set()  # targets whose indexes the second session tried
 
@@ -152,8 +153,25 @@ def run(
                 queued.append((m, entry, copied, second.submit(m.target, work)))
             else:  # after the queued ones: one session reads the slot at a time
                 collect(wait=True)
-                record(m, entry, copied, settle_it(conn, copier, hasher), None)
+                settled, why = _settle_or_wait(settle_it, conn, copier, hasher)
+                if settled is None:
+                    waiting.append((m, entry, copied, settle_it, why))
+                else:
+                    record(m, entry, copied, settled, None)
         collect(wait=True)
+        while waiting:  # again in copy order, after the later mappings (its children) settled
+            still: list[tuple[Mapping, journal.Entry, int, Settle, str]] = []
+            for m, entry, copied, again, _ in waiting:
+                settled, why = _settle_or_wait(again, conn, copier, hasher)
+                if settled is None:
+                    still.append((m, entry, copied, again, why))
+                else:
+                    record(m, entry, copied, settled, None)
+            if len(still) == len(waiting):  # no settle got further: each fails, named
+                for m, entry, copied, _, why in still:
+                    record(m, entry, copied, (0, _held(m, why)), None)
+                break
+            waiting = still
         second.drain()
         tick(SETTLED, len(order), len(order))
         if second.settled:
@@ -212,6 +230,31 @@ def _settle(
 
 
 Indexed = tuple[tuple[int, MappingResult], datetime | None, dict[str, list[str]]]
+Settle = Callable[[psycopg.Connection, Copier, Hasher], tuple[int, MappingResult]]
+
+
+def _settle_or_wait(
+    settle_it: Settle, conn: psycopg.Connection, copier: Copier, hasher: Hasher
+) -> tuple[tuple[int, MappingResult] | None, str]:
+    """The settle, or (None, why) when a foreign key of the new tables refused one of its
+    writes: legacy deleted a parent row (ON DELETE CASCADE there) whose children in the new
+    tables go only with their own mapping's settle, later in copy order. Its transaction
+    rolled back whole (rows, baseline, positions), so trying it again later is safe."""
+    try:
+        return settle_it(conn, copier, hasher), ""
+    except psycopg.errors.ForeignKeyViolation as error:
+        copier.forget_exclusions()  # their temporary tables went with the transaction
+        detail = error.diag.message_detail  # which key, still referenced from where
+        return None, first_line(error) + (f" ({detail.rstrip('.')})" if detail else "")
+
+
+def _held(m: Mapping, why: str) -> MappingResult:
+    """A mapping whose settle a foreign key still refused after every other one settled."""
+    message = (
+        f"not synced: {why}; the rows referencing it stay in the new tables (a conflict the application"
+        " holds, listed in migration_conflicts, or a row legacy still has): the next run tries again"
+    )
+    return MappingResult(m.name, " + ".join(m.sources), m.target, "failed", message=message)
 
 
 def _settle_and_index(
