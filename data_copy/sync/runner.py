@@ -4,12 +4,14 @@ logged with its structure.
 
 A first copy's settle may run on a second session while the next mappings copy
 (sync/overlap.py); one session reads the slot at a time, so the settles are collected in copy
-order.
+order. A settle a foreign key of the new tables refuses (legacy deleted a parent row and
+cascaded to another mapping's rows) lets those children settle first, out of turn, and is
+tried again; still refused, it is tried last, then fails named.
 """
 
 import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -120,6 +122,12 @@ def run(
                     early.setdefault(name, []).extend(what)
 
         order = overlap.order(copy_order())
+
+        def settle_for(m: Mapping, part_list: list[Part]) -> Settle:
+            return functools.partial(
+                _settle, m, part_list, checksums, phase, settings.conflict_policy, cap, incremental, back
+            )
+
         tick = progress or silent
         for i, m in enumerate(order):
             tick(SETTLED, i, len(order))
@@ -145,15 +153,17 @@ def run(
                 # here, between two copy transactions of the main session, so that restart_lsn
                 # is not held back by one in flight
                 stream.marked(conn, cap, notes.append)
-            settle_it = functools.partial(
-                _settle, m, part_list, checksums, phase, settings.conflict_policy, cap, incremental, back
-            )
+            settle_it = settle_for(m, part_list)
             if second.takes(part_list, first_copied):
                 work = functools.partial(_settle_and_index, settle_it, m.target, settings.owner_role, j.run_id)
                 queued.append((m, entry, copied, second.submit(m.target, work)))
             else:  # after the queued ones: one session reads the slot at a time
                 collect(wait=True)
                 settled, why = _settle_or_wait(settle_it, conn, copier, hasher)
+                if settled is None:  # its children's deletes first (their turn comes again, logged)
+                    for child in _children(m, order[i + 1 :], copier):
+                        _settle_or_wait(settle_for(child, parts(child)), conn, copier, hasher)
+                    settled, why = _settle_or_wait(settle_it, conn, copier, hasher)
                 if settled is None:
                     waiting.append((m, entry, copied, settle_it, why))
                 else:
@@ -246,6 +256,18 @@ def _settle_or_wait(
         copier.forget_exclusions()  # their temporary tables went with the transaction
         detail = error.diag.message_detail  # which key, still referenced from where
         return None, first_line(error) + (f" ({detail.rstrip('.')})" if detail else "")
+
+
+def _children(m: Mapping, later: Sequence[Mapping], copier: Copier) -> list[Mapping]:
+    """The mappings of `later` (copied already) whose new table has a foreign key to `m`'s:
+    settled once out of turn when `m`'s settle is refused, so that legacy's cascaded deletes
+    go first and its new parents are inserted before their children's turn."""
+    return [
+        c
+        for c in later
+        if any(fk.references == m.target for fk in table(c.target).foreign_keys)
+        and not any(copier.first_copy(p) for p in parts(c))
+    ]
 
 
 def _held(m: Mapping, why: str) -> MappingResult:
