@@ -273,8 +273,9 @@ def _children(m: Mapping, later: Sequence[Mapping], copier: Copier) -> list[Mapp
 def _held(m: Mapping, why: str) -> MappingResult:
     """A mapping whose settle a foreign key still refused after every other one settled."""
     message = (
-        f"not synced: {why}; the rows referencing it stay in the new tables (a conflict the application"
-        " holds, listed in migration_conflicts, or a row legacy still has): the next run tries again"
+        f"not synced: {why}; nothing of it was written in this run, and the next run tries again"
+        " (the referencing row goes first: a conflict listed in migration_conflicts, or a row the other side"
+        " still has)"
     )
     return MappingResult(m.name, " + ".join(m.sources), m.target, "failed", message=message)
 

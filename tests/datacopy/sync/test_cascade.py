@@ -6,7 +6,8 @@ sbr_parsed_games (copy order), so its delete of the parent waited on the childre
 the new table: every run then stopped with an internal error (ForeignKeyViolation), in
 phase 1 and phase 2 alike. A refused settle now lets its children settle once out of turn
 (their cascaded deletes go first) and is tried again; a parent the application still holds
-a child of fails, named, in one line, after every other mapping settled.
+a child of fails, named, in one line, after every other mapping settled. So does a
+carried-back delete a legacy foreign key refuses (action.fact_games -> action.dim_teams).
 """
 
 from __future__ import annotations
@@ -106,3 +107,20 @@ def test_a_parent_whose_child_the_application_holds_fails_named_and_nothing_is_l
     assert q(dsn, "SELECT count(*) FROM raw_data.sbr_raw_html WHERE id = %s", parent) == [(1,)]
     listed = q(dsn, "SELECT k FROM migration_conflicts WHERE part = 'sbr_parsed_games' AND resolved_at IS NULL")
     assert (str(child),) in listed, listed
+
+
+def test_a_carried_back_delete_legacy_still_references_fails_named(phase2: str) -> None:
+    """Both ways: the application deleted a team that legacy's action.fact_games still
+    references (ON DELETE RESTRICT there): carry-back cannot delete it, so teams fails with
+    the legacy foreign key named, not as an internal error; nothing of it is lost."""
+    dsn = phase2
+    back = Settings(carry_back=("teams",))
+    assert api.run(dsn, back).ok
+    team = q(dsn, "SELECT dim_home_team_actionid FROM action.fact_games ORDER BY 1 LIMIT 1")[0][0]
+    q(dsn, "DELETE FROM core_betting.teams WHERE team_id = %s", team)  # the application
+    report = api.run(dsn, back)
+    failed = {r.name: r.message for r in report.results if r.status != "passed"}
+    assert list(failed) == ["teams"], failed
+    assert "fact_games_dim_home_team_actionid_fkey" in failed["teams"], failed
+    assert q(dsn, "SELECT count(*) FROM action.dim_teams WHERE team_id = %s", team) == [(1,)]
+    assert q(dsn, "SELECT count(*) FROM core_betting.teams WHERE team_id = %s", team) == [(0,)]
