@@ -130,14 +130,18 @@ def key_sequence(dsn: str) -> None:
     q(dsn, sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} START {}").format(ident(SEQUENCE), sql.Literal(FIRST_KEY)))
 
 
-def _write_one(conn: psycopg.Connection, s: Sides, legacy: bool, kind: str, value: str) -> bool:
-    """One write of `kind` on one side of `s`; False when `s` allows none of that kind."""
-    table, key, key_type, columns, updated = s.side(legacy)
-    t, k = ident(table), sql.Identifier(key)
+def write(conn: psycopg.Connection, s: Sides, legacy: bool, kind: str, value: str, key: str | None = None) -> bool:
+    """One write of `kind` on one side of `s` (an update: of `key`, or of a random row);
+    False when `s` allows none of that kind."""
+    table, key_column, key_type, columns, updated = s.side(legacy)
+    t, k = ident(table), sql.Identifier(key_column)
     if kind == "update" and updated:
+        which = sql.SQL("(SELECT {k} FROM {t} ORDER BY random() LIMIT 1)").format(t=t, k=k)
+        if key is not None:
+            which = sql.SQL("CAST({} AS {})").format(sql.Literal(key), sql.SQL(key_type))
         conn.execute(
-            sql.SQL("UPDATE {t} SET {c} = %s WHERE {k} = (SELECT {k} FROM {t} ORDER BY random() LIMIT 1)").format(
-                t=t, c=sql.Identifier(updated), k=k
+            sql.SQL("UPDATE {t} SET {c} = %s WHERE {k} = {which}").format(
+                t=t, c=sql.Identifier(updated), k=k, which=which
             ),
             (value,),
         )
@@ -169,9 +173,18 @@ def writer(dsn: str, seed: int, sides: list[Sides], stop: threading.Event, done:
         while not stop.is_set():
             s = rng.choice(sides)
             kind = rng.choice(("insert", "update", "update", "delete"))
-            if _write_one(conn, s, rng.random() < 0.5, kind, f"W{rng.randint(0, 999)}"):
+            if write(conn, s, rng.random() < 0.5, kind, f"W{rng.randint(0, 999)}"):
                 done[0] += 1
             time.sleep(rng.uniform(0.0, 0.02))
+
+
+def first_keys(dsn: str, s: Sides, n: int) -> list[str]:
+    """The new table's first `n` keys, as text."""
+    key = sql.Identifier(s.keys[1])
+    rows = q(
+        dsn, sql.SQL("SELECT CAST({k} AS text) FROM {t} ORDER BY {k} LIMIT {n}").format(k=key, t=ident(s.new), n=n)
+    )
+    return [r[0] for r in rows]
 
 
 def differing(dsn: str, s: Sides) -> set[str]:
