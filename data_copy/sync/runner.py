@@ -177,9 +177,11 @@ def run(
                     still.append((m, entry, copied, again, why))
                 else:
                     record(m, entry, copied, settled, None)
-            if len(still) == len(waiting):  # no settle got further: each fails, named
-                for m, entry, copied, _, why in still:
-                    record(m, entry, copied, (0, _held(m, why)), None)
+            if len(still) == len(waiting):  # no settle got further: each fails, named, as logged
+                for m, entry, _, _, why in still:
+                    result = _held(m, why)
+                    j.finish(entry, Status.FAILED, error_message=result.message)
+                    results.append(result)
                 break
             waiting = still
         second.drain()
@@ -246,10 +248,11 @@ Settle = Callable[[psycopg.Connection, Copier, Hasher], tuple[int, MappingResult
 def _settle_or_wait(
     settle_it: Settle, conn: psycopg.Connection, copier: Copier, hasher: Hasher
 ) -> tuple[tuple[int, MappingResult] | None, str]:
-    """The settle, or (None, why) when a foreign key of the new tables refused one of its
-    writes: legacy deleted a parent row (ON DELETE CASCADE there) whose children in the new
-    tables go only with their own mapping's settle, later in copy order. Its transaction
-    rolled back whole (rows, baseline, positions), so trying it again later is safe."""
+    """The settle, or (None, why) when a foreign key refused one of its writes: legacy
+    deleted a parent row (ON DELETE CASCADE there) whose children in the new tables go only
+    with their own mapping's settle, later in copy order; or, both ways, a legacy foreign key
+    refuses a carried-back delete. Its transaction rolled back whole (rows, baseline,
+    positions), so trying it again later is safe."""
     try:
         return settle_it(conn, copier, hasher), ""
     except psycopg.errors.ForeignKeyViolation as error:
@@ -261,7 +264,8 @@ def _settle_or_wait(
 def _children(m: Mapping, later: Sequence[Mapping], copier: Copier) -> list[Mapping]:
     """The mappings of `later` (copied already) whose new table has a foreign key to `m`'s:
     settled once out of turn when `m`'s settle is refused, so that legacy's cascaded deletes
-    go first and its new parents are inserted before their children's turn."""
+    go first; at their own turn they settle again, after `m` inserted its new rows (their
+    new children then find their parents)."""
     return [
         c
         for c in later

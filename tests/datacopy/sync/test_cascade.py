@@ -103,6 +103,12 @@ def test_a_parent_whose_child_the_application_holds_fails_named_and_nothing_is_l
     failed = {r.name: r.message for r in report.results if r.status != "passed"}
     assert list(failed) == ["sbr_raw_html"], failed
     assert "still referenced" in failed["sbr_raw_html"], failed
+    logged = q(
+        dsn,
+        "SELECT status, error_message FROM migration_log WHERE step = 'copy' AND mapping = 'sbr_raw_html'"
+        " ORDER BY started_at DESC LIMIT 1",
+    )
+    assert logged[0][0] == "failed" and "still referenced" in logged[0][1], logged
     assert q(dsn, "SELECT legacy_status FROM raw_data.sbr_parsed_games WHERE id = %s", child) == [("APPX",)]
     assert q(dsn, "SELECT count(*) FROM raw_data.sbr_raw_html WHERE id = %s", parent) == [(1,)]
     listed = q(dsn, "SELECT k FROM migration_conflicts WHERE part = 'sbr_parsed_games' AND resolved_at IS NULL")
