@@ -15,7 +15,6 @@ import pytest
 from psycopg import sql
 from test_phases import LEGACY_ML, ML, app_insert_ml, content_md5, legacy_insert_ml, ml, q, result
 
-from catalog.legacy import legacy_table
 from data_copy import api
 from data_copy.core.ident import ident
 from data_copy.settings import Settings
@@ -25,31 +24,6 @@ BACK = Settings(carry_back=("moneyline",))
 
 def ids(dsn: str, table: str, n: int, offset: int = 0) -> list[int]:
     return [r[0] for r in q(dsn, f"SELECT id FROM {table} ORDER BY id LIMIT {n} OFFSET {offset}")]  # noqa: S608
-
-
-def differing(dsn: str, legacy: str, new: str) -> set[str]:
-    """Keys whose legacy row and new row differ (or exist on one side only), compared as the
-    text of legacy's columns (a betting-line table: each is in the new one too): independent
-    of data_copy's projection and hashes."""
-    names = [c.name for c in legacy_table(legacy).columns]
-    cols = sql.SQL(", ").join(
-        sql.SQL("CAST({} AS {}) AS {}").format(sql.Identifier(c.name), sql.SQL(c.type), sql.Identifier(c.name))
-        for c in legacy_table(legacy).columns
-    )
-    side = sql.SQL("(SELECT {} FROM {})")
-    rows = q(
-        dsn,
-        sql.SQL(
-            "SELECT coalesce(l.id, n.id)::text FROM {} AS l FULL JOIN {} AS n ON n.id = l.id"
-            " WHERE ({}) IS DISTINCT FROM ({})"
-        ).format(
-            side.format(cols, ident(legacy)),
-            side.format(cols, ident(new)),
-            sql.SQL(", ").join(sql.Identifier("l", n) for n in names),
-            sql.SQL(", ").join(sql.Identifier("n", n) for n in names),
-        ),
-    )
-    return {r[0] for r in rows}
 
 
 def conflicts(dsn: str, part: str = "moneyline") -> set[str]:
@@ -115,7 +89,8 @@ def test_a_conflict_whose_legacy_side_goes_back_is_the_applications_change_and_g
     expected = ("APP",) if app == "update" else None
     assert (q(dsn, f"SELECT sportsbook FROM {LEGACY_ML} WHERE id = %s", key) or [None])[0] == expected  # noqa: S608
     assert str(key) not in conflicts(dsn)
-    assert differing(dsn, LEGACY_ML, ML) == set()
+    moneyline = next(s for s in both_sides.invertible(dsn) if s.mapping == "moneyline")
+    assert both_sides.differing(dsn, moneyline) == set()
 
 
 ML_BOOKS = (LEGACY_ML, ML, "moneyline", "sportsbook")
