@@ -89,3 +89,23 @@ def source_hash(part: Part, form: int = FORM) -> sql.Composed:
 def target_hash(part: Part, alias: str = "t", form: int = FORM) -> sql.Composed:
     """The hash of a new table's row aliased `alias`."""
     return row_hash(part, [sql.Identifier(alias, c) for c in part.hashed_columns()], form)
+
+
+def unmapped_columns(part: Part) -> list[str]:
+    """The new table's columns the part does not write: what only the application adds."""
+    hashed = set(part.hashed_columns())
+    return [c.name for c in part.target.columns if c.name not in hashed]
+
+
+def unmapped_hash(part: Part, alias: str = "t") -> sql.Composable:
+    """The hash of a new table's row's unmapped columns (0 for a table without any): the
+    baseline keeps it beside the row hash, so that a row the application changed only
+    there is still the application's (state/ownership.py)."""
+    columns = unmapped_columns(part)
+    if not columns:
+        return sql.SQL("CAST(0 AS bigint)")
+    return sql.SQL("({})").format(
+        sql.SQL(" # ").join(
+            _column_hash(part.target.column(c).type, sql.Identifier(alias, c), i) for i, c in enumerate(columns, 1)
+        )
+    )

@@ -14,23 +14,33 @@ from psycopg import sql
 from catalog.legacy import legacy_table
 from data_copy.mapping_sql import key_sets
 from data_copy.mapping_sql.projection import SOURCE, Part
-from data_copy.state.ownership import SAMPLES, baseline, source_hash, source_key_text, target_hash, target_key_text
+from data_copy.state.ownership import (
+    SAMPLES,
+    baseline,
+    source_hash,
+    source_key_text,
+    target_hash,
+    target_key_text,
+    unmapped_hash,
+)
 from data_copy.state.schema import OWNED
 
 _TRUE = sql.SQL("TRUE")
 
-# kind of a key, from the three sides (s = legacy, t = new table, o = baseline)
+# kind of a key, from the three sides (s = legacy, t = new table, o = baseline); the new
+# row is the baseline's only if its unmapped columns are too (t.u = o.u): a row the
+# application changed only there is its own, and a legacy change to it a conflict
 _KIND = """CASE
   WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND t.h = s.h AND o.h IS DISTINCT FROM s.h THEN 'in_sync_unrecorded'
   WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND t.h = s.h THEN 'in_sync'
-  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL AND t.h = o.h THEN 'legacy_changed'
+  WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL AND t.h = o.h AND t.u = o.u THEN 'legacy_changed'
   WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL AND s.h = o.h THEN 'app_changed'
   WHEN s.k IS NOT NULL AND t.k IS NOT NULL AND o.k IS NOT NULL THEN 'conflict_both_changed'
   WHEN s.k IS NOT NULL AND t.k IS NOT NULL THEN 'conflict_both_inserted'
   WHEN s.k IS NOT NULL AND o.k IS NOT NULL AND s.h = o.h THEN 'app_deleted'
   WHEN s.k IS NOT NULL AND o.k IS NOT NULL THEN 'conflict_deleted_changed'
   WHEN s.k IS NOT NULL THEN 'legacy_inserted'
-  WHEN t.k IS NOT NULL AND o.k IS NOT NULL AND t.h = o.h THEN 'legacy_deleted'
+  WHEN t.k IS NOT NULL AND o.k IS NOT NULL AND t.h = o.h AND t.u = o.u THEN 'legacy_deleted'
   WHEN t.k IS NOT NULL AND o.k IS NOT NULL THEN 'conflict_changed_deleted'
   WHEN t.k IS NOT NULL THEN 'app_created'
   ELSE 'both_deleted' END"""
@@ -96,12 +106,15 @@ def key_batches(conn: psycopg.Connection, part: Part, texts: sql.Composable) -> 
 
 
 def _sides(part: Part, keys: Keys = ALL_KEYS) -> sql.Composed:
-    """FROM clause joining the three sides by key text: s(k, h), t(k, h, tk), o(k, h)."""
+    """FROM clause joining the three sides by key text: s(k, h), t(k, h, u, tk), o(k, h, u)."""
     src = part.select(sql.SQL("{} AS k, {} AS h").format(source_key_text(part), source_hash(part)), keys.source)
     tgt = sql.SQL("{} AND ({})").format(
         part.select_target(
-            sql.SQL("{} AS k, {} AS h, CAST(t.{} AS text) AS tk").format(
-                target_key_text(part), target_hash(part), sql.Identifier(part.target.primary_key[0])
+            sql.SQL("{} AS k, {} AS h, {} AS u, CAST(t.{} AS text) AS tk").format(
+                target_key_text(part),
+                target_hash(part),
+                unmapped_hash(part),
+                sql.Identifier(part.target.primary_key[0]),
             ),
         ),
         keys.target,
@@ -177,24 +190,27 @@ def classify(conn: psycopg.Connection, part: Part, keys: Keys = ALL_KEYS) -> Cla
 
 def foreign_rows(conn: psycopg.Connection, part: Part) -> Classes:
     """Phase 1: rows of the new table equal neither to what data_copy wrote nor to what
-    legacy says now (and baseline keys the table lost). Rows equal to legacy now are
-    adopted into the baseline by `repair_baseline`."""
+    legacy says now, and recorded rows whose unmapped columns someone changed (legacy
+    has nothing to compare them with). Rows equal to legacy now are adopted into the
+    baseline by `repair_baseline`."""
     rows = sql.SQL(
         "SELECT CASE WHEN o.k IS NULL THEN 'not_written_by_data_copy' ELSE 'changed_by_someone_else' END AS kind,"
         " coalesce(t.k, 'new id ' || t.tk) AS label, s.h AS sh, t.h AS th FROM {sides}"
-        " WHERE t.tk IS NOT NULL AND t.h IS DISTINCT FROM o.h AND t.h IS DISTINCT FROM s.h"
+        " WHERE t.tk IS NOT NULL AND ((t.h IS DISTINCT FROM o.h AND t.h IS DISTINCT FROM s.h)"
+        " OR (o.k IS NOT NULL AND t.u IS DISTINCT FROM o.u))"
     ).format(sides=_sides(part))
     return _tally(conn, rows)
 
 
 def repair_baseline(conn: psycopg.Connection, part: Part, keys: Keys = ALL_KEYS) -> int:
     """Keys (of `keys`) where legacy and the new table agree become in sync in the baseline
-    (rows copied before the baseline existed, or both sides changed the same way); baseline
-    keys gone from both sides are forgotten."""
+    (rows copied before the baseline existed, or both sides changed the same way: a
+    recorded unmapped hash stays, so the application's change there stays its own);
+    baseline keys gone from both sides are forgotten."""
     agree = sql.SQL(
-        "INSERT INTO {o} (part, k, h) SELECT {p}, s.k, s.h FROM {sides}"
+        "INSERT INTO {o} AS b (part, k, h, u) SELECT {p}, s.k, s.h, t.u FROM {sides}"
         " WHERE s.k IS NOT NULL AND t.h = s.h AND o.h IS DISTINCT FROM s.h"
-        " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
+        " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h, u = coalesce(b.u, EXCLUDED.u)"
     ).format(o=OWNED, p=sql.Literal(part.name), sides=_sides(part, keys))
     gone = sql.SQL(
         "DELETE FROM {o} AS b USING (SELECT o.k FROM {sides}"

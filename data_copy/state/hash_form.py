@@ -14,6 +14,11 @@ reads a hash:
 - migration_log keeps its checksums: cleanup's guard compares a validation's checksum in
   the form it was computed in (retire/guards.py).
 A database with none of these hashes yet just records the current form.
+
+Baseline records older than the unmapped hash (`u`, row_hash.unmapped_hash) get it once,
+in the same transaction: from the new table's row as it is then (an application change
+made there before cannot be told apart any more), or, for a key the table lost, a hash no
+row has (UNMATCHED), so that a row inserted again under it is the application's.
 """
 
 from collections.abc import Callable
@@ -23,7 +28,7 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS
 from data_copy.mapping_sql.projection import Part, parts
-from data_copy.mapping_sql.row_hash import FORM, source_hash, target_hash
+from data_copy.mapping_sql.row_hash import FORM, source_hash, target_hash, unmapped_columns, unmapped_hash
 from data_copy.state.ownership import source_key_text, target_key_text
 from data_copy.state.schema import CHUNKS, HASH_FORM, OWNED
 
@@ -90,8 +95,43 @@ def _rehash_baseline(conn: psycopg.Connection, old: int) -> int:
     return sum(_rehash_part(conn, part, old) for m in MAPPINGS for part in parts(m))
 
 
+def _record_unmapped(conn: psycopg.Connection, note: Callable[[str], None]) -> None:
+    """Baseline records without an unmapped hash get one (see the module doc)."""
+    row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE u IS NULL)").format(OWNED)).fetchone()
+    if not (row and row[0]):  # by the partial index of those records: nothing read
+        return
+    filled = 0
+    for part in (part for m in MAPPINGS for part in parts(m)):
+        p = sql.Literal(part.name)
+        if not unmapped_columns(part):
+            fill = sql.SQL("UPDATE {o} SET u = {u} WHERE part = {p} AND u IS NULL")
+        else:
+            fill = sql.SQL(
+                "UPDATE {o} AS o SET u = x.u FROM ({rows} AND t.{tk} IN"
+                " (SELECT CAST(r.k AS {ty}) FROM {o} AS r WHERE r.part = {p} AND r.u IS NULL)) AS x"
+                " WHERE o.part = {p} AND o.k = x.k AND o.u IS NULL"
+            )
+        filled += conn.execute(
+            fill.format(
+                o=OWNED,
+                u=unmapped_hash(part),
+                p=p,
+                rows=part.select_target(sql.SQL("{} AS k, {} AS u").format(target_key_text(part), unmapped_hash(part))),
+                tk=sql.Identifier(part.target_key),
+                ty=sql.SQL(part.target.column(part.target_key).type),  # catalog text, not input
+            )
+        ).rowcount
+    lost = conn.execute(sql.SQL("UPDATE {} SET u = %s WHERE u IS NULL").format(OWNED), (UNMATCHED,)).rowcount
+    note(
+        f"ownership records given the hash of their unmapped columns: {filled:,} from their rows as they are,"
+        f" {lost:,} whose row is gone"
+    )
+
+
 def upgrade(conn: psycopg.Connection, note: Callable[[str], None]) -> None:
-    """Brings the stored hashes to FORM (see the module doc); inside the caller's transaction."""
+    """Brings the stored hashes to FORM and every baseline record an unmapped hash (see the
+    module doc); inside the caller's transaction."""
+    _record_unmapped(conn, note)
     form = stored(conn)
     if form == FORM:
         return

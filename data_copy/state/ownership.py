@@ -1,8 +1,10 @@
-"""Which rows of a new table data_copy wrote: a baseline of (key, row hash) per mapping Part.
+"""Which rows of a new table data_copy wrote: a baseline of (key, hashes) per mapping Part.
 
-`public.migration_owned_rows` holds, for every target row data_copy wrote, its key and the
+`public.migration_owned_rows` holds, for every target row data_copy wrote, its key, the
 hash of the mapped columns as written (which is the hash of the legacy row's projection at
-that sync). Every statement that writes a target row records it IN THE SAME STATEMENT (a
+that sync) and the hash of the unmapped ones (`u`: what only the application writes, such
+as data_quality; a row changed only there is the application's, never deleted by us).
+Every statement that writes a target row records it IN THE SAME STATEMENT (a
 data-modifying CTE), so the baseline and the table cannot disagree after a kill -9: the
 transaction either committed both or neither.
 
@@ -35,7 +37,7 @@ from psycopg import sql
 from catalog.mappings import MAPPINGS
 from data_copy.core.ident import ident
 from data_copy.mapping_sql.projection import Part, parts
-from data_copy.mapping_sql.row_hash import source_hash, target_hash
+from data_copy.mapping_sql.row_hash import source_hash, target_hash, unmapped_columns, unmapped_hash
 from data_copy.state.schema import OWNED, XACTS
 
 XACT_AGE_LIMIT = 1_000_000_000  # xids: far below 2^32, where a 32-bit xmin could repeat
@@ -61,9 +63,14 @@ def _first_copied(part: Part, alias: str) -> sql.Composed:
     )
 
 
-def _recorded(part: Part, key: sql.Composable, hash_: sql.Composable | None = None) -> sql.Composed:
-    """A recorded baseline row for `key` (with hash `hash_`, when given)."""
-    same = _NOTHING if hash_ is None else sql.SQL(" AND o.h = {}").format(hash_)
+def _recorded(part: Part, key: sql.Composable, alias: str | None = None) -> sql.Composed:
+    """A recorded baseline row for `key` (as the new table's row `alias` is, when given:
+    its row hash and its unmapped hash)."""
+    same = (
+        _NOTHING
+        if alias is None
+        else sql.SQL(" AND o.h = {} AND o.u = {}").format(target_hash(part, alias), unmapped_hash(part, alias))
+    )
     return sql.SQL("EXISTS (SELECT 1 FROM {o} AS o WHERE o.part = {p} AND o.k = {k}{same})").format(
         o=OWNED, p=sql.Literal(part.name), k=key, same=same
     )
@@ -71,24 +78,27 @@ def _recorded(part: Part, key: sql.Composable, hash_: sql.Composable | None = No
 
 def guard(part: Part, alias: str = "t") -> sql.Composed:
     """True only for a target row data_copy wrote and nobody changed since: recorded with
-    this content, or written by a first-copy chunk and its key recorded by nothing later."""
+    this content (its unmapped columns too: a row the application changed only there is
+    its own), or written by a first-copy chunk and its key recorded by nothing later."""
     k = target_key_text(part, alias)
     return sql.SQL("({recorded} OR ({first} AND NOT {any_recorded}))").format(
-        recorded=_recorded(part, k, target_hash(part, alias)),
+        recorded=_recorded(part, k, alias),
         first=_first_copied(part, alias),
         any_recorded=_recorded(part, k),
     )
 
 
 def baseline(part: Part, target_cond: sql.Composable = _TRUE, key_cond: sql.Composable = _TRUE) -> sql.Composed:
-    """SELECT k, h of the part's baseline: the recorded rows, and the first-copied rows of
-    the new table that no recorded row overrides (their hash is what they hold now).
+    """SELECT k, h, u of the part's baseline: the recorded rows, and the first-copied rows of
+    the new table that no recorded row overrides (their hashes are what they hold now).
     `key_cond` (over the key text `k`) limits the recorded rows, `target_cond` (over the new
     table's row `t`) the first-copied ones."""
-    first = part.select_target(sql.SQL("{} AS k, {} AS h").format(target_key_text(part), target_hash(part)))
+    first = part.select_target(
+        sql.SQL("{} AS k, {} AS h, {} AS u").format(target_key_text(part), target_hash(part), unmapped_hash(part))
+    )
     # the EXISTS is a one-time filter: without first-copy transactions the table is not read
     return sql.SQL(
-        "SELECT k, h FROM {o} WHERE part = {p} AND ({kc})"
+        "SELECT k, h, u FROM {o} WHERE part = {p} AND ({kc})"
         " UNION ALL ({first} AND ({tc}) AND EXISTS (SELECT 1 FROM {x} WHERE part = {p}) AND {fc} AND NOT {rec})"
     ).format(
         o=OWNED,
@@ -108,12 +118,15 @@ def departed(part: Part, target_cond: sql.Composable = _TRUE, key_cond: sql.Comp
     by data_copy. `baseline` joined to the table, which is read once: a first-copied row
     that no recorded row overrides is its own baseline (as `baseline` reads it a second time)."""
     rows = part.select_target(
-        sql.SQL("{} AS k, {} AS h, {} AS f").format(target_key_text(part), target_hash(part), _first_copied(part, "t"))
+        sql.SQL("{} AS k, {} AS h, {} AS u, {} AS f").format(
+            target_key_text(part), target_hash(part), unmapped_hash(part), _first_copied(part, "t")
+        )
     )
     return sql.SQL(
         "SELECT coalesce(t.k, o.k) AS k FROM ({rows} AND ({tc})) AS t"
-        " FULL JOIN (SELECT k, h FROM {o} WHERE part = {p} AND ({kc})) AS o ON o.k = t.k"
-        " WHERE CASE WHEN t.k IS NULL THEN true WHEN o.k IS NULL THEN NOT t.f ELSE t.h <> o.h END"
+        " FULL JOIN (SELECT k, h, u FROM {o} WHERE part = {p} AND ({kc})) AS o ON o.k = t.k"
+        " WHERE CASE WHEN t.k IS NULL THEN true WHEN o.k IS NULL THEN NOT t.f"
+        " ELSE t.h <> o.h OR t.u IS DISTINCT FROM o.u END"
     ).format(rows=rows, tc=target_cond, o=OWNED, p=sql.Literal(part.name), kc=key_cond)
 
 
@@ -150,11 +163,13 @@ def materialize(conn: psycopg.Connection, part: Part) -> int:
         return 0
     with conn.transaction():
         n = conn.execute(
-            sql.SQL("INSERT INTO {o} (part, k, h) {first} ON CONFLICT (part, k) DO NOTHING").format(
+            sql.SQL("INSERT INTO {o} (part, k, h, u) {first} ON CONFLICT (part, k) DO NOTHING").format(
                 o=OWNED,
                 first=sql.SQL("{} AND {}").format(
                     part.select_target(
-                        sql.SQL("{}, {}, {}").format(sql.Literal(part.name), target_key_text(part), target_hash(part))
+                        sql.SQL("{}, {}, {}, {}").format(
+                            sql.Literal(part.name), target_key_text(part), target_hash(part), unmapped_hash(part)
+                        )
                     ),
                     _first_copied(part, "t"),
                 ),
@@ -191,7 +206,11 @@ def unowned(conn: psycopg.Connection, part: Part) -> int:
     # with the sessions' enable_nestloop off, it hashed the whole table: 3.0 s at 5M rows)
     key_type = sql.SQL(part.target.column(part.target_key).type)  # catalog text, not input
     first = _first_copied(part, "t")
-    overridden = part.select_target(sql.SQL("{} AND o.h IS DISTINCT FROM {}").format(first, target_hash(part)))
+    overridden = part.select_target(
+        sql.SQL("{} AND (o.h IS DISTINCT FROM {} OR o.u IS DISTINCT FROM {})").format(
+            first, target_hash(part), unmapped_hash(part)
+        )
+    )
     query = sql.SQL(
         # rows written since the first copy: each must be recorded with its content
         "SELECT (SELECT count(*) FROM {t} AS t WHERE ({tw}) AND NOT {first} AND NOT {same}),"
@@ -202,7 +221,7 @@ def unowned(conn: psycopg.Connection, part: Part) -> int:
         t=ident(part.target.qualified),
         tw=part.target_where,
         first=first,
-        same=_recorded(part, target_key_text(part), target_hash(part)),
+        same=_recorded(part, target_key_text(part), "t"),
         o=OWNED,
         p=sql.Literal(part.name),
         overridden=overridden,
@@ -235,14 +254,15 @@ def recording(part: Part, write: sql.Composable, first: bool = False, also: sql.
     records every row it wrote in the baseline, in the same statement. `first`: the part
     was never copied and its table is empty, so its baseline is too (a plain INSERT, 2-3x
     faster than ON CONFLICT). `also`: more CTEs over w (dirty_keys.marking)."""
-    upsert = sql.SQL("") if first else sql.SQL(" ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h")
+    upsert = sql.SQL("") if first else sql.SQL(" ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h, u = EXCLUDED.u")
     return sql.SQL(
-        "WITH w AS ({write} RETURNING {k} AS k, {h} AS h){also}"
-        " INSERT INTO {o} (part, k, h) SELECT {p}, k, h FROM w WHERE k IS NOT NULL{upsert}"
+        "WITH w AS ({write} RETURNING {k} AS k, {h} AS h, {u} AS u){also}"
+        " INSERT INTO {o} (part, k, h, u) SELECT {p}, k, h, u FROM w WHERE k IS NOT NULL{upsert}"
     ).format(
         write=write,
         k=target_key_text(part),
         h=target_hash(part),
+        u=unmapped_hash(part),
         also=also,
         o=OWNED,
         p=sql.Literal(part.name),
@@ -265,3 +285,17 @@ def owned_totals(conn: psycopg.Connection, part: Part) -> tuple[int, str]:
     ).fetchone()
     assert row is not None
     return int(row[0]), str(row[1])
+
+
+def unmapped_differs(conn: psycopg.Connection, part: Part) -> bool:
+    """Whether the new table's unmapped columns are not the baseline's (the sums of the
+    unmapped hashes, one pass over each): someone changed a row only there, which the row
+    hashes of `owned_totals` cannot show."""
+    if not unmapped_columns(part):
+        return False
+    row = conn.execute(
+        sql.SQL("SELECT (SELECT coalesce(sum(u), 0) FROM ({}) AS o) IS DISTINCT FROM ({})").format(
+            baseline(part), part.select_target(sql.SQL("coalesce(sum({}), 0)").format(unmapped_hash(part)))
+        )
+    ).fetchone()
+    return bool(row and row[0])

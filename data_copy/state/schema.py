@@ -7,7 +7,7 @@ idempotently; the modules that read and write them take their names from here.
     migration_log                 the guide's journal: one row per step (state/journal.py)
     migration_rejects             legacy rows the new tables refused, with the reason
     migration_state               per Part: the re-sync's watermark
-    migration_owned_rows          the ownership baseline: (key, row hash) data_copy wrote
+    migration_owned_rows          the ownership baseline: (key, row hash, unmapped hash) data_copy wrote
     migration_owned_xacts         the first copy's transactions (their rows are the baseline)
     migration_phase_events        the database's own phase history (state/phase_events.py)
     migration_conflicts           phase 2: keys changed on both sides (state/conflicts.py)
@@ -87,9 +87,12 @@ def _added(table: sql.Identifier, columns: dict[str, str]) -> _Unless:
     )
 
 
-def _index(name: str, table: sql.Identifier, columns: str) -> _Unless:
+def _index(name: str, table: sql.Identifier, columns: str, where: str = "") -> _Unless:
+    partial = sql.SQL(" WHERE {}").format(sql.SQL(where)) if where else sql.SQL("")
     return _Unless(
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(sql.Identifier(name), table, sql.SQL(columns)),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({}){}").format(
+            sql.Identifier(name), table, sql.SQL(columns), partial
+        ),
         sql.SQL("SELECT to_regclass({}) IS NOT NULL").format(
             sql.Literal(sql.Identifier(UNQUALIFIED_SCHEMA, name).as_string())
         ),
@@ -147,6 +150,10 @@ _DDL: tuple[tuple[sql.Composed | _Unless, ...], ...] = (
             h bigint NOT NULL,
             PRIMARY KEY (part, k))"""
         ).format(OWNED),
+        # the hash of the unmapped columns as written (row_hash.unmapped_hash); NULL only in
+        # records older than it, which state/hash_form.py fills once (found by the index)
+        _added(OWNED, {"u": "bigint"}),
+        _index("migration_owned_rows_u_unknown", OWNED, "part", where="u IS NULL"),
     ),
     (
         sql.SQL(

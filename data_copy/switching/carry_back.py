@@ -122,13 +122,14 @@ def _save_lost(conn: psycopg.Connection, m: Mapping, run_id: object) -> None:
         )
         conn.execute(
             sql.SQL(
-                "INSERT INTO {o} (part, k, h) SELECT {p}, {k}, {h} {app} AND {k} IS NOT NULL"
-                " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
+                "INSERT INTO {o} (part, k, h, u) SELECT {p}, {k}, {h}, {u} {app} AND {k} IS NOT NULL"
+                " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h, u = EXCLUDED.u"
             ).format(
                 o=schema.OWNED,
                 p=sql.Literal(part.name),
                 k=ownership.target_key_text(part),
                 h=ownership.target_hash(part),
+                u=ownership.unmapped_hash(part),
                 app=write_back.app_written(part),
             )
         )

@@ -61,13 +61,14 @@ def round_trip(part: Part, temp: sql.Identifier, keys: sql.Composable = TRUE) ->
     """CREATE TEMP TABLE temp: the inverted legacy row of each application row (of `keys`),
     its key, and whether projecting it forward gives the new row back exactly."""
     cols = inverse_columns(part.mapping)
-    inverted = sql.SQL("SELECT {cols}, {k} AS _k, {h} AS _h {app}").format(
+    inverted = sql.SQL("SELECT {cols}, {k} AS _k, {h} AS _h, {u} AS _u {app}").format(
         cols=sql.SQL(", ").join(
             sql.SQL("CAST(t.{} AS {}) AS {}").format(sql.Identifier(target), sql.SQL(typ), sql.Identifier(legacy))
             for legacy, typ, target in cols
         ),
         k=ownership.target_key_text(part),
         h=ownership.target_hash(part),
+        u=ownership.unmapped_hash(part),
         app=app_written(part, keys),
     )
     return sql.SQL(
@@ -135,8 +136,8 @@ def write(
     ).rowcount
     conn.execute(
         sql.SQL(
-            "INSERT INTO {o} (part, k, h) SELECT {p}, _k, _h FROM {temp} WHERE exact AND _k IS NOT NULL"
-            " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h"
+            "INSERT INTO {o} (part, k, h, u) SELECT {p}, _k, _h, _u FROM {temp} WHERE exact AND _k IS NOT NULL"
+            " ON CONFLICT (part, k) DO UPDATE SET h = EXCLUDED.h, u = EXCLUDED.u"
         ).format(o=schema.OWNED, p=sql.Literal(part.name), temp=temp)
     )
     gone = conn.execute(

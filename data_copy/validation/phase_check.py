@@ -172,6 +172,7 @@ def foreign_in_phase1(
             target_count, target_checksum = target_totals(conn, part)
         owned_count, owned_checksum = ownership.owned_totals(conn, part)
         if owned_count == target_count and (target_checksum is None or owned_checksum == target_checksum):
-            return classification.Classes()
+            if not ownership.unmapped_differs(conn, part):
+                return classification.Classes()
     classification.repair_baseline(conn, part)
     return classification.foreign_rows(conn, part)

@@ -159,7 +159,7 @@ def test_unowned_counts_a_recorded_key_gone_and_a_first_copied_row_a_recorded_ro
         for key, wrong in ((gone, False), (overridden, True), (kept, False)):
             row_hash = conn.execute(h, (key,)).fetchone()[0]
             conn.execute(
-                "INSERT INTO migration_owned_rows (part, k, h) VALUES ('moneyline', %s, %s)",
+                "INSERT INTO migration_owned_rows (part, k, h, u) VALUES ('moneyline', %s, %s, 0)",
                 (str(key), row_hash + 1 if wrong else row_hash),
             )
         assert ownership.unowned(conn, MONEYLINE) == 1  # the override with other content
