@@ -20,7 +20,8 @@ the key leaves the old key's row behind, found the same way.
 
 Falls back to today's scan (`Copier.copy`, then validation and reconcile) for:
 - a Part with no recorded position (copied before the slot existed);
-- the games merge, when either legacy table changed: a change in one row re-pairs others.
+- the games merge, when either legacy table changed: a change in one row re-pairs others
+  (its rows whose public game is gone are handed over first: sync/merge_moves.py).
 
 A legacy row that is unchanged itself but resolves differently because a table it looks up
 changed (a game lookup, a foreign key's parent: an orphan whose parent arrived) is not in
@@ -46,6 +47,7 @@ from data_copy.mapping_sql.key_sets import NUMERIC_KEY
 from data_copy.mapping_sql.projection import INTEGER_TYPES, SOURCE, Part
 from data_copy.state import conflicts
 from data_copy.state.schema import CAPTURE, CAPTURE_CHANGES, DIRTY, REJECTS
+from data_copy.sync import merge_moves
 from data_copy.sync.copier import Copier
 
 
@@ -252,14 +254,22 @@ def _apply_part(
     return written
 
 
+def _moves(conn: psycopg.Connection, m: Mapping, part_list: list[Part]) -> int:
+    """Before the merge's scan: its rows whose public game legacy deleted (sync/merge_moves.py)."""
+    if not m.merge:
+        return 0
+    return sum(merge_moves.hand_over(conn, *part_list))
+
+
 def sync(conn: psycopg.Connection, copier: Copier, cap: Capture | None, m: Mapping, part_list: list[Part]) -> int:
     """Brings `m`'s legacy changes over in the caller's (settle) transaction; rows written."""
     if cap is None:
-        return sum(copier.copy(part).copied for part in part_list)
+        return _moves(conn, m, part_list) + sum(copier.copy(part).copied for part in part_list)
     stream.pull(conn, cap)  # the tail, up to now: what this snapshot may already see
     upto = visible_upto(conn, cap, list(m.sources), None)
     reason = _scan_reason(conn, cap, m, part_list, upto)
-    written = applied = 0
+    written = _moves(conn, m, part_list) if reason else 0
+    applied = 0
     for part in part_list:
         pos = stream.position(conn, cap, part.name) or "0/0"
         upto = visible_upto(conn, cap, list(m.sources), pos)
