@@ -12,9 +12,11 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 
 import psycopg
 import pytest
+import queries
 from test_replica_identity import whole_table_passes
 
 from catalog.legacy import legacy_table
@@ -30,11 +32,7 @@ SP = "core_betting.betting_lines_spreads"
 LEGACY_SP = "mlb_betting.spreads"
 
 
-def q(dsn: str, query: str, *args: object) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET synchronous_commit = on")  # committed = flushed: the slot can see it at once
-        cur = conn.execute(query, args or None)
-        return cur.fetchall() if cur.description else []
+q = partial(queries.q, flushed=True)  # committed is flushed: the slot can see it at once
 
 
 def content_md5(dsn: str, table: str, legacy: str) -> str:

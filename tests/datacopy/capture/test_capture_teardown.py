@@ -9,6 +9,7 @@ import sys
 
 import psycopg
 import pytest
+from queries import q
 
 import legacy_fixture
 from catalog.legacy import LEGACY_TABLES
@@ -21,12 +22,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 LEGACY_ML = "mlb_betting.moneyline"
 ML = "core_betting.betting_lines_moneyline"
 UNMAPPED = tuple(t.qualified for t in LEGACY_TABLES if t.kind == "table" and t.mapped_to is None)
-
-
-def q(dsn: str, query: str, *args: object) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)
-        return cur.fetchall() if cur.description else []
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

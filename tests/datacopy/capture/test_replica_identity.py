@@ -6,9 +6,9 @@ their rows by key, with no pass over the whole legacy table (without it, that pa
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from lock_holding import Held, Pauses, short_pauses
+from queries import q
 
 from data_copy import api
 from data_copy.settings import Settings
@@ -21,12 +21,6 @@ TARGET = "raw_data.raw_mlb_betting_splits"
 @pytest.fixture(autouse=True)
 def pauses(monkeypatch: pytest.MonkeyPatch) -> Pauses:
     return short_pauses(monkeypatch)
-
-
-def q(dsn: str, query: str, *args: object) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)
-        return cur.fetchall() if cur.description else []
 
 
 def identity(dsn: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from queries import q
 
 import legacy_fixture
 from catalog.legacy import LEGACY_TABLES
@@ -38,12 +39,6 @@ def cli(dsn: str, *args: str, timeout: int = 600) -> tuple[int, str, str]:
 def last_line(err: str) -> str:
     lines = err.strip().splitlines()
     return lines[-1] if lines else ""
-
-
-def q(dsn: str, query: str | sql.Composable, *args: object) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)
-        return cur.fetchall() if cur.description else []
 
 
 def one(dsn: str, query: str | sql.Composable, *args: object) -> object:

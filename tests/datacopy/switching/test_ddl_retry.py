@@ -10,6 +10,7 @@ import time
 import psycopg
 import pytest
 from lock_holding import Held, Pauses, short_pauses
+from queries import q
 
 from data_copy import api, cli
 from data_copy.core import lock_retry
@@ -26,12 +27,6 @@ FAST = Settings(lock_timeout="100ms")
 @pytest.fixture(autouse=True)
 def pauses(monkeypatch: pytest.MonkeyPatch) -> Pauses:
     return short_pauses(monkeypatch)
-
-
-def q(dsn: str, query: str, *args: object) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)
-        return cur.fetchall() if cur.description else []
 
 
 def defaults(dsn: str, changes: list[id_space.IdChange]) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from queries import q
 
 from catalog.legacy import legacy_table
 from components.recorded_state import PhaseRefused, read_state
@@ -32,12 +33,6 @@ ML_COLS = [c.name for c in legacy_table(LEGACY_ML).columns]
 @pytest.fixture
 def phase1(tiny_synced: str) -> str:
     return tiny_synced
-
-
-def q(dsn: str, query: str | sql.Composable, *args: object) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)
-        return cur.fetchall() if cur.description else []
 
 
 def insert_ml(dsn: str, table: str, book: str, home_ml: int) -> int:

@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import time
 
-import psycopg
+from queries import q
 
 from data_copy import api
 from data_copy.settings import Settings
 
 SPLITS = "splits.raw_mlb_betting_splits"
 OURS = ("migration_capture_changes", "migration_dirty_keys")
-
-
-def q(dsn: str, query: str, *args: object) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)
-        return cur.fetchall() if cur.description else []
 
 
 def rows_read(dsn: str) -> int:

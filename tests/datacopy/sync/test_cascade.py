@@ -15,19 +15,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import psycopg
 import pytest
+from queries import q
 
 from data_copy import api
 from data_copy.settings import Settings
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[3]
-
-
-def q(dsn: str, query: str, *args: object) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)
-        return cur.fetchall() if cur.description else []
 
 
 def _parent_with_children(dsn: str) -> tuple[int, int]:

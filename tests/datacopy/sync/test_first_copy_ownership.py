@@ -9,6 +9,7 @@ write, and so does a run once their transactions grow old.
 import psycopg
 import pytest
 from psycopg import sql
+from queries import q
 
 from catalog.mappings import MAPPINGS
 from data_copy import api
@@ -20,12 +21,6 @@ from data_copy.state import ownership
 ML = "core_betting.betting_lines_moneyline"
 LEGACY_ML = "mlb_betting.moneyline"
 MONEYLINE = next(p for m in MAPPINGS if m.name == "moneyline" for p in parts(m))
-
-
-def q(dsn: str, query: str | sql.Composable, *args: object) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)
-        return cur.fetchall() if cur.description else []
 
 
 def recorded(dsn: str, part: str) -> int:

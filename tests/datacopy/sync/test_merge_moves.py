@@ -11,18 +11,13 @@ from __future__ import annotations
 import psycopg
 import pytest
 from psycopg import sql
+from queries import q
 
 from data_copy import api
 from data_copy.settings import Settings
 
 GAMES = "core_betting.games"
 RECS = "analytics.betting_recommendations"
-
-
-def q(dsn: str, query: str, *args: object) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(query, args or None)  # type: ignore[call-overload]
-        return cur.fetchall() if cur.description else []
 
 
 @pytest.fixture(params=[1, 2], ids=["phase1", "phase2"])

@@ -15,10 +15,12 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from typing import Any
 
 import psycopg
 import pytest
+import queries
 from psycopg import sql
 
 from bench import structure as bench_structure
@@ -41,11 +43,7 @@ ML = "core_betting.betting_lines_moneyline"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
-def q(dsn: str, query: sql.Composable | str, *args: object) -> list[tuple]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET synchronous_commit = on")
-        cur = conn.execute(query, args or None)
-        return cur.fetchall() if cur.description else []
+q = partial(queries.q, flushed=True)  # committed is flushed: the slot can see it at once
 
 
 def contents(dsn: str) -> dict[str, tuple]:
