@@ -45,6 +45,18 @@ _KIND = """CASE
   WHEN t.k IS NOT NULL THEN 'app_created'
   ELSE 'both_deleted' END"""
 
+# the kinds of a key legacy holds a row for (a row that fits: one that does not has no kind)
+LEGACY_SIDE = (
+    "in_sync_unrecorded",
+    "in_sync",
+    "legacy_changed",
+    "app_changed",
+    "conflict_both_changed",
+    "conflict_both_inserted",
+    "app_deleted",
+    "conflict_deleted_changed",
+    "legacy_inserted",
+)
 # equal on both sides, the baseline behind (repair_baseline records them)
 UNRECORDED = ("in_sync_unrecorded", "both_deleted")
 # still to bring over (a sync leaves none: validation fails while any remain)

@@ -195,7 +195,8 @@ def _apply_part(
     deletes: bool = True,
     also: sql.Composable | None = None,
 ) -> int:
-    """Upserts the changed keys' legacy rows (and those of the keys `also` selects) and
+    """Upserts the changed keys' legacy rows (and those of the keys `also` selects), records
+    those that do not fit as rejects (a check that reads only these keys sees them so), and
     (with `deletes`) deletes the target rows of the keys a change deleted, while still
     data_copy's. The changed keys are recorded as dirty here, once, not again by each
     statement that writes them."""
@@ -222,6 +223,7 @@ def _apply_part(
             # in phase 2, 25.8 s in 11)
             with planner.probing(conn, not part.joined):
                 written += copier.reconcile(part, keys=keys, deletes=False, marked=False).copied
+                copier.reject_unfit(part, keys)
             if deletes:  # the stream says which keys are gone: no second pass over legacy to be sure
                 # a batch at a time as constant arrays: the new table by its key index (with a
                 # subquery, a scan of all of it: 2.5 s at large)
@@ -235,14 +237,16 @@ def _apply_part(
             return written
         _mark_changed(conn, part, pending, None)
         for batch in key_sets.batches(conn, _changed_keys(pending, also=also)):  # index lookups, a batch at a time
+            batch_keys = key_sets.among(source, batch, source_type)
             with planner.probing(conn, not part.joined):
                 written += copier.reconcile(
                     part,
-                    keys=key_sets.among(source, batch, source_type),
+                    keys=batch_keys,
                     target_keys=key_sets.among(target, batch, target_type),
                     deletes=False,
                     marked=False,
                 ).copied
+                copier.reject_unfit(part, batch_keys)
         if deletes:  # each key's legacy row looked up: a conflict key whose row is there stays
             for batch in key_sets.batches(conn, _changed_keys(pending, deleted=True, also=also)):
                 written += copier.delete_gone(

@@ -24,7 +24,7 @@ from data_copy.core import pacing
 from data_copy.core.ident import ident
 from data_copy.core.progress import silent
 from data_copy.errors import first_line
-from data_copy.mapping_sql.projection import SOURCE, Part
+from data_copy.mapping_sql.projection import SOURCE, TRUE, Part
 from data_copy.state import dirty_keys, faults, ownership, phase_events
 from data_copy.state.schema import REJECTS, STATE
 from data_copy.sync import gone_rows
@@ -88,8 +88,9 @@ def _insert(
     )
 
 
-def _reject_rows(part: Part, run_id: object) -> sql.Composed:
-    """Records every legacy row failing a fit condition, with the first failing reason."""
+def _reject_rows(part: Part, run_id: object, keys: sql.Composable = TRUE) -> sql.Composed:
+    """Records every legacy row (of `keys`, over the legacy row s) failing a fit condition,
+    with the first failing reason."""
     reason = sql.SQL("CASE {} END").format(
         sql.SQL(" ").join(
             sql.SQL("WHEN NOT ({}) THEN {}").format(
@@ -105,7 +106,7 @@ def _reject_rows(part: Part, run_id: object) -> sql.Composed:
         run=sql.Literal(str(run_id)), mapping=sql.Literal(part.name), key=_key(part), reason=reason
     )
     return sql.SQL("{with_}INSERT INTO {rejects} (run_id, mapping, legacy_key, reason) {select}").format(
-        with_=part.with_clause, rejects=REJECTS, select=part.select(what, fitting=False, with_=False)
+        with_=part.with_clause, rejects=REJECTS, select=part.select(what, keys, fitting=False, with_=False)
     )
 
 
@@ -260,6 +261,13 @@ class Copier:
             sql.SQL("SELECT count(*) FROM {} WHERE mapping = %s").format(REJECTS), (part.name,)
         ).fetchone()
         return row[0] if row else 0
+
+    def reject_unfit(self, part: Part, keys: sql.Composable) -> int:
+        """Records the legacy rows of `keys` (over s) that do not fit, as rejects (a keyed
+        apply: their earlier rejects were forgotten with the change); rows recorded."""
+        if not part.fits:
+            return 0
+        return max(self.conn.execute(_reject_rows(part, self.run_id, keys)).rowcount, 0)
 
     # -- copying -------------------------------------------------------------------------
     def _by_xact(self, part: Part) -> bool:

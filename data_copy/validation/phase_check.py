@@ -45,10 +45,13 @@ class Phase2Check:
     incremental: bool = False  # only the keys written since the last full check were classified
     verified_keys: int = 0
     counts_as_of: object = None  # incremental: the counts are the last full check's, of then
+    # full: legacy rows the new table cannot hold (no kind classifies them: the legacy side
+    # reads only the rows that fit); the settle then records why, as rejects
+    unfit: int = 0
 
     @property
     def passed(self) -> bool:
-        return self.rejected == 0 and self.classes.n(*classification.PENDING) == 0
+        return self.rejected == 0 and self.unfit == 0 and self.classes.n(*classification.PENDING) == 0
 
     def figures(self) -> dict[str, int]:
         c = self.classes
@@ -69,6 +72,8 @@ class Phase2Check:
                 bits.append("not brought over: " + pending)
             if self.rejected:
                 bits.append(f"{self.rejected} rejected rows (see public.migration_rejects)")
+            elif self.unfit:
+                bits.append(f"{self.unfit} legacy rows the new table cannot hold")
         app = self.classes.describe(classification.APP)
         if app:
             bits.append("application rows kept: " + app)
@@ -154,6 +159,8 @@ def check_phase2(
     )
     for keys in checked_keys(conn, part, result):
         result.classes.merge(classification.classify(conn, part, keys))
+    if not result.incremental:
+        result.unfit = max(result.source_count - result.classes.n(*classification.LEGACY_SIDE), 0)
     if checksums and not result.incremental:  # from the same scan (part_check.source_totals / target_totals)
         result.source_checksum = result.classes.source_checksum
         result.target_checksum = result.classes.target_checksum
