@@ -105,6 +105,18 @@ def _holder(app: str | None, backend: int, client: str | None, started: datetime
     return Holder(backend, None, None, None, started, client)
 
 
+def _release(conn: psycopg.Connection) -> None:
+    """Lets go of the lock before the connection closes: closing only asks the server to end
+    the session, and a command started right after (a test's `run` then `switch`) found
+    the lock still held by the session on its way out, once in a loaded suite."""
+    if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        return  # a session in a transaction keeps it until it ends
+    try:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+    except psycopg.Error:
+        pass  # the session ends anyway, and the lock with it
+
+
 def _try(conn: psycopg.Connection) -> bool:
     row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
     return bool(row and row[0])
@@ -233,6 +245,7 @@ def locked(dsn: str, settings: Settings, command: str) -> Iterator[psycopg.Conne
         mark_interrupted(conn, "interrupted: its data_copy process ended without finishing (killed or crashed)")
         try:
             yield conn
+            _release(conn)
         except KeyboardInterrupt:
             summary = "nothing was written"
             try:

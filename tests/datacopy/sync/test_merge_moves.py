@@ -71,27 +71,21 @@ def test_a_deleted_public_game_paired_with_a_splits_game_becomes_that_games_row_
     assert q(synced, "SELECT count(*) FROM migration_conflicts") == [(0,)]
 
 
-def test_a_deleted_unpaired_public_game_goes_and_what_found_it_is_rejected_as_a_fresh_copy_would(
-    synced: str, phase: int
-) -> None:
+def test_a_deleted_unpaired_public_game_goes_and_what_found_it_is_rejected_as_a_fresh_copy_would(synced: str) -> None:
     game, _, mlb = _referenced(synced, paired=False)
     referrers = q(synced, "SELECT id FROM clean.betting_recommendations WHERE game_id = %s ORDER BY id", mlb)
     assert referrers
     q(synced, "DELETE FROM public.games WHERE id = %s", game)
     report = api.run(synced)
-    failed = {r.name: r.message for r in report.results if r.status != "passed"}
     assert q(synced, f"SELECT count(*) FROM {GAMES} WHERE id = %s", game) == [(0,)]  # noqa: S608
     assert _recs(synced, game) == 0
-    assert "games" not in failed and not any("foreign" in (m or "") for m in failed.values())
-    if phase == 2:
-        assert report.ok, failed  # phase 2: the legacy rows that found no game are not written
-    else:  # phase 1: legacy holds rows that find no game: rejected, named, as a first copy would
-        assert set(failed) <= {"betting_recommendations", "game_outcomes"} and "betting_recommendations" in failed
-        rejected = q(
-            synced,
-            "SELECT legacy_key FROM migration_rejects WHERE mapping = 'betting_recommendations' ORDER BY 1",
-        )
-        assert sorted(int(r[0]) for r in rejected) == [r[0] for r in referrers]
+    # legacy keeps rows that find no game: rejected, named, as a first copy would (both phases)
+    failed = {r.name: r.message for r in report.results if r.status != "passed"}
+    assert set(failed) <= {"betting_recommendations", "game_outcomes"} and "betting_recommendations" in failed
+    rejected = q(
+        synced, "SELECT legacy_key FROM migration_rejects WHERE mapping = 'betting_recommendations' ORDER BY 1"
+    )
+    assert sorted(int(r[0]) for r in rejected) == [r[0] for r in referrers]
 
 
 def test_a_new_public_game_pairing_a_splits_only_game_takes_its_place_in_one_run(synced: str) -> None:
