@@ -13,11 +13,14 @@ is re-synced, each such row that is still as the first part wrote it (its guard)
   by the game's MLB id) still do; the columns only public.games filled go back to their
   defaults, as a new row of the second part has them, and the second part's sync then
   writes the splits game's values;
-- paired with nothing: deleted, as any row whose legacy row is gone. The rows that find
-  their game by its MLB id (a mapping's game_refs: betting_recommendations...) and point at
-  it go first, while data_copy's: no other game has that MLB id, so their legacy rows find
-  no game any more (a fresh copy would reject them), and the new tables' foreign keys
-  would refuse the game's delete while they stay.
+- paired with nothing: deleted, as any row whose legacy row is gone.
+So are the second part's rows whose splits game is gone, or paired now (a new public game
+takes its splits key: it must be free before the first part writes that game). The rows
+that find a deleted game by its MLB id (a mapping's game_refs: betting_recommendations,
+game_outcomes) go first, while data_copy's: to the one other game with that MLB id, as
+their legacy rows will find it; with none, deleted (their legacy rows find no game any
+more, and are rejected as a fresh copy rejects them). The new tables' foreign keys would
+refuse the game's delete while they stay.
 A row the application changed since stays where it is, its own (phase 2: a conflict), and
 so does a game an application row still points at (the foreign key names it).
 """
