@@ -263,11 +263,15 @@ class Copier:
         return row[0] if row else 0
 
     def reject_unfit(self, part: Part, keys: sql.Composable) -> int:
-        """Records the legacy rows of `keys` (over s) that do not fit, as rejects (a keyed
-        apply: their earlier rejects were forgotten with the change); rows recorded."""
+        """Records the legacy rows of `keys` (over s) that do not fit and are not rejected
+        yet, as rejects (a keyed apply: the changed keys' earlier rejects were forgotten
+        with the change); rows recorded."""
         if not part.fits:
             return 0
-        return max(self.conn.execute(_reject_rows(part, self.run_id, keys)).rowcount, 0)
+        new = sql.SQL(
+            "({}) AND NOT EXISTS (SELECT 1 FROM {} AS r WHERE r.mapping = {} AND r.legacy_key = CAST({} AS text))"
+        ).format(keys, REJECTS, sql.Literal(part.name), _key(part))
+        return max(self.conn.execute(_reject_rows(part, self.run_id, new)).rowcount, 0)
 
     # -- copying -------------------------------------------------------------------------
     def _by_xact(self, part: Part) -> bool:
