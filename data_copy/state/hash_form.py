@@ -28,7 +28,8 @@ from psycopg import sql
 
 from catalog.mappings import MAPPINGS
 from data_copy.mapping_sql.projection import Part, parts
-from data_copy.mapping_sql.row_hash import FORM, source_hash, target_hash, unmapped_columns, unmapped_hash
+from data_copy.mapping_sql.row_hash import FORM, source_hash, target_hash
+from data_copy.state import ownership
 from data_copy.state.ownership import source_key_text, target_key_text
 from data_copy.state.schema import CHUNKS, HASH_FORM, OWNED
 
@@ -100,27 +101,7 @@ def _record_unmapped(conn: psycopg.Connection, note: Callable[[str], None]) -> N
     row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE u IS NULL)").format(OWNED)).fetchone()
     if not (row and row[0]):  # by the partial index of those records: nothing read
         return
-    filled = 0
-    for part in (part for m in MAPPINGS for part in parts(m)):
-        p = sql.Literal(part.name)
-        if not unmapped_columns(part):
-            fill = sql.SQL("UPDATE {o} SET u = {u} WHERE part = {p} AND u IS NULL")
-        else:
-            fill = sql.SQL(
-                "UPDATE {o} AS o SET u = x.u FROM ({rows} AND t.{tk} IN"
-                " (SELECT CAST(r.k AS {ty}) FROM {o} AS r WHERE r.part = {p} AND r.u IS NULL)) AS x"
-                " WHERE o.part = {p} AND o.k = x.k AND o.u IS NULL"
-            )
-        filled += conn.execute(
-            fill.format(
-                o=OWNED,
-                u=unmapped_hash(part),
-                p=p,
-                rows=part.select_target(sql.SQL("{} AS k, {} AS u").format(target_key_text(part), unmapped_hash(part))),
-                tk=sql.Identifier(part.target_key),
-                ty=sql.SQL(part.target.column(part.target_key).type),  # catalog text, not input
-            )
-        ).rowcount
+    filled = sum(ownership.adopt_unmapped(conn, part, unknown_only=True) for m in MAPPINGS for part in parts(m))
     lost = conn.execute(sql.SQL("UPDATE {} SET u = %s WHERE u IS NULL").format(OWNED), (UNMATCHED,)).rowcount
     note(
         f"ownership records given the hash of their unmapped columns: {filled:,} from their rows as they are,"

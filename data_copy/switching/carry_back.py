@@ -8,7 +8,8 @@ where the round trip holds: the inverted legacy row, projected forward again, gi
 row back bit for bit (same hash). Otherwise the rollback refuses, naming tables and counts,
 and changes nothing, unless `--accept-loss TABLE` names every such table: their rows are
 then saved as JSON in public.migration_rollback_lost (never silently dropped) and adopted
-into the baseline, so phase 1 mirrors legacy again.
+into the baseline, so phase 1 mirrors legacy again. What only the new tables can hold (the
+columns no mapping writes, state/ownership.py) stays there, adopted into the baseline.
 
 Each mapping is carried back in one transaction that also updates the baseline, so a
 kill -9 leaves each mapping either carried or untouched, and a re-run finishes the rest
@@ -216,6 +217,8 @@ def _carry_one(conn: psycopg.Connection, m: Mapping, run_id: object, accept_loss
         _save_lost(conn, m, run_id)
     if m.invertible:
         c.carried, c.deleted = _carry_back(conn, parts(m)[0])
+    for part in parts(m):  # what only the new table can hold stays there, as phase 1's
+        ownership.adopt_unmapped(conn, part)
     return c
 
 

@@ -3,7 +3,8 @@ only the application fills them, so a row it changed only there is its own. On a
 PostgreSQL: in phase 2 legacy's delete or update of such a row is a listed conflict and
 the row stays as the application left it (it was deleted, or its legacy change applied,
 with "passed"); in phase 1 such a change to a row data_copy recorded stops the run, named;
-a baseline recorded before data_copy kept the unmapped hash gets it once, and protects."""
+a baseline recorded before data_copy kept the unmapped hash gets it once, and protects; a
+rollback keeps those values where they are, and phase 1 runs on."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from test_phases import q, result
 
 from data_copy import api
 from data_copy.errors import ForeignRows
+from data_copy.settings import Settings
 from data_copy.state.schema import OWNED
 
 PARSED = "raw_data.sbr_parsed_games"
@@ -92,3 +94,14 @@ def test_a_baseline_recorded_without_unmapped_hashes_gets_them_once_and_is_prote
     assert _row(phase2, deleted) is not None and _row(phase2, deleted)[1] == "HIGH"
     assert _row(phase2, kept)[1] == "HIGH" and _row(phase2, kept)[0] != "legacy-2"
     assert _row(phase2, gone) is None  # the application's delete stays
+
+
+def test_a_rollback_keeps_what_only_the_new_table_holds_and_phase_1_runs_on(phase2: str) -> None:
+    key = _keys(phase2, 1)[0]
+    q(phase2, f"UPDATE {PARSED} SET data_quality = 'HIGH' WHERE id = %s", key)  # noqa: S608
+    assert api.run(phase2).ok
+    api.rollback(phase2, Settings())  # nothing of it can go back: legacy has no such column
+    q(phase2, "UPDATE public.sbr_parsed_games SET status = 'legacy-2' WHERE id = %s", key)
+    report = api.run(phase2)  # phase 1: not a foreign row, and legacy's change arrives
+    assert report.ok, [r.message for r in report.results if r.message]
+    assert _row(phase2, key) == ("legacy-2", "HIGH")
