@@ -305,24 +305,25 @@ def adopt_unmapped(conn: psycopg.Connection, part: Part, unknown_only: bool = Fa
     """The part's recorded rows take the unmapped hash their row has now (a rollback: legacy
     has no place for those columns, so phase 1 keeps them as they are; `unknown_only`: only
     records without one, state/hash_form.py); records changed."""
+    p, u = sql.Literal(part.name), unmapped_hash(part)
     if not unmapped_columns(part):
         if not unknown_only:
             return 0
-        fill = "UPDATE {o} SET u = {u} WHERE part = {p} AND u IS NULL"
+        statement = sql.SQL("UPDATE {} SET u = {} WHERE part = {} AND u IS NULL").format(OWNED, u, p)
     else:
-        among = " AND t.{tk} IN (SELECT CAST(r.k AS {ty}) FROM {o} AS r WHERE r.part = {p} AND r.u IS NULL)"
-        fill = (
-            "UPDATE {o} AS o SET u = x.u FROM ({rows}" + (among if unknown_only else "") + ") AS x"
-            " WHERE o.part = {p} AND o.k = x.k AND " + ("o.u IS NULL" if unknown_only else "o.u IS DISTINCT FROM x.u")
+        rows = part.select_target(sql.SQL("{} AS k, {} AS u").format(target_key_text(part), u))
+        if unknown_only:  # the rows of those records only, by the new table's key
+            rows = sql.SQL(
+                "{} AND t.{} IN (SELECT CAST(r.k AS {}) FROM {} AS r WHERE r.part = {} AND r.u IS NULL)"
+            ).format(
+                rows,
+                sql.Identifier(part.target_key),
+                sql.SQL(part.target.column(part.target_key).type),  # catalog text, not input
+                OWNED,
+                p,
+            )
+        stale = sql.SQL("o.u IS NULL") if unknown_only else sql.SQL("o.u IS DISTINCT FROM x.u")
+        statement = sql.SQL("UPDATE {} AS o SET u = x.u FROM ({}) AS x WHERE o.part = {} AND o.k = x.k AND {}").format(
+            OWNED, rows, p, stale
         )
-    changed = conn.execute(
-        sql.SQL(fill).format(
-            o=OWNED,
-            u=unmapped_hash(part),
-            p=sql.Literal(part.name),
-            rows=part.select_target(sql.SQL("{} AS k, {} AS u").format(target_key_text(part), unmapped_hash(part))),
-            tk=sql.Identifier(part.target_key),
-            ty=sql.SQL(part.target.column(part.target_key).type),  # catalog text, not input
-        )
-    ).rowcount
-    return max(changed, 0)
+    return max(conn.execute(statement).rowcount, 0)
